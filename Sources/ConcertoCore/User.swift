@@ -1,0 +1,70 @@
+import Foundation
+
+/// What a person does on the platform; communities refine it later (issue 3).
+public enum ProfessionalRole: String, Codable, Sendable, CaseIterable {
+    case admin
+    case coordinator
+    case physician
+    case secretary
+}
+
+/// A platform account. Passwords never leave the store except as a bcrypt hash.
+public struct User: Codable, Sendable, Equatable, Identifiable {
+    public var id: UUID
+    public var email: String
+    public var displayName: String
+    public var rppsNumber: String?
+    public var specialty: String?
+    public var role: ProfessionalRole
+    public var locale: AppLanguage?
+    public var isAdmin: Bool
+    public var totpEnabled: Bool
+
+    public init(
+        id: UUID = UUID(), email: String, displayName: String, rppsNumber: String? = nil,
+        specialty: String? = nil, role: ProfessionalRole, locale: AppLanguage? = nil,
+        isAdmin: Bool = false, totpEnabled: Bool = false
+    ) {
+        self.id = id
+        self.email = email
+        self.displayName = displayName
+        self.rppsNumber = rppsNumber
+        self.specialty = specialty
+        self.role = role
+        self.locale = locale
+        self.isAdmin = isAdmin
+        self.totpEnabled = totpEnabled
+    }
+}
+
+/// E-mail addresses are compared case-insensitively; we store them lowercased.
+public enum EmailAddress {
+    public static func normalize(_ raw: String) -> String {
+        raw.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    /// Deliberately loose: one "@", something on each side, a dot in the domain, no spaces.
+    public static func isPlausible(_ raw: String) -> Bool {
+        let email = normalize(raw)
+        guard email.count <= 254, !email.contains(where: \.isWhitespace) else { return false }
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains(".") else { return false }
+        return !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
+    }
+}
+
+/// Password rules for accounts created by admins or the CLI.
+public enum PasswordRules {
+    public static let minimumLength = 10
+
+    public static func problem(with password: String) -> String? {
+        if password.count < minimumLength {
+            return "Le mot de passe doit contenir au moins \(minimumLength) caractères."
+        }
+        // bcrypt only reads the first 72 bytes: refuse longer ones rather than silently truncating.
+        if password.utf8.count > 72 {
+            return "Le mot de passe ne doit pas dépasser 72 octets."
+        }
+        return nil
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Hummingbird
+import Logging
+import SQLKit
+import ServiceLifecycle
+
+/// Hummingbird `PersistDriver` over our database, so sessions survive restarts and are
+/// shared by every server instance using the same database.
+public struct SQLPersistDriver: PersistDriver {
+    let database: Database
+    let sweepInterval: Duration
+    let logger: Logger
+
+    public init(database: Database, sweepInterval: Duration = .seconds(300), logger: Logger = Logger(label: "concerto.sessions")) {
+        self.database = database
+        self.sweepInterval = sweepInterval
+        self.logger = logger
+    }
+
+    private static func expiry(_ expires: Duration?) -> Int64? {
+        expires.map { Timestamp.epochSeconds(Date()) + $0.components.seconds }
+    }
+
+    private static func encode(_ value: some Encodable) throws -> String {
+        String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+    }
+
+    public func create<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
+        let text = try Self.encode(value)
+        try await database.write { sql in
+            let now = Timestamp.epochSeconds(Date())
+            let live = try await sql.raw("""
+                SELECT session_key FROM sessions
+                WHERE session_key = \(bind: key) AND (expires_at IS NULL OR expires_at > \(bind: now))
+                """).first()
+            guard live == nil else { throw PersistError.duplicate }
+            try await sql.raw("DELETE FROM sessions WHERE session_key = \(bind: key)").run()
+            try await sql.raw("""
+                INSERT INTO sessions (session_key, value, expires_at) VALUES (\(bind: key), \(bind: text), \(bind: Self.expiry(expires)))
+                """).run()
+        }
+    }
+
+    public func set<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
+        let text = try Self.encode(value)
+        let expiresAt = Self.expiry(expires)
+        try await database.write { sql in
+            // A nil expiry keeps the one already stored (PersistDriver contract).
+            try await sql.raw("""
+                INSERT INTO sessions (session_key, value, expires_at) VALUES (\(bind: key), \(bind: text), \(bind: expiresAt))
+                ON CONFLICT (session_key) DO UPDATE
+                SET value = excluded.value, expires_at = COALESCE(excluded.expires_at, sessions.expires_at)
+                """).run()
+        }
+    }
+
+    struct Row: Decodable {
+        var value: String
+        var expiresAt: Int64?
+    }
+
+    public func get<Object: Codable & Sendable>(key: String, as type: Object.Type) async throws -> Object? {
+        try await getWithTTL(key: key, as: type)?.object
+    }
+
+    public func getWithTTL<Object: Codable & Sendable>(key: String, as type: Object.Type) async throws -> (object: Object, ttl: Duration?)? {
+        let now = Timestamp.epochSeconds(Date())
+        let row = try await database.read { sql in
+            try await sql.raw("""
+                SELECT value, expires_at FROM sessions
+                WHERE session_key = \(bind: key) AND (expires_at IS NULL OR expires_at > \(bind: now))
+                """).first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }
+        guard let row else { return nil }
+        do {
+            let object = try JSONDecoder().decode(Object.self, from: Data(row.value.utf8))
+            return (object, row.expiresAt.map { .seconds($0 - now) })
+        } catch {
+            throw PersistError.invalidConversion
+        }
+    }
+
+    public func remove(key: String) async throws {
+        try await database.write { sql in
+            try await sql.raw("DELETE FROM sessions WHERE session_key = \(bind: key)").run()
+        }
+    }
+
+    /// Deletes expired sessions; returns how many.
+    @discardableResult
+    public func sweepExpired(now: Date = Date()) async throws -> Int {
+        try await database.write { sql in
+            try await sql.raw("""
+                DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= \(bind: Timestamp.epochSeconds(now)) RETURNING session_key
+                """).all().count
+        }
+    }
+
+    /// Runs as a service beside the server: sweeps expired sessions until shutdown.
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: sweepInterval)
+                do {
+                    let removed = try await sweepExpired()
+                    if removed > 0 { logger.debug("swept expired sessions", metadata: ["count": "\(removed)"]) }
+                } catch {
+                    logger.warning("session sweep failed", metadata: ["error": "\(type(of: error))"])
+                }
+            }
+        }
+    }
+}

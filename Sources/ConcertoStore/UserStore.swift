@@ -1,0 +1,166 @@
+import ConcertoCore
+import Foundation
+import SQLKit
+
+public enum StoreError: Error, Equatable, CustomStringConvertible {
+    case duplicateEmail
+    case notFound
+
+    public var description: String {
+        switch self {
+        case .duplicateEmail: "an account already uses this e-mail address"
+        case .notFound: "not found"
+        }
+    }
+}
+
+/// What login needs besides the public profile; never rendered.
+public struct Credentials: Sendable, Equatable {
+    public var passwordHash: String
+    public var totpSecret: String?
+    public var totpLastStep: Int64?
+    public var lockout: LoginLockoutPolicy.State
+}
+
+/// Accounts: profiles, password hashes, lockout counters, TOTP secrets.
+public struct UserStore: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    struct Row: Decodable {
+        var id: String
+        var email: String
+        var displayName: String
+        var passwordHash: String
+        var rppsNumber: String?
+        var specialty: String?
+        var role: String
+        var locale: String?
+        var isAdmin: Bool
+        var totpSecret: String?
+        var totpLastStep: Int64?
+        var failedLogins: Int64
+        var lockedUntil: Int64?
+
+        var user: User? {
+            guard let id = UUID(uuidString: id), let role = ProfessionalRole(rawValue: role) else { return nil }
+            return User(
+                id: id, email: email, displayName: displayName, rppsNumber: rppsNumber, specialty: specialty,
+                role: role, locale: locale.flatMap(AppLanguage.init(rawValue:)), isAdmin: isAdmin,
+                totpEnabled: totpSecret != nil
+            )
+        }
+
+        var credentials: Credentials {
+            Credentials(
+                passwordHash: passwordHash, totpSecret: totpSecret, totpLastStep: totpLastStep,
+                lockout: .init(failedAttempts: Int(failedLogins), lockedUntil: lockedUntil.map(Timestamp.date(epochSeconds:)))
+            )
+        }
+    }
+
+    static let columns = """
+        id, email, display_name, password_hash, rpps_number, specialty, role, locale, is_admin,
+        totp_secret, totp_last_step, failed_logins, locked_until
+        """
+
+    public func create(_ user: User, passwordHash: String, at now: Date = Date()) async throws {
+        try await database.write { sql in
+            let existing = try await sql.raw("SELECT id FROM users WHERE email = \(bind: user.email)").first()
+            guard existing == nil else { throw StoreError.duplicateEmail }
+            try await sql.raw("""
+                INSERT INTO users (id, email, display_name, password_hash, rpps_number, specialty, role, locale, is_admin, created_at)
+                VALUES (\(bind: user.id.storageKey), \(bind: user.email), \(bind: user.displayName), \(bind: passwordHash),
+                        \(bind: user.rppsNumber), \(bind: user.specialty), \(bind: user.role.rawValue),
+                        \(bind: user.locale?.rawValue), \(bind: user.isAdmin), \(bind: Timestamp.iso8601(now)))
+                """).run()
+        }
+    }
+
+    public func find(id: UUID) async throws -> User? {
+        try await database.read { sql in
+            try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id.storageKey)")
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.user
+        }
+    }
+
+    public func findWithCredentials(email: String) async throws -> (user: User, credentials: Credentials)? {
+        let email = EmailAddress.normalize(email)
+        let row = try await database.read { sql in
+            try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE email = \(bind: email)")
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+        }
+        guard let row, let user = row.user else { return nil }
+        return (user, row.credentials)
+    }
+
+    public func credentials(id: UUID) async throws -> Credentials? {
+        try await database.read { sql in
+            try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id.storageKey)")
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.credentials
+        }
+    }
+
+    /// Counts one failed login under `policy`, atomically; returns the new state.
+    public func recordFailedLogin(id: UUID, policy: LoginLockoutPolicy, at now: Date = Date()) async throws -> LoginLockoutPolicy.State {
+        try await database.write { sql in
+            guard let row = try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id.storageKey)")
+                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+            else { throw StoreError.notFound }
+            let state = policy.recordingFailure(row.credentials.lockout, at: now)
+            try await sql.raw("""
+                UPDATE users SET failed_logins = \(bind: Int64(state.failedAttempts)),
+                                 locked_until = \(bind: state.lockedUntil.map(Timestamp.epochSeconds))
+                WHERE id = \(bind: id.storageKey)
+                """).run()
+            return state
+        }
+    }
+
+    public func resetFailedLogins(id: UUID) async throws {
+        try await database.write { sql in
+            try await sql.raw("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = \(bind: id.storageKey)").run()
+        }
+    }
+
+    public func setTOTPSecret(id: UUID, secret: String?) async throws {
+        try await database.write { sql in
+            try await sql.raw("""
+                UPDATE users SET totp_secret = \(bind: secret), totp_last_step = NULL WHERE id = \(bind: id.storageKey)
+                """).run()
+        }
+    }
+
+    /// Records that the TOTP code of time step `step` was used; false when that step
+    /// (or a later one) was already used, which refuses replaying a code.
+    public func consumeTOTPStep(id: UUID, step: Int64) async throws -> Bool {
+        try await database.write { sql in
+            try await sql.raw("""
+                UPDATE users SET totp_last_step = \(bind: step)
+                WHERE id = \(bind: id.storageKey) AND (totp_last_step IS NULL OR totp_last_step < \(bind: step))
+                RETURNING id
+                """).first() != nil
+        }
+    }
+
+    public func setLocale(id: UUID, locale: AppLanguage?) async throws {
+        try await database.write { sql in
+            try await sql.raw("UPDATE users SET locale = \(bind: locale?.rawValue) WHERE id = \(bind: id.storageKey)").run()
+        }
+    }
+
+    public func count() async throws -> Int {
+        struct Count: Decodable { var count: Int64 }
+        return try await database.read { sql in
+            Int(try await sql.raw("SELECT COUNT(*) AS count FROM users").first(decoding: Count.self)?.count ?? 0)
+        }
+    }
+}
+
+extension UUID {
+    /// Ids are stored as lowercase text, the same on both engines.
+    public var storageKey: String { uuidString.lowercased() }
+}

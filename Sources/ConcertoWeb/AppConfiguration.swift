@@ -1,0 +1,83 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import Logging
+
+/// Everything the server needs to start, in one place.
+/// Sources, strongest first: command-line flags, `CONCERTO_*` environment, defaults.
+public struct AppConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var database = DatabaseURL.sqliteFile(path: "data/concerto.sqlite")
+    public var seedDemoData = false
+    /// Mark cookies `Secure` and send HSTS: set when the server sits behind TLS.
+    public var secureCookies = false
+    public var templatesDirectory = "Templates"
+    public var publicDirectory = "Public"
+    public var migrationsDirectory = "Migrations"
+    public var sessionLifetime = SessionLifetimePolicy()
+    public var lockout = LoginLockoutPolicy()
+    /// bcrypt work factor; tests lower it to stay fast.
+    public var bcryptCost: UInt8 = 12
+    /// Largest request body accepted (forms today, uploads later), in bytes.
+    public var maxRequestBodyBytes = 2 * 1024 * 1024
+    public var logLevel = Logger.Level.info
+
+    public init() {}
+
+    /// Defaults overridden by the `CONCERTO_*` environment (and `DATABASE_URL`).
+    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AppConfiguration {
+        var config = AppConfiguration()
+        if let host = environment["CONCERTO_HOST"] { config.host = host }
+        if let port = environment["CONCERTO_PORT"] {
+            guard let value = Int(port), (1...65535).contains(value) else { throw ConfigurationError.invalid("CONCERTO_PORT", port) }
+            config.port = value
+        }
+        if let url = environment["CONCERTO_DATABASE_URL"] ?? environment["DATABASE_URL"] {
+            config.database = try DatabaseURL(parsing: url)
+        }
+        if let flag = environment["CONCERTO_SECURE_COOKIES"] { config.secureCookies = try parseBool(flag, name: "CONCERTO_SECURE_COOKIES") }
+        if let path = environment["CONCERTO_TEMPLATES"] { config.templatesDirectory = path }
+        if let path = environment["CONCERTO_PUBLIC"] { config.publicDirectory = path }
+        if let path = environment["CONCERTO_MIGRATIONS"] { config.migrationsDirectory = path }
+        if let minutes = environment["CONCERTO_SESSION_IDLE_MINUTES"] {
+            guard let value = Int(minutes), value > 0 else { throw ConfigurationError.invalid("CONCERTO_SESSION_IDLE_MINUTES", minutes) }
+            config.sessionLifetime.idleTimeout = .seconds(value * 60)
+        }
+        if let hours = environment["CONCERTO_SESSION_MAX_HOURS"] {
+            guard let value = Int(hours), value > 0 else { throw ConfigurationError.invalid("CONCERTO_SESSION_MAX_HOURS", hours) }
+            config.sessionLifetime.absoluteTimeout = .seconds(value * 3600)
+        }
+        if let cost = environment["CONCERTO_BCRYPT_COST"] {
+            guard let value = UInt8(cost), (4...31).contains(value) else { throw ConfigurationError.invalid("CONCERTO_BCRYPT_COST", cost) }
+            config.bcryptCost = value
+        }
+        if let bytes = environment["CONCERTO_MAX_BODY_BYTES"] {
+            guard let value = Int(bytes), value > 0 else { throw ConfigurationError.invalid("CONCERTO_MAX_BODY_BYTES", bytes) }
+            config.maxRequestBodyBytes = value
+        }
+        if let level = environment["CONCERTO_LOG_LEVEL"] {
+            guard let value = Logger.Level(rawValue: level) else { throw ConfigurationError.invalid("CONCERTO_LOG_LEVEL", level) }
+            config.logLevel = value
+        }
+        return config
+    }
+
+    static func parseBool(_ raw: String, name: String) throws -> Bool {
+        switch raw.lowercased() {
+        case "1", "true", "yes", "on": return true
+        case "0", "false", "no", "off": return false
+        default: throw ConfigurationError.invalid(name, raw)
+        }
+    }
+}
+
+public enum ConfigurationError: Error, CustomStringConvertible {
+    case invalid(String, String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let name, let value): "Invalid value for \(name): \(value)"
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import HTTPTypes
+
+/// Errors a handler may throw; the error middleware maps each once to a status and a page.
+public enum AppError: Error, Equatable, Sendable {
+    /// No logged-in user: redirect to the login page.
+    case notAuthenticated
+    /// Logged in, but this is not for them.
+    case forbidden
+    /// Missing or wrong CSRF token on a state-changing request.
+    case csrfRejected
+    case notFound
+    /// The request cannot be understood (malformed form, bad parameter).
+    case badRequest
+    case payloadTooLarge
+    case databaseUnavailable
+
+    var status: HTTPResponse.Status {
+        switch self {
+        case .notAuthenticated: .unauthorized
+        case .forbidden, .csrfRejected: .forbidden
+        case .notFound: .notFound
+        case .badRequest: .badRequest
+        case .payloadTooLarge: .contentTooLarge
+        case .databaseUnavailable: .serviceUnavailable
+        }
+    }
+}

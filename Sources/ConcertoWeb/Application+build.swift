@@ -1,0 +1,113 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import Hummingbird
+import HummingbirdAuth
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// The services an application runs on; built once, shared by the router and tests.
+public struct AppDependencies: Sendable {
+    public let config: AppConfiguration
+    public let database: Database
+    public let users: UserStore
+    public let communities: CommunityStore
+    public let sessions: SQLPersistDriver
+    public let passwords: PasswordHasher
+    public let renderer: Renderer
+    public let metrics: HTTPMetrics
+
+    /// Opens the database, applies migrations, loads templates.
+    public static func make(_ config: AppConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry = .init()) async throws -> AppDependencies {
+        let database = try await Database.open(config.database, logger: logger)
+        do {
+            let migrator = try Migrator(directory: URL(fileURLWithPath: config.migrationsDirectory), engine: database.engine, logger: logger)
+            try await migrator.migrate(database)
+            return AppDependencies(
+                config: config,
+                database: database,
+                users: UserStore(database: database),
+                communities: CommunityStore(database: database),
+                sessions: SQLPersistDriver(database: database, logger: logger),
+                passwords: PasswordHasher(cost: config.bcryptCost),
+                renderer: try await Renderer(templatesDirectory: config.templatesDirectory),
+                metrics: HTTPMetrics(registry: metrics)
+            )
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+    }
+}
+
+/// The router with every route and middleware; tests drive it directly.
+public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestContext> {
+    let config = dependencies.config
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestLogMiddleware(metrics: dependencies.metrics))
+    router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: config.secureCookies))
+    router.add(middleware: ErrorMiddleware(renderer: dependencies.renderer))
+    router.add(middleware: FileMiddleware(config.publicDirectory, cacheControl: .init([(.text, [.maxAge(3600)]), (MediaType(type: .any), [.maxAge(3600)])]), searchForIndexHtml: false))
+
+    OperationsController(database: dependencies.database, metrics: dependencies.metrics).addRoutes(to: router)
+
+    let sessionStorage = SessionStorage<WebSession>(dependencies.sessions, configuration: .init(
+        sessionCookieParameters: .init(name: "concerto_session", path: "/", secure: config.secureCookies, sameSite: .lax),
+        keyPrefix: "s."
+    ))
+    let web = router.group()
+        .add(middleware: SessionMiddleware(sessionStorage: sessionStorage, defaultSessionExpiration: config.sessionLifetime.idleTimeout))
+        .add(middleware: CurrentUserMiddleware(users: dependencies.users, lifetime: config.sessionLifetime))
+        .add(middleware: CSRFMiddleware(maxBodyBytes: config.maxRequestBodyBytes))
+    AuthController(
+        users: dependencies.users, passwords: dependencies.passwords, lockout: config.lockout,
+        lifetime: config.sessionLifetime, sessionStorage: sessionStorage, renderer: dependencies.renderer
+    ).addRoutes(to: web)
+    LanguageController(users: dependencies.users).addRoutes(to: web)
+
+    let authenticated = web.group(context: AuthenticatedContext.self)
+    DashboardController(communities: dependencies.communities, renderer: dependencies.renderer).addRoutes(to: authenticated)
+    AccountController(users: dependencies.users, lockout: config.lockout, renderer: dependencies.renderer).addRoutes(to: authenticated)
+    return router
+}
+
+/// The whole server: database, migrations, optional demo seed, router, background services.
+public func buildApplication(
+    _ config: AppConfiguration,
+    logger: Logger? = nil,
+    onDemoAccounts: @Sendable ([DemoData.Account]) -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    var logger = logger ?? Logger(label: "concerto")
+    logger.logLevel = config.logLevel
+    let dependencies = try await AppDependencies.make(config, logger: logger)
+    if config.seedDemoData {
+        let accounts = try await DemoData.seedIfEmpty(
+            users: dependencies.users, communities: dependencies.communities, passwords: dependencies.passwords
+        )
+        onDemoAccounts(accounts)
+    }
+    var app = Application(
+        router: buildRouter(dependencies),
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Concerto"),
+        logger: logger
+    )
+    app.addServices(dependencies.sessions, DatabaseCloser(database: dependencies.database))
+    return app
+}
+
+/// Closes the database when the application shuts down.
+struct DatabaseCloser: Service {
+    let database: Database
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await database.shutdown()
+    }
+}
+
+extension RouterPath {
+    init(_ pattern: String) {
+        self.init(stringLiteral: pattern)
+    }
+}

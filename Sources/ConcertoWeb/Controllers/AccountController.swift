@@ -1,0 +1,107 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The user's own account: profile, TOTP enrolment, interface language.
+struct AccountController: Sendable {
+    let users: UserStore
+    let lockout: LoginLockoutPolicy
+    let renderer: Renderer
+
+    func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
+        group.get(RouterPath(SiteURL.account.pattern), use: show)
+        group.get(RouterPath(SiteURL.accountTOTP.pattern), use: showEnrolment)
+        group.post(RouterPath(SiteURL.accountTOTP.pattern), use: confirmEnrolment)
+        group.post(RouterPath(SiteURL.accountTOTPDisable.pattern), use: disable)
+    }
+
+    struct AccountContent: Sendable {
+        let displayName: String
+        let email: String
+        let rppsNumber: String?
+        let specialty: String?
+        let roleLabel: String
+        let totpEnabled: Bool
+        let error: String?
+    }
+
+    struct EnrolmentContent: Sendable {
+        let displayKey: String
+        let authenticatorURL: String
+        let error: String?
+    }
+
+    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try renderAccount(request: request, context: context, user: context.user, error: nil)
+    }
+
+    private func renderAccount(request: Request, context: AuthenticatedContext, user: User, error: String?, status: HTTPResponse.Status = .ok) throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        return try renderer.html("account", pages.page(titleKey: "account_title", AccountContent(
+            displayName: user.displayName, email: user.email, rppsNumber: user.rppsNumber, specialty: user.specialty,
+            roleLabel: pages.text("role_\(user.role.rawValue)"), totpEnabled: user.totpEnabled, error: error
+        )), status: status)
+    }
+
+    @Sendable func showEnrolment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        if context.user.totpEnabled { return .redirect(to: SiteURL.account.path, type: .normal) }
+        // Keep the secret across reloads of the page until it is confirmed.
+        let secret = context.sessions.withLockedSession { data -> String in
+            if let existing = data?.enrolmentSecret { return existing }
+            let secret = TwoFactor.newSecret()
+            data?.enrolmentSecret = secret
+            return secret
+        }
+        return try renderEnrolment(request: request, context: context, secret: secret, error: nil)
+    }
+
+    private func renderEnrolment(request: Request, context: AuthenticatedContext, secret: String, error: String?, status: HTTPResponse.Status = .ok) throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        return try renderer.html("totp_enrol", pages.page(titleKey: "totp_enrol_title", EnrolmentContent(
+            displayKey: TwoFactor.displayKey(secret: secret),
+            authenticatorURL: TwoFactor.authenticatorURL(secret: secret, account: context.user.email),
+            error: error
+        )), status: status)
+    }
+
+    @Sendable func confirmEnrolment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        guard !context.user.totpEnabled else { return .redirect(to: SiteURL.account.path, type: .normal) }
+        guard let secret = context.sessions.session?.enrolmentSecret else {
+            return .redirect(to: SiteURL.accountTOTP.path, type: .normal)
+        }
+        let now = Date()
+        guard let step = TwoFactor.matchingStep(code: context.form?["code"] ?? "", secret: secret, at: now) else {
+            let pages = PageBuilder(request: request, context: context)
+            return try renderEnrolment(request: request, context: context, secret: secret, error: pages.text("totp_error_invalid"), status: .unprocessableContent)
+        }
+        try await users.setTOTPSecret(id: context.user.id, secret: secret)
+        _ = try await users.consumeTOTPStep(id: context.user.id, step: step)
+        context.sessions.withLockedSession { data in
+            data?.enrolmentSecret = nil
+            data?.flash = Flash(kind: .success, messageKey: "flash_totp_enabled")
+        }
+        context.logger.info("totp enabled", metadata: ["user_id": .string(context.user.id.storageKey)])
+        return .redirect(to: SiteURL.account.path, type: .normal)
+    }
+
+    /// Turning the second factor off needs a current code, so a borrowed session cannot.
+    @Sendable func disable(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        guard let credentials = try await users.credentials(id: context.user.id), let secret = credentials.totpSecret else {
+            return .redirect(to: SiteURL.account.path, type: .normal)
+        }
+        let now = Date()
+        guard let step = TwoFactor.matchingStep(code: context.form?["code"] ?? "", secret: secret, at: now),
+              try await users.consumeTOTPStep(id: context.user.id, step: step)
+        else {
+            _ = try await users.recordFailedLogin(id: context.user.id, policy: lockout, at: now)
+            let pages = PageBuilder(request: request, context: context)
+            return try renderAccount(request: request, context: context, user: context.user, error: pages.text("totp_error_invalid"), status: .unprocessableContent)
+        }
+        try await users.setTOTPSecret(id: context.user.id, secret: nil)
+        context.sessions.flash(.success, "flash_totp_disabled")
+        context.logger.info("totp disabled", metadata: ["user_id": .string(context.user.id.storageKey)])
+        return .redirect(to: SiteURL.account.path, type: .normal)
+    }
+}

@@ -1,0 +1,182 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdAuth
+
+/// Login (password, then TOTP when enrolled), logout.
+struct AuthController: Sendable {
+    let users: UserStore
+    let passwords: PasswordHasher
+    let lockout: LoginLockoutPolicy
+    let lifetime: SessionLifetimePolicy
+    let sessionStorage: SessionStorage<WebSession>
+    let renderer: Renderer
+    /// How long the second-factor step may take after the password was accepted.
+    let pendingLoginTimeout: TimeInterval = 300
+
+    func addRoutes(to router: some RouterMethods<AppRequestContext>) {
+        router.get(RouterPath(SiteURL.login.pattern), use: showLogin)
+        router.post(RouterPath(SiteURL.login.pattern), use: submitLogin)
+        router.get(RouterPath(SiteURL.loginTOTP.pattern), use: showTOTP)
+        router.post(RouterPath(SiteURL.loginTOTP.pattern), use: submitTOTP)
+        router.post(RouterPath(SiteURL.logout.pattern), use: logout)
+    }
+
+    struct LoginContent: Sendable {
+        let email: String
+        let next: String
+        let error: String?
+        let info: String?
+    }
+
+    struct TOTPContent: Sendable {
+        let next: String
+        let error: String?
+    }
+
+    @Sendable func showLogin(_ request: Request, context: AppRequestContext) async throws -> Response {
+        if context.user != nil {
+            return .redirect(to: SiteURL.home.path, type: .normal)
+        }
+        let next = request.uri.queryParameters["next"].map(String.init)
+        let pages = PageBuilder(request: request, context: context)
+        let info = next.map { _ in pages.text("flash_login_required") }
+        return try renderer.html("login", pages.page(
+            titleKey: "login_title",
+            LoginContent(email: "", next: SafeRedirect.isLocal(next ?? "") ? next! : "", error: nil, info: info)
+        ))
+    }
+
+    @Sendable func submitLogin(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let form = context.form ?? FormData(fields: [:])
+        let pages = PageBuilder(request: request, context: context)
+        let next = SafeRedirect.target(form["next"])
+        func refuse(_ message: String, status: HTTPResponse.Status) throws -> Response {
+            try renderer.html("login", pages.page(
+                titleKey: "login_title",
+                LoginContent(email: form.trimmed("email") ?? "", next: form["next"] ?? "", error: message, info: nil)
+            ), status: status)
+        }
+        guard let email = form.trimmed("email"), let password = form["password"], !password.isEmpty else {
+            return try refuse(pages.text("login_error_missing"), status: .badRequest)
+        }
+        let now = Date()
+        guard let (user, credentials) = try await users.findWithCredentials(email: email) else {
+            _ = try await passwords.verifyDecoy(password)
+            return try refuse(pages.text("login_error_invalid"), status: .unauthorized)
+        }
+        if lockout.isLocked(credentials.lockout, at: now) {
+            return try refuse(lockedMessage(credentials.lockout, pages: pages, now: now), status: .forbidden)
+        }
+        guard try await passwords.verify(password, hash: credentials.passwordHash) else {
+            let state = try await users.recordFailedLogin(id: user.id, policy: lockout, at: now)
+            if lockout.isLocked(state, at: now) {
+                context.logger.notice("account locked after failed logins")
+                return try refuse(lockedMessage(state, pages: pages, now: now), status: .forbidden)
+            }
+            return try refuse(pages.text("login_error_invalid"), status: .unauthorized)
+        }
+        try await users.resetFailedLogins(id: user.id)
+        if credentials.totpSecret != nil {
+            try await rotateSession(request: request, context: context) { session in
+                session.pendingUserID = user.id
+                session.pendingSince = now
+                session.flash = nil
+            }
+            return .redirect(to: SiteURL.loginTOTP.withNext(next), type: .normal)
+        }
+        try await completeLogin(user, request: request, context: context, now: now)
+        return .redirect(to: next, type: .normal)
+    }
+
+    @Sendable func showTOTP(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard pendingUserID(context) != nil else {
+            return .redirect(to: SiteURL.login.path, type: .normal)
+        }
+        let pages = PageBuilder(request: request, context: context)
+        let next = request.uri.queryParameters["next"].map(String.init) ?? ""
+        return try renderer.html("login_totp", pages.page(
+            titleKey: "totp_title", TOTPContent(next: SafeRedirect.isLocal(next) ? next : "", error: nil)
+        ))
+    }
+
+    @Sendable func submitTOTP(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        guard let userID = pendingUserID(context) else {
+            context.sessions.flash(.error, "totp_error_expired")
+            return .redirect(to: SiteURL.login.path, type: .normal)
+        }
+        let now = Date()
+        guard let user = try await users.find(id: userID), let credentials = try await users.credentials(id: userID),
+              let secret = credentials.totpSecret
+        else {
+            return .redirect(to: SiteURL.login.path, type: .normal)
+        }
+        if lockout.isLocked(credentials.lockout, at: now) {
+            return try renderer.html("login_totp", pages.page(
+                titleKey: "totp_title", TOTPContent(next: context.form?["next"] ?? "", error: lockedMessage(credentials.lockout, pages: pages, now: now))
+            ), status: .forbidden)
+        }
+        let code = context.form?["code"] ?? ""
+        guard let step = TwoFactor.matchingStep(code: code, secret: secret, at: now),
+              try await users.consumeTOTPStep(id: userID, step: step)
+        else {
+            let state = try await users.recordFailedLogin(id: userID, policy: lockout, at: now)
+            let message = lockout.isLocked(state, at: now)
+                ? lockedMessage(state, pages: pages, now: now) : pages.text("totp_error_invalid")
+            return try renderer.html("login_totp", pages.page(titleKey: "totp_title", TOTPContent(next: context.form?["next"] ?? "", error: message)), status: .unauthorized)
+        }
+        try await users.resetFailedLogins(id: userID)
+        try await completeLogin(user, request: request, context: context, now: now)
+        return .redirect(to: SafeRedirect.target(context.form?["next"]), type: .normal)
+    }
+
+    @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
+        // Replace the session by a fresh anonymous one so the next page can say goodbye.
+        let language = context.language
+        try await rotateSession(request: request, context: context) { session in
+            session = WebSession(language: language)
+            session.flash = Flash(kind: .success, messageKey: "flash_logged_out")
+        }
+        return .redirect(to: SiteURL.login.path, type: .normal)
+    }
+
+    private func pendingUserID(_ context: AppRequestContext) -> UUID? {
+        guard let session = context.sessions.session, let userID = session.pendingUserID, let since = session.pendingSince,
+              Date().timeIntervalSince(since) < pendingLoginTimeout
+        else { return nil }
+        return userID
+    }
+
+    private func completeLogin(_ user: User, request: Request, context: AppRequestContext, now: Date) async throws {
+        let language = user.locale ?? context.sessions.session?.language
+        try await rotateSession(request: request, context: context) { session in
+            session = WebSession(language: language)
+            session.userID = user.id
+            session.authenticatedAt = now
+            session.lastSeenAt = now
+        }
+        context.logger.info("login", metadata: ["user_id": .string(user.id.storageKey)])
+    }
+
+    /// Issues a new session id (and CSRF token) whenever privileges change, deleting the
+    /// old session, so a session id planted before login is worthless after it.
+    private func rotateSession(request: Request, context: AppRequestContext, _ change: (inout WebSession) -> Void) async throws {
+        var session = context.sessions.session ?? WebSession()
+        change(&session)
+        session.csrfToken = CSRFToken.generate()
+        if sessionStorage.getId(request: request) != nil {
+            _ = try? await sessionStorage.delete(request: request)
+        }
+        context.sessions.createSession(session, expiresIn: lifetime.idleTimeout)
+    }
+
+    private func lockedMessage(_ state: LoginLockoutPolicy.State, pages: PageBuilder, now: Date) -> String {
+        pages.text("login_error_locked", [
+            "failures": String(lockout.maximumFailures),
+            "minutes": String(max(1, lockout.minutesRemaining(state, at: now))),
+        ])
+    }
+}

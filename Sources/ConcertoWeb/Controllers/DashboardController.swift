@@ -1,0 +1,39 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// The home page once logged in.
+struct DashboardController: Sendable {
+    let communities: CommunityStore
+    let renderer: Renderer
+
+    func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
+        group.get(RouterPath(SiteURL.home.pattern), use: show)
+    }
+
+    struct DashboardContent: Sendable {
+        struct CommunityItem: Sendable {
+            let name: String
+            let region: String
+        }
+        let displayName: String
+        let roleLabel: String
+        let communities: [CommunityItem]
+        let hasCommunities: Bool
+    }
+
+    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let items = try await communities.communities(ofUser: context.user.id).map {
+            DashboardContent.CommunityItem(name: $0.name, region: $0.region)
+        }
+        return try renderer.html("dashboard", pages.page(titleKey: "dashboard_title", DashboardContent(
+            displayName: context.user.displayName,
+            roleLabel: pages.text("role_\(context.user.role.rawValue)"),
+            communities: items,
+            hasCommunities: !items.isEmpty
+        )))
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Prometheus
+
+/// Outermost middleware: gives each request an id (kept from `X-Request-Id` when sane),
+/// logs one structured line per request and counts it for `/metrics`.
+/// Only the path is logged, never the query string or body, which may carry patient data.
+struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var headerName: HTTPField.Name { HTTPField.Name("X-Request-Id")! }
+    let metrics: HTTPMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let requestID = request.headers[Self.headerName].flatMap(Self.sanitised) ?? context.id
+        var context = context
+        context.logger[metadataKey: "request_id"] = .string(requestID)
+        do {
+            var response = try await next(request, context)
+            response.headers[Self.headerName] = requestID
+            record(request, context: context, status: response.status, since: start)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status ?? .internalServerError
+            record(request, context: context, status: status, since: start)
+            throw error
+        }
+    }
+
+    private func record(_ request: Request, context: Context, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        let route = context.endpointPath ?? "unmatched"
+        metrics.record(method: request.method.rawValue, route: route, status: status.code, duration: elapsed)
+        let level: Logger.Level = status.code >= 500 ? .error : .info
+        context.logger.log(level: level, "request", metadata: [
+            "method": .string(request.method.rawValue),
+            "path": .string(request.uri.path),
+            "status": .stringConvertible(status.code),
+            "duration_ms": .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
+        ])
+    }
+
+    /// Accepts ids made of letters, digits, '-' and '_', up to 64 characters.
+    static func sanitised(_ raw: String) -> String? {
+        guard !raw.isEmpty, raw.count <= 64,
+              raw.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        else { return nil }
+        return raw
+    }
+}
+
+/// Request counters and latency histogram in our Prometheus registry.
+public struct HTTPMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    static let buckets: [Duration] = [
+        .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+        .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+    ]
+
+    public init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+    }
+
+    func record(method: String, route: String, status: Int, duration: Duration) {
+        registry.makeCounter(
+            name: "concerto_http_requests_total",
+            labels: [("method", method), ("route", route), ("status", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            name: "concerto_http_request_duration_seconds",
+            labels: [("method", method), ("route", route)],
+            buckets: Self.buckets
+        ).recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,109 @@
+import ConcertoCore
+import Foundation
+import Hummingbird
+import HummingbirdAuth
+import Logging
+import NIOCore
+
+/// A one-shot message shown on the next page (after a redirect).
+public struct Flash: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable { case success, error, info }
+    public var kind: Kind
+    /// Key into the localisation table.
+    public var messageKey: String
+}
+
+/// What a browser session carries. Anonymous visitors get one too, for the CSRF token
+/// of the login form.
+public struct WebSession: Codable, Sendable, Equatable {
+    public var csrfToken: String
+    public var userID: UUID?
+    public var authenticatedAt: Date?
+    public var lastSeenAt: Date?
+    /// Password accepted, second factor awaited.
+    public var pendingUserID: UUID?
+    public var pendingSince: Date?
+    /// TOTP secret shown during enrolment, until the user confirms a code.
+    public var enrolmentSecret: String?
+    public var language: AppLanguage?
+    public var flash: Flash?
+
+    public init(csrfToken: String = CSRFToken.generate(), language: AppLanguage? = nil) {
+        self.csrfToken = csrfToken
+        self.language = language
+    }
+}
+
+public enum CSRFToken {
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    /// Compares without an early exit so timing says nothing about the token.
+    static func matches(_ candidate: String, _ expected: String) -> Bool {
+        let a = Array(candidate.utf8), b = Array(expected.utf8)
+        guard a.count == b.count, !b.isEmpty else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}
+
+/// The context of every request: session, current user (if any), interface language.
+public struct AppRequestContext: SessionRequestContext, RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let sessions: SessionContext<WebSession>
+    public var user: User?
+    public var language: AppLanguage = .default
+    /// The parsed urlencoded body of a state-changing request (read once by the CSRF check).
+    public var form: FormData?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.sessions = .init()
+    }
+
+    /// Uploads come with their own limits; forms are small.
+    public var maxUploadSize: Int { 2 * 1024 * 1024 }
+
+    /// The CSRF token for forms on this page, creating an anonymous session if needed.
+    public func csrfToken() -> String {
+        if let token = sessions.session?.csrfToken { return token }
+        let session = WebSession(language: language)
+        sessions.createSession(session)
+        return session.csrfToken
+    }
+}
+
+/// Context for pages behind login: creating it fails without a user, which the
+/// error middleware turns into a redirect to the login page.
+public struct AuthenticatedContext: ChildRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let sessions: SessionContext<WebSession>
+    public let user: User
+    public let language: AppLanguage
+    public let form: FormData?
+
+    public init(context: AppRequestContext) throws {
+        guard let user = context.user else { throw AppError.notAuthenticated }
+        self.coreContext = context.coreContext
+        self.sessions = context.sessions
+        self.user = user
+        self.language = context.language
+        self.form = context.form
+    }
+
+    public var csrfToken: String { sessions.session?.csrfToken ?? "" }
+}
+
+typealias SessionContextAlias = SessionContext<WebSession>
+
+extension SessionContext<WebSession> {
+    /// Sets a one-shot message for the next page.
+    func flash(_ kind: Flash.Kind, _ messageKey: String) {
+        withLockedSession { data in
+            data?.flash = Flash(kind: kind, messageKey: messageKey)
+        }
+    }
+}

@@ -1,0 +1,199 @@
+import ArgumentParser
+import ConcertoCore
+import ConcertoStore
+import ConcertoWeb
+import Foundation
+import Hummingbird
+import Logging
+
+@main
+struct Concerto: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "concerto",
+        abstract: "Concerto: the server behind a tumour-board (RCP) community.",
+        discussion: """
+            Configuration comes from flags, then CONCERTO_* environment variables, then defaults.
+            Database URLs: sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db
+            (also read from CONCERTO_DATABASE_URL or DATABASE_URL).
+            """,
+        subcommands: [Serve.self, Migrate.self, Demo.self, UserCommand.self]
+    )
+}
+
+/// Options every command takes.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: "Database URL: sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db. Default: sqlite:data/concerto.sqlite")
+    var database: String?
+
+    @Option(name: .long, help: "Folder of the SQL migrations. Default: Migrations")
+    var migrations: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    func configuration() throws -> AppConfiguration {
+        var config = try AppConfiguration.fromEnvironment()
+        if let database { config.database = try DatabaseURL(parsing: database) }
+        if let migrations { config.migrationsDirectory = migrations }
+        if let logLevel {
+            guard let level = Logger.Level(rawValue: logLevel) else { throw ValidationError("Unknown log level \(logLevel)") }
+            config.logLevel = level
+        }
+        return config
+    }
+}
+
+func makeLogger(_ config: AppConfiguration) -> Logger {
+    var logger = Logger(label: "concerto")
+    logger.logLevel = config.logLevel
+    return logger
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start the web server (applies pending migrations first).")
+
+    @OptionGroup var common: CommonOptions
+
+    @Option(name: .long, help: "Address to listen on. Default: 127.0.0.1")
+    var host: String?
+
+    @Option(name: .long, help: "Port to listen on. Default: 8080")
+    var port: Int?
+
+    @Flag(name: .long, help: "Seed demo accounts and communities into an empty database, and print the demo accounts.")
+    var demo = false
+
+    @Option(name: .long, help: "Folder of the page templates. Default: Templates")
+    var templates: String?
+
+    @Option(name: .long, help: "Folder of the static files. Default: Public")
+    var publicDirectory: String?
+
+    func run() async throws {
+        var config = try common.configuration()
+        if let host { config.host = host }
+        if let port { config.port = port }
+        if let templates { config.templatesDirectory = templates }
+        if let publicDirectory { config.publicDirectory = publicDirectory }
+        config.seedDemoData = config.seedDemoData || demo
+        let app = try await buildApplication(config, logger: makeLogger(config)) { accounts in
+            for account in accounts { say(account.line) }
+        }
+        say("Concerto listening on http://\(config.host):\(config.port) (database \(config.database))")
+        try await app.runService()
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Apply pending database migrations and exit.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let config = try common.configuration()
+        let logger = makeLogger(config)
+        let database = try await Database.open(config.database, logger: logger)
+        do {
+            let migrator = try Migrator(directory: URL(fileURLWithPath: config.migrationsDirectory), engine: database.engine, logger: logger)
+            let applied = try await migrator.migrate(database)
+            print(applied.isEmpty ? "Database is up to date." : "Applied: \(applied.joined(separator: ", "))")
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+        await database.shutdown()
+    }
+}
+
+struct Demo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Seed demo accounts and communities into an empty database, and print the demo accounts.")
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let config = try common.configuration()
+        try await withDependencies(config) { dependencies in
+            let accounts = try await DemoData.seedIfEmpty(
+                users: dependencies.users, communities: dependencies.communities, passwords: dependencies.passwords
+            )
+            for account in accounts { say(account.line) }
+        }
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage accounts.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an account. The password is read from CONCERTO_NEW_PASSWORD or, if unset, from standard input."
+        )
+
+        @OptionGroup var common: CommonOptions
+
+        @Option(name: .long, help: "E-mail address (the login).")
+        var email: String
+
+        @Option(name: .long, help: "Name shown in the interface.")
+        var name: String
+
+        @Option(name: .long, help: "Role: admin, coordinator, physician or secretary. Default: physician")
+        var role: String = "physician"
+
+        @Option(name: .long, help: "RPPS number (11 digits).")
+        var rpps: String?
+
+        @Option(name: .long, help: "Specialty shown with the name.")
+        var specialty: String?
+
+        @Flag(name: .long, help: "Give the account administrator rights.")
+        var admin = false
+
+        func validate() throws {
+            guard EmailAddress.isPlausible(email) else { throw ValidationError("Not a valid e-mail address: \(email)") }
+            guard ProfessionalRole(rawValue: role) != nil else { throw ValidationError("Unknown role \(role)") }
+            if let rpps, RPPSNumber(rpps) == nil { throw ValidationError("Not a valid RPPS number (11 digits, check digit): \(rpps)") }
+        }
+
+        func run() async throws {
+            let password: String
+            if let fromEnvironment = ProcessInfo.processInfo.environment["CONCERTO_NEW_PASSWORD"] {
+                password = fromEnvironment
+            } else {
+                FileHandle.standardError.write(Data("Password: ".utf8))
+                password = readLine(strippingNewline: true) ?? ""
+            }
+            if let problem = PasswordRules.problem(with: password) { throw ValidationError(problem) }
+            let config = try common.configuration()
+            let role = admin ? ProfessionalRole.admin : ProfessionalRole(rawValue: role)!
+            try await withDependencies(config) { dependencies in
+                let user = User(
+                    email: EmailAddress.normalize(email), displayName: name, rppsNumber: rpps.flatMap(RPPSNumber.init)?.digits,
+                    specialty: specialty, role: role, isAdmin: admin || role == .admin
+                )
+                do {
+                    try await dependencies.users.create(user, passwordHash: try await dependencies.passwords.hash(password))
+                } catch StoreError.duplicateEmail {
+                    throw ValidationError("An account already uses \(user.email)")
+                }
+                print("Created \(role.rawValue) account \(user.email)")
+            }
+        }
+    }
+}
+
+func withDependencies(_ config: AppConfiguration, _ body: (AppDependencies) async throws -> Void) async throws {
+    let dependencies = try await AppDependencies.make(config, logger: makeLogger(config))
+    do {
+        try await body(dependencies)
+    } catch {
+        await dependencies.database.shutdown()
+        throw error
+    }
+    await dependencies.database.shutdown()
+}
+
+/// Writes a line to standard output at once (unbuffered), so scripts reading a pipe see it.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
