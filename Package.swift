@@ -75,6 +75,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "ConcertoTestSupport",
+            dependencies: ["ConcertoStore"],
+            path: "Tests/ConcertoTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ConcertoCoreTests",
             dependencies: ["ConcertoCore"],
@@ -82,7 +88,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConcertoStoreTests",
-            dependencies: ["ConcertoStore", "ConcertoCore"],
+            dependencies: ["ConcertoStore", "ConcertoCore", "ConcertoTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -91,6 +97,7 @@ let package = Package(
                 "ConcertoWeb",
                 "ConcertoStore",
                 "ConcertoCore",
+                "ConcertoTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
             ],

@@ -1,0 +1,160 @@
+import ConcertoCore
+import ConcertoStore
+import ConcertoTestSupport
+import Foundation
+import Hummingbird
+import Testing
+
+@Suite struct UserStoreTests {
+    func makeUser(_ email: String = "dr.test@hopital.fr") -> User {
+        User(email: email, displayName: "Dr Test", rppsNumber: "10101010105", specialty: "Oncologie médicale", role: .physician)
+    }
+
+    @Test func createsAndFindsAccounts() async throws {
+        try await TestDatabase.withMigrated { database in
+            let store = UserStore(database: database)
+            let user = makeUser()
+            try await store.create(user, passwordHash: "hash")
+            #expect(try await store.find(id: user.id) == user)
+            let found = try await store.findWithCredentials(email: "  DR.TEST@hopital.fr")
+            #expect(found?.user == user)
+            #expect(found?.credentials.passwordHash == "hash")
+            #expect(try await store.find(id: UUID()) == nil)
+            #expect(try await store.count() == 1)
+        }
+    }
+
+    @Test func refusesADuplicateEmail() async throws {
+        try await TestDatabase.withMigrated { database in
+            let store = UserStore(database: database)
+            try await store.create(makeUser(), passwordHash: "hash")
+            await #expect(throws: StoreError.duplicateEmail) {
+                try await store.create(makeUser(), passwordHash: "other")
+            }
+            #expect(try await store.count() == 1)
+        }
+    }
+
+    @Test func countsFailuresUntilLockedThenResets() async throws {
+        try await TestDatabase.withMigrated { database in
+            let store = UserStore(database: database)
+            let user = makeUser()
+            try await store.create(user, passwordHash: "hash")
+            let policy = LoginLockoutPolicy(maximumFailures: 2, lockDuration: .seconds(60))
+            let now = Date()
+            _ = try await store.recordFailedLogin(id: user.id, policy: policy, at: now)
+            let state = try await store.recordFailedLogin(id: user.id, policy: policy, at: now)
+            #expect(policy.isLocked(state, at: now))
+            let stored = try await store.credentials(id: user.id)?.lockout
+            #expect(stored?.failedAttempts == 2)
+            #expect(policy.isLocked(stored!, at: now))
+            try await store.resetFailedLogins(id: user.id)
+            #expect(try await store.credentials(id: user.id)?.lockout == .init(failedAttempts: 0, lockedUntil: nil))
+        }
+    }
+
+    @Test func aTOTPStepCanBeUsedOnlyOnce() async throws {
+        try await TestDatabase.withMigrated { database in
+            let store = UserStore(database: database)
+            let user = makeUser()
+            try await store.create(user, passwordHash: "hash")
+            try await store.setTOTPSecret(id: user.id, secret: "secret")
+            #expect(try await store.find(id: user.id)?.totpEnabled == true)
+            #expect(try await store.consumeTOTPStep(id: user.id, step: 100))
+            #expect(try await !store.consumeTOTPStep(id: user.id, step: 100))
+            #expect(try await !store.consumeTOTPStep(id: user.id, step: 99))
+            #expect(try await store.consumeTOTPStep(id: user.id, step: 101))
+        }
+    }
+}
+
+@Suite struct SQLPersistDriverTests {
+    struct Value: Codable, Sendable, Equatable { var n: Int }
+
+    @Test func storesReadsAndRemovesValues() async throws {
+        try await TestDatabase.withMigrated { database in
+            let driver = SQLPersistDriver(database: database)
+            try await driver.set(key: "k", value: Value(n: 1), expires: .seconds(60))
+            #expect(try await driver.get(key: "k", as: Value.self) == Value(n: 1))
+            let ttl = try await driver.getWithTTL(key: "k", as: Value.self)?.ttl
+            #expect(ttl != nil && ttl! <= .seconds(60) && ttl! > .seconds(50))
+            try await driver.set(key: "k", value: Value(n: 2), expires: nil)
+            // A nil expiry keeps the stored one.
+            #expect(try await driver.getWithTTL(key: "k", as: Value.self)?.ttl != nil)
+            #expect(try await driver.get(key: "k", as: Value.self) == Value(n: 2))
+            try await driver.remove(key: "k")
+            #expect(try await driver.get(key: "k", as: Value.self) == nil)
+        }
+    }
+
+    @Test func createRefusesALiveKey() async throws {
+        try await TestDatabase.withMigrated { database in
+            let driver = SQLPersistDriver(database: database)
+            try await driver.create(key: "k", value: Value(n: 1), expires: nil)
+            await #expect(throws: PersistError.duplicate) {
+                try await driver.create(key: "k", value: Value(n: 2), expires: nil)
+            }
+        }
+    }
+
+    @Test func expiredValuesAreGoneAndSwept() async throws {
+        try await TestDatabase.withMigrated { database in
+            let driver = SQLPersistDriver(database: database)
+            try await driver.set(key: "old", value: Value(n: 1), expires: .seconds(-1))
+            try await driver.set(key: "live", value: Value(n: 2), expires: .seconds(600))
+            #expect(try await driver.get(key: "old", as: Value.self) == nil)
+            #expect(try await driver.sweepExpired() == 1)
+            #expect(try await driver.get(key: "live", as: Value.self) == Value(n: 2))
+        }
+    }
+
+    @Test func aValueOfAnotherShapeIsAConversionError() async throws {
+        struct Other: Codable, Sendable { var name: String }
+        try await TestDatabase.withMigrated { database in
+            let driver = SQLPersistDriver(database: database)
+            try await driver.set(key: "k", value: Value(n: 1), expires: nil)
+            await #expect(throws: PersistError.invalidConversion) {
+                try await driver.get(key: "k", as: Other.self)
+            }
+        }
+    }
+}
+
+@Suite struct CommunityStoreTests {
+    @Test func listsTheCommunitiesOfAUserByName() async throws {
+        try await TestDatabase.withMigrated { database in
+            let users = UserStore(database: database)
+            let communities = CommunityStore(database: database)
+            let user = User(email: "a@b.fr", displayName: "A", role: .physician)
+            try await users.create(user, passwordHash: "x")
+            let south = Community(name: "Sud", region: "NA")
+            let north = Community(name: "Nord", region: "NA")
+            let other = Community(name: "Autre", region: "IDF")
+            for community in [south, north, other] { try await communities.create(community) }
+            try await communities.addMember(userID: user.id, to: south.id, role: .physician)
+            try await communities.addMember(userID: user.id, to: north.id, role: .physician)
+            #expect(try await communities.communities(ofUser: user.id).map(\.name) == ["Nord", "Sud"])
+        }
+    }
+
+    @Test func writesAreAllOrNothing() async throws {
+        try await TestDatabase.withMigrated { database in
+            let communities = CommunityStore(database: database)
+            let community = Community(name: "Sud", region: "NA")
+            try await communities.create(community)
+            // Unknown user: the foreign key refuses the membership.
+            await #expect(throws: (any Error).self) {
+                try await communities.addMember(userID: UUID(), to: community.id, role: .physician)
+            }
+            await #expect(throws: (any Error).self) {
+                try await database.write { sql in
+                    try await sql.raw("INSERT INTO communities (id, name, region, created_at) VALUES ('x', 'Temp', 'R', 'now')").run()
+                    try await sql.raw("INSERT INTO communities (id, name, region, created_at) VALUES ('x', 'Dup', 'R', 'now')").run()
+                }
+            }
+            struct Count: Decodable { var count: Int64 }
+            let count = try await database.read { try await $0.raw("SELECT COUNT(*) AS count FROM communities").first(decoding: Count.self)?.count }
+            #expect(count == 1)
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import ConcertoStore
+import Foundation
+import Logging
+
+/// Test databases: a fresh one per test, on SQLite by default, or on PostgreSQL when
+/// `CONCERTO_TEST_DATABASE_URL` names a server (the URL's database is used only to
+/// create and drop the per-test databases).
+public enum TestDatabase {
+    public static var engineUnderTest: SQLEngine {
+        ProcessInfo.processInfo.environment["CONCERTO_TEST_DATABASE_URL"].flatMap { try? DatabaseURL(parsing: $0) }?.isPostgres == true
+            ? .postgres : .sqlite
+    }
+
+    /// Runs `body` with the URL of a new, empty database, removed afterwards.
+    public static func withFreshURL<T>(_ body: (DatabaseURL) async throws -> T) async throws -> T {
+        let name = "concerto_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        if let raw = ProcessInfo.processInfo.environment["CONCERTO_TEST_DATABASE_URL"],
+           case .postgres(let host, let port, let username, let password, _) = try DatabaseURL(parsing: raw) {
+            let admin = try await Database.open(try DatabaseURL(parsing: raw), logger: quietLogger)
+            // Names cannot be bound parameters; this one is made of hex digits only.
+            _ = try await admin.read { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+            let url = DatabaseURL.postgres(host: host, port: port, username: username, password: password, database: name)
+            do {
+                let result = try await body(url)
+                _ = try? await admin.read { try await $0.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
+                await admin.shutdown()
+                return result
+            } catch {
+                _ = try? await admin.read { try await $0.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
+                await admin.shutdown()
+                throw error
+            }
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        return try await body(.sqliteFile(path: directory.appendingPathComponent("test.sqlite").path))
+    }
+
+    /// Runs `body` with an open, migrated, fresh database.
+    public static func withMigrated<T>(_ body: (Database) async throws -> T) async throws -> T {
+        try await withFreshURL { url in
+            let database = try await Database.open(url, logger: quietLogger)
+            do {
+                try await Migrator(directory: Repository.migrations, engine: database.engine, logger: quietLogger).migrate(database)
+                let result = try await body(database)
+                await database.shutdown()
+                return result
+            } catch {
+                await database.shutdown()
+                throw error
+            }
+        }
+    }
+
+    public static var quietLogger: Logger {
+        var logger = Logger(label: "concerto.test")
+        logger.logLevel = .critical
+        return logger
+    }
+}
+
+/// Paths inside the repository, found from this file's location.
+public enum Repository {
+    public static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static var migrations: URL { root.appendingPathComponent("Migrations") }
+    public static var templates: URL { root.appendingPathComponent("Templates") }
+    public static var publicFiles: URL { root.appendingPathComponent("Public") }
+}
