@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOPosix
+import NIOSSL
 import PostgresKit
 import PostgresNIO
 import SQLKit
@@ -38,9 +39,15 @@ public final class Database: Sendable {
             // An in-memory database lives in one connection: readers share the writer.
             let backend = try await SQLiteBackend.open(storage: .memory, readers: 0, logger: logger)
             return Database(engine: .sqlite, url: url, backend: .sqlite(backend), logger: logger)
-        case .postgres(let host, let port, let username, let password, let database):
+        case .postgres(let host, let port, let username, let password, let database, let tlsMode):
+            let tls: PostgresClient.Configuration.TLS = switch tlsMode {
+            case .disable: .disable
+            case .prefer: .prefer(.makeClientConfiguration())
+            case .require: .require(.makeClientConfiguration())
+            }
             let backend = try await PostgresBackend.open(
-                configuration: .init(host: host, port: port, username: username, password: password, database: database, tls: .disable),
+                configuration: .init(host: host, port: port, username: username, password: password, database: database, tls: tls),
+                target: "\(host):\(port)",
                 logger: logger
             )
             return Database(engine: .postgres, url: url, backend: .postgres(backend), logger: logger)
@@ -122,6 +129,31 @@ public final class Database: Sendable {
         case .sqlite(let sqlite): await sqlite.close()
         case .postgres(let postgres): await postgres.close()
         }
+    }
+}
+
+public enum DatabaseError: Error, CustomStringConvertible {
+    case unreachable(String)
+
+    public var description: String {
+        switch self {
+        case .unreachable(let target): "Cannot reach PostgreSQL at \(target) within 10 s: is the server running and the URL right?"
+        }
+    }
+}
+
+public struct TimeoutError: Error {}
+
+/// Runs `body`, throwing `TimeoutError` (and cancelling it) when it takes longer than `limit`.
+public func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw TimeoutError()
+        }
+        defer { group.cancelAll() }
+        return try await group.next()!
     }
 }
 
@@ -233,15 +265,21 @@ private final class PostgresBackend: Sendable {
         self.runTask = runTask
     }
 
-    static func open(configuration: PostgresClient.Configuration, logger: Logger) async throws -> PostgresBackend {
+    static func open(configuration: PostgresClient.Configuration, target: String, logger: Logger) async throws -> PostgresBackend {
         var configuration = configuration
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let task = Task { await client.run() }
         let backend = PostgresBackend(client: client, runTask: task)
-        // Fail at start, not on the first request, when the server cannot be reached.
+        // Fail at start, with a clear message, when the server cannot be reached
+        // (the pool would otherwise retry quietly for ever).
         do {
-            try await backend.withConnection { try await $0.raw("SELECT 1").run() }
+            try await withTimeout(.seconds(10)) {
+                try await backend.withConnection { try await $0.raw("SELECT 1").run() }
+            }
+        } catch is TimeoutError {
+            task.cancel()
+            throw DatabaseError.unreachable(target)
         } catch {
             task.cancel()
             throw error

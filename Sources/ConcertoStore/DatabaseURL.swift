@@ -4,7 +4,14 @@ import Foundation
 public enum DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     case sqliteFile(path: String)
     case sqliteMemory
-    case postgres(host: String, port: Int, username: String, password: String?, database: String)
+    case postgres(host: String, port: Int, username: String, password: String?, database: String, tls: TLSMode = .disable)
+
+    /// From the URL's `sslmode` query item, as libpq spells it.
+    public enum TLSMode: String, Sendable, Equatable {
+        case disable
+        case prefer
+        case require
+    }
 
     public enum ParseError: Error, CustomStringConvertible, Equatable {
         case unsupported(String)
@@ -36,11 +43,18 @@ public enum DatabaseURL: Sendable, Equatable, CustomStringConvertible {
             let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
             guard !database.isEmpty else { throw ParseError.invalidPostgres("missing database name") }
             guard let user = components.user, !user.isEmpty else { throw ParseError.invalidPostgres("missing user") }
+            var tls = TLSMode.disable
+            if let mode = components.queryItems?.first(where: { $0.name == "sslmode" })?.value {
+                guard let parsed = TLSMode(rawValue: mode) else {
+                    throw ParseError.invalidPostgres("sslmode must be disable, prefer or require")
+                }
+                tls = parsed
+            }
             self = .postgres(
                 host: host, port: components.port ?? 5432,
                 username: user.removingPercentEncoding ?? user,
                 password: components.password.map { $0.removingPercentEncoding ?? $0 },
-                database: database
+                database: database, tls: tls
             )
         } else {
             throw ParseError.unsupported(raw)
@@ -57,7 +71,8 @@ public enum DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .sqliteFile(let path): "sqlite:\(path)"
         case .sqliteMemory: "sqlite::memory:"
-        case .postgres(let host, let port, let username, _, let database): "postgres://\(username)@\(host):\(port)/\(database)"
+        case .postgres(let host, let port, let username, _, let database, let tls):
+            "postgres://\(username)@\(host):\(port)/\(database)" + (tls == .disable ? "" : "?sslmode=\(tls.rawValue)")
         }
     }
 }

@@ -17,8 +17,9 @@ public struct SQLPersistDriver: PersistDriver {
         self.logger = logger
     }
 
+    /// Whole seconds, rounded up so a value never expires before its duration.
     private static func expiry(_ expires: Duration?) -> Int64? {
-        expires.map { Timestamp.epochSeconds(Date()) + $0.components.seconds }
+        expires.map { Int64((Date().timeIntervalSince1970 + TimeInterval($0.components.seconds)).rounded(.up)) }
     }
 
     private static func encode(_ value: some Encodable) throws -> String {
@@ -57,6 +58,11 @@ public struct SQLPersistDriver: PersistDriver {
     struct Row: Decodable {
         var value: String
         var expiresAt: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case value
+            case expiresAt = "expires_at"
+        }
     }
 
     public func get<Object: Codable & Sendable>(key: String, as type: Object.Type) async throws -> Object? {
@@ -69,12 +75,12 @@ public struct SQLPersistDriver: PersistDriver {
             try await sql.raw("""
                 SELECT value, expires_at FROM sessions
                 WHERE session_key = \(bind: key) AND (expires_at IS NULL OR expires_at > \(bind: now))
-                """).first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+                """).first(decoding: Row.self)
         }
         guard let row else { return nil }
         do {
             let object = try JSONDecoder().decode(Object.self, from: Data(row.value.utf8))
-            return (object, row.expiresAt.map { .seconds($0 - now) })
+            return (object, row.expiresAt.map { .seconds(Double($0) - Date().timeIntervalSince1970) })
         } catch {
             throw PersistError.invalidConversion
         }

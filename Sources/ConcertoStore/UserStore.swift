@@ -45,6 +45,19 @@ public struct UserStore: Sendable {
         var failedLogins: Int64
         var lockedUntil: Int64?
 
+        // Spelled out: SQLKit's convertFromSnakeCase strategy re-converts every key of every row.
+        enum CodingKeys: String, CodingKey {
+            case id, email, role, locale, specialty
+            case displayName = "display_name"
+            case passwordHash = "password_hash"
+            case rppsNumber = "rpps_number"
+            case isAdmin = "is_admin"
+            case totpSecret = "totp_secret"
+            case totpLastStep = "totp_last_step"
+            case failedLogins = "failed_logins"
+            case lockedUntil = "locked_until"
+        }
+
         var user: User? {
             guard let id = UUID(uuidString: id), let role = ProfessionalRole(rawValue: role) else { return nil }
             return User(
@@ -83,7 +96,7 @@ public struct UserStore: Sendable {
     public func find(id: UUID) async throws -> User? {
         try await database.read { sql in
             try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id.storageKey)")
-                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.user
+                .first(decoding: Row.self)?.user
         }
     }
 
@@ -91,7 +104,7 @@ public struct UserStore: Sendable {
         let email = EmailAddress.normalize(email)
         let row = try await database.read { sql in
             try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE email = \(bind: email)")
-                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+                .first(decoding: Row.self)
         }
         guard let row, let user = row.user else { return nil }
         return (user, row.credentials)
@@ -100,7 +113,7 @@ public struct UserStore: Sendable {
     public func credentials(id: UUID) async throws -> Credentials? {
         try await database.read { sql in
             try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id.storageKey)")
-                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)?.credentials
+                .first(decoding: Row.self)?.credentials
         }
     }
 
@@ -108,7 +121,7 @@ public struct UserStore: Sendable {
     public func recordFailedLogin(id: UUID, policy: LoginLockoutPolicy, at now: Date = Date()) async throws -> LoginLockoutPolicy.State {
         try await database.write { sql in
             guard let row = try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id.storageKey)")
-                .first(decoding: Row.self, keyDecodingStrategy: .convertFromSnakeCase)
+                .first(decoding: Row.self)
             else { throw StoreError.notFound }
             let state = policy.recordingFailure(row.credentials.lockout, at: now)
             try await sql.raw("""

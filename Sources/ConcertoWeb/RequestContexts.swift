@@ -18,6 +18,8 @@ public struct Flash: Codable, Sendable, Equatable {
 public struct WebSession: Codable, Sendable, Equatable {
     public var csrfToken: String
     public var userID: UUID?
+    /// The account as last read from the database (see `CurrentUserMiddleware`).
+    public var user: User?
     public var authenticatedAt: Date?
     public var lastSeenAt: Date?
     /// Password accepted, second factor awaited.
@@ -100,6 +102,15 @@ public struct AuthenticatedContext: ChildRequestContext {
 typealias SessionContextAlias = SessionContext<WebSession>
 
 extension SessionContext<WebSession> {
+    /// Applies a change the user just made to the session's snapshot of their account.
+    func updateUser(_ change: (inout User) -> Void) {
+        withLockedSession { data in
+            guard var user = data?.user else { return }
+            change(&user)
+            data?.user = user
+        }
+    }
+
     /// Sets a one-shot message for the next page.
     func flash(_ kind: Flash.Kind, _ messageKey: String) {
         withLockedSession { data in

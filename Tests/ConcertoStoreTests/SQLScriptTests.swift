@@ -1,4 +1,5 @@
 import ConcertoStore
+import ConcertoTestSupport
 import Testing
 
 @Suite struct SQLScriptTests {
@@ -28,11 +29,25 @@ import Testing
         #expect(try DatabaseURL(parsing: "sqlite::memory:") == .sqliteMemory)
         #expect(try DatabaseURL(parsing: "postgres://u:p%40ss@127.0.0.1:5433/db")
             == .postgres(host: "127.0.0.1", port: 5433, username: "u", password: "p@ss", database: "db"))
+        #expect(try DatabaseURL(parsing: "postgresql://u@db.example/concerto?sslmode=require")
+            == .postgres(host: "db.example", port: 5432, username: "u", password: nil, database: "concerto", tls: .require))
     }
 
     @Test func rejectsOthersAndHidesPasswords() throws {
         #expect(throws: DatabaseURL.ParseError.self) { try DatabaseURL(parsing: "mysql://x") }
         #expect(throws: DatabaseURL.ParseError.self) { try DatabaseURL(parsing: "postgres://u@host") }
+        #expect(throws: DatabaseURL.ParseError.self) { try DatabaseURL(parsing: "postgres://u@host/db?sslmode=sometimes") }
         #expect(try DatabaseURL(parsing: "postgres://u:secret@h/db").description == "postgres://u@h:5432/db")
+    }
+}
+
+@Suite struct DatabaseStartupTests {
+    @Test func anUnreachablePostgresServerIsAClearErrorNotAHang() async throws {
+        // Port 9 (discard) on loopback: nothing listens there.
+        let start = ContinuousClock.now
+        await #expect(throws: DatabaseError.self) {
+            try await Database.open(.postgres(host: "127.0.0.1", port: 9, username: "u", password: "p", database: "d"), logger: TestDatabase.quietLogger)
+        }
+        #expect(ContinuousClock.now - start < .seconds(15))
     }
 }

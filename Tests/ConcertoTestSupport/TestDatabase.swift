@@ -15,11 +15,11 @@ public enum TestDatabase {
     public static func withFreshURL<T>(_ body: (DatabaseURL) async throws -> T) async throws -> T {
         let name = "concerto_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         if let raw = ProcessInfo.processInfo.environment["CONCERTO_TEST_DATABASE_URL"],
-           case .postgres(let host, let port, let username, let password, _) = try DatabaseURL(parsing: raw) {
+           case .postgres(let host, let port, let username, let password, _, let tls) = try DatabaseURL(parsing: raw) {
             let admin = try await Database.open(try DatabaseURL(parsing: raw), logger: quietLogger)
             // Names cannot be bound parameters; this one is made of hex digits only.
             _ = try await admin.read { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
-            let url = DatabaseURL.postgres(host: host, port: port, username: username, password: password, database: name)
+            let url = DatabaseURL.postgres(host: host, port: port, username: username, password: password, database: name, tls: tls)
             do {
                 let result = try await body(url)
                 _ = try? await admin.read { try await $0.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }

@@ -268,3 +268,25 @@ import Testing
         }
     }
 }
+
+@Suite struct AccountChangesReachOpenSessionsTests {
+    @Test func profileChangesAndRemovalShowWithinTheActivityResolution() async throws {
+        try await withTestApp(configure: {
+            $0.sessionLifetime = SessionLifetimePolicy(idleTimeout: .seconds(600), absoluteTimeout: .seconds(3600), activityResolution: .seconds(1))
+        }) { browser, dependencies in
+            let user = try await createUser(dependencies)
+            try await browser.logIn()
+            #expect(try await browser.get("/").text.contains("Bonjour Dr Martin"))
+            try await dependencies.database.write { sql in
+                try await sql.raw("UPDATE users SET display_name = 'Dr Martin-Durand' WHERE id = \(bind: user.id.storageKey)").run()
+            }
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await browser.get("/").text.contains("Bonjour Dr Martin-Durand"))
+            try await dependencies.database.write { sql in
+                try await sql.raw("DELETE FROM users WHERE id = \(bind: user.id.storageKey)").run()
+            }
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await browser.get("/").status == .seeOther)
+        }
+    }
+}

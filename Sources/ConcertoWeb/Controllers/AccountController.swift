@@ -3,6 +3,7 @@ import ConcertoStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Mustache
 
 /// The user's own account: profile, TOTP enrolment, interface language.
 struct AccountController: Sendable {
@@ -17,7 +18,7 @@ struct AccountController: Sendable {
         group.post(RouterPath(SiteURL.accountTOTPDisable.pattern), use: disable)
     }
 
-    struct AccountContent: Sendable {
+    struct AccountContent: Sendable, MustacheParent {
         let displayName: String
         let email: String
         let rppsNumber: String?
@@ -25,16 +26,39 @@ struct AccountController: Sendable {
         let roleLabel: String
         let totpEnabled: Bool
         let error: String?
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "displayName": displayName
+            case "email": email
+            case "rppsNumber": rppsNumber
+            case "specialty": specialty
+            case "roleLabel": roleLabel
+            case "totpEnabled": totpEnabled
+            case "error": error
+            default: nil
+            }
+        }
     }
 
-    struct EnrolmentContent: Sendable {
+    struct EnrolmentContent: Sendable, MustacheParent {
         let displayKey: String
         let authenticatorURL: String
         let error: String?
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "displayKey": displayKey
+            case "authenticatorURL": authenticatorURL
+            case "error": error
+            default: nil
+            }
+        }
     }
 
+    /// Read afresh: this page shows what was just changed (second factor).
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        try renderAccount(request: request, context: context, user: context.user, error: nil)
+        try renderAccount(request: request, context: context, user: try await users.find(id: context.user.id) ?? context.user, error: nil)
     }
 
     private func renderAccount(request: Request, context: AuthenticatedContext, user: User, error: String?, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -45,8 +69,12 @@ struct AccountController: Sendable {
         )), status: status)
     }
 
+    private func hasSecondFactor(_ context: AuthenticatedContext) async throws -> Bool {
+        try await users.credentials(id: context.user.id)?.totpSecret != nil
+    }
+
     @Sendable func showEnrolment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        if context.user.totpEnabled { return .redirect(to: SiteURL.account.path, type: .normal) }
+        if try await hasSecondFactor(context) { return .redirect(to: SiteURL.account.path, type: .normal) }
         // Keep the secret across reloads of the page until it is confirmed.
         let secret = context.sessions.withLockedSession { data -> String in
             if let existing = data?.enrolmentSecret { return existing }
@@ -67,7 +95,7 @@ struct AccountController: Sendable {
     }
 
     @Sendable func confirmEnrolment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard !context.user.totpEnabled else { return .redirect(to: SiteURL.account.path, type: .normal) }
+        guard try await !hasSecondFactor(context) else { return .redirect(to: SiteURL.account.path, type: .normal) }
         guard let secret = context.sessions.session?.enrolmentSecret else {
             return .redirect(to: SiteURL.accountTOTP.path, type: .normal)
         }
@@ -82,6 +110,7 @@ struct AccountController: Sendable {
             data?.enrolmentSecret = nil
             data?.flash = Flash(kind: .success, messageKey: "flash_totp_enabled")
         }
+        context.sessions.updateUser { $0.totpEnabled = true }
         context.logger.info("totp enabled", metadata: ["user_id": .string(context.user.id.storageKey)])
         return .redirect(to: SiteURL.account.path, type: .normal)
     }
@@ -97,9 +126,11 @@ struct AccountController: Sendable {
         else {
             _ = try await users.recordFailedLogin(id: context.user.id, policy: lockout, at: now)
             let pages = PageBuilder(request: request, context: context)
-            return try renderAccount(request: request, context: context, user: context.user, error: pages.text("totp_error_invalid"), status: .unprocessableContent)
+            let user = try await users.find(id: context.user.id) ?? context.user
+            return try renderAccount(request: request, context: context, user: user, error: pages.text("totp_error_invalid"), status: .unprocessableContent)
         }
         try await users.setTOTPSecret(id: context.user.id, secret: nil)
+        context.sessions.updateUser { $0.totpEnabled = false }
         context.sessions.flash(.success, "flash_totp_disabled")
         context.logger.info("totp disabled", metadata: ["user_id": .string(context.user.id.storageKey)])
         return .redirect(to: SiteURL.account.path, type: .normal)

@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
+import Mustache
 
 /// Login (password, then TOTP when enrolled), logout.
 struct AuthController: Sendable {
@@ -24,16 +25,34 @@ struct AuthController: Sendable {
         router.post(RouterPath(SiteURL.logout.pattern), use: logout)
     }
 
-    struct LoginContent: Sendable {
+    struct LoginContent: Sendable, MustacheParent {
         let email: String
         let next: String
         let error: String?
         let info: String?
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "email": email
+            case "next": next
+            case "error": error
+            case "info": info
+            default: nil
+            }
+        }
     }
 
-    struct TOTPContent: Sendable {
+    struct TOTPContent: Sendable, MustacheParent {
         let next: String
         let error: String?
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "next": next
+            case "error": error
+            default: nil
+            }
+        }
     }
 
     @Sendable func showLogin(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -155,6 +174,7 @@ struct AuthController: Sendable {
         try await rotateSession(request: request, context: context) { session in
             session = WebSession(language: language)
             session.userID = user.id
+            session.user = user
             session.authenticatedAt = now
             session.lastSeenAt = now
         }

@@ -3,6 +3,7 @@ import ConcertoStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Mustache
 
 /// The home page once logged in.
 struct DashboardController: Sendable {
@@ -13,15 +14,33 @@ struct DashboardController: Sendable {
         group.get(RouterPath(SiteURL.home.pattern), use: show)
     }
 
-    struct DashboardContent: Sendable {
-        struct CommunityItem: Sendable {
+    struct DashboardContent: Sendable, MustacheParent {
+        struct CommunityItem: Sendable, MustacheParent {
             let name: String
             let region: String
+
+            func child(named key: String) -> Any? {
+                switch key {
+                case "name": name
+                case "region": region
+                default: nil
+                }
+            }
         }
         let displayName: String
         let roleLabel: String
         let communities: [CommunityItem]
         let hasCommunities: Bool
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "displayName": displayName
+            case "roleLabel": roleLabel
+            case "communities": communities
+            case "hasCommunities": hasCommunities
+            default: nil
+            }
+        }
     }
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {

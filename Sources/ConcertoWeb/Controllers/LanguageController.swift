@@ -18,6 +18,7 @@ struct LanguageController: Sendable {
         }
         if let user = context.user {
             try await users.setLocale(id: user.id, locale: language)
+            context.sessions.updateUser { $0.locale = language }
         }
         context.sessions.withLockedSession { data in
             data?.language = language

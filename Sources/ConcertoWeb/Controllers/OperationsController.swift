@@ -20,7 +20,10 @@ struct OperationsController: Sendable {
         headers[.contentType] = "application/json"
         headers[.cacheControl] = "no-store"
         do {
-            _ = try await database.read { try await $0.raw("SELECT 1 AS ok").first() }
+            let database = database
+            _ = try await withTimeout(.seconds(3)) {
+                try await database.read { try await $0.raw("SELECT 1 AS ok").first() }
+            }
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok","database":"ok"}"#)))
         } catch {
             context.logger.error("health check: database unreachable", metadata: ["error": "\(type(of: error))"])

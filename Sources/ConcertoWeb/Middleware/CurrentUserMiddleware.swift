@@ -7,6 +7,11 @@ import HummingbirdAuth
 
 /// Puts the logged-in user (if any) and the interface language on the context, and
 /// enforces the session's idle and absolute lifetimes.
+///
+/// The session keeps a snapshot of the user, re-read from the database whenever activity
+/// is recorded (at most once per `activityResolution`, a minute by default): a page then
+/// costs the session lookup and its own queries, and a change to an account (role,
+/// removal) reaches its open sessions within that minute.
 struct CurrentUserMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let users: UserStore
@@ -25,11 +30,14 @@ struct CurrentUserMiddleware: RouterMiddleware {
             switch verdict {
             case .expired:
                 downgrade(context.sessions, flash: "flash_session_expired")
+            case .valid where session.user?.id == userID:
+                context.user = session.user
             case .refreshActivity, .valid:
                 if let user = try await users.find(id: userID) {
                     context.user = user
-                    if verdict == .refreshActivity {
-                        context.sessions.withLockedSession { data in
+                    context.sessions.withLockedSession { data in
+                        data?.user = user
+                        if verdict == .refreshActivity {
                             data?.lastSeenAt = now
                             data?.expiresIn = lifetime.idleTimeout
                         }
@@ -51,6 +59,7 @@ struct CurrentUserMiddleware: RouterMiddleware {
     private func downgrade(_ sessions: SessionContext<WebSession>, flash: String?) {
         sessions.withLockedSession { data in
             data?.userID = nil
+            data?.user = nil
             data?.authenticatedAt = nil
             data?.pendingUserID = nil
             data?.enrolmentSecret = nil

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Mustache
 
 /// The one place errors become responses: French (or English) error pages with the
 /// right status, a redirect to login for pages that need one, and no internals shown.
@@ -10,11 +11,21 @@ struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let renderer: Renderer
 
-    struct ErrorContent: Sendable {
+    struct ErrorContent: Sendable, MustacheParent {
         let status: Int
         let title: String
         let message: String
         let requestID: String
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "status": status
+            case "title": title
+            case "message": message
+            case "requestID": requestID
+            default: nil
+            }
+        }
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -63,10 +74,10 @@ struct ErrorMiddleware: RouterMiddleware {
             requestID: context.logger[metadataKey: "request_id"]?.description ?? context.id
         )
         let layout = LayoutModel(
-            lang: language.rawValue, title: content.title, user: nil, csrfToken: "", nav: [],
-            languages: [], flash: nil, currentPath: request.uri.path, urls: .init(), showLanguages: false
+            title: content.title, user: nil, csrfToken: "", current: [:], flash: nil,
+            currentPath: request.uri.path, showLanguages: false
         )
-        var response = try renderer.html("error", Page(layout: layout, content: content, t: Localization.table(language)), status: status)
+        var response = try renderer.html("error", Page(language: language, layout: layout, content: content), status: status)
         if let httpError = error as? HTTPError {
             // Keep headers such as Allow on 405.
             for field in httpError.headers where response.headers[field.name] == nil {

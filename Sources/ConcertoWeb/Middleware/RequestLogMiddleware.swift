@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Prometheus
+import Synchronization
 
 /// Outermost middleware: gives each request an id (kept from `X-Request-Id` when sane),
 /// logs one structured line per request and counts it for `/metrics`.
@@ -53,6 +54,8 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 /// Request counters and latency histogram in our Prometheus registry.
 public struct HTTPMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
+    private let instruments = Instruments()
+
     static let buckets: [Duration] = [
         .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
@@ -63,14 +66,37 @@ public struct HTTPMetrics: Sendable {
     }
 
     func record(method: String, route: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            name: "concerto_http_requests_total",
-            labels: [("method", method), ("route", route), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            name: "concerto_http_request_duration_seconds",
-            labels: [("method", method), ("route", route)],
-            buckets: Self.buckets
-        ).recordNanoseconds(Int64(duration.components.seconds) * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+        let (counter, histogram) = instruments.get(Instruments.Key(method: method, route: route, status: status)) { key in
+            (
+                registry.makeCounter(
+                    name: "concerto_http_requests_total",
+                    labels: [("method", key.method), ("route", key.route), ("status", String(key.status))]
+                ),
+                registry.makeDurationHistogram(
+                    name: "concerto_http_request_duration_seconds",
+                    labels: [("method", key.method), ("route", key.route)],
+                    buckets: Self.buckets
+                )
+            )
+        }
+        counter.increment()
+        histogram.record(duration)
+    }
+
+    /// The registry builds label strings on every lookup; we keep the instruments per key.
+    final class Instruments: Sendable {
+        struct Key: Hashable, Sendable {
+            let method: String
+            let route: String
+            let status: Int
+        }
+        private let cache = Mutex<[Key: (Counter, DurationHistogram)]>([:])
+
+        func get(_ key: Key, make: (Key) -> (Counter, DurationHistogram)) -> (Counter, DurationHistogram) {
+            if let found = cache.withLock({ $0[key] }) { return found }
+            let made = make(key)
+            cache.withLock { $0[key] = made }
+            return made
+        }
     }
 }

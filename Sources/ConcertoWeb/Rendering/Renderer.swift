@@ -5,15 +5,72 @@ import Hummingbird
 import Mustache
 
 /// Renders pages: a view model through `Templates/<name>.mustache` into an HTML response.
+///
+/// Interface strings (`{{t.key}}`) and site paths (`{{urls.name}}`) are constants, so they
+/// are written into the templates once at start, giving one compiled library per
+/// language; Mustache then only looks up what changes per request. An unknown key stops
+/// the server at start instead of rendering an empty string.
 public struct Renderer: Sendable {
-    let library: MustacheLibrary
+    let libraries: [AppLanguage: MustacheLibrary]
 
     public init(templatesDirectory: String) async throws {
-        self.library = try await MustacheLibrary(directory: templatesDirectory)
+        // Registered before parsing: templates name it in their CONTENT_TYPE pragma.
+        FastHTMLContentType.register()
+        let directory = URL(fileURLWithPath: templatesDirectory)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".mustache") }
+        var sources: [String: String] = [:]
+        for file in files {
+            sources[String(file.dropLast(".mustache".count))] = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+        }
+        var libraries: [AppLanguage: MustacheLibrary] = [:]
+        for language in AppLanguage.allCases {
+            var library = MustacheLibrary()
+            for (name, source) in sources {
+                let localized = try Self.substituteConstants(in: source, template: name, language: language)
+                do {
+                    try library.register(localized, named: name)
+                } catch {
+                    throw RenderError.invalidTemplate(name, "\(error)")
+                }
+            }
+            libraries[language] = library
+        }
+        self.libraries = libraries
     }
 
-    public func html(_ template: String, _ model: some Sendable, status: HTTPResponse.Status = .ok) throws -> Response {
-        guard let body = library.render(model, withTemplate: template) else {
+    /// `{{lang.code}}` and, for the language selector, `{{lang.selected_xx}}` (" selected" for this language).
+    static func languageConstants(_ language: AppLanguage) -> [String: String] {
+        var constants = ["code": language.rawValue]
+        for other in AppLanguage.allCases {
+            constants["selected_\(other.rawValue)"] = other == language ? " selected" : ""
+        }
+        return constants
+    }
+
+    /// Replaces `{{t.key}}` by the escaped string of `language`, `{{urls.name}}` by the path
+    /// and `{{lang.name}}` by the language constants.
+    static func substituteConstants(in source: String, template: String, language: AppLanguage) throws -> String {
+        var missing: String?
+        let constantPattern = #/\{\{\s*(t|urls|lang)\.([A-Za-z0-9_]+)\s*\}\}/#
+        let result = source.replacing(constantPattern) { match -> String in
+            let (_, namespace, key) = match.output
+            let value: String? = switch namespace {
+            case "t": Localization.table(language)[String(key)]
+            case "urls": LayoutModel.urls[String(key)]
+            default: languageConstants(language)[String(key)]
+            }
+            guard let value else {
+                missing = "\(namespace).\(key)"
+                return ""
+            }
+            return HTMLEscaping.escape(value)
+        }
+        if let missing { throw RenderError.unknownConstant(template: template, key: missing) }
+        return result
+    }
+
+    func html<Content>(_ template: String, _ page: Page<Content>, status: HTTPResponse.Status = .ok) throws -> Response {
+        guard let library = libraries[page.language], let body = library.render(page, withTemplate: template) else {
             throw RenderError.missingTemplate(template)
         }
         var headers = HTTPFields()
@@ -26,12 +83,22 @@ public struct Renderer: Sendable {
 
 enum RenderError: Error, CustomStringConvertible {
     case missingTemplate(String)
+    case invalidTemplate(String, String)
+    case unknownConstant(template: String, key: String)
+
     var description: String {
         switch self {
         case .missingTemplate(let name): "No template named \(name)"
+        case .invalidTemplate(let name, let reason): "Template \(name) does not parse: \(reason)"
+        case .unknownConstant(let template, let key): "Template \(template) uses {{\(key)}}, which is not defined"
         }
     }
 }
+
+/// Models answer Mustache's lookups themselves (`MustacheParent`): the library's
+/// fallback reflects with a new `Mirror` for every `{{name}}`, which made rendering the
+/// most expensive part of a request (docs/benchmarks.md). A test checks that every
+/// stored property of each model is reachable by its name.
 
 /// The frame around every page: language, navigation, who is logged in, flash, CSRF token.
 struct LayoutModel: Sendable {
@@ -39,52 +106,39 @@ struct LayoutModel: Sendable {
         let displayName: String
         let roleLabel: String
     }
-    struct NavItem: Sendable {
-        let label: String
-        let href: String
-        let current: Bool
-    }
-    struct LanguageOption: Sendable {
-        let code: String
-        let label: String
-        let selected: Bool
-    }
     struct FlashModel: Sendable {
         let kind: String
         let message: String
     }
 
-    let lang: String
     let title: String
     let user: UserBadge?
     let csrfToken: String
-    let nav: [NavItem]
-    let languages: [LanguageOption]
+    /// Which navigation entry is the current page (`{{#layout.current.home}}`).
+    let current: [String: Bool]
     let flash: FlashModel?
     let currentPath: String
-    let urls: URLs
-    /// Mustache sees stored properties only.
     let showLanguages: Bool
 
-    /// Paths templates link to, from `SiteURL`.
-    struct URLs: Sendable {
-        let home = SiteURL.home.path
-        let login = SiteURL.login.path
-        let logout = SiteURL.logout.path
-        let account = SiteURL.account.path
-        let language = SiteURL.language.path
-        let stylesheet = SiteURL.stylesheet.path
-        let loginTOTP = SiteURL.loginTOTP.path
-        let accountTOTP = SiteURL.accountTOTP.path
-        let accountTOTPDisable = SiteURL.accountTOTPDisable.path
-    }
+    /// Paths templates link to (`{{urls.home}}`, written in at start), from `SiteURL`.
+    static let urls: [String: String] = [
+        "home": SiteURL.home.path,
+        "login": SiteURL.login.path,
+        "logout": SiteURL.logout.path,
+        "account": SiteURL.account.path,
+        "language": SiteURL.language.path,
+        "stylesheet": SiteURL.stylesheet.path,
+        "loginTOTP": SiteURL.loginTOTP.path,
+        "accountTOTP": SiteURL.accountTOTP.path,
+        "accountTOTPDisable": SiteURL.accountTOTPDisable.path,
+    ]
 }
 
-/// A page: the layout, the page's own content, and the strings of its language.
+/// A page: the layout and the page's own content, in one language.
 struct Page<Content: Sendable>: Sendable {
+    let language: AppLanguage
     let layout: LayoutModel
     let content: Content
-    let t: [String: String]
 }
 
 /// Builds pages for a request: takes the request's user, language, session and path.
@@ -116,28 +170,19 @@ struct PageBuilder: Sendable {
         // Reading the flash consumes it: it shows once.
         let flash = sessions.takeFlash()
         let csrf = sessions.csrfToken(language: language)
-        var nav: [LayoutModel.NavItem] = []
-        if user != nil {
-            nav = [
-                .init(label: text("nav_home"), href: SiteURL.home.path, current: path == SiteURL.home.path),
-                .init(label: text("nav_account"), href: SiteURL.account.path, current: path.hasPrefix(SiteURL.account.path)),
-            ]
-        }
         let layout = LayoutModel(
-            lang: language.rawValue,
             title: text(titleKey),
             user: user.map { .init(displayName: $0.displayName, roleLabel: text("role_\($0.role.rawValue)")) },
             csrfToken: csrf,
-            nav: nav,
-            languages: AppLanguage.allCases.map {
-                .init(code: $0.rawValue, label: text("language_\($0.rawValue)"), selected: $0 == language)
-            },
+            current: [
+                "home": path == SiteURL.home.path,
+                "account": path.hasPrefix(SiteURL.account.path),
+            ],
             flash: flash.map { .init(kind: $0.kind.rawValue, message: text($0.messageKey)) },
             currentPath: path,
-            urls: .init(),
             showLanguages: true
         )
-        return Page(layout: layout, content: content, t: Localization.table(language))
+        return Page(language: language, layout: layout, content: content)
     }
 }
 
@@ -162,5 +207,51 @@ struct SessionContextBox: Sendable {
         let session = WebSession(language: language)
         sessions.createSession(session)
         return session.csrfToken
+    }
+}
+
+extension LayoutModel: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "title": title
+        case "user": user
+        case "csrfToken": csrfToken
+        case "current": current
+        case "flash": flash
+        case "currentPath": currentPath
+        case "showLanguages": showLanguages
+        default: nil
+        }
+    }
+}
+
+extension LayoutModel.UserBadge: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "displayName": displayName
+        case "roleLabel": roleLabel
+        default: nil
+        }
+    }
+}
+
+extension LayoutModel.FlashModel: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "kind": kind
+        case "message": message
+        default: nil
+        }
+    }
+}
+
+extension Page: MustacheParent {
+    func child(named name: String) -> Any? {
+        switch name {
+        case "language": language.rawValue
+        case "layout": layout
+        case "content": content
+        default: nil
+        }
     }
 }

@@ -1,0 +1,73 @@
+import ConcertoTestSupport
+@testable import ConcertoWeb
+import Foundation
+import Mustache
+import Testing
+
+@Suite struct RenderingTests {
+    @Test func escapesTheFiveHTMLCharactersAndKeepsTheRest() {
+        #expect(HTMLEscaping.escape(#"<a href="x">l'été & co</a>"#) == "&lt;a href=&quot;x&quot;&gt;l&#39;été &amp; co&lt;/a&gt;")
+        #expect(HTMLEscaping.escape("Dr Hélène Œuvray — ORL") == "Dr Hélène Œuvray — ORL")
+        #expect(HTMLEscaping.escape("") == "")
+    }
+
+    @Test func constantsAreWrittenInEscapedAndUnknownOnesStopTheStart() throws {
+        let source = "<a href=\"{{urls.home}}\">{{ t.nav_home }}</a>{{dynamic}}"
+        #expect(try Renderer.substituteConstants(in: source, template: "x", language: .fr) == "<a href=\"/\">Tableau de bord</a>{{dynamic}}")
+        #expect(try Renderer.substituteConstants(in: "{{t.footer_text}}", template: "x", language: .fr).contains("l&#39;équipe"))
+        #expect(throws: RenderError.self) { try Renderer.substituteConstants(in: "{{t.no_such_key}}", template: "x", language: .en) }
+    }
+
+    @Test func everyTemplateUsesTheEscapingContentType() throws {
+        for file in try FileManager.default.contentsOfDirectory(atPath: Repository.templates.path) where file.hasSuffix(".mustache") {
+            let text = try String(contentsOf: Repository.templates.appendingPathComponent(file), encoding: .utf8)
+            #expect(text.hasPrefix("{{% CONTENT_TYPE: HTML_FAST }}"), "\(file)")
+        }
+    }
+
+    /// Each model answers Mustache by name; a property left out of `child(named:)` would
+    /// silently render empty, so every stored property must resolve.
+    @Test(arguments: RenderingTests.sampleModels())
+    func everyStoredPropertyOfAModelIsReachableByName(model: SampleModel) {
+        for child in Mirror(reflecting: model.value).children {
+            guard let label = child.label else { continue }
+            #expect(model.value.child(named: label) != nil, "\(type(of: model.value)).\(label)")
+        }
+        #expect(model.value.child(named: "noSuchField") == nil)
+    }
+
+    struct SampleModel: Sendable, CustomTestStringConvertible {
+        let value: any MustacheParent & Sendable
+        var testDescription: String { String(describing: type(of: value)) }
+    }
+
+    static func sampleModels() -> [SampleModel] {
+        let layout = LayoutModel(
+            title: "T", user: .init(displayName: "D", roleLabel: "R"), csrfToken: "c", current: ["home": true],
+            flash: .init(kind: "info", message: "M"), currentPath: "/", showLanguages: true
+        )
+        let values: [any MustacheParent & Sendable] = [
+            layout,
+            layout.user!, layout.flash!,
+            Page(language: .fr, layout: layout, content: "x"),
+            ErrorMiddleware.ErrorContent(status: 404, title: "T", message: "M", requestID: "r"),
+            AuthController.LoginContent(email: "e", next: "/", error: "x", info: "i"),
+            AuthController.TOTPContent(next: "/", error: "x"),
+            AccountController.AccountContent(displayName: "D", email: "e", rppsNumber: "1", specialty: "s", roleLabel: "r", totpEnabled: true, error: "x"),
+            AccountController.EnrolmentContent(displayKey: "K", authenticatorURL: "u", error: "x"),
+            DashboardController.DashboardContent(displayName: "D", roleLabel: "R", communities: [.init(name: "N", region: "R")], hasCommunities: true),
+            DashboardController.DashboardContent.CommunityItem(name: "N", region: "R"),
+        ]
+        return values.map(SampleModel.init)
+    }
+
+    @Test func userInputIsEscapedInPages() async throws {
+        try await withTestApp { browser, _ in
+            try await browser.get("/login")
+            let hostile = #""><script>alert(1)</script>"#
+            let page = try await browser.post("/login", form: [("email", hostile), ("password", "x")])
+            #expect(!page.text.contains("<script>alert(1)</script>"))
+            #expect(page.text.contains("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"))
+        }
+    }
+}
