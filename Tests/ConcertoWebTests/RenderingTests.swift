@@ -49,7 +49,7 @@ import Testing
         let values: [any MustacheParent & Sendable] = [
             layout,
             layout.user!, layout.flash!,
-            Page(language: .fr, layout: layout, content: "x"),
+            Page(language: .fr, layout: layout, content: ErrorMiddleware.ErrorContent(status: 404, title: "T", message: "M", requestID: "r")),
             ErrorMiddleware.ErrorContent(status: 404, title: "T", message: "M", requestID: "r"),
             AuthController.LoginContent(email: "e", next: "/", error: "x", info: "i"),
             AuthController.TOTPContent(next: "/", error: "x"),

@@ -37,3 +37,11 @@ enum HTMLEscaping {
         return String(decoding: output, as: UTF8.self)
     }
 }
+
+/// Lets Mustache take a string's text as is; its fallback formats every value with
+/// `String(describing:)` after unwrapping optionals, a measurable cost on every page.
+/// The output is identical (escaping still applies).
+extension String: @retroactive MustacheCustomRenderable {
+    public var renderText: String { self }
+    public var isNull: Bool { false }
+}

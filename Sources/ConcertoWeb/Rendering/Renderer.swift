@@ -134,8 +134,9 @@ struct LayoutModel: Sendable {
     ]
 }
 
-/// A page: the layout and the page's own content, in one language.
-struct Page<Content: Sendable>: Sendable {
+/// A page: the layout and the page's own content, in one language. Templates read the
+/// layout as `{{layout.x}}` and the content's fields directly (`{{displayName}}`).
+struct Page<Content: MustacheParent & Sendable>: Sendable {
     let language: AppLanguage
     let layout: LayoutModel
     let content: Content
@@ -166,7 +167,7 @@ struct PageBuilder: Sendable {
         Localization.text(key, in: language, arguments)
     }
 
-    func page<Content: Sendable>(titleKey: String, _ content: Content) -> Page<Content> {
+    func page<Content: MustacheParent & Sendable>(titleKey: String, _ content: Content) -> Page<Content> {
         // Reading the flash consumes it: it shows once.
         let flash = sessions.takeFlash()
         let csrf = sessions.csrfToken(language: language)
@@ -251,7 +252,7 @@ extension Page: MustacheParent {
         case "language": language.rawValue
         case "layout": layout
         case "content": content
-        default: nil
+        default: content.child(named: name)
         }
     }
 }
