@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import SQLKit
 import ServiceLifecycle
+import Synchronization
 
 /// Hummingbird `PersistDriver` over our database, so sessions survive restarts and are
 /// shared by every server instance using the same database.
@@ -10,6 +11,9 @@ public struct SQLPersistDriver: PersistDriver {
     let database: Database
     let sweepInterval: Duration
     let logger: Logger
+    /// The database stays the source of truth (every read queries it); this only skips
+    /// decoding JSON text identical to the one decoded last time for the same key.
+    private let decoded = DecodedValueCache(capacity: 10_000)
 
     public init(database: Database, sweepInterval: Duration = .seconds(300), logger: Logger = Logger(label: "concerto.sessions")) {
         self.database = database
@@ -78,9 +82,14 @@ public struct SQLPersistDriver: PersistDriver {
                 """).first(decoding: Row.self)
         }
         guard let row else { return nil }
+        let ttl: Duration? = row.expiresAt.map { .seconds(Double($0) - Date().timeIntervalSince1970) }
+        if let cached = decoded.lookup(key: key, text: row.value) as? Object {
+            return (cached, ttl)
+        }
         do {
             let object = try JSONDecoder().decode(Object.self, from: Data(row.value.utf8))
-            return (object, row.expiresAt.map { .seconds(Double($0) - Date().timeIntervalSince1970) })
+            decoded.store(key: key, text: row.value, object: object)
+            return (object, ttl)
         } catch {
             throw PersistError.invalidConversion
         }
@@ -114,6 +123,31 @@ public struct SQLPersistDriver: PersistDriver {
                     logger.warning("session sweep failed", metadata: ["error": "\(type(of: error))"])
                 }
             }
+        }
+    }
+}
+
+/// Memo of the last decoded value per key, keyed by the exact stored text. Bounded:
+/// when full it is cleared, which only costs re-decoding.
+final class DecodedValueCache: Sendable {
+    private let capacity: Int
+    private let entries = Mutex<[String: (text: String, object: any Sendable)]>([:])
+
+    init(capacity: Int) {
+        self.capacity = capacity
+    }
+
+    func lookup(key: String, text: String) -> (any Sendable)? {
+        entries.withLock { entries in
+            guard let entry = entries[key], entry.text == text else { return nil }
+            return entry.object
+        }
+    }
+
+    func store(key: String, text: String, object: any Sendable) {
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[key] = (text, object)
         }
     }
 }

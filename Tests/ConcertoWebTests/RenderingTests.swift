@@ -36,6 +36,29 @@ import Testing
         #expect(model.value.child(named: "noSuchField") == nil)
     }
 
+    @Test func aPageAnswersWithTheFieldsOfItsLayoutAndContent() {
+        let page = Page(language: .en, layout: Self.sampleLayout, content: ErrorMiddleware.ErrorContent(status: 404, title: "T", message: "M", requestID: "r"))
+        #expect(page.child(named: "csrfToken") as? String == "c")
+        #expect(page.child(named: "status") as? Int == 404)
+        #expect(page.child(named: "language") as? String == "en")
+        #expect(page.child(named: "nothing") == nil)
+    }
+
+    /// Page content is looked up after the layout: a content field named like a layout
+    /// field would be hidden.
+    @Test(arguments: RenderingTests.sampleModels())
+    func contentNamesDoNotClashWithLayoutNames(model: SampleModel) {
+        guard !(model.value is LayoutModel) else { return }
+        let layoutNames = Set(Mirror(reflecting: RenderingTests.sampleLayout).children.compactMap(\.label))
+        let names = Set(Mirror(reflecting: model.value).children.compactMap(\.label))
+        #expect(layoutNames.isDisjoint(with: names), "\(type(of: model.value))")
+    }
+
+    static let sampleLayout = LayoutModel(
+        pageTitle: "T", signedInUser: .init(displayName: "D", roleLabel: "R"), csrfToken: "c", navCurrent: ["home": true],
+        flash: .init(kind: "info", message: "M"), currentPath: "/", showLanguages: true
+    )
+
     struct SampleModel: Sendable, CustomTestStringConvertible {
         let value: any MustacheParent & Sendable
         var testDescription: String { String(describing: type(of: value)) }
@@ -43,13 +66,12 @@ import Testing
 
     static func sampleModels() -> [SampleModel] {
         let layout = LayoutModel(
-            title: "T", user: .init(displayName: "D", roleLabel: "R"), csrfToken: "c", current: ["home": true],
+            pageTitle: "T", signedInUser: .init(displayName: "D", roleLabel: "R"), csrfToken: "c", navCurrent: ["home": true],
             flash: .init(kind: "info", message: "M"), currentPath: "/", showLanguages: true
         )
         let values: [any MustacheParent & Sendable] = [
             layout,
-            layout.user!, layout.flash!,
-            Page(language: .fr, layout: layout, content: ErrorMiddleware.ErrorContent(status: 404, title: "T", message: "M", requestID: "r")),
+            layout.signedInUser!, layout.flash!,
             ErrorMiddleware.ErrorContent(status: 404, title: "T", message: "M", requestID: "r"),
             AuthController.LoginContent(email: "e", next: "/", error: "x", info: "i"),
             AuthController.TOTPContent(next: "/", error: "x"),

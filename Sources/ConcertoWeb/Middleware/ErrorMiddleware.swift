@@ -74,7 +74,7 @@ struct ErrorMiddleware: RouterMiddleware {
             requestID: context.logger[metadataKey: "request_id"]?.description ?? context.id
         )
         let layout = LayoutModel(
-            title: content.title, user: nil, csrfToken: "", current: [:], flash: nil,
+            pageTitle: content.title, signedInUser: nil, csrfToken: "", navCurrent: [:], flash: nil,
             currentPath: request.uri.path, showLanguages: false
         )
         var response = try renderer.html("error", Page(language: language, layout: layout, content: content), status: status)

@@ -111,11 +111,11 @@ struct LayoutModel: Sendable {
         let message: String
     }
 
-    let title: String
-    let user: UserBadge?
+    let pageTitle: String
+    let signedInUser: UserBadge?
     let csrfToken: String
-    /// Which navigation entry is the current page (`{{#layout.current.home}}`).
-    let current: [String: Bool]
+    /// Which navigation entry is the current page (`{{#navCurrent.home}}`).
+    let navCurrent: [String: Bool]
     let flash: FlashModel?
     let currentPath: String
     let showLanguages: Bool
@@ -135,7 +135,9 @@ struct LayoutModel: Sendable {
 }
 
 /// A page: the layout and the page's own content, in one language. Templates read the
-/// layout as `{{layout.x}}` and the content's fields directly (`{{displayName}}`).
+/// fields of both directly (`{{csrfToken}}`, `{{displayName}}`): one level less for
+/// Mustache to search on every lookup. Layout names are chosen not to clash with
+/// content names (a test checks).
 struct Page<Content: MustacheParent & Sendable>: Sendable {
     let language: AppLanguage
     let layout: LayoutModel
@@ -172,10 +174,10 @@ struct PageBuilder: Sendable {
         let flash = sessions.takeFlash()
         let csrf = sessions.csrfToken(language: language)
         let layout = LayoutModel(
-            title: text(titleKey),
-            user: user.map { .init(displayName: $0.displayName, roleLabel: text("role_\($0.role.rawValue)")) },
+            pageTitle: text(titleKey),
+            signedInUser: user.map { .init(displayName: $0.displayName, roleLabel: text("role_\($0.role.rawValue)")) },
             csrfToken: csrf,
-            current: [
+            navCurrent: [
                 "home": path == SiteURL.home.path,
                 "account": path.hasPrefix(SiteURL.account.path),
             ],
@@ -214,10 +216,10 @@ struct SessionContextBox: Sendable {
 extension LayoutModel: MustacheParent {
     func child(named name: String) -> Any? {
         switch name {
-        case "title": title
-        case "user": user
+        case "pageTitle": pageTitle
+        case "signedInUser": signedInUser
         case "csrfToken": csrfToken
-        case "current": current
+        case "navCurrent": navCurrent
         case "flash": flash
         case "currentPath": currentPath
         case "showLanguages": showLanguages
@@ -250,9 +252,7 @@ extension Page: MustacheParent {
     func child(named name: String) -> Any? {
         switch name {
         case "language": language.rawValue
-        case "layout": layout
-        case "content": content
-        default: content.child(named: name)
+        default: layout.child(named: name) ?? content.child(named: name)
         }
     }
 }
