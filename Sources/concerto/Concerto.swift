@@ -43,7 +43,15 @@ struct CommonOptions: ParsableArguments {
     }
 }
 
+/// One JSON log sink for the process, installed once before any logger is made.
+let logSink: LogSink = {
+    let sink = LogSink()
+    LoggingSystem.bootstrap { JSONLogHandler(label: $0, sink: sink) }
+    return sink
+}()
+
 func makeLogger(_ config: AppConfiguration) -> Logger {
+    _ = logSink
     var logger = Logger(label: "concerto")
     logger.logLevel = config.logLevel
     return logger
@@ -80,6 +88,11 @@ struct Serve: AsyncParsableCommand {
             for account in accounts { say(account.line) }
         }
         say("Concerto listening on http://\(config.host):\(config.port) (database \(config.database))")
+        let flusher = Task { await logSink.runFlusher() }
+        defer {
+            flusher.cancel()
+            logSink.flush()
+        }
         try await app.runService()
     }
 }
@@ -99,9 +112,11 @@ struct Migrate: AsyncParsableCommand {
             print(applied.isEmpty ? "Database is up to date." : "Applied: \(applied.joined(separator: ", "))")
         } catch {
             await database.shutdown()
+            logSink.flush()
             throw error
         }
         await database.shutdown()
+        logSink.flush()
     }
 }
 
@@ -184,6 +199,7 @@ struct UserCommand: AsyncParsableCommand {
 
 func withDependencies(_ config: AppConfiguration, _ body: (AppDependencies) async throws -> Void) async throws {
     let dependencies = try await AppDependencies.make(config, logger: makeLogger(config))
+    defer { logSink.flush() }
     do {
         try await body(dependencies)
     } catch {

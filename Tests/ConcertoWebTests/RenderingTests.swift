@@ -55,8 +55,8 @@ import Testing
     }
 
     static let sampleLayout = LayoutModel(
-        pageTitle: "T", signedInUser: .init(displayName: "D", roleLabel: "R"), csrfToken: "c", navCurrent: ["home": true],
-        flash: .init(kind: "info", message: "M"), currentPath: "/", showLanguages: true
+        signedInUser: .init(displayName: "D", roleLabel: "R"), csrfToken: "c",
+        flash: .init(kind: "info", message: "M"), currentPath: "/"
     )
 
     struct SampleModel: Sendable, CustomTestStringConvertible {
@@ -66,8 +66,8 @@ import Testing
 
     static func sampleModels() -> [SampleModel] {
         let layout = LayoutModel(
-            pageTitle: "T", signedInUser: .init(displayName: "D", roleLabel: "R"), csrfToken: "c", navCurrent: ["home": true],
-            flash: .init(kind: "info", message: "M"), currentPath: "/", showLanguages: true
+            signedInUser: .init(displayName: "D", roleLabel: "R"), csrfToken: "c",
+            flash: .init(kind: "info", message: "M"), currentPath: "/"
         )
         let values: [any MustacheParent & Sendable] = [
             layout,

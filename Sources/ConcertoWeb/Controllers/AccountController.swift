@@ -63,7 +63,7 @@ struct AccountController: Sendable {
 
     private func renderAccount(request: Request, context: AuthenticatedContext, user: User, error: String?, status: HTTPResponse.Status = .ok) throws -> Response {
         let pages = PageBuilder(request: request, context: context)
-        return try renderer.html("account", pages.page(titleKey: "account_title", AccountContent(
+        return try renderer.html("account", pages.page(AccountContent(
             displayName: user.displayName, email: user.email, rppsNumber: user.rppsNumber, specialty: user.specialty,
             roleLabel: pages.text("role_\(user.role.rawValue)"), totpEnabled: user.totpEnabled, error: error
         )), status: status)
@@ -87,7 +87,7 @@ struct AccountController: Sendable {
 
     private func renderEnrolment(request: Request, context: AuthenticatedContext, secret: String, error: String?, status: HTTPResponse.Status = .ok) throws -> Response {
         let pages = PageBuilder(request: request, context: context)
-        return try renderer.html("totp_enrol", pages.page(titleKey: "totp_enrol_title", EnrolmentContent(
+        return try renderer.html("totp_enrol", pages.page(EnrolmentContent(
             displayKey: TwoFactor.displayKey(secret: secret),
             authenticatorURL: TwoFactor.authenticatorURL(secret: secret, account: context.user.email),
             error: error

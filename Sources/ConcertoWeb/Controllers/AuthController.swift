@@ -62,9 +62,7 @@ struct AuthController: Sendable {
         let next = request.uri.queryParameters["next"].map(String.init)
         let pages = PageBuilder(request: request, context: context)
         let info = next.map { _ in pages.text("flash_login_required") }
-        return try renderer.html("login", pages.page(
-            titleKey: "login_title",
-            LoginContent(email: "", next: SafeRedirect.isLocal(next ?? "") ? next! : "", error: nil, info: info)
+        return try renderer.html("login", pages.page(LoginContent(email: "", next: SafeRedirect.isLocal(next ?? "") ? next! : "", error: nil, info: info)
         ))
     }
 
@@ -73,9 +71,7 @@ struct AuthController: Sendable {
         let pages = PageBuilder(request: request, context: context)
         let next = SafeRedirect.target(form["next"])
         func refuse(_ message: String, status: HTTPResponse.Status) throws -> Response {
-            try renderer.html("login", pages.page(
-                titleKey: "login_title",
-                LoginContent(email: form.trimmed("email") ?? "", next: form["next"] ?? "", error: message, info: nil)
+            try renderer.html("login", pages.page(LoginContent(email: form.trimmed("email") ?? "", next: form["next"] ?? "", error: message, info: nil)
             ), status: status)
         }
         guard let email = form.trimmed("email"), let password = form["password"], !password.isEmpty else {
@@ -116,8 +112,7 @@ struct AuthController: Sendable {
         }
         let pages = PageBuilder(request: request, context: context)
         let next = request.uri.queryParameters["next"].map(String.init) ?? ""
-        return try renderer.html("login_totp", pages.page(
-            titleKey: "totp_title", TOTPContent(next: SafeRedirect.isLocal(next) ? next : "", error: nil)
+        return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.isLocal(next) ? next : "", error: nil)
         ))
     }
 
@@ -134,8 +129,7 @@ struct AuthController: Sendable {
             return .redirect(to: SiteURL.login.path, type: .normal)
         }
         if lockout.isLocked(credentials.lockout, at: now) {
-            return try renderer.html("login_totp", pages.page(
-                titleKey: "totp_title", TOTPContent(next: context.form?["next"] ?? "", error: lockedMessage(credentials.lockout, pages: pages, now: now))
+            return try renderer.html("login_totp", pages.page(TOTPContent(next: context.form?["next"] ?? "", error: lockedMessage(credentials.lockout, pages: pages, now: now))
             ), status: .forbidden)
         }
         let code = context.form?["code"] ?? ""
@@ -145,7 +139,7 @@ struct AuthController: Sendable {
             let state = try await users.recordFailedLogin(id: userID, policy: lockout, at: now)
             let message = lockout.isLocked(state, at: now)
                 ? lockedMessage(state, pages: pages, now: now) : pages.text("totp_error_invalid")
-            return try renderer.html("login_totp", pages.page(titleKey: "totp_title", TOTPContent(next: context.form?["next"] ?? "", error: message)), status: .unauthorized)
+            return try renderer.html("login_totp", pages.page(TOTPContent(next: context.form?["next"] ?? "", error: message)), status: .unauthorized)
         }
         try await users.resetFailedLogins(id: userID)
         try await completeLogin(user, request: request, context: context, now: now)

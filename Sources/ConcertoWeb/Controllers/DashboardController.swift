@@ -48,7 +48,7 @@ struct DashboardController: Sendable {
         let items = try await communities.communities(ofUser: context.user.id).map {
             DashboardContent.CommunityItem(name: $0.name, region: $0.region)
         }
-        return try renderer.html("dashboard", pages.page(titleKey: "dashboard_title", DashboardContent(
+        return try renderer.html("dashboard", pages.page(DashboardContent(
             displayName: context.user.displayName,
             roleLabel: pages.text("role_\(context.user.role.rawValue)"),
             communities: items,

@@ -38,7 +38,7 @@ struct ErrorMiddleware: RouterMiddleware {
             }
             if status.code >= 500 {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: type(of: error))): \(error)"])
-            } else {
+            } else if status != .notFound {
                 context.logger.notice("request refused", metadata: ["status": "\(status.code)", "reason": "\(Self.reason(error))"])
             }
             return try render(status: status, error: error, request: request, context: context)
@@ -74,8 +74,7 @@ struct ErrorMiddleware: RouterMiddleware {
             requestID: context.logger[metadataKey: "request_id"]?.description ?? context.id
         )
         let layout = LayoutModel(
-            pageTitle: content.title, signedInUser: nil, csrfToken: "", navCurrent: [:], flash: nil,
-            currentPath: request.uri.path, showLanguages: false
+            signedInUser: nil, csrfToken: "", flash: nil, currentPath: request.uri.path
         )
         var response = try renderer.html("error", Page(language: language, layout: layout, content: content), status: status)
         if let httpError = error as? HTTPError {

@@ -14,9 +14,12 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        let requestID = request.headers[Self.headerName].flatMap(Self.sanitised) ?? context.id
         var context = context
-        context.logger[metadataKey: "request_id"] = .string(requestID)
+        // Hummingbird names each request (`hb.request.id`); an id from the caller (a proxy,
+        // another service) is kept beside it so logs can be joined across systems.
+        let callerID = request.headers[Self.headerName].flatMap(Self.sanitised)
+        if let callerID { context.logger[metadataKey: "request_id"] = .string(callerID) }
+        let requestID = callerID ?? context.id
         do {
             var response = try await next(request, context)
             response.headers[Self.headerName] = requestID

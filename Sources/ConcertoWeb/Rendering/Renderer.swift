@@ -111,14 +111,10 @@ struct LayoutModel: Sendable {
         let message: String
     }
 
-    let pageTitle: String
     let signedInUser: UserBadge?
     let csrfToken: String
-    /// Which navigation entry is the current page (`{{#navCurrent.home}}`).
-    let navCurrent: [String: Bool]
     let flash: FlashModel?
     let currentPath: String
-    let showLanguages: Bool
 
     /// Paths templates link to (`{{urls.home}}`, written in at start), from `SiteURL`.
     static let urls: [String: String] = [
@@ -169,21 +165,17 @@ struct PageBuilder: Sendable {
         Localization.text(key, in: language, arguments)
     }
 
-    func page<Content: MustacheParent & Sendable>(titleKey: String, _ content: Content) -> Page<Content> {
+    /// The page's title, current navigation entry and language form are blocks of its
+    /// template (`{{$title}}`, `{{$navHome}}`...): they depend on the page, not the request.
+    func page<Content: MustacheParent & Sendable>(_ content: Content) -> Page<Content> {
         // Reading the flash consumes it: it shows once.
         let flash = sessions.takeFlash()
         let csrf = sessions.csrfToken(language: language)
         let layout = LayoutModel(
-            pageTitle: text(titleKey),
             signedInUser: user.map { .init(displayName: $0.displayName, roleLabel: text("role_\($0.role.rawValue)")) },
             csrfToken: csrf,
-            navCurrent: [
-                "home": path == SiteURL.home.path,
-                "account": path.hasPrefix(SiteURL.account.path),
-            ],
             flash: flash.map { .init(kind: $0.kind.rawValue, message: text($0.messageKey)) },
-            currentPath: path,
-            showLanguages: true
+            currentPath: path
         )
         return Page(language: language, layout: layout, content: content)
     }
@@ -216,13 +208,10 @@ struct SessionContextBox: Sendable {
 extension LayoutModel: MustacheParent {
     func child(named name: String) -> Any? {
         switch name {
-        case "pageTitle": pageTitle
         case "signedInUser": signedInUser
         case "csrfToken": csrfToken
-        case "navCurrent": navCurrent
         case "flash": flash
         case "currentPath": currentPath
-        case "showLanguages": showLanguages
         default: nil
         }
     }
