@@ -28,12 +28,6 @@ public struct CommunityStore: Sendable {
         }
     }
 
-    struct Row: Decodable {
-        var id: String
-        var name: String
-        var region: String
-    }
-
     /// The communities a user belongs to, by name.
     public func communities(ofUser userID: UUID) async throws -> [Community] {
         try await database.read { sql in
@@ -42,9 +36,10 @@ public struct CommunityStore: Sendable {
                 FROM communities c JOIN community_members m ON m.community_id = c.id
                 WHERE m.user_id = \(bind: userID.storageKey)
                 ORDER BY c.name
-                """).all(decoding: Row.self)
-        }.compactMap { row in
-            UUID(uuidString: row.id).map { Community(id: $0, name: row.name, region: row.region) }
+                """).all().compactMap { row -> Community? in
+                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)) else { return nil }
+                return Community(id: id, name: try row.decode(column: "name", as: String.self), region: try row.decode(column: "region", as: String.self))
+            }
         }
     }
 }

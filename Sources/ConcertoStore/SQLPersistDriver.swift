@@ -59,15 +59,6 @@ public struct SQLPersistDriver: PersistDriver {
         }
     }
 
-    struct Row: Decodable {
-        var value: String
-        var expiresAt: Int64?
-
-        enum CodingKeys: String, CodingKey {
-            case value
-            case expiresAt = "expires_at"
-        }
-    }
 
     public func get<Object: Codable & Sendable>(key: String, as type: Object.Type) async throws -> Object? {
         try await getWithTTL(key: key, as: type)?.object
@@ -75,11 +66,14 @@ public struct SQLPersistDriver: PersistDriver {
 
     public func getWithTTL<Object: Codable & Sendable>(key: String, as type: Object.Type) async throws -> (object: Object, ttl: Duration?)? {
         let now = Timestamp.epochSeconds(Date())
-        let row = try await database.read { sql in
-            try await sql.raw("""
+        // Columns read directly: this runs on every request, and SQLKit's Decodable rows cost more.
+        let row = try await database.read { sql -> (value: String, expiresAt: Int64?)? in
+            guard let row = try await sql.raw("""
                 SELECT value, expires_at FROM sessions
                 WHERE session_key = \(bind: key) AND (expires_at IS NULL OR expires_at > \(bind: now))
-                """).first(decoding: Row.self)
+                """).first()
+            else { return nil }
+            return (try row.decode(column: "value", as: String.self), try row.decode(column: "expires_at", as: Int64?.self))
         }
         guard let row else { return nil }
         let ttl: Duration? = row.expiresAt.map { .seconds(Double($0) - Date().timeIntervalSince1970) }

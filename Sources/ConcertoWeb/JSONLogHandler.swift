@@ -44,11 +44,11 @@ public struct JSONLogHandler: LogHandler {
         Self.appendJSONString(event.message.description, to: &line)
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { _, new in new } }
-        for key in fields.keys.sorted() {
+        for (key, value) in fields.sorted(by: { $0.key < $1.key }) {
             line += ","
             Self.appendJSONString(key, to: &line)
             line += ":"
-            Self.appendJSONString(fields[key]!.description, to: &line)
+            Self.appendJSONString(value.description, to: &line)
         }
         line += "}\n"
         sink.append(line, urgent: event.level >= .error)
@@ -63,6 +63,12 @@ public struct JSONLogHandler: LogHandler {
 
     static func appendJSONString(_ text: String, to line: inout String) {
         line += "\""
+        // Most values (paths, ids, numbers) need no escaping: copy them whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            line += text
+            line += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": line += "\\\""

@@ -77,7 +77,7 @@ import Testing
             AuthController.TOTPContent(next: "/", error: "x"),
             AccountController.AccountContent(displayName: "D", email: "e", rppsNumber: "1", specialty: "s", roleLabel: "r", totpEnabled: true, error: "x"),
             AccountController.EnrolmentContent(displayKey: "K", authenticatorURL: "u", error: "x"),
-            DashboardController.DashboardContent(displayName: "D", roleLabel: "R", communities: [.init(name: "N", region: "R")], hasCommunities: true),
+            DashboardController.DashboardContent(displayName: "D", communities: [.init(name: "N", region: "R")]),
             DashboardController.DashboardContent.CommunityItem(name: "N", region: "R"),
         ]
         return values.map(SampleModel.init)

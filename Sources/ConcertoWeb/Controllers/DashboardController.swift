@@ -28,16 +28,12 @@ struct DashboardController: Sendable {
             }
         }
         let displayName: String
-        let roleLabel: String
         let communities: [CommunityItem]
-        let hasCommunities: Bool
 
         func child(named name: String) -> Any? {
             switch name {
             case "displayName": displayName
-            case "roleLabel": roleLabel
             case "communities": communities
-            case "hasCommunities": hasCommunities
             default: nil
             }
         }
@@ -50,9 +46,7 @@ struct DashboardController: Sendable {
         }
         return try renderer.html("dashboard", pages.page(DashboardContent(
             displayName: context.user.displayName,
-            roleLabel: pages.text("role_\(context.user.role.rawValue)"),
-            communities: items,
-            hasCommunities: !items.isEmpty
+            communities: items
         )))
     }
 }

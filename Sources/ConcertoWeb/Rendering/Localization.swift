@@ -45,7 +45,6 @@ public enum Localization {
         "dashboard_communities": ("Vos communautés de partage", "Your sharing communities"),
         "dashboard_no_communities": ("Vous n'appartenez à aucune communauté pour le moment.", "You do not belong to any community yet."),
         "dashboard_region": ("Région", "Region"),
-        "dashboard_profile": ("Profil", "Profile"),
 
         "account_title": ("Mon compte", "My account"),
         "account_profile": ("Profil", "Profile"),

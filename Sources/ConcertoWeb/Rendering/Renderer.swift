@@ -69,7 +69,7 @@ public struct Renderer: Sendable {
         return result
     }
 
-    func html<Content>(_ template: String, _ page: Page<Content>, status: HTTPResponse.Status = .ok) throws -> Response {
+    func html(_ template: String, _ page: Page, status: HTTPResponse.Status = .ok) throws -> Response {
         guard let library = libraries[page.language], let body = library.render(page, withTemplate: template) else {
             throw RenderError.missingTemplate(template)
         }
@@ -134,10 +134,12 @@ struct LayoutModel: Sendable {
 /// fields of both directly (`{{csrfToken}}`, `{{displayName}}`): one level less for
 /// Mustache to search on every lookup. Layout names are chosen not to clash with
 /// content names (a test checks).
-struct Page<Content: MustacheParent & Sendable>: Sendable {
+struct Page: Sendable {
     let language: AppLanguage
     let layout: LayoutModel
-    let content: Content
+    /// Not generic on purpose: Mustache casts the page on every lookup, and a concrete
+    /// type makes those casts cheaper.
+    let content: any MustacheParent & Sendable
 }
 
 /// Builds pages for a request: takes the request's user, language, session and path.
@@ -167,7 +169,7 @@ struct PageBuilder: Sendable {
 
     /// The page's title, current navigation entry and language form are blocks of its
     /// template (`{{$title}}`, `{{$navHome}}`...): they depend on the page, not the request.
-    func page<Content: MustacheParent & Sendable>(_ content: Content) -> Page<Content> {
+    func page(_ content: some MustacheParent & Sendable) -> Page {
         // Reading the flash consumes it: it shows once.
         let flash = sessions.takeFlash()
         let csrf = sessions.csrfToken(language: language)
