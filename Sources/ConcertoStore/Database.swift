@@ -28,16 +28,20 @@ public final class Database: Sendable {
         case postgres(PostgresBackend)
     }
 
-    public static func open(_ url: DatabaseURL, logger: Logger = Logger(label: "concerto.db")) async throws -> Database {
+    /// - Parameter sqliteThreads: threads running SQLite calls (they block their thread).
+    ///   One is the default: SQLite calls take microseconds, and on a small machine one busy
+    ///   worker beats several that sleep and wake between calls (measured in
+    ///   docs/benchmarks.md). Raise it on machines with many cores.
+    public static func open(_ url: DatabaseURL, sqliteThreads: Int = 1, logger: Logger = Logger(label: "concerto.db")) async throws -> Database {
         switch url {
         case .sqliteFile(let path):
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let backend = try await SQLiteBackend.open(storage: .file(path: path), readers: 4, logger: logger)
+            let backend = try await SQLiteBackend.open(storage: .file(path: path), readers: 4, threads: sqliteThreads, logger: logger)
             return Database(engine: .sqlite, url: url, backend: .sqlite(backend), logger: logger)
         case .sqliteMemory:
             // An in-memory database lives in one connection: readers share the writer.
-            let backend = try await SQLiteBackend.open(storage: .memory, readers: 0, logger: logger)
+            let backend = try await SQLiteBackend.open(storage: .memory, readers: 0, threads: sqliteThreads, logger: logger)
             return Database(engine: .sqlite, url: url, backend: .sqlite(backend), logger: logger)
         case .postgres(let host, let port, let username, let password, let database, let tlsMode):
             let tls: PostgresClient.Configuration.TLS = switch tlsMode {
@@ -202,18 +206,33 @@ final class AsyncSerialLock: Sendable {
 private final class SQLiteBackend: Sendable {
     let writer: SQLiteConnection
     let readers: [SQLiteConnection]
+    let threadPool: NIOThreadPool
     let writeLock = AsyncSerialLock()
     let nextReader = Atomic<Int>(0)
     let logger: Logger
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool, logger: Logger) {
         self.writer = writer
         self.readers = readers
+        self.threadPool = threadPool
         self.logger = logger
     }
 
-    static func open(storage: SQLiteConnection.Storage, readers readerCount: Int, logger: Logger) async throws -> SQLiteBackend {
-        let writer = try await SQLiteConnection.open(storage: storage, logger: logger)
+    static func open(storage: SQLiteConnection.Storage, readers readerCount: Int, threads: Int, logger: Logger) async throws -> SQLiteBackend {
+        // Our own pool, apart from NIO's shared one where bcrypt and file I/O run.
+        let threadPool = NIOThreadPool(numberOfThreads: max(1, threads))
+        threadPool.start()
+        do {
+            return try await open(storage: storage, readers: readerCount, threadPool: threadPool, logger: logger)
+        } catch {
+            try? await threadPool.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func open(storage: SQLiteConnection.Storage, readers readerCount: Int, threadPool: NIOThreadPool, logger: Logger) async throws -> SQLiteBackend {
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
+        let writer = try await SQLiteConnection.open(storage: storage, threadPool: threadPool, logger: logger, on: eventLoop)
         let sql = writer.sql()
         if case .file = storage {
             try await sql.raw("PRAGMA journal_mode = WAL").run()
@@ -222,12 +241,12 @@ private final class SQLiteBackend: Sendable {
         try await configure(sql)
         var readers: [SQLiteConnection] = []
         for _ in 0..<readerCount {
-            let reader = try await SQLiteConnection.open(storage: storage, logger: logger)
+            let reader = try await SQLiteConnection.open(storage: storage, threadPool: threadPool, logger: logger, on: eventLoop)
             try await configure(reader.sql())
             try await reader.sql().raw("PRAGMA query_only = ON").run()
             readers.append(reader)
         }
-        return SQLiteBackend(writer: writer, readers: readers, logger: logger)
+        return SQLiteBackend(writer: writer, readers: readers, threadPool: threadPool, logger: logger)
     }
 
     private static func configure(_ sql: any SQLDatabase) async throws {
@@ -251,6 +270,7 @@ private final class SQLiteBackend: Sendable {
         for connection in readers + [writer] {
             try? await connection.close()
         }
+        try? await threadPool.shutdownGracefully()
     }
 }
 

@@ -22,6 +22,8 @@ public struct AppConfiguration: Sendable {
     /// Largest request body accepted (forms today, uploads later), in bytes.
     public var maxRequestBodyBytes = 2 * 1024 * 1024
     public var logLevel = Logger.Level.info
+    /// Threads running SQLite calls (see `Database.open`).
+    public var sqliteThreads = 1
 
     public init() {}
 
@@ -55,6 +57,10 @@ public struct AppConfiguration: Sendable {
         if let bytes = environment["CONCERTO_MAX_BODY_BYTES"] {
             guard let value = Int(bytes), value > 0 else { throw ConfigurationError.invalid("CONCERTO_MAX_BODY_BYTES", bytes) }
             config.maxRequestBodyBytes = value
+        }
+        if let threads = environment["CONCERTO_SQLITE_THREADS"] {
+            guard let value = Int(threads), (1...64).contains(value) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_THREADS", threads) }
+            config.sqliteThreads = value
         }
         if let level = environment["CONCERTO_LOG_LEVEL"] {
             guard let value = Logger.Level(rawValue: level) else { throw ConfigurationError.invalid("CONCERTO_LOG_LEVEL", level) }

@@ -105,7 +105,7 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let config = try common.configuration()
         let logger = makeLogger(config)
-        let database = try await Database.open(config.database, logger: logger)
+        let database = try await Database.open(config.database, sqliteThreads: config.sqliteThreads, logger: logger)
         do {
             let migrator = try Migrator(directory: URL(fileURLWithPath: config.migrationsDirectory), engine: database.engine, logger: logger)
             let applied = try await migrator.migrate(database)
