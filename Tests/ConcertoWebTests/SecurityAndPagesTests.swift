@@ -277,3 +277,33 @@ final class ReportedAccounts: Sendable {
     func set(_ accounts: [DemoData.Account]) { storage.withLock { $0 = accounts } }
     func get() -> [DemoData.Account] { storage.withLock { $0 } }
 }
+
+@Suite struct PageFrameTests {
+    @Test func pagesHaveTheirTitleAndMarkTheCurrentNavigationEntry() async throws {
+        try await withTestApp { browser, dependencies in
+            try await createUser(dependencies)
+            try await browser.logIn()
+            let dashboard = try await browser.get("/").text
+            #expect(dashboard.contains("<title>Tableau de bord · Concerto</title>"))
+            #expect(dashboard.contains(#"<a href="/" aria-current="page">Tableau de bord</a>"#))
+            #expect(dashboard.contains(#"<a href="/account">Mon compte</a>"#))
+            let account = try await browser.get("/account").text
+            #expect(account.contains("<title>Mon compte · Concerto</title>"))
+            #expect(account.contains(#"<a href="/account" aria-current="page">Mon compte</a>"#))
+            #expect(account.contains(#"<option value="fr" selected>"#))
+            // Error pages keep the frame but offer no forms.
+            let missing = try await browser.get("/nowhere").text
+            #expect(missing.contains("<title>Page introuvable · Concerto</title>"))
+            #expect(!missing.contains("language-form"))
+        }
+    }
+
+    @Test func aUserWithoutCommunitiesIsToldSo() async throws {
+        try await withTestApp { browser, dependencies in
+            try await createUser(dependencies)
+            try await browser.logIn()
+            let page = try await browser.get("/").text
+            #expect(page.contains("Vous n&#39;appartenez à aucune communauté pour le moment."))
+        }
+    }
+}
