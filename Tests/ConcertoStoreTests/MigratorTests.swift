@@ -34,9 +34,7 @@ import Testing
             "0001_create.sql": "CREATE TABLE things (id TEXT PRIMARY KEY);",
             "0010_more.sql": "CREATE TABLE more_things (id TEXT PRIMARY KEY);",
         ])
-        try await TestDatabase.withFreshURL { url in
-            let database = try await Database.open(url, logger: TestDatabase.quietLogger)
-            defer { Task { await database.shutdown() } }
+        try await TestDatabase.withFresh { database in
             let migrator = try Migrator(directory: directory, engine: database.engine, logger: TestDatabase.quietLogger)
             #expect(migrator.migrations.map(\.name) == ["0001_create", "0002_add_rows", "0010_more"])
             #expect(try await migrator.migrate(database) == ["0001_create", "0002_add_rows", "0010_more"])
@@ -48,9 +46,7 @@ import Testing
 
     @Test func refusesAChangedMigration() async throws {
         let directory = try makeDirectory(["0001_create.sql": "CREATE TABLE things (id TEXT PRIMARY KEY);"])
-        try await TestDatabase.withFreshURL { url in
-            let database = try await Database.open(url, logger: TestDatabase.quietLogger)
-            defer { Task { await database.shutdown() } }
+        try await TestDatabase.withFresh { database in
             try await Migrator(directory: directory, engine: database.engine, logger: TestDatabase.quietLogger).migrate(database)
             try "CREATE TABLE things (id TEXT PRIMARY KEY, extra TEXT);"
                 .write(to: directory.appendingPathComponent("0001_create.sql"), atomically: true, encoding: .utf8)
@@ -69,9 +65,7 @@ import Testing
             "0001_ok.sql": "CREATE TABLE ok_table (id TEXT PRIMARY KEY);",
             "0002_broken.sql": "CREATE TABLE half (id TEXT); INSERT INTO no_such_table VALUES (1);",
         ])
-        try await TestDatabase.withFreshURL { url in
-            let database = try await Database.open(url, logger: TestDatabase.quietLogger)
-            defer { Task { await database.shutdown() } }
+        try await TestDatabase.withFresh { database in
             let migrator = try Migrator(directory: directory, engine: database.engine, logger: TestDatabase.quietLogger)
             await #expect(throws: (any Error).self) { try await migrator.migrate(database) }
             #expect(try await appliedNames(database) == ["0001_ok"])
@@ -85,9 +79,7 @@ import Testing
             "0001_kind.sqlite.sql": "CREATE TABLE kind (engine TEXT); INSERT INTO kind VALUES ('sqlite');",
             "0001_kind.postgres.sql": "CREATE TABLE kind (engine TEXT); INSERT INTO kind VALUES ('postgres');",
         ])
-        try await TestDatabase.withFreshURL { url in
-            let database = try await Database.open(url, logger: TestDatabase.quietLogger)
-            defer { Task { await database.shutdown() } }
+        try await TestDatabase.withFresh { database in
             try await Migrator(directory: directory, engine: database.engine, logger: TestDatabase.quietLogger).migrate(database)
             struct Row: Decodable { var engine: String }
             let row = try await database.read { try await $0.raw("SELECT engine FROM kind").first(decoding: Row.self) }

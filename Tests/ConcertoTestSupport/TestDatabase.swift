@@ -37,12 +37,11 @@ public enum TestDatabase {
         return try await body(.sqliteFile(path: directory.appendingPathComponent("test.sqlite").path))
     }
 
-    /// Runs `body` with an open, migrated, fresh database.
-    public static func withMigrated<T>(_ body: (Database) async throws -> T) async throws -> T {
+    /// Runs `body` with an open, empty, fresh database (no migrations applied).
+    public static func withFresh<T>(_ body: (Database) async throws -> T) async throws -> T {
         try await withFreshURL { url in
             let database = try await Database.open(url, logger: quietLogger)
             do {
-                try await Migrator(directory: Repository.migrations, engine: database.engine, logger: quietLogger).migrate(database)
                 let result = try await body(database)
                 await database.shutdown()
                 return result
@@ -50,6 +49,14 @@ public enum TestDatabase {
                 await database.shutdown()
                 throw error
             }
+        }
+    }
+
+    /// Runs `body` with an open, migrated, fresh database.
+    public static func withMigrated<T>(_ body: (Database) async throws -> T) async throws -> T {
+        try await withFresh { database in
+            try await Migrator(directory: Repository.migrations, engine: database.engine, logger: quietLogger).migrate(database)
+            return try await body(database)
         }
     }
 
