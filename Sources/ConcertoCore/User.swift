@@ -56,15 +56,17 @@ public enum EmailAddress {
 /// Password rules for accounts created by admins or the CLI.
 public enum PasswordRules {
     public static let minimumLength = 10
+    /// bcrypt only reads the first 72 bytes: longer passwords are refused rather than silently truncated.
+    public static let maximumBytes = 72
 
-    public static func problem(with password: String) -> String? {
-        if password.count < minimumLength {
-            return "Le mot de passe doit contenir au moins \(minimumLength) caractères."
-        }
-        // bcrypt only reads the first 72 bytes: refuse longer ones rather than silently truncating.
-        if password.utf8.count > 72 {
-            return "Le mot de passe ne doit pas dépasser 72 octets."
-        }
+    public enum Problem: Equatable, Sendable {
+        case tooShort
+        case tooLong
+    }
+
+    public static func problem(with password: String) -> Problem? {
+        if password.count < minimumLength { return .tooShort }
+        if password.utf8.count > maximumBytes { return .tooLong }
         return nil
     }
 }

@@ -131,6 +131,7 @@ struct Demo: AsyncParsableCommand {
             let accounts = try await DemoData.seedIfEmpty(
                 users: dependencies.users, communities: dependencies.communities, passwords: dependencies.passwords
             )
+            if accounts.isEmpty { say("The database already has accounts: no demo data added.") }
             for account in accounts { say(account.line) }
         }
     }
@@ -178,7 +179,11 @@ struct UserCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("Password: ".utf8))
                 password = readLine(strippingNewline: true) ?? ""
             }
-            if let problem = PasswordRules.problem(with: password) { throw ValidationError(problem) }
+            switch PasswordRules.problem(with: password) {
+            case .tooShort: throw CommandFailure("The password needs at least \(PasswordRules.minimumLength) characters.")
+            case .tooLong: throw CommandFailure("The password may not exceed \(PasswordRules.maximumBytes) bytes.")
+            case nil: break
+            }
             let config = try common.configuration()
             let role = admin ? ProfessionalRole.admin : ProfessionalRole(rawValue: role)!
             try await withDependencies(config) { dependencies in
@@ -189,7 +194,7 @@ struct UserCommand: AsyncParsableCommand {
                 do {
                     try await dependencies.users.create(user, passwordHash: try await dependencies.passwords.hash(password))
                 } catch StoreError.duplicateEmail {
-                    throw ValidationError("An account already uses \(user.email)")
+                    throw CommandFailure("An account already uses \(user.email)")
                 }
                 print("Created \(role.rawValue) account \(user.email)")
             }
@@ -212,4 +217,10 @@ func withDependencies(_ config: AppConfiguration, _ body: (AppDependencies) asyn
 /// Writes a line to standard output at once (unbuffered), so scripts reading a pipe see it.
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// A command that could not do its job: printed as "Error: ..." without the usage text.
+struct CommandFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

@@ -86,8 +86,8 @@ import Testing
     }
 
     @Test func passwordRules() {
-        #expect(PasswordRules.problem(with: "short") != nil)
-        #expect(PasswordRules.problem(with: String(repeating: "é", count: 40)) != nil)
+        #expect(PasswordRules.problem(with: "short") == .tooShort)
+        #expect(PasswordRules.problem(with: String(repeating: "é", count: 40)) == .tooLong)
         #expect(PasswordRules.problem(with: "long enough pass") == nil)
     }
 }
