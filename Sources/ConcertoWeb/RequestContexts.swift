@@ -65,17 +65,6 @@ public struct AppRequestContext: SessionRequestContext, RequestContext {
         self.coreContext = .init(source: source)
         self.sessions = .init()
     }
-
-    /// Uploads come with their own limits; forms are small.
-    public var maxUploadSize: Int { 2 * 1024 * 1024 }
-
-    /// The CSRF token for forms on this page, creating an anonymous session if needed.
-    public func csrfToken() -> String {
-        if let token = sessions.session?.csrfToken { return token }
-        let session = WebSession(language: language)
-        sessions.createSession(session)
-        return session.csrfToken
-    }
 }
 
 /// Context for pages behind login: creating it fails without a user, which the
@@ -95,13 +84,26 @@ public struct AuthenticatedContext: ChildRequestContext {
         self.language = context.language
         self.form = context.form
     }
-
-    public var csrfToken: String { sessions.session?.csrfToken ?? "" }
 }
 
-typealias SessionContextAlias = SessionContext<WebSession>
-
 extension SessionContext<WebSession> {
+    /// The CSRF token for this page's forms, creating an anonymous session if needed
+    /// (the login form needs one before anyone is logged in).
+    func csrfToken(language: AppLanguage) -> String {
+        if let token = session?.csrfToken { return token }
+        let session = WebSession(language: language)
+        createSession(session)
+        return session.csrfToken
+    }
+
+    /// The one-shot message for this page, removed from the session as it is read.
+    func takeFlash() -> Flash? {
+        withLockedSession { data -> Flash? in
+            guard let flash = data?.flash else { return nil }
+            data?.flash = nil
+            return flash
+        }
+    }
     /// Applies a change the user just made to the session's snapshot of their account.
     func updateUser(_ change: (inout User) -> Void) {
         withLockedSession { data in

@@ -2,6 +2,7 @@ import ConcertoCore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdAuth
 import Mustache
 
 /// Renders pages: a view model through `Templates/<name>.mustache` into an HTML response.
@@ -146,20 +147,20 @@ struct Page: Sendable {
 struct PageBuilder: Sendable {
     let language: AppLanguage
     let user: User?
-    let sessions: SessionContextBox
+    let sessions: SessionContext<WebSession>
     let path: String
 
     init(request: Request, context: AppRequestContext) {
         self.language = context.language
         self.user = context.user
-        self.sessions = SessionContextBox(context.sessions)
+        self.sessions = context.sessions
         self.path = request.uri.path
     }
 
     init(request: Request, context: AuthenticatedContext) {
         self.language = context.language
         self.user = context.user
-        self.sessions = SessionContextBox(context.sessions)
+        self.sessions = context.sessions
         self.path = request.uri.path
     }
 
@@ -183,29 +184,6 @@ struct PageBuilder: Sendable {
     }
 }
 
-/// Session access shared by both request contexts.
-struct SessionContextBox: Sendable {
-    let sessions: SessionContextAlias
-
-    init(_ sessions: SessionContextAlias) {
-        self.sessions = sessions
-    }
-
-    func takeFlash() -> Flash? {
-        sessions.withLockedSession { data -> Flash? in
-            guard let flash = data?.flash else { return nil }
-            data?.flash = nil
-            return flash
-        }
-    }
-
-    func csrfToken(language: AppLanguage) -> String {
-        if let token = sessions.session?.csrfToken { return token }
-        let session = WebSession(language: language)
-        sessions.createSession(session)
-        return session.csrfToken
-    }
-}
 
 extension LayoutModel: MustacheParent {
     func child(named name: String) -> Any? {
