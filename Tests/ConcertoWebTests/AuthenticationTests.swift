@@ -290,3 +290,24 @@ import Testing
         }
     }
 }
+
+@Suite struct SecondFactorGuessingTests {
+    @Test func thePasswordAloneDoesNotResetGuessesAtTheCode() async throws {
+        try await withTestApp(configure: { $0.lockout = LoginLockoutPolicy(maximumFailures: 3, lockDuration: .seconds(600)) }) { browser, dependencies in
+            let user = try await createUser(dependencies)
+            try await dependencies.users.setTOTPSecret(id: user.id, secret: "ABCDEFGHIJKLMNOPQRST")
+            // Two wrong codes, the password again, one more wrong code: locked.
+            for attempt in 1...3 {
+                #expect(try await browser.logIn().headers[.location] == "/login/totp")
+                try await browser.get("/login/totp")
+                let wrong = try await browser.post("/login/totp", form: [("code", "000000")])
+                if attempt < 3 {
+                    #expect(wrong.status == .unauthorized)
+                } else {
+                    #expect(wrong.status == .forbidden || wrong.text.contains("verrouillé"))
+                }
+            }
+            #expect(try await browser.logIn().status == .forbidden)
+        }
+    }
+}

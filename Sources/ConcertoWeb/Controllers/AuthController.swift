@@ -62,8 +62,8 @@ struct AuthController: Sendable {
         let next = request.uri.queryParameters["next"].map(String.init)
         let pages = PageBuilder(request: request, context: context)
         let info = next.map { _ in pages.text("flash_login_required") }
-        return try renderer.html("login", pages.page(LoginContent(email: "", next: SafeRedirect.isLocal(next ?? "") ? next! : "", error: nil, info: info)
-        ))
+        let content = LoginContent(email: "", next: SafeRedirect.isLocal(next ?? "") ? next! : "", error: nil, info: info)
+        return try renderer.html("login", pages.page(content))
     }
 
     @Sendable func submitLogin(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -71,8 +71,8 @@ struct AuthController: Sendable {
         let pages = PageBuilder(request: request, context: context)
         let next = SafeRedirect.target(form["next"])
         func refuse(_ message: String, status: HTTPResponse.Status) throws -> Response {
-            try renderer.html("login", pages.page(LoginContent(email: form.trimmed("email") ?? "", next: form["next"] ?? "", error: message, info: nil)
-            ), status: status)
+            let content = LoginContent(email: form.trimmed("email") ?? "", next: form["next"] ?? "", error: message, info: nil)
+            return try renderer.html("login", pages.page(content), status: status)
         }
         guard let email = form.trimmed("email"), let password = form["password"], !password.isEmpty else {
             return try refuse(pages.text("login_error_missing"), status: .badRequest)
@@ -93,7 +93,8 @@ struct AuthController: Sendable {
             }
             return try refuse(pages.text("login_error_invalid"), status: .unauthorized)
         }
-        try await users.resetFailedLogins(id: user.id)
+        // The failure count is reset only once the whole login succeeds: otherwise the
+        // password alone would reopen unlimited guesses at the second factor.
         if credentials.totpSecret != nil {
             try await rotateSession(request: request, context: context) { session in
                 session.pendingUserID = user.id
@@ -112,8 +113,7 @@ struct AuthController: Sendable {
         }
         let pages = PageBuilder(request: request, context: context)
         let next = request.uri.queryParameters["next"].map(String.init) ?? ""
-        return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.isLocal(next) ? next : "", error: nil)
-        ))
+        return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.isLocal(next) ? next : "", error: nil)))
     }
 
     @Sendable func submitTOTP(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -129,8 +129,8 @@ struct AuthController: Sendable {
             return .redirect(to: SiteURL.login.path, type: .normal)
         }
         if lockout.isLocked(credentials.lockout, at: now) {
-            return try renderer.html("login_totp", pages.page(TOTPContent(next: context.form?["next"] ?? "", error: lockedMessage(credentials.lockout, pages: pages, now: now))
-            ), status: .forbidden)
+            let content = TOTPContent(next: context.form?["next"] ?? "", error: lockedMessage(credentials.lockout, pages: pages, now: now))
+            return try renderer.html("login_totp", pages.page(content), status: .forbidden)
         }
         let code = context.form?["code"] ?? ""
         guard let step = TwoFactor.matchingStep(code: code, secret: secret, at: now),
@@ -141,7 +141,6 @@ struct AuthController: Sendable {
                 ? lockedMessage(state, pages: pages, now: now) : pages.text("totp_error_invalid")
             return try renderer.html("login_totp", pages.page(TOTPContent(next: context.form?["next"] ?? "", error: message)), status: .unauthorized)
         }
-        try await users.resetFailedLogins(id: userID)
         try await completeLogin(user, request: request, context: context, now: now)
         return .redirect(to: SafeRedirect.target(context.form?["next"]), type: .normal)
     }
@@ -164,6 +163,7 @@ struct AuthController: Sendable {
     }
 
     private func completeLogin(_ user: User, request: Request, context: AppRequestContext, now: Date) async throws {
+        try await users.resetFailedLogins(id: user.id)
         let language = user.locale ?? context.sessions.session?.language
         try await rotateSession(request: request, context: context) { session in
             session = WebSession(language: language)
