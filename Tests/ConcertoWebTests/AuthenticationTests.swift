@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func accountLocksAfterRepeatedFailuresThenOpensAgain() async throws {
-        try await withTestApp(configure: { $0.lockout = LoginLockoutPolicy(maximumFailures: 3, lockDuration: .seconds(2)) }) { browser, dependencies in
+        try await withTestApp(configure: { $0.lockout = LoginLockoutPolicy(maximumFailures: 3, lockDuration: .seconds(4)) }) { browser, dependencies in
             try await createUser(dependencies)
             for _ in 1...2 {
                 #expect(try await browser.logIn(password: "wrong password").status == .unauthorized)
@@ -68,7 +68,7 @@ import Testing
             let refused = try await browser.logIn()
             #expect(refused.status == .forbidden)
             #expect(refused.text.contains("verrouillé"))
-            try await Task.sleep(for: .milliseconds(2100))
+            try await Task.sleep(for: .milliseconds(4100))
             let accepted = try await browser.logIn()
             #expect(accepted.status == .seeOther)
             #expect(try await browser.get("/").status == .ok)
@@ -232,12 +232,12 @@ import Testing
 
     @Test func sessionsExpireAtTheAbsoluteLimit() async throws {
         try await withTestApp(configure: {
-            $0.sessionLifetime = SessionLifetimePolicy(idleTimeout: .seconds(600), absoluteTimeout: .seconds(1), activityResolution: .seconds(60))
+            $0.sessionLifetime = SessionLifetimePolicy(idleTimeout: .seconds(600), absoluteTimeout: .seconds(3), activityResolution: .seconds(60))
         }) { browser, dependencies in
             try await createUser(dependencies)
             try await browser.logIn()
             #expect(try await browser.get("/").status == .ok)
-            try await Task.sleep(for: .milliseconds(1100))
+            try await Task.sleep(for: .milliseconds(3100))
             let expired = try await browser.get("/")
             #expect(expired.status == .seeOther)
             let login = try await browser.follow(expired)
@@ -247,12 +247,12 @@ import Testing
 
     @Test func idleSessionsExpire() async throws {
         try await withTestApp(configure: {
-            $0.sessionLifetime = SessionLifetimePolicy(idleTimeout: .seconds(1), absoluteTimeout: .seconds(3600), activityResolution: .seconds(60))
+            $0.sessionLifetime = SessionLifetimePolicy(idleTimeout: .seconds(3), absoluteTimeout: .seconds(3600), activityResolution: .seconds(60))
         }) { browser, dependencies in
             try await createUser(dependencies)
             try await browser.logIn()
             #expect(try await browser.get("/").status == .ok)
-            try await Task.sleep(for: .milliseconds(2100))
+            try await Task.sleep(for: .milliseconds(4100))
             #expect(try await browser.get("/").status == .seeOther)
         }
     }
