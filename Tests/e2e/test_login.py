@@ -8,7 +8,9 @@ def submit_and_wait(browser, button):
     """Clicks a submit button and waits until the next page has replaced this one."""
     page = browser.find_element(By.TAG_NAME, "html")
     button.click()
-    WebDriverWait(browser, 10).until(EC.staleness_of(page))
+    wait = WebDriverWait(browser, 10)
+    wait.until(EC.staleness_of(page))
+    wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
 
 def log_in(browser, server, email, password):
