@@ -64,6 +64,20 @@ public struct HTTPMetrics: Sendable {
         .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
     ]
 
+    // Computed: the descriptor type is not Sendable; it is needed only when an instrument is made.
+    static var requestsTotal: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "concerto", subsystem: "http", metricName: "requests", unitName: "total",
+            helpText: "HTTP requests by method, route pattern and status."
+        )
+    }
+    static var requestDuration: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "concerto", subsystem: "http", metricName: "request_duration", unitName: "seconds",
+            helpText: "Time to answer HTTP requests, by method and route pattern."
+        )
+    }
+
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
     }
@@ -72,11 +86,11 @@ public struct HTTPMetrics: Sendable {
         let (counter, histogram) = instruments.get(Instruments.Key(method: method, route: route, status: status)) { key in
             (
                 registry.makeCounter(
-                    name: "concerto_http_requests_total",
+                    descriptor: Self.requestsTotal,
                     labels: [("method", key.method), ("route", key.route), ("status", String(key.status))]
                 ),
                 registry.makeDurationHistogram(
-                    name: "concerto_http_request_duration_seconds",
+                    descriptor: Self.requestDuration,
                     labels: [("method", key.method), ("route", key.route)],
                     buckets: Self.buckets
                 )
