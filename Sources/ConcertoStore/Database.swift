@@ -32,7 +32,15 @@ public final class Database: Sendable {
     ///   One is the default: SQLite calls take microseconds, and on a small machine one busy
     ///   worker beats several that sleep and wake between calls (measured in
     ///   docs/benchmarks.md). Raise it on machines with many cores.
-    public static func open(_ url: DatabaseURL, sqliteThreads: Int = 1, logger: Logger = Logger(label: "concerto.db")) async throws -> Database {
+    /// - Parameter postgresDeadline: how long one read or write may wait for PostgreSQL
+    ///   (a connection from the pool, then the statements) before failing as unavailable;
+    ///   without it, requests would queue for ever while the server is down.
+    /// - Parameter connectAtOpen: check at once that PostgreSQL answers (the default);
+    ///   off, the first query finds out.
+    public static func open(
+        _ url: DatabaseURL, sqliteThreads: Int = 1, postgresDeadline: Duration = .seconds(10), connectAtOpen: Bool = true,
+        logger: Logger = Logger(label: "concerto.db")
+    ) async throws -> Database {
         switch url {
         case .sqliteFile(let path):
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -52,6 +60,8 @@ public final class Database: Sendable {
             let backend = try await PostgresBackend.open(
                 configuration: .init(host: host, port: port, username: username, password: password, database: database, tls: tls),
                 target: "\(host):\(port)",
+                deadline: postgresDeadline,
+                connectAtOpen: connectAtOpen,
                 logger: logger
             )
             return Database(engine: .postgres, url: url, backend: .postgres(backend), logger: logger)
@@ -66,20 +76,25 @@ public final class Database: Sendable {
     }
 
     /// Runs read-only statements; never wrapped in a transaction.
-    public func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    /// On PostgreSQL, throws `DatabaseError.unavailable` when the server does not answer in time.
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let sqlite): try await sqlite.read(body)
-        case .postgres(let postgres): try await postgres.withConnection { try await body($0) }
+        case .postgres(let postgres): try await postgres.withDeadline { try await postgres.withConnection(body) }
         }
     }
 
     /// Runs statements in one transaction: all of them land, or none.
-    public func write<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+    /// On PostgreSQL, throws `DatabaseError.unavailable` when the server does not answer in
+    /// time; the transaction is then abandoned and rolled back by the server.
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let sqlite):
             try await sqlite.withWriter { try await Self.transaction(on: $0, begin: "BEGIN IMMEDIATE", body) }
         case .postgres(let postgres):
-            try await postgres.withConnection { try await Self.transaction(on: $0, begin: "BEGIN", body) }
+            try await postgres.withDeadline {
+                try await postgres.withConnection { try await Self.transaction(on: $0, begin: "BEGIN", body) }
+            }
         }
     }
 
@@ -136,12 +151,16 @@ public final class Database: Sendable {
     }
 }
 
-public enum DatabaseError: Error, CustomStringConvertible {
+public enum DatabaseError: Error, Equatable, CustomStringConvertible {
+    /// At start: the server cannot be reached.
     case unreachable(String)
+    /// While running: the server did not answer within the deadline.
+    case unavailable
 
     public var description: String {
         switch self {
         case .unreachable(let target): "Cannot reach PostgreSQL at \(target) within 10 s: is the server running and the URL right?"
+        case .unavailable: "The database did not answer in time"
         }
     }
 }
@@ -279,18 +298,23 @@ private final class SQLiteBackend: Sendable {
 private final class PostgresBackend: Sendable {
     let client: PostgresClient
     let runTask: Task<Void, Never>
+    let deadline: Duration
 
-    private init(client: PostgresClient, runTask: Task<Void, Never>) {
+    private init(client: PostgresClient, runTask: Task<Void, Never>, deadline: Duration) {
         self.client = client
         self.runTask = runTask
+        self.deadline = deadline
     }
 
-    static func open(configuration: PostgresClient.Configuration, target: String, logger: Logger) async throws -> PostgresBackend {
+    static func open(
+        configuration: PostgresClient.Configuration, target: String, deadline: Duration, connectAtOpen: Bool, logger: Logger
+    ) async throws -> PostgresBackend {
         var configuration = configuration
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let task = Task { await client.run() }
-        let backend = PostgresBackend(client: client, runTask: task)
+        let backend = PostgresBackend(client: client, runTask: task, deadline: deadline)
+        guard connectAtOpen else { return backend }
         // Fail at start, with a clear message, when the server cannot be reached
         // (the pool would otherwise retry quietly for ever).
         do {
@@ -310,6 +334,15 @@ private final class PostgresBackend: Sendable {
     func withConnection<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
             try await body(connection.sql())
+        }
+    }
+
+    /// Postgres-nio waits for a pooled connection without limit; this bounds the wait.
+    func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        do {
+            return try await withTimeout(deadline, body)
+        } catch is TimeoutError {
+            throw DatabaseError.unavailable
         }
     }
 

@@ -1,3 +1,4 @@
+import ConcertoStore
 import ConcertoTestSupport
 @testable import ConcertoWeb
 import Foundation
@@ -16,6 +17,12 @@ import Testing
         #expect(try Renderer.substituteConstants(in: source, template: "x", language: .fr) == "<a href=\"/\">Tableau de bord</a>{{dynamic}}")
         #expect(try Renderer.substituteConstants(in: "{{t.footer_text}}", template: "x", language: .fr).contains("l&#39;équipe"))
         #expect(throws: RenderError.self) { try Renderer.substituteConstants(in: "{{t.no_such_key}}", template: "x", language: .en) }
+    }
+
+    @Test func aDatabaseThatDoesNotAnswerIsA503() {
+        #expect(ErrorMiddleware.status(for: DatabaseError.unavailable) == .serviceUnavailable)
+        #expect(ErrorMiddleware.templateKey(for: .serviceUnavailable) == "503")
+        #expect(Localization.text("error_503_title", in: .fr) == "Service momentanément indisponible")
     }
 
     @Test func everyTemplateUsesTheEscapingContentType() throws {

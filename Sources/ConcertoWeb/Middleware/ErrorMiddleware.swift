@@ -1,4 +1,5 @@
 import ConcertoCore
+import ConcertoStore
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -48,6 +49,7 @@ struct ErrorMiddleware: RouterMiddleware {
     static func status(for error: any Error) -> HTTPResponse.Status {
         switch error {
         case let error as AppError: error.status
+        case DatabaseError.unavailable: .serviceUnavailable
         case let error as any HTTPResponseError: error.status
         default: .internalServerError
         }
