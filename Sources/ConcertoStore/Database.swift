@@ -88,12 +88,13 @@ public final class Database: Sendable {
     /// On PostgreSQL, throws `DatabaseError.unavailable` when the server does not answer in
     /// time; the transaction is then abandoned and rolled back by the server.
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let begin = beginStatement
         switch backend {
         case .sqlite(let sqlite):
-            try await sqlite.withWriter { try await Self.transaction(on: $0, begin: "BEGIN IMMEDIATE", body) }
+            return try await sqlite.withWriter { try await Self.transaction(on: $0, begin: begin, body) }
         case .postgres(let postgres):
-            try await postgres.withDeadline {
-                try await postgres.withConnection { try await Self.transaction(on: $0, begin: "BEGIN", body) }
+            return try await postgres.withDeadline {
+                try await postgres.withConnection { try await Self.transaction(on: $0, begin: begin, body) }
             }
         }
     }

@@ -93,11 +93,12 @@ public struct UserStore: Sendable {
         }
     }
 
+    private static func row(id: UUID, on sql: any SQLDatabase) async throws -> Row? {
+        try await sql.raw("SELECT \(unsafeRaw: columns) FROM users WHERE id = \(bind: id.storageKey)").first(decoding: Row.self)
+    }
+
     public func find(id: UUID) async throws -> User? {
-        try await database.read { sql in
-            try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id.storageKey)")
-                .first(decoding: Row.self)?.user
-        }
+        try await database.read { try await Self.row(id: id, on: $0)?.user }
     }
 
     public func findWithCredentials(email: String) async throws -> (user: User, credentials: Credentials)? {
@@ -111,18 +112,13 @@ public struct UserStore: Sendable {
     }
 
     public func credentials(id: UUID) async throws -> Credentials? {
-        try await database.read { sql in
-            try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id.storageKey)")
-                .first(decoding: Row.self)?.credentials
-        }
+        try await database.read { try await Self.row(id: id, on: $0)?.credentials }
     }
 
     /// Counts one failed login under `policy`, atomically; returns the new state.
     public func recordFailedLogin(id: UUID, policy: LoginLockoutPolicy, at now: Date = Date()) async throws -> LoginLockoutPolicy.State {
         try await database.write { sql in
-            guard let row = try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE id = \(bind: id.storageKey)")
-                .first(decoding: Row.self)
-            else { throw StoreError.notFound }
+            guard let row = try await Self.row(id: id, on: sql) else { throw StoreError.notFound }
             let state = policy.recordingFailure(row.credentials.lockout, at: now)
             try await sql.raw("""
                 UPDATE users SET failed_logins = \(bind: Int64(state.failedAttempts)),

@@ -12,7 +12,6 @@ public enum AppError: Error, Equatable, Sendable {
     /// The request cannot be understood (malformed form, bad parameter).
     case badRequest
     case payloadTooLarge
-    case databaseUnavailable
 
     var status: HTTPResponse.Status {
         switch self {
@@ -21,7 +20,6 @@ public enum AppError: Error, Equatable, Sendable {
         case .notFound: .notFound
         case .badRequest: .badRequest
         case .payloadTooLarge: .contentTooLarge
-        case .databaseUnavailable: .serviceUnavailable
         }
     }
 }

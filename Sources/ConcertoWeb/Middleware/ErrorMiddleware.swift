@@ -91,7 +91,6 @@ struct ErrorMiddleware: RouterMiddleware {
     static func templateKey(for status: HTTPResponse.Status) -> String {
         switch status.code {
         case 400, 401, 403, 404, 413, 503: String(status.code)
-        case 405, 409, 415, 422: "400"
         case 400..<500: "400"
         default: "500"
         }
