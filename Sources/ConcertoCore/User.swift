@@ -14,7 +14,11 @@ public struct User: Codable, Sendable, Equatable, Identifiable {
     public var email: String
     public var displayName: String
     public var rppsNumber: String?
+    /// Free text kept from before the curated list; `specialtyCode` wins when set.
     public var specialty: String?
+    /// Code in `Specialty.all` (CI-SIS value set).
+    public var specialtyCode: String?
+    public var organisationID: UUID?
     public var role: ProfessionalRole
     public var locale: AppLanguage?
     public var isAdmin: Bool
@@ -22,19 +26,26 @@ public struct User: Codable, Sendable, Equatable, Identifiable {
 
     public init(
         id: UUID = UUID(), email: String, displayName: String, rppsNumber: String? = nil,
-        specialty: String? = nil, role: ProfessionalRole, locale: AppLanguage? = nil,
-        isAdmin: Bool = false, totpEnabled: Bool = false
+        specialty: String? = nil, specialtyCode: String? = nil, organisationID: UUID? = nil,
+        role: ProfessionalRole, locale: AppLanguage? = nil, isAdmin: Bool = false, totpEnabled: Bool = false
     ) {
         self.id = id
         self.email = email
         self.displayName = displayName
         self.rppsNumber = rppsNumber
         self.specialty = specialty
+        self.specialtyCode = specialtyCode
+        self.organisationID = organisationID
         self.role = role
         self.locale = locale
         self.isAdmin = isAdmin
         self.totpEnabled = totpEnabled
     }
+}
+
+extension User {
+    /// The specialty to show: the curated one's label, else the free text.
+    public var specialtyLabel: String? { specialtyCode.flatMap(Specialty.find(code:))?.label ?? specialty }
 }
 
 /// E-mail addresses are compared case-insensitively; we store them lowercased.

@@ -2,7 +2,7 @@ import ConcertoCore
 import Foundation
 import SQLKit
 
-/// Communities and their members (the directory proper arrives with issue 3).
+/// Communities, their member organisations and their members.
 public struct CommunityStore: Sendable {
     let database: Database
 
@@ -13,33 +13,155 @@ public struct CommunityStore: Sendable {
     public func create(_ community: Community, at now: Date = Date()) async throws {
         try await database.write { sql in
             try await sql.raw("""
-                INSERT INTO communities (id, name, region, created_at)
-                VALUES (\(bind: community.id.storageKey), \(bind: community.name), \(bind: community.region), \(bind: Timestamp.iso8601(now)))
+                INSERT INTO communities (id, name, region, kind, created_at)
+                VALUES (\(bind: community.id.storageKey), \(bind: community.name), \(bind: community.region),
+                        \(bind: community.kind.rawValue), \(bind: Timestamp.iso8601(now)))
                 """).run()
         }
     }
 
-    public func addMember(userID: UUID, to communityID: UUID, role: ProfessionalRole) async throws {
+    public func addOrganisation(_ organisationID: UUID, to communityID: UUID) async throws {
         try await database.write { sql in
             try await sql.raw("""
-                INSERT INTO community_members (community_id, user_id, member_role)
-                VALUES (\(bind: communityID.storageKey), \(bind: userID.storageKey), \(bind: role.rawValue))
+                INSERT INTO community_organisations (community_id, organisation_id)
+                VALUES (\(bind: communityID.storageKey), \(bind: organisationID.storageKey))
                 """).run()
         }
     }
 
-    /// The communities a user belongs to, by name.
-    public func communities(ofUser userID: UUID) async throws -> [Community] {
+    /// Adds an active member directly (seeding, CLI); the web goes through `invite`.
+    public func addMember(userID: UUID, to communityID: UUID, role: CommunityRole, status: MembershipStatus = .active, at now: Date = Date()) async throws {
+        try await database.write { sql in
+            try await sql.raw("""
+                INSERT INTO community_members (community_id, user_id, member_role, status, updated_at)
+                VALUES (\(bind: communityID.storageKey), \(bind: userID.storageKey), \(bind: role.rawValue),
+                        \(bind: status.rawValue), \(bind: Timestamp.iso8601(now)))
+                """).run()
+        }
+    }
+
+    /// Invites an existing account; an existing membership is left as it is.
+    public func invite(userID: UUID, to communityID: UUID, role: CommunityRole, audit: AuditDraft, at now: Date = Date()) async throws {
+        let engine = database.engine
+        try await database.write { sql in
+            let existing = try await sql.raw("""
+                SELECT user_id FROM community_members WHERE community_id = \(bind: communityID.storageKey) AND user_id = \(bind: userID.storageKey)
+                """).first()
+            guard existing == nil else { throw StoreError.alreadyMember }
+            try await sql.raw("""
+                INSERT INTO community_members (community_id, user_id, member_role, status, updated_at)
+                VALUES (\(bind: communityID.storageKey), \(bind: userID.storageKey), \(bind: role.rawValue),
+                        \(bind: MembershipStatus.invited.rawValue), \(bind: Timestamp.iso8601(now)))
+                """).run()
+            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+        }
+    }
+
+    /// Moves a membership from one of `from` to `to`; false when it was in none of them.
+    public func changeStatus(userID: UUID, in communityID: UUID, from: [MembershipStatus], to: MembershipStatus, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
+        let engine = database.engine
+        return try await database.write { sql in
+            var query = SQLQueryString("""
+                UPDATE community_members SET status = \(bind: to.rawValue), updated_at = \(bind: Timestamp.iso8601(now))
+                WHERE community_id = \(bind: communityID.storageKey) AND user_id = \(bind: userID.storageKey) AND status IN (
+                """)
+            query.appendInterpolation(binds: from.map(\.rawValue))
+            query = query + ") RETURNING user_id"
+            guard try await sql.raw(query).first() != nil else { return false }
+            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            return true
+        }
+    }
+
+    public func find(id: UUID) async throws -> Community? {
+        try await database.read { sql in
+            try await sql.raw("SELECT id, name, region, kind FROM communities WHERE id = \(bind: id.storageKey)").first().flatMap(Self.community(from:))
+        }
+    }
+
+    /// The communities a user belongs to (any status), by name, with their membership.
+    public func communities(ofUser userID: UUID) async throws -> [(community: Community, membership: Membership)] {
         try await database.read { sql in
             try await sql.raw("""
-                SELECT c.id, c.name, c.region
+                SELECT c.id, c.name, c.region, c.kind, m.member_role, m.status
                 FROM communities c JOIN community_members m ON m.community_id = c.id
                 WHERE m.user_id = \(bind: userID.storageKey)
                 ORDER BY c.name
-                """).all().compactMap { row -> Community? in
-                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)) else { return nil }
-                return Community(id: id, name: try row.decode(column: "name", as: String.self), region: try row.decode(column: "region", as: String.self))
+                """).all().compactMap { row -> (Community, Membership)? in
+                guard let community = try Self.community(from: row),
+                      let role = CommunityRole(rawValue: try row.decode(column: "member_role", as: String.self)),
+                      let status = MembershipStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
+                return (community, Membership(communityID: community.id, userID: userID, role: role, status: status))
             }
         }
+    }
+
+    public func membership(userID: UUID, in communityID: UUID) async throws -> Membership? {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT member_role, status FROM community_members
+                WHERE community_id = \(bind: communityID.storageKey) AND user_id = \(bind: userID.storageKey)
+                """).first().flatMap { row -> Membership? in
+                guard let role = CommunityRole(rawValue: try row.decode(column: "member_role", as: String.self)),
+                      let status = MembershipStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
+                return Membership(communityID: communityID, userID: userID, role: role, status: status)
+            }
+        }
+    }
+
+    public struct Member: Sendable, Equatable {
+        public var user: User
+        public var membership: Membership
+        public var organisationName: String?
+    }
+
+    public func members(of communityID: UUID) async throws -> [Member] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT u.id, u.email, u.display_name, u.rpps_number, u.specialty, u.specialty_code, u.role, u.is_admin,
+                       m.member_role, m.status, o.name AS organisation_name
+                FROM community_members m JOIN users u ON u.id = m.user_id
+                LEFT JOIN organisations o ON o.id = u.organisation_id
+                WHERE m.community_id = \(bind: communityID.storageKey)
+                ORDER BY u.display_name
+                """).all().compactMap { row -> Member? in
+                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
+                      let platformRole = ProfessionalRole(rawValue: try row.decode(column: "role", as: String.self)),
+                      let role = CommunityRole(rawValue: try row.decode(column: "member_role", as: String.self)),
+                      let status = MembershipStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
+                let user = User(
+                    id: id, email: try row.decode(column: "email", as: String.self),
+                    displayName: try row.decode(column: "display_name", as: String.self),
+                    rppsNumber: try row.decode(column: "rpps_number", as: String?.self),
+                    specialty: try row.decode(column: "specialty", as: String?.self),
+                    specialtyCode: try row.decode(column: "specialty_code", as: String?.self),
+                    role: platformRole, isAdmin: try row.decode(column: "is_admin", as: Bool.self)
+                )
+                return Member(user: user, membership: Membership(communityID: communityID, userID: id, role: role, status: status),
+                              organisationName: try row.decode(column: "organisation_name", as: String?.self))
+            }
+        }
+    }
+
+    public func organisations(of communityID: UUID) async throws -> [Organisation] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT o.id, o.name, o.finess, o.city FROM organisations o
+                JOIN community_organisations co ON co.organisation_id = o.id
+                WHERE co.community_id = \(bind: communityID.storageKey) ORDER BY o.name
+                """).all().compactMap(OrganisationStore.organisation(from:))
+        }
+    }
+
+    public func all() async throws -> [Community] {
+        try await database.read { sql in
+            try await sql.raw("SELECT id, name, region, kind FROM communities ORDER BY name").all().compactMap(Self.community(from:))
+        }
+    }
+
+    static func community(from row: any SQLRow) throws -> Community? {
+        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
+              let kind = CommunityKind(rawValue: try row.decode(column: "kind", as: String.self)) else { return nil }
+        return Community(id: id, name: try row.decode(column: "name", as: String.self), region: try row.decode(column: "region", as: String.self), kind: kind)
     }
 }

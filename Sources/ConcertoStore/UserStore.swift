@@ -4,11 +4,17 @@ import SQLKit
 
 public enum StoreError: Error, Equatable, CustomStringConvertible {
     case duplicateEmail
+    case duplicateFINESS
+    case duplicateLocalID
+    case alreadyMember
     case notFound
 
     public var description: String {
         switch self {
         case .duplicateEmail: "an account already uses this e-mail address"
+        case .duplicateFINESS: "an organisation already has this FINESS number"
+        case .duplicateLocalID: "this local patient id is already used in this organisation"
+        case .alreadyMember: "already a member of this community"
         case .notFound: "not found"
         }
     }
@@ -37,6 +43,8 @@ public struct UserStore: Sendable {
         var passwordHash: String
         var rppsNumber: String?
         var specialty: String?
+        var specialtyCode: String?
+        var organisationID: String?
         var role: String
         var locale: String?
         var isAdmin: Bool
@@ -51,6 +59,8 @@ public struct UserStore: Sendable {
             case displayName = "display_name"
             case passwordHash = "password_hash"
             case rppsNumber = "rpps_number"
+            case specialtyCode = "specialty_code"
+            case organisationID = "organisation_id"
             case isAdmin = "is_admin"
             case totpSecret = "totp_secret"
             case totpLastStep = "totp_last_step"
@@ -62,7 +72,7 @@ public struct UserStore: Sendable {
             guard let id = UUID(uuidString: id), let role = ProfessionalRole(rawValue: role) else { return nil }
             return User(
                 id: id, email: email, displayName: displayName, rppsNumber: rppsNumber, specialty: specialty,
-                role: role, locale: locale.flatMap(AppLanguage.init(rawValue:)), isAdmin: isAdmin,
+                specialtyCode: specialtyCode, organisationID: organisationID.flatMap(UUID.init(uuidString:)), role: role, locale: locale.flatMap(AppLanguage.init(rawValue:)), isAdmin: isAdmin,
                 totpEnabled: totpSecret != nil
             )
         }
@@ -76,7 +86,7 @@ public struct UserStore: Sendable {
     }
 
     static let columns = """
-        id, email, display_name, password_hash, rpps_number, specialty, role, locale, is_admin,
+        id, email, display_name, password_hash, rpps_number, specialty, specialty_code, organisation_id, role, locale, is_admin,
         totp_secret, totp_last_step, failed_logins, locked_until
         """
 
@@ -85,9 +95,11 @@ public struct UserStore: Sendable {
             let existing = try await sql.raw("SELECT id FROM users WHERE email = \(bind: user.email)").first()
             guard existing == nil else { throw StoreError.duplicateEmail }
             try await sql.raw("""
-                INSERT INTO users (id, email, display_name, password_hash, rpps_number, specialty, role, locale, is_admin, created_at)
+                INSERT INTO users (id, email, display_name, password_hash, rpps_number, specialty, specialty_code, organisation_id,
+                                   role, locale, is_admin, created_at)
                 VALUES (\(bind: user.id.storageKey), \(bind: user.email), \(bind: user.displayName), \(bind: passwordHash),
-                        \(bind: user.rppsNumber), \(bind: user.specialty), \(bind: user.role.rawValue),
+                        \(bind: user.rppsNumber), \(bind: user.specialty), \(bind: user.specialtyCode),
+                        \(bind: user.organisationID?.storageKey), \(bind: user.role.rawValue),
                         \(bind: user.locale?.rawValue), \(bind: user.isAdmin), \(bind: Timestamp.iso8601(now)))
                 """).run()
         }

@@ -25,8 +25,16 @@ public struct AppConfiguration: Sendable {
     /// Threads running SQLite calls (see `Database.open`): all cores but one, which the
     /// event loops need; one on a two-core machine, where one busy thread measured fastest.
     public var sqliteThreads = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+    /// How long a break-the-glass grant lasts.
+    public var emergencyAccessDuration: Duration = .seconds(4 * 3600)
+    /// Whether break-the-glass may lift a patient's opposition (then only after a second confirmation).
+    public var emergencyAccessMayOverrideOpposition = false
 
     public init() {}
+
+    var accessPolicy: AccessPolicy {
+        AccessPolicy(breakTheGlassMayOverrideOpposition: emergencyAccessMayOverrideOpposition)
+    }
 
     /// Defaults overridden by the `CONCERTO_*` environment (and `DATABASE_URL`).
     public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AppConfiguration {
@@ -62,6 +70,13 @@ public struct AppConfiguration: Sendable {
         if let threads = environment["CONCERTO_SQLITE_THREADS"] {
             guard let value = Int(threads), (1...64).contains(value) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_THREADS", threads) }
             config.sqliteThreads = value
+        }
+        if let hours = environment["CONCERTO_EMERGENCY_ACCESS_HOURS"] {
+            guard let value = Double(hours), value > 0, value <= 72 else { throw ConfigurationError.invalid("CONCERTO_EMERGENCY_ACCESS_HOURS", hours) }
+            config.emergencyAccessDuration = .seconds(value * 3600)
+        }
+        if let flag = environment["CONCERTO_EMERGENCY_ACCESS_OVERRIDES_OPPOSITION"] {
+            config.emergencyAccessMayOverrideOpposition = try parseBool(flag, name: "CONCERTO_EMERGENCY_ACCESS_OVERRIDES_OPPOSITION")
         }
         if let level = environment["CONCERTO_LOG_LEVEL"] {
             guard let value = Logger.Level(rawValue: level) else { throw ConfigurationError.invalid("CONCERTO_LOG_LEVEL", level) }

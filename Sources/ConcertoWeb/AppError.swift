@@ -1,3 +1,5 @@
+import ConcertoCore
+import Foundation
 import HTTPTypes
 
 /// Errors a handler may throw; the error middleware maps each once to a status and a page.
@@ -6,6 +8,9 @@ public enum AppError: Error, Equatable, Sendable {
     case notAuthenticated
     /// Logged in, but this is not for them.
     case forbidden
+    /// The access policy refused patient data; the page says why (and offers
+    /// break-the-glass when it could help).
+    case accessDenied(AccessReason, patientID: UUID?)
     /// Missing or wrong CSRF token on a state-changing request.
     case csrfRejected
     case notFound
@@ -16,7 +21,7 @@ public enum AppError: Error, Equatable, Sendable {
     var status: HTTPResponse.Status {
         switch self {
         case .notAuthenticated: .unauthorized
-        case .forbidden, .csrfRejected: .forbidden
+        case .forbidden, .csrfRejected, .accessDenied: .forbidden
         case .notFound: .notFound
         case .badRequest: .badRequest
         case .payloadTooLarge: .contentTooLarge

@@ -13,6 +13,11 @@ public struct AppDependencies: Sendable {
     public let database: Database
     public let users: UserStore
     public let communities: CommunityStore
+    public let organisations: OrganisationStore
+    public let patients: PatientStore
+    public let care: CareStore
+    public let meetings: MeetingStore
+    public let audit: AuditLog
     public let sessions: SQLPersistDriver
     public let passwords: PasswordHasher
     public let renderer: Renderer
@@ -29,6 +34,11 @@ public struct AppDependencies: Sendable {
                 database: database,
                 users: UserStore(database: database),
                 communities: CommunityStore(database: database),
+                organisations: OrganisationStore(database: database),
+                patients: PatientStore(database: database),
+                care: CareStore(database: database),
+                meetings: MeetingStore(database: database),
+                audit: AuditLog(database: database),
                 sessions: SQLPersistDriver(database: database, logger: logger),
                 passwords: PasswordHasher(cost: config.bcryptCost),
                 renderer: try await Renderer(templatesDirectory: config.templatesDirectory),
@@ -61,7 +71,7 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         .add(middleware: CurrentUserMiddleware(users: dependencies.users, lifetime: config.sessionLifetime))
         .add(middleware: CSRFMiddleware(maxBodyBytes: config.maxRequestBodyBytes))
     AuthController(
-        users: dependencies.users, passwords: dependencies.passwords, lockout: config.lockout,
+        users: dependencies.users, audit: dependencies.audit, passwords: dependencies.passwords, lockout: config.lockout,
         lifetime: config.sessionLifetime, sessionStorage: sessionStorage, renderer: dependencies.renderer
     ).addRoutes(to: web)
     LanguageController(users: dependencies.users).addRoutes(to: web)
@@ -69,6 +79,19 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     let authenticated = web.group(context: AuthenticatedContext.self)
     DashboardController(communities: dependencies.communities, renderer: dependencies.renderer).addRoutes(to: authenticated)
     AccountController(users: dependencies.users, lockout: config.lockout, renderer: dependencies.renderer).addRoutes(to: authenticated)
+    let guardian = AccessGuard(care: dependencies.care, audit: dependencies.audit, policy: config.accessPolicy)
+    PatientController(
+        patients: dependencies.patients, care: dependencies.care, communities: dependencies.communities,
+        organisations: dependencies.organisations, audit: dependencies.audit, guardian: guardian,
+        emergencyRules: EmergencyAccessRules(duration: config.emergencyAccessDuration), renderer: dependencies.renderer
+    ).addRoutes(to: authenticated)
+    CommunityController(
+        communities: dependencies.communities, users: dependencies.users, patients: dependencies.patients, care: dependencies.care,
+        audit: dependencies.audit, renderer: dependencies.renderer
+    ).addRoutes(to: authenticated)
+    AdminController(
+        organisations: dependencies.organisations, patients: dependencies.patients, audit: dependencies.audit, renderer: dependencies.renderer
+    ).addRoutes(to: authenticated)
     return router
 }
 
@@ -82,9 +105,7 @@ public func buildApplication(
     logger.logLevel = config.logLevel
     let dependencies = try await AppDependencies.make(config, logger: logger)
     if config.seedDemoData {
-        let accounts = try await DemoData.seedIfEmpty(
-            users: dependencies.users, communities: dependencies.communities, passwords: dependencies.passwords
-        )
+        let accounts = try await DemoData.seedIfEmpty(dependencies)
         onDemoAccounts(accounts)
     }
     var app = Application(

@@ -2,7 +2,8 @@ import ConcertoCore
 import ConcertoStore
 import Foundation
 
-/// Demo accounts and communities for trying Concerto; seeded only into an empty database.
+/// Demo organisations, accounts, communities, patients, care teams, an opposition and a
+/// board meeting, for trying Concerto; seeded only into an empty database.
 public struct DemoData: Sendable {
     public struct Account: Sendable, Equatable {
         public let email: String
@@ -12,51 +13,152 @@ public struct DemoData: Sendable {
         public var line: String { "demo account: \(email) \(password) \(role.rawValue)" }
     }
 
-    public static let accounts: [(account: Account, name: String, specialty: String?, rpps: String?, communities: [String])] = [
-        (Account(email: "admin@concerto.test", password: "Concerto-admin-2026", role: .admin),
-         "Alice Administratrice", nil, nil, []),
-        (Account(email: "coordination@concerto.test", password: "Concerto-coord-2026", role: .coordinator),
-         "Camille Coordinatrice", "Coordination / secrétariat RCP", nil, ["RCP Nouvelle-Aquitaine Sud", "RCP Nouvelle-Aquitaine Nord"]),
-        (Account(email: "oncologue@concerto.test", password: "Concerto-onco-2026", role: .physician),
-         "Dr Olivier Oncologue", "Oncologie médicale", "10101010105", ["RCP Nouvelle-Aquitaine Sud"]),
-        (Account(email: "chirurgienne@concerto.test", password: "Concerto-chir-2026", role: .physician),
-         "Dr Claire Chirurgienne", "Chirurgie digestive", "10101010113", ["RCP Nouvelle-Aquitaine Nord"]),
-        (Account(email: "secretariat@concerto.test", password: "Concerto-secr-2026", role: .secretary),
-         "Sophie Secrétaire", "Secrétariat médical", nil, ["RCP Nouvelle-Aquitaine Sud"]),
+    struct Person {
+        let account: Account
+        let name: String
+        let specialtyCode: String?
+        let rpps: String?
+        let organisation: String?
+        let memberships: [(community: String, role: CommunityRole)]
+    }
+
+    static let south = "RCP Nouvelle-Aquitaine Sud"
+    static let north = "RCP Nouvelle-Aquitaine Nord"
+
+    static let organisations: [(name: String, finess: String, city: String)] = [
+        ("CHU de Bordeaux", "330781196", "Bordeaux"),
+        ("Institut Bergonié", "330000662", "Bordeaux"),
+        ("Centre hospitalier de Pau", "640780417", "Pau"),
+        ("CHU de Poitiers", "860780014", "Poitiers"),
     ]
 
+    static let people: [Person] = [
+        Person(account: Account(email: "admin@concerto.test", password: "Concerto-admin-2026", role: .admin),
+               name: "Alice Administratrice", specialtyCode: nil, rpps: nil, organisation: nil, memberships: []),
+        Person(account: Account(email: "coordination@concerto.test", password: "Concerto-coord-2026", role: .coordinator),
+               name: "Camille Coordinatrice", specialtyCode: "SECRETARIAT_MEDICAL", rpps: nil, organisation: "CHU de Bordeaux",
+               memberships: [(south, .coordinator), (north, .coordinator)]),
+        Person(account: Account(email: "oncologue@concerto.test", password: "Concerto-onco-2026", role: .physician),
+               name: "Dr Olivier Oncologue", specialtyCode: "G15_10/SM36", rpps: "10101010105", organisation: "Institut Bergonié",
+               memberships: [(south, .physician)]),
+        Person(account: Account(email: "chirurgienne@concerto.test", password: "Concerto-chir-2026", role: .physician),
+               name: "Dr Claire Chirurgienne", specialtyCode: "G15_10/SM14", rpps: "10101010113", organisation: "CHU de Poitiers",
+               memberships: [(north, .physician)]),
+        Person(account: Account(email: "radiotherapeute@concerto.test", password: "Concerto-radio-2026", role: .physician),
+               name: "Dr Rémi Radiothérapeute", specialtyCode: "G15_10/SM37", rpps: "10101010121", organisation: "Centre hospitalier de Pau",
+               memberships: [(south, .physician)]),
+        Person(account: Account(email: "secretariat@concerto.test", password: "Concerto-secr-2026", role: .secretary),
+               name: "Sophie Secrétaire", specialtyCode: "SECRETARIAT_MEDICAL", rpps: nil, organisation: "Institut Bergonié",
+               memberships: [(south, .secretary)]),
+    ]
+
+    public static var accounts: [Account] { people.map(\.account) }
+
     static let communities = [
-        Community(name: "RCP Nouvelle-Aquitaine Sud", region: "Nouvelle-Aquitaine"),
-        Community(name: "RCP Nouvelle-Aquitaine Nord", region: "Nouvelle-Aquitaine"),
+        Community(name: south, region: "Nouvelle-Aquitaine", kind: .transversal),
+        Community(name: north, region: "Nouvelle-Aquitaine", kind: .organBased),
     ]
 
     /// Seeds when the database has no account, so a restart never duplicates or resets
     /// anything. Returns the demo accounts present afterwards (seeded now or earlier).
-    public static func seedIfEmpty(users: UserStore, communities communityStore: CommunityStore, passwords: PasswordHasher) async throws -> [Account] {
+    public static func seedIfEmpty(_ dependencies: AppDependencies, now: Date = Date()) async throws -> [Account] {
+        let users = dependencies.users
         guard try await users.count() == 0 else {
             var present: [Account] = []
-            for entry in accounts where try await users.findWithCredentials(email: entry.account.email) != nil {
-                present.append(entry.account)
+            for person in people where try await users.findWithCredentials(email: person.account.email) != nil {
+                present.append(person.account)
             }
             return present
         }
+        func seedAudit(_ action: AuditAction, _ type: String) -> AuditDraft {
+            AuditDraft(actorID: nil, action: action, resourceType: type, outcome: .success, reason: "demo_seed")
+        }
+        var organisationIDs: [String: UUID] = [:]
+        for entry in organisations {
+            guard let finess = FINESSNumber(entry.finess) else { continue }
+            let organisation = Organisation(name: entry.name, finess: finess, city: entry.city)
+            try await dependencies.organisations.create(organisation, audit: seedAudit(.organisationCreate, "organisation"))
+            organisationIDs[entry.name] = organisation.id
+        }
         var communityIDs: [String: UUID] = [:]
         for community in communities {
-            try await communityStore.create(community)
+            try await dependencies.communities.create(community)
             communityIDs[community.name] = community.id
         }
-        var created: [Account] = []
-        for entry in accounts {
-            let user = User(
-                email: entry.account.email, displayName: entry.name, rppsNumber: entry.rpps, specialty: entry.specialty,
-                role: entry.account.role, isAdmin: entry.account.role == .admin
-            )
-            try await users.create(user, passwordHash: try await passwords.hash(entry.account.password))
-            for name in entry.communities {
-                if let id = communityIDs[name] { try await communityStore.addMember(userID: user.id, to: id, role: entry.account.role) }
+        for (name, organisation) in [(south, "Institut Bergonié"), (south, "Centre hospitalier de Pau"), (south, "CHU de Bordeaux"),
+                                     (north, "CHU de Poitiers"), (north, "CHU de Bordeaux")] {
+            if let community = communityIDs[name], let organisation = organisationIDs[organisation] {
+                try await dependencies.communities.addOrganisation(organisation, to: community)
             }
-            created.append(entry.account)
         }
-        return created
+        var userIDs: [String: UUID] = [:]
+        for person in people {
+            let user = User(
+                email: person.account.email, displayName: person.name, rppsNumber: person.rpps,
+                specialtyCode: person.specialtyCode, organisationID: person.organisation.flatMap { organisationIDs[$0] },
+                role: person.account.role, isAdmin: person.account.role == .admin
+            )
+            try await users.create(user, passwordHash: try await dependencies.passwords.hash(person.account.password))
+            userIDs[person.account.email] = user.id
+            for membership in person.memberships {
+                if let id = communityIDs[membership.community] {
+                    try await dependencies.communities.addMember(userID: user.id, to: id, role: membership.role)
+                }
+            }
+        }
+        try await seedPatients(dependencies, communities: communityIDs, organisations: organisationIDs, users: userIDs, now: now)
+        return accounts
+    }
+
+    static func seedPatients(_ dependencies: AppDependencies, communities: [String: UUID], organisations: [String: UUID], users: [String: UUID], now: Date) async throws {
+        guard let southID = communities[south], let northID = communities[north],
+              let oncologist = users["oncologue@concerto.test"], let surgeon = users["chirurgienne@concerto.test"],
+              let radiotherapist = users["radiotherapeute@concerto.test"], let coordinator = users["coordination@concerto.test"],
+              let secretary = users["secretariat@concerto.test"], let bergonie = organisations["Institut Bergonié"] else { return }
+        func identity(_ birthName: String, _ firstNames: String, _ date: String, _ sex: AdministrativeSex, place: String, ins: String?, status: IdentityStatus, used: String? = nil) -> PatientIdentity {
+            PatientIdentity(
+                birthName: birthName, firstNames: firstNames, usedName: used, birthDate: CalendarDate(iso: date)!, sex: sex, birthPlaceCode: place,
+                ins: ins.flatMap { try? INS(matricule: $0, kind: .test) }, status: status
+            )
+        }
+        func audit(_ by: UUID) -> AuditDraft {
+            AuditDraft(actorID: by, action: .patientCreate, resourceType: "patient", outcome: .success, reason: "demo_seed")
+        }
+        let patients = dependencies.patients, care = dependencies.care
+        // Qualified identity, followed by the oncologist, on today's board.
+        let marie = try await patients.create(
+            identity("DUPONT", "Marie Louise", "1961-05-12", .female, place: "33063", ins: "261053306312304", status: .qualified, used: "MARTIN"),
+            in: southID, by: oncologist, careReason: "Oncologue référent", localID: (bergonie, "BGN-004512"), audit: audit(oncologist), at: now)
+        // Provisional identity: traits only; the whole Institut Bergonié is in the care team.
+        let jean = try await patients.create(
+            identity("LAMBERT", "Jean", "1952-03-20", .male, place: "64445", ins: nil, status: .provisional),
+            in: southID, by: secretary, careReason: nil, localID: nil, audit: audit(secretary), at: now)
+        try await care.addCareLink(patientID: jean, party: .organisation(bergonie), reason: "Prise en charge à l'Institut Bergonié", start: now, end: nil,
+                                   declaredBy: oncologist, audit: AuditDraft(actorID: oncologist, action: .careLinkAdd, resourceType: "care_relationship", patientID: jean, outcome: .success, reason: "demo_seed"))
+        // Held by both communities; opposes sharing with the northern one.
+        let louise = try await patients.create(
+            identity("BERNARD", "Louise", "1978-02-14", .female, place: "33063", ins: "278023306304574", status: .qualified),
+            in: southID, by: oncologist, careReason: "Oncologue référent", localID: nil, audit: audit(oncologist), at: now)
+        try await patients.openCase(patientID: louise, in: northID, by: coordinator, audit: audit(coordinator), at: now)
+        try await care.addCareLink(patientID: louise, party: .professional(surgeon), reason: "Avis chirurgical", start: now, end: nil,
+                                   declaredBy: surgeon, audit: AuditDraft(actorID: surgeon, action: .careLinkAdd, resourceType: "care_relationship", patientID: louise, outcome: .success, reason: "demo_seed"))
+        try await care.recordOpposition(patientID: louise, target: .community(northID), by: coordinator,
+                                        audit: AuditDraft(actorID: coordinator, action: .oppositionRecord, resourceType: "opposition", patientID: louise, outcome: .success, reason: "demo_seed"), at: now)
+        // Northern community's patient, followed by the surgeon.
+        _ = try await patients.create(
+            identity("LEROY", "Paul André", "1945-07-08", .male, place: "86194", ins: "145078619401282", status: .validated),
+            in: northID, by: surgeon, careReason: "Chirurgien référent", localID: nil, audit: audit(surgeon), at: now)
+        // A second, provisional record of Marie created in the north: a suspected duplicate for the identity desk.
+        _ = try await patients.create(
+            identity("DUPONT", "Marie", "1961-05-12", .female, place: "33063", ins: nil, status: .provisional),
+            in: northID, by: surgeon, careReason: nil, localID: nil, audit: audit(surgeon), at: now)
+        // Today's board in the south: the radiotherapist takes part and sees Marie's case for its window.
+        let meeting = UUID()
+        let start = now.addingTimeInterval(2 * 3600)
+        try await dependencies.meetings.create(id: meeting, communityID: southID, title: "RCP thoracique", startsAt: start, endsAt: start.addingTimeInterval(2 * 3600))
+        for participant in [radiotherapist, coordinator, oncologist] {
+            try await dependencies.meetings.addParticipant(userID: participant, to: meeting)
+        }
+        try await dependencies.meetings.addToAgenda(patientID: marie, meetingID: meeting, position: 1)
     }
 }

@@ -60,10 +60,26 @@ public struct AppRequestContext: SessionRequestContext, RequestContext {
     public var language: AppLanguage = .default
     /// The parsed urlencoded body of a state-changing request (read once by the CSRF check).
     public var form: FormData?
+    /// The peer's IP address, for the audit trail (the proxy's when behind one).
+    public let clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.sessions = .init()
+        self.clientAddress = source.channel.remoteAddress?.ipAddress
+    }
+
+    /// An audit event by whoever is logged in (nobody, for failed logins), with the
+    /// request's address and id.
+    func auditDraft(
+        _ action: AuditAction, actor: User?, resourceType: String, resourceID: String? = nil, patientID: UUID? = nil,
+        mode: AccessMode = .normal, outcome: AuditOutcome, reason: String? = nil
+    ) -> AuditDraft {
+        AuditDraft(
+            actorID: actor?.id, organisationID: actor?.organisationID, action: action, resourceType: resourceType,
+            resourceID: resourceID, patientID: patientID, mode: mode, outcome: outcome, reason: reason,
+            clientAddress: clientAddress, requestID: logger[metadataKey: "request_id"]?.description
+        )
     }
 }
 
@@ -75,6 +91,7 @@ public struct AuthenticatedContext: ChildRequestContext {
     public let user: User
     public let language: AppLanguage
     public let form: FormData?
+    public let clientAddress: String?
 
     public init(context: AppRequestContext) throws {
         guard let user = context.user else { throw AppError.notAuthenticated }
@@ -83,6 +100,27 @@ public struct AuthenticatedContext: ChildRequestContext {
         self.user = user
         self.language = context.language
         self.form = context.form
+        self.clientAddress = context.clientAddress
+    }
+
+    /// An audit event by the logged-in user.
+    func auditDraft(
+        _ action: AuditAction, resourceType: String, resourceID: String? = nil, patientID: UUID? = nil,
+        mode: AccessMode = .normal, outcome: AuditOutcome, reason: String? = nil
+    ) -> AuditDraft {
+        AuditDraft(
+            actorID: user.id, organisationID: user.organisationID, action: action, resourceType: resourceType,
+            resourceID: resourceID, patientID: patientID, mode: mode, outcome: outcome, reason: reason,
+            clientAddress: clientAddress, requestID: logger[metadataKey: "request_id"]?.description
+        )
+    }
+
+    /// The submitted form; a state-changing route without one is a bad request.
+    var requiredForm: FormData {
+        get throws {
+            guard let form else { throw AppError.badRequest }
+            return form
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import ConcertoStore
 import Foundation
 
 /// Every path of the site, produced in one place for the router and the view models.
@@ -14,6 +15,27 @@ public enum SiteURL: Sendable, Equatable {
     case metrics
     case ping
     case stylesheet
+    case community(UUID)
+    case communityMembers(UUID)
+    case communityMemberApprove(UUID, user: UUID)
+    case communityMemberSuspend(UUID, user: UUID)
+    case communityAccept(UUID)
+    case communityAudit(UUID)
+    case newPatient
+    case patients
+    case patient(UUID)
+    case patientCases(UUID)
+    case patientCareTeam(UUID)
+    case patientCareLinkEnd(UUID, link: UUID)
+    case patientOppositions(UUID)
+    case patientOppositionWithdraw(UUID, opposition: UUID)
+    case patientLocalIDs(UUID)
+    case patientEmergencyAccess(UUID)
+    case patientAccessReport(UUID)
+    case patientAccessReportCSV(UUID)
+    case adminOrganisations
+    case adminAudit
+    case adminPatientMerge
 
     public var path: String {
         switch self {
@@ -29,11 +51,42 @@ public enum SiteURL: Sendable, Equatable {
         case .metrics: "/metrics"
         case .ping: "/ping"
         case .stylesheet: "/css/concerto.css"
+        case .community(let id): "/communities/\(id.storageKey)"
+        case .communityMembers(let id): "/communities/\(id.storageKey)/members"
+        case .communityMemberApprove(let id, let user): "/communities/\(id.storageKey)/members/\(user.storageKey)/approve"
+        case .communityMemberSuspend(let id, let user): "/communities/\(id.storageKey)/members/\(user.storageKey)/suspend"
+        case .communityAccept(let id): "/communities/\(id.storageKey)/accept"
+        case .communityAudit(let id): "/communities/\(id.storageKey)/audit"
+        case .newPatient: "/patients/new"
+        case .patients: "/patients"
+        case .patient(let id): "/patients/\(id.storageKey)"
+        case .patientCases(let id): "/patients/\(id.storageKey)/cases"
+        case .patientCareTeam(let id): "/patients/\(id.storageKey)/care-team"
+        case .patientCareLinkEnd(let id, let link): "/patients/\(id.storageKey)/care-team/\(link.storageKey)/end"
+        case .patientOppositions(let id): "/patients/\(id.storageKey)/oppositions"
+        case .patientOppositionWithdraw(let id, let opposition): "/patients/\(id.storageKey)/oppositions/\(opposition.storageKey)/withdraw"
+        case .patientLocalIDs(let id): "/patients/\(id.storageKey)/local-ids"
+        case .patientEmergencyAccess(let id): "/patients/\(id.storageKey)/emergency-access"
+        case .patientAccessReport(let id): "/patients/\(id.storageKey)/access-report"
+        case .patientAccessReportCSV(let id): "/patients/\(id.storageKey)/access-report.csv"
+        case .adminOrganisations: "/admin/organisations"
+        case .adminAudit: "/admin/audit"
+        case .adminPatientMerge: "/admin/patients/merge"
         }
     }
 
-    /// Router pattern for the route (identical to `path` until routes take parameters).
-    public var pattern: String { path }
+    /// Router pattern: the path with `{id}`, `{user}`... where it takes parameters.
+    public var pattern: String {
+        let placeholder = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1))
+        let second = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2))
+        return path.replacingOccurrences(of: placeholder.storageKey, with: "{id}")
+            .replacingOccurrences(of: second.storageKey, with: "{item}")
+    }
+
+    /// Every parameterised route, with placeholders, for the router and its tests.
+    static func template(_ make: (UUID, UUID) -> SiteURL) -> SiteURL {
+        make(UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2)))
+    }
 
     /// This page with a `next` path to return to afterwards (login and its second step).
     public func withNext(_ next: String) -> String {

@@ -16,7 +16,7 @@ struct Concerto: AsyncParsableCommand {
             Database URLs: sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db
             (also read from CONCERTO_DATABASE_URL or DATABASE_URL).
             """,
-        subcommands: [Serve.self, Migrate.self, Demo.self, UserCommand.self]
+        subcommands: [Serve.self, Migrate.self, Demo.self, UserCommand.self, AuditCommand.self]
     )
 }
 
@@ -128,9 +128,7 @@ struct Demo: AsyncParsableCommand {
     func run() async throws {
         let config = try common.configuration()
         try await withDependencies(config) { dependencies in
-            let accounts = try await DemoData.seedIfEmpty(
-                users: dependencies.users, communities: dependencies.communities, passwords: dependencies.passwords
-            )
+            let accounts = try await DemoData.seedIfEmpty(dependencies)
             if accounts.isEmpty { say("The database already has accounts: no demo data added.") }
             for account in accounts { say(account.line) }
         }
@@ -159,7 +157,7 @@ struct UserCommand: AsyncParsableCommand {
         @Option(name: .long, help: "RPPS number (11 digits).")
         var rpps: String?
 
-        @Option(name: .long, help: "Specialty shown with the name.")
+        @Option(name: .long, help: "Specialty code from the CI-SIS list (e.g. G15_10/SM36 for medical oncology).")
         var specialty: String?
 
         @Flag(name: .long, help: "Give the account administrator rights.")
@@ -169,6 +167,9 @@ struct UserCommand: AsyncParsableCommand {
             guard EmailAddress.isPlausible(email) else { throw ValidationError("Not a valid e-mail address: \(email)") }
             guard ProfessionalRole(rawValue: role) != nil else { throw ValidationError("Unknown role \(role)") }
             if let rpps, RPPSNumber(rpps) == nil { throw ValidationError("Not a valid RPPS number (11 digits, check digit): \(rpps)") }
+            if let specialty, Specialty.find(code: specialty) == nil {
+                throw ValidationError("Unknown specialty code \(specialty). Known codes:\n" + Specialty.all.map { "  \($0.code)  \($0.label)" }.joined(separator: "\n"))
+            }
         }
 
         func run() async throws {
@@ -189,7 +190,7 @@ struct UserCommand: AsyncParsableCommand {
             try await withDependencies(config) { dependencies in
                 let user = User(
                     email: EmailAddress.normalize(email), displayName: name, rppsNumber: rpps.flatMap(RPPSNumber.init)?.digits,
-                    specialty: specialty, role: role, isAdmin: admin || role == .admin
+                    specialtyCode: specialty, role: role, isAdmin: admin || role == .admin
                 )
                 do {
                     try await dependencies.users.create(user, passwordHash: try await dependencies.passwords.hash(password))
@@ -198,6 +199,40 @@ struct UserCommand: AsyncParsableCommand {
                 }
                 print("Created \(role.rawValue) account \(user.email)")
             }
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Check the audit trail.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Walk the hash chain of the audit trail; exit 1 naming the first broken event if a row was edited, deleted or reordered."
+        )
+
+        @OptionGroup var common: CommonOptions
+
+        func run() async throws {
+            let config = try common.configuration()
+            let database = try await Database.open(config.database, sqliteThreads: config.sqliteThreads, logger: makeLogger(config))
+            defer { logSink.flush() }
+            let started = ContinuousClock.now
+            let result: AuditLog.Verification
+            do {
+                result = try await AuditLog(database: database).verify()
+            } catch {
+                await database.shutdown()
+                throw error
+            }
+            await database.shutdown()
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let rate = seconds > 0 ? Int(Double(result.checked) / seconds) : result.checked
+            if let broken = result.firstBreak {
+                throw CommandFailure("Audit trail broken at event \(broken.sequence): \(broken) (\(result.checked) events checked before it).")
+            }
+            say("Audit trail intact: \(result.checked) events verified in \(String(format: "%.3f", seconds)) s (\(rate) events/s).")
         }
     }
 }

@@ -9,6 +9,7 @@ import Mustache
 /// Login (password, then TOTP when enrolled), logout.
 struct AuthController: Sendable {
     let users: UserStore
+    let audit: AuditLog
     let passwords: PasswordHasher
     let lockout: LoginLockoutPolicy
     let lifetime: SessionLifetimePolicy
@@ -80,12 +81,15 @@ struct AuthController: Sendable {
         let now = Date()
         guard let (user, credentials) = try await users.findWithCredentials(email: email) else {
             _ = try await passwords.verifyDecoy(password)
+            try await audit.record(context.auditDraft(.loginFailed, actor: nil, resourceType: "session", outcome: .failure, reason: "unknown_account"))
             return try refuse(pages.text("login_error_invalid"), status: .unauthorized)
         }
         if lockout.isLocked(credentials.lockout, at: now) {
+            try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "locked"))
             return try refuse(lockedMessage(credentials.lockout, pages: pages, now: now), status: .forbidden)
         }
         guard try await passwords.verify(password, hash: credentials.passwordHash) else {
+            try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "wrong_password"))
             let state = try await users.recordFailedLogin(id: user.id, policy: lockout, at: now)
             if lockout.isLocked(state, at: now) {
                 context.logger.notice("account locked after failed logins")
@@ -136,6 +140,7 @@ struct AuthController: Sendable {
         guard let step = TwoFactor.matchingStep(code: code, secret: secret, at: now),
               try await users.consumeTOTPStep(id: userID, step: step)
         else {
+            try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "wrong_totp"))
             let state = try await users.recordFailedLogin(id: userID, policy: lockout, at: now)
             let message = lockout.isLocked(state, at: now)
                 ? lockedMessage(state, pages: pages, now: now) : pages.text("totp_error_invalid")
@@ -148,6 +153,9 @@ struct AuthController: Sendable {
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
         // Replace the session by a fresh anonymous one so the next page can say goodbye.
         let language = context.language
+        if let user = context.user {
+            try await audit.record(context.auditDraft(.logout, actor: user, resourceType: "session", outcome: .success))
+        }
         try await rotateSession(request: request, context: context) { session in
             session = WebSession(language: language)
             session.flash = Flash(kind: .success, messageKey: "flash_logged_out")
@@ -164,6 +172,7 @@ struct AuthController: Sendable {
 
     private func completeLogin(_ user: User, request: Request, context: AppRequestContext, now: Date) async throws {
         try await users.resetFailedLogins(id: user.id)
+        try await audit.record(context.auditDraft(.loginSucceeded, actor: user, resourceType: "session", outcome: .success))
         let language = user.locale ?? context.sessions.session?.language
         try await rotateSession(request: request, context: context) { session in
             session = WebSession(language: language)

@@ -5,7 +5,7 @@ import HTTPTypes
 import Hummingbird
 import Mustache
 
-/// The home page once logged in.
+/// The home page once logged in: communities (and invitations), shortcuts.
 struct DashboardController: Sendable {
     let communities: CommunityStore
     let renderer: Renderer
@@ -15,25 +15,19 @@ struct DashboardController: Sendable {
     }
 
     struct DashboardContent: Sendable, MustacheParent {
-        struct CommunityItem: Sendable, MustacheParent {
-            let name: String
-            let region: String
-
-            func child(named key: String) -> Any? {
-                switch key {
-                case "name": name
-                case "region": region
-                default: nil
-                }
-            }
-        }
         let displayName: String
-        let communities: [CommunityItem]
+        let communities: [ViewFields]
+        let invitations: [ViewFields]
+        let mayCreatePatient: Bool
+        let isPlatformAdmin: Bool
 
         func child(named name: String) -> Any? {
             switch name {
             case "displayName": displayName
             case "communities": communities
+            case "invitations": invitations
+            case "mayCreatePatient": mayCreatePatient
+            case "isPlatformAdmin": isPlatformAdmin
             default: nil
             }
         }
@@ -41,12 +35,23 @@ struct DashboardController: Sendable {
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let pages = PageBuilder(request: request, context: context)
-        let items = try await communities.communities(ofUser: context.user.id).map {
-            DashboardContent.CommunityItem(name: $0.name, region: $0.region)
+        let memberships = try await communities.communities(ofUser: context.user.id)
+        func fields(_ entry: (community: Community, membership: Membership)) -> ViewFields {
+            ViewFields([
+                "name": entry.community.name, "region": entry.community.region, "url": SiteURL.community(entry.community.id).path,
+                "kind": pages.text("community_kind_\(entry.community.kind.rawValue)"),
+                "role": pages.text("community_role_\(entry.membership.role.rawValue)"),
+                "suspended": entry.membership.status == .suspended ? true : nil,
+                "acceptURL": SiteURL.communityAccept(entry.community.id).path,
+            ])
         }
-        return try renderer.html("dashboard", pages.page(DashboardContent(
+        let content = DashboardContent(
             displayName: context.user.displayName,
-            communities: items
-        )))
+            communities: memberships.filter { $0.membership.status != .invited }.map(fields),
+            invitations: memberships.filter { $0.membership.status == .invited }.map(fields),
+            mayCreatePatient: memberships.contains { $0.membership.status == .active && $0.membership.role != .observer },
+            isPlatformAdmin: context.user.isAdmin
+        )
+        return try renderer.html("dashboard", pages.page(content))
     }
 }

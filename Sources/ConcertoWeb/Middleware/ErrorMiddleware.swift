@@ -17,6 +17,8 @@ struct ErrorMiddleware: RouterMiddleware {
         let title: String
         let message: String
         let requestID: String
+        /// Offered when a refusal of patient data could be lifted by break-the-glass.
+        var emergencyURL: String? = nil
 
         func child(named name: String) -> Any? {
             switch name {
@@ -24,6 +26,7 @@ struct ErrorMiddleware: RouterMiddleware {
             case "title": title
             case "message": message
             case "requestID": requestID
+            case "emergencyURL": emergencyURL
             default: nil
             }
         }
@@ -68,12 +71,25 @@ struct ErrorMiddleware: RouterMiddleware {
             acceptLanguage: request.headers[.acceptLanguage]
         )
         let key = Self.templateKey(for: status)
-        let messageKey = (error as? AppError) == .csrfRejected ? "error_403_csrf" : "error_\(key)_text"
+        var messageKey = "error_\(key)_text"
+        var emergencyURL: String?
+        switch error as? AppError {
+        case .csrfRejected: messageKey = "error_403_csrf"
+        case .accessDenied(let reason, let patientID):
+            // Every refusal says why, in the user's language.
+            messageKey = "access_reason_\(reason.rawValue)"
+            // The guard names the patient only when break-the-glass could lift the refusal.
+            if let patientID {
+                emergencyURL = SiteURL.patientEmergencyAccess(patientID).path
+            }
+        default: break
+        }
         let content = ErrorContent(
             status: Int(status.code),
             title: Localization.text("error_\(key)_title", in: language),
             message: Localization.text(messageKey, in: language),
-            requestID: context.logger[metadataKey: "request_id"]?.description ?? context.id
+            requestID: context.logger[metadataKey: "request_id"]?.description ?? context.id,
+            emergencyURL: emergencyURL
         )
         let layout = LayoutModel(
             signedInUser: nil, csrfToken: "", flash: nil, currentPath: request.uri.path

@@ -128,6 +128,11 @@ struct LayoutModel: Sendable {
         "loginTOTP": SiteURL.loginTOTP.path,
         "accountTOTP": SiteURL.accountTOTP.path,
         "accountTOTPDisable": SiteURL.accountTOTPDisable.path,
+        "newPatient": SiteURL.newPatient.path,
+        "patients": SiteURL.patients.path,
+        "adminOrganisations": SiteURL.adminOrganisations.path,
+        "adminPatientMerge": SiteURL.adminPatientMerge.path,
+        "adminAudit": SiteURL.adminAudit.path,
     ]
 }
 

@@ -1,0 +1,146 @@
+import Foundation
+
+/// What happened, as recorded in the audit trail.
+public enum AuditAction: String, Sendable, Codable, CaseIterable {
+    case loginSucceeded = "login.success"
+    case loginFailed = "login.failure"
+    case logout
+    case patientRead = "patient.read"
+    case patientCreate = "patient.create"
+    case patientUpdate = "patient.update"
+    case patientMerge = "patient.merge"
+    case patientLocalID = "patient.local_id"
+    case careLinkAdd = "care.add"
+    case careLinkEnd = "care.end"
+    case oppositionRecord = "opposition.record"
+    case oppositionWithdraw = "opposition.withdraw"
+    case emergencyAccessGrant = "emergency_access.grant"
+    case accessReport = "patient.access_report"
+    case memberInvite = "community.member.invite"
+    case memberAccept = "community.member.accept"
+    case memberApprove = "community.member.approve"
+    case memberSuspend = "community.member.suspend"
+    case organisationCreate = "organisation.create"
+    case auditRead = "audit.read"
+}
+
+public enum AuditOutcome: String, Sendable, Codable, CaseIterable {
+    case allowed
+    case denied
+    case success
+    case failure
+}
+
+/// One event to append; the log gives it its sequence number, time and hashes.
+public struct AuditDraft: Sendable, Equatable {
+    public var actorID: UUID?
+    public var organisationID: UUID?
+    public var action: AuditAction
+    public var resourceType: String
+    public var resourceID: String?
+    public var patientID: UUID?
+    public var mode: AccessMode
+    public var outcome: AuditOutcome
+    /// A code (`AccessReason` raw value or similar), never free text typed by someone,
+    /// except the break-the-glass justification which is evidence by design.
+    public var reason: String?
+    public var clientAddress: String?
+    public var requestID: String?
+
+    public init(
+        actorID: UUID?, organisationID: UUID? = nil, action: AuditAction, resourceType: String, resourceID: String? = nil,
+        patientID: UUID? = nil, mode: AccessMode = .normal, outcome: AuditOutcome, reason: String? = nil,
+        clientAddress: String? = nil, requestID: String? = nil
+    ) {
+        self.actorID = actorID
+        self.organisationID = organisationID
+        self.action = action
+        self.resourceType = resourceType
+        self.resourceID = resourceID
+        self.patientID = patientID
+        self.mode = mode
+        self.outcome = outcome
+        self.reason = reason
+        self.clientAddress = clientAddress
+        self.requestID = requestID
+    }
+}
+
+/// A recorded event: the draft, its place in the chain and when it happened.
+public struct AuditEvent: Sendable, Equatable {
+    public var sequence: Int64
+    /// ISO 8601 UTC with milliseconds, hashed exactly as stored.
+    public var recordedAt: String
+    public var actorID: String?
+    public var organisationID: String?
+    public var action: String
+    public var resourceType: String
+    public var resourceID: String?
+    public var patientID: String?
+    public var mode: String
+    public var outcome: String
+    public var reason: String?
+    public var clientAddress: String?
+    public var requestID: String?
+    public var previousHash: String
+    public var hash: String
+
+    public init(
+        sequence: Int64, recordedAt: String, actorID: String?, organisationID: String?, action: String,
+        resourceType: String, resourceID: String?, patientID: String?, mode: String, outcome: String,
+        reason: String?, clientAddress: String?, requestID: String?, previousHash: String, hash: String
+    ) {
+        self.sequence = sequence
+        self.recordedAt = recordedAt
+        self.actorID = actorID
+        self.organisationID = organisationID
+        self.action = action
+        self.resourceType = resourceType
+        self.resourceID = resourceID
+        self.patientID = patientID
+        self.mode = mode
+        self.outcome = outcome
+        self.reason = reason
+        self.clientAddress = clientAddress
+        self.requestID = requestID
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
+    /// The first event's previous hash.
+    public static let genesisHash = String(repeating: "0", count: 64)
+
+    /// The bytes hashed for this event: every field, each length-prefixed so that no
+    /// two different events encode alike ("ab"+"c" vs "a"+"bc"), absent fields marked
+    /// distinctly from empty ones, preceded by the previous hash.
+    public var canonicalEncoding: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        func append(_ value: String?) {
+            guard let value else {
+                bytes.append(0x2D) // "-"
+                return
+            }
+            let utf8 = value.utf8
+            bytes.append(contentsOf: String(utf8.count).utf8)
+            bytes.append(0x3A) // ":"
+            bytes.append(contentsOf: utf8)
+        }
+        append("concerto-audit-v1")
+        append(previousHash)
+        append(String(sequence))
+        append(recordedAt)
+        append(actorID)
+        append(organisationID)
+        append(action)
+        append(resourceType)
+        append(resourceID)
+        append(patientID)
+        append(mode)
+        append(outcome)
+        append(reason)
+        append(clientAddress)
+        append(requestID)
+        return bytes
+    }
+}

@@ -1,0 +1,240 @@
+import ConcertoCore
+import Crypto
+import Foundation
+import SQLKit
+
+/// The append-only, hash-chained audit trail.
+///
+/// Each event's hash is SHA-256 over the previous event's hash and the event's canonical
+/// encoding (`AuditEvent.canonicalEncoding`); `audit_head` keeps the last sequence number
+/// and hash. Appending reads and updates the head in the caller's write transaction, so
+/// an audited change and its event land together, and concurrent appends (several
+/// server instances on PostgreSQL) queue on the head row's lock.
+public struct AuditLog: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// Appends one event in its own transaction.
+    @discardableResult
+    public func record(_ draft: AuditDraft, at now: Date = Date()) async throws -> AuditEvent {
+        let engine = database.engine
+        return try await database.write { sql in try await Self.append(draft, on: sql, engine: engine, at: now) }
+    }
+
+    /// Appends inside the caller's write transaction (`Database.write`).
+    public static func append(_ draft: AuditDraft, on sql: any SQLDatabase, engine: SQLEngine, at now: Date = Date()) async throws -> AuditEvent {
+        struct Head: Decodable { var seq: Int64; var hash: String }
+        let lock = engine == .postgres ? " FOR UPDATE" : ""
+        guard let head = try await sql.raw("SELECT seq, hash FROM audit_head WHERE id = 1\(unsafeRaw: lock)").first(decoding: Head.self) else {
+            throw AuditError.headMissing
+        }
+        var event = AuditEvent(
+            sequence: head.seq + 1, recordedAt: recordedAtFormat.format(now), actorID: draft.actorID?.storageKey,
+            organisationID: draft.organisationID?.storageKey, action: draft.action.rawValue, resourceType: draft.resourceType,
+            resourceID: draft.resourceID, patientID: draft.patientID?.storageKey, mode: draft.mode.rawValue,
+            outcome: draft.outcome.rawValue, reason: draft.reason, clientAddress: draft.clientAddress, requestID: draft.requestID,
+            previousHash: head.hash, hash: ""
+        )
+        event.hash = hash(of: event)
+        try await sql.raw("""
+            INSERT INTO audit_events (seq, recorded_at, actor_id, organisation_id, action, resource_type, resource_id,
+                patient_id, access_mode, outcome, reason, client_address, request_id, prev_hash, hash)
+            VALUES (\(bind: event.sequence), \(bind: event.recordedAt), \(bind: event.actorID), \(bind: event.organisationID),
+                \(bind: event.action), \(bind: event.resourceType), \(bind: event.resourceID), \(bind: event.patientID),
+                \(bind: event.mode), \(bind: event.outcome), \(bind: event.reason), \(bind: event.clientAddress),
+                \(bind: event.requestID), \(bind: event.previousHash), \(bind: event.hash))
+            """).run()
+        try await sql.raw("UPDATE audit_head SET seq = \(bind: event.sequence), hash = \(bind: event.hash) WHERE id = 1").run()
+        return event
+    }
+
+    static let recordedAtFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+
+    /// Lowercase hex SHA-256 of the event's canonical encoding.
+    public static func hash(of event: AuditEvent) -> String {
+        let digest = SHA256.hash(data: event.canonicalEncoding)
+        var hex = ""
+        hex.reserveCapacity(64)
+        let digits = Array("0123456789abcdef".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        for byte in digest {
+            bytes.append(digits[Int(byte >> 4)])
+            bytes.append(digits[Int(byte & 0x0F)])
+        }
+        hex = String(decoding: bytes, as: UTF8.self)
+        return hex
+    }
+
+    // MARK: Verification
+
+    public enum Break: Equatable, Sendable, CustomStringConvertible {
+        /// The event's content no longer matches its hash: edited, or moved to another place.
+        case altered(sequence: Int64)
+        /// Events before this one are missing (deleted).
+        case missing(sequence: Int64)
+        /// The event does not follow on from the one before (inserted or reordered).
+        case unlinked(sequence: Int64)
+        /// The last events are missing: the head records a later event.
+        case truncated(lastPresent: Int64, expected: Int64)
+
+        public var sequence: Int64 {
+            switch self {
+            case .altered(let s), .missing(let s), .unlinked(let s): s
+            case .truncated(let last, _): last + 1
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .altered(let s): "event \(s) was modified or moved: its hash does not match its content"
+            case .missing(let s): "event \(s) is missing: it was deleted"
+            case .unlinked(let s): "event \(s) does not follow the event before it: events were reordered or inserted"
+            case .truncated(let last, let expected): "events \(last + 1)...\(expected) are missing: the end of the trail was deleted"
+            }
+        }
+    }
+
+    public struct Verification: Sendable, Equatable {
+        public var checked: Int
+        public var firstBreak: Break?
+    }
+
+    /// Walks the whole chain in sequence order and stops at the first break.
+    public func verify(batchSize: Int = 20_000) async throws -> Verification {
+        var expectedSequence: Int64 = 1
+        var previousHash = AuditEvent.genesisHash
+        var checked = 0
+        while true {
+            let after = expectedSequence - 1
+            let batch = try await database.read { sql in
+                try await sql.raw("""
+                    SELECT \(unsafeRaw: Self.columns) FROM audit_events WHERE seq > \(bind: after) ORDER BY seq LIMIT \(bind: batchSize)
+                    """).all().map(Self.event(from:))
+            }
+            for event in batch {
+                if event.sequence != expectedSequence {
+                    return Verification(checked: checked, firstBreak: .missing(sequence: expectedSequence))
+                }
+                if event.previousHash != previousHash {
+                    return Verification(checked: checked, firstBreak: .unlinked(sequence: event.sequence))
+                }
+                if Self.hash(of: event) != event.hash {
+                    return Verification(checked: checked, firstBreak: .altered(sequence: event.sequence))
+                }
+                previousHash = event.hash
+                expectedSequence += 1
+                checked += 1
+            }
+            if batch.count < batchSize { break }
+        }
+        struct Head: Decodable { var seq: Int64; var hash: String }
+        let head = try await database.read { try await $0.raw("SELECT seq, hash FROM audit_head WHERE id = 1").first(decoding: Head.self) }
+        guard let head else { throw AuditError.headMissing }
+        let last = expectedSequence - 1
+        if head.seq > last { return Verification(checked: checked, firstBreak: .truncated(lastPresent: last, expected: head.seq)) }
+        if head.seq == last, head.hash != previousHash { return Verification(checked: checked, firstBreak: .altered(sequence: last)) }
+        return Verification(checked: checked, firstBreak: nil)
+    }
+
+    static let columns = """
+        seq, recorded_at, actor_id, organisation_id, action, resource_type, resource_id, patient_id,
+        access_mode, outcome, reason, client_address, request_id, prev_hash, hash
+        """
+
+    static func event(from row: any SQLRow) throws -> AuditEvent {
+        AuditEvent(
+            sequence: try row.decode(column: "seq", as: Int64.self),
+            recordedAt: try row.decode(column: "recorded_at", as: String.self),
+            actorID: try row.decode(column: "actor_id", as: String?.self),
+            organisationID: try row.decode(column: "organisation_id", as: String?.self),
+            action: try row.decode(column: "action", as: String.self),
+            resourceType: try row.decode(column: "resource_type", as: String.self),
+            resourceID: try row.decode(column: "resource_id", as: String?.self),
+            patientID: try row.decode(column: "patient_id", as: String?.self),
+            mode: try row.decode(column: "access_mode", as: String.self),
+            outcome: try row.decode(column: "outcome", as: String.self),
+            reason: try row.decode(column: "reason", as: String?.self),
+            clientAddress: try row.decode(column: "client_address", as: String?.self),
+            requestID: try row.decode(column: "request_id", as: String?.self),
+            previousHash: try row.decode(column: "prev_hash", as: String.self),
+            hash: try row.decode(column: "hash", as: String.self)
+        )
+    }
+
+    // MARK: Queries
+
+    public struct Filter: Sendable, Equatable {
+        public var patientIDs: [UUID]?
+        public var actorID: UUID?
+        public var action: String?
+        public var from: Date?
+        public var until: Date?
+        /// Restricts to events about patients held by this community, or done by its members.
+        public var communityID: UUID?
+
+        public init(patientIDs: [UUID]? = nil, actorID: UUID? = nil, action: String? = nil, from: Date? = nil, until: Date? = nil, communityID: UUID? = nil) {
+            self.patientIDs = patientIDs
+            self.actorID = actorID
+            self.action = action
+            self.from = from
+            self.until = until
+            self.communityID = communityID
+        }
+    }
+
+    /// An event with the names of who did it and from which organisation.
+    public struct ReportRow: Sendable, Equatable {
+        public var event: AuditEvent
+        public var actorName: String?
+        public var organisationName: String?
+    }
+
+    static let reportSelect = """
+        SELECT e.seq, e.recorded_at, e.actor_id, e.organisation_id, e.action, e.resource_type, e.resource_id, e.patient_id,
+               e.access_mode, e.outcome, e.reason, e.client_address, e.request_id, e.prev_hash, e.hash,
+               u.display_name AS actor_name, o.name AS organisation_name
+        FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id LEFT JOIN organisations o ON o.id = e.organisation_id
+        WHERE 1 = 1
+        """
+
+    /// The latest events matching `filter`, newest first.
+    public func events(matching filter: Filter, limit: Int = 200) async throws -> [ReportRow] {
+        try await database.read { sql in
+            var query = SQLQueryString(Self.reportSelect)
+            if let patients = filter.patientIDs {
+                query = query + " AND e.patient_id IN ("
+                query.appendInterpolation(binds: patients.map(\.storageKey))
+                query = query + ")"
+            }
+            if let actor = filter.actorID { query = query + " AND e.actor_id = \(bind: actor.storageKey)" }
+            if let action = filter.action { query = query + " AND e.action = \(bind: action)" }
+            if let from = filter.from { query = query + " AND e.recorded_at >= \(bind: Self.recordedAtFormat.format(from))" }
+            if let until = filter.until { query = query + " AND e.recorded_at < \(bind: Self.recordedAtFormat.format(until))" }
+            if let community = filter.communityID {
+                query = query + """
+                     AND (e.patient_id IN (SELECT patient_id FROM cases WHERE community_id = \(bind: community.storageKey))
+                          OR e.actor_id IN (SELECT user_id FROM community_members WHERE community_id = \(bind: community.storageKey))
+                          OR e.resource_id = \(bind: community.storageKey))
+                    """
+            }
+            query = query + " ORDER BY e.seq DESC LIMIT \(bind: limit)"
+            return try await sql.raw(query).all().map { row in
+                ReportRow(event: try Self.event(from: row), actorName: try row.decode(column: "actor_name", as: String?.self),
+                          organisationName: try row.decode(column: "organisation_name", as: String?.self))
+            }
+        }
+    }
+
+    /// Who accessed these patient records ("qui a consulté mon dossier"), newest first.
+    public func report(patientIDs: [UUID], limit: Int = 5000) async throws -> [ReportRow] {
+        try await events(matching: Filter(patientIDs: patientIDs), limit: limit)
+    }
+}
+
+public enum AuditError: Error, Equatable {
+    case headMissing
+}

@@ -1,0 +1,332 @@
+import ConcertoCore
+import Foundation
+import SQLKit
+
+/// Care relationships, oppositions and break-the-glass grants: the facts behind the
+/// access policy, and the facts loader itself.
+public struct CareStore: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    // MARK: Care team
+
+    public struct CareLinkRow: Sendable, Equatable {
+        public var id: UUID
+        public var link: CareLink
+        public var partyName: String
+        public var reason: String
+        public var declaredByName: String
+    }
+
+    static func insertCareLink(
+        patientID: UUID, party: CareLink.Party, reason: String, start: Date, end: Date?, declaredBy: UUID,
+        on sql: any SQLDatabase, at now: Date
+    ) async throws {
+        var userID: String?, organisationID: String?
+        switch party {
+        case .professional(let id): userID = id.storageKey
+        case .organisation(let id): organisationID = id.storageKey
+        }
+        try await sql.raw("""
+            INSERT INTO care_relationships (id, patient_id, user_id, organisation_id, reason, starts_at, ends_at, declared_by, declared_at)
+            VALUES (\(bind: UUID().storageKey), \(bind: patientID.storageKey), \(bind: userID), \(bind: organisationID), \(bind: reason),
+                    \(bind: Timestamp.epochSeconds(start)), \(bind: end.map(Timestamp.epochSeconds)), \(bind: declaredBy.storageKey),
+                    \(bind: Timestamp.iso8601(now)))
+            """).run()
+    }
+
+    public func addCareLink(patientID: UUID, party: CareLink.Party, reason: String, start: Date, end: Date?, declaredBy: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        let engine = database.engine
+        try await database.write { sql in
+            try await Self.insertCareLink(patientID: patientID, party: party, reason: reason, start: start, end: end, declaredBy: declaredBy, on: sql, at: now)
+            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+        }
+    }
+
+    /// Ends an open relationship of this patient now; false when there is none by that id.
+    public func endCareLink(id: UUID, patientID: UUID, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
+        let engine = database.engine
+        return try await database.write { sql in
+            let ended = try await sql.raw("""
+                UPDATE care_relationships SET ends_at = \(bind: Timestamp.epochSeconds(now))
+                WHERE id = \(bind: id.storageKey) AND patient_id = \(bind: patientID.storageKey)
+                  AND (ends_at IS NULL OR ends_at > \(bind: Timestamp.epochSeconds(now)))
+                RETURNING id
+                """).first()
+            guard ended != nil else { return false }
+            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            return true
+        }
+    }
+
+    public func careLinks(of patientID: UUID) async throws -> [CareLinkRow] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT r.id, r.user_id, r.organisation_id, r.reason, r.starts_at, r.ends_at,
+                       COALESCE(u.display_name, o.name) AS party_name, d.display_name AS declared_by_name
+                FROM care_relationships r
+                LEFT JOIN users u ON u.id = r.user_id
+                LEFT JOIN organisations o ON o.id = r.organisation_id
+                JOIN users d ON d.id = r.declared_by
+                WHERE r.patient_id = \(bind: patientID.storageKey)
+                ORDER BY r.starts_at DESC
+                """).all().compactMap { row -> CareLinkRow? in
+                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)) else { return nil }
+                let party: CareLink.Party
+                if let user = try row.decode(column: "user_id", as: String?.self).flatMap(UUID.init(uuidString:)) {
+                    party = .professional(user)
+                } else if let organisation = try row.decode(column: "organisation_id", as: String?.self).flatMap(UUID.init(uuidString:)) {
+                    party = .organisation(organisation)
+                } else { return nil }
+                return CareLinkRow(
+                    id: id,
+                    link: CareLink(party: party, start: Timestamp.date(epochSeconds: try row.decode(column: "starts_at", as: Int64.self)),
+                                   end: try row.decode(column: "ends_at", as: Int64?.self).map(Timestamp.date(epochSeconds:))),
+                    partyName: try row.decode(column: "party_name", as: String?.self) ?? "?",
+                    reason: try row.decode(column: "reason", as: String.self),
+                    declaredByName: try row.decode(column: "declared_by_name", as: String.self)
+                )
+            }
+        }
+    }
+
+    // MARK: Oppositions
+
+    public struct OppositionRow: Sendable, Equatable {
+        public var id: UUID
+        public var scope: OppositionScope
+        public var targetName: String
+        public var recordedByName: String
+    }
+
+    public func recordOpposition(patientID: UUID, target: OppositionScope.Target, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        let engine = database.engine
+        let (communityID, organisationID): (String?, String?) = switch target {
+        case .community(let id): (id.storageKey, nil)
+        case .organisation(let id): (nil, id.storageKey)
+        }
+        try await database.write { sql in
+            try await sql.raw("""
+                INSERT INTO oppositions (id, patient_id, community_id, organisation_id, recorded_by, recorded_at)
+                VALUES (\(bind: UUID().storageKey), \(bind: patientID.storageKey), \(bind: communityID), \(bind: organisationID),
+                        \(bind: userID.storageKey), \(bind: Timestamp.epochSeconds(now)))
+                """).run()
+            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+        }
+    }
+
+    public func withdrawOpposition(id: UUID, patientID: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
+        let engine = database.engine
+        return try await database.write { sql in
+            let withdrawn = try await sql.raw("""
+                UPDATE oppositions SET withdrawn_at = \(bind: Timestamp.epochSeconds(now)), withdrawn_by = \(bind: userID.storageKey)
+                WHERE id = \(bind: id.storageKey) AND patient_id = \(bind: patientID.storageKey) AND withdrawn_at IS NULL
+                RETURNING id
+                """).first()
+            guard withdrawn != nil else { return false }
+            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            return true
+        }
+    }
+
+    public func oppositions(of patientID: UUID) async throws -> [OppositionRow] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT p.id, p.community_id, p.organisation_id, p.recorded_at, p.withdrawn_at,
+                       COALESCE(c.name, o.name) AS target_name, u.display_name AS recorded_by_name
+                FROM oppositions p
+                LEFT JOIN communities c ON c.id = p.community_id
+                LEFT JOIN organisations o ON o.id = p.organisation_id
+                JOIN users u ON u.id = p.recorded_by
+                WHERE p.patient_id = \(bind: patientID.storageKey)
+                ORDER BY p.recorded_at DESC
+                """).all().compactMap { row -> OppositionRow? in
+                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)) else { return nil }
+                let target: OppositionScope.Target
+                if let community = try row.decode(column: "community_id", as: String?.self).flatMap(UUID.init(uuidString:)) {
+                    target = .community(community)
+                } else if let organisation = try row.decode(column: "organisation_id", as: String?.self).flatMap(UUID.init(uuidString:)) {
+                    target = .organisation(organisation)
+                } else { return nil }
+                return OppositionRow(
+                    id: id,
+                    scope: OppositionScope(target: target, recordedAt: Timestamp.date(epochSeconds: try row.decode(column: "recorded_at", as: Int64.self)),
+                                           withdrawnAt: try row.decode(column: "withdrawn_at", as: Int64?.self).map(Timestamp.date(epochSeconds:))),
+                    targetName: try row.decode(column: "target_name", as: String?.self) ?? "?",
+                    recordedByName: try row.decode(column: "recorded_by_name", as: String.self)
+                )
+            }
+        }
+    }
+
+    // MARK: Break-the-glass
+
+    public func recordEmergencyGrant(
+        _ grant: EmergencyGrant, patientID: UUID, userID: UUID, communityID: UUID?, reasonCode: String, justification: String, audit: AuditDraft
+    ) async throws {
+        let engine = database.engine
+        try await database.write { sql in
+            try await sql.raw("""
+                INSERT INTO emergency_access (id, patient_id, user_id, community_id, reason_code, justification, overrides_opposition, granted_at, expires_at)
+                VALUES (\(bind: UUID().storageKey), \(bind: patientID.storageKey), \(bind: userID.storageKey), \(bind: communityID?.storageKey),
+                        \(bind: reasonCode), \(bind: justification), \(bind: grant.overridesOpposition),
+                        \(bind: Timestamp.epochSeconds(grant.grantedAt)), \(bind: Timestamp.epochSeconds(grant.expiresAt)))
+                """).run()
+            try await AuditLog.append(audit, on: sql, engine: engine, at: grant.grantedAt)
+        }
+    }
+
+    public struct EmergencyGrantRow: Sendable, Equatable {
+        public var patientID: UUID
+        public var patientName: String
+        public var userName: String
+        public var reasonCode: String
+        public var justification: String
+        public var grant: EmergencyGrant
+    }
+
+    /// Grants taken on patients of the community, newest first (reviewed by its coordinators).
+    public func emergencyGrants(inCommunity communityID: UUID, limit: Int = 100) async throws -> [EmergencyGrantRow] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT e.patient_id, e.reason_code, e.justification, e.overrides_opposition, e.granted_at, e.expires_at,
+                       u.display_name, p.birth_name, p.first_name, p.used_name
+                FROM emergency_access e JOIN users u ON u.id = e.user_id JOIN patients p ON p.id = e.patient_id
+                WHERE e.community_id = \(bind: communityID.storageKey)
+                   OR e.patient_id IN (SELECT patient_id FROM cases WHERE community_id = \(bind: communityID.storageKey))
+                ORDER BY e.granted_at DESC LIMIT \(bind: limit)
+                """).all().compactMap { row -> EmergencyGrantRow? in
+                guard let patient = UUID(uuidString: try row.decode(column: "patient_id", as: String.self)) else { return nil }
+                let family = try row.decode(column: "used_name", as: String?.self) ?? row.decode(column: "birth_name", as: String.self)
+                return EmergencyGrantRow(
+                    patientID: patient, patientName: "\(family.uppercased()) \(try row.decode(column: "first_name", as: String.self))",
+                    userName: try row.decode(column: "display_name", as: String.self),
+                    reasonCode: try row.decode(column: "reason_code", as: String.self),
+                    justification: try row.decode(column: "justification", as: String.self),
+                    grant: EmergencyGrant(
+                        grantedAt: Timestamp.date(epochSeconds: try row.decode(column: "granted_at", as: Int64.self)),
+                        expiresAt: Timestamp.date(epochSeconds: try row.decode(column: "expires_at", as: Int64.self)),
+                        overridesOpposition: try row.decode(column: "overrides_opposition", as: Bool.self))
+                )
+            }
+        }
+    }
+
+    // MARK: Access facts
+
+    /// Everything `AccessPolicy` needs about `userID` and `patientID`, in one query.
+    /// Nil when the patient does not exist or was merged into another record.
+    public func accessFacts(userID: UUID, patientID: UUID, at now: Date = Date()) async throws -> AccessFacts? {
+        let user = userID.storageKey, patient = patientID.storageKey, nowSeconds = Timestamp.epochSeconds(now)
+        let rows = try await database.read { sql in
+            try await sql.raw("""
+                SELECT 'patient' AS kind, CAST(NULL AS TEXT) AS ref, CAST(NULL AS TEXT) AS a, CAST(NULL AS TEXT) AS b,
+                       CAST(NULL AS BIGINT) AS t1, CAST(NULL AS BIGINT) AS t2
+                  FROM patients WHERE id = \(bind: patient) AND merged_into IS NULL
+                UNION ALL
+                SELECT 'user', organisation_id, CASE WHEN is_admin THEN 'admin' ELSE '' END, NULL, NULL, NULL
+                  FROM users WHERE id = \(bind: user)
+                UNION ALL
+                SELECT DISTINCT 'case', community_id, NULL, NULL, NULL, NULL FROM cases WHERE patient_id = \(bind: patient)
+                UNION ALL
+                SELECT 'member', community_id, member_role, status, NULL, NULL FROM community_members
+                  WHERE user_id = \(bind: user) AND community_id IN (SELECT community_id FROM cases WHERE patient_id = \(bind: patient))
+                UNION ALL
+                SELECT 'care', COALESCE(user_id, organisation_id), CASE WHEN user_id IS NULL THEN 'organisation' ELSE 'professional' END,
+                       NULL, starts_at, ends_at
+                  FROM care_relationships
+                  WHERE patient_id = \(bind: patient)
+                    AND (user_id = \(bind: user) OR organisation_id = (SELECT organisation_id FROM users WHERE id = \(bind: user)))
+                UNION ALL
+                SELECT 'opposition', COALESCE(community_id, organisation_id), CASE WHEN community_id IS NULL THEN 'organisation' ELSE 'community' END,
+                       NULL, recorded_at, withdrawn_at
+                  FROM oppositions WHERE patient_id = \(bind: patient)
+                UNION ALL
+                SELECT 'meeting', m.community_id, NULL, NULL, m.starts_at, m.ends_at
+                  FROM meetings m
+                  JOIN meeting_participants mp ON mp.meeting_id = m.id AND mp.user_id = \(bind: user)
+                  JOIN meeting_agenda ma ON ma.meeting_id = m.id
+                  JOIN cases c ON c.id = ma.case_id AND c.patient_id = \(bind: patient)
+                UNION ALL
+                SELECT 'grant', NULL, CASE WHEN overrides_opposition THEN 'override' ELSE '' END, NULL, granted_at, expires_at
+                  FROM emergency_access
+                  WHERE patient_id = \(bind: patient) AND user_id = \(bind: user) AND expires_at > \(bind: nowSeconds)
+                """).all()
+        }
+        var facts = AccessFacts(userID: userID)
+        var patientExists = false
+        for row in rows {
+            let kind = try row.decode(column: "kind", as: String.self)
+            let ref = try row.decode(column: "ref", as: String?.self).flatMap(UUID.init(uuidString:))
+            let a = try row.decode(column: "a", as: String?.self)
+            let t1 = try row.decode(column: "t1", as: Int64?.self).map(Timestamp.date(epochSeconds:))
+            let t2 = try row.decode(column: "t2", as: Int64?.self).map(Timestamp.date(epochSeconds:))
+            switch kind {
+            case "patient": patientExists = true
+            case "user":
+                facts.organisationID = ref
+                facts.isPlatformAdmin = a == "admin"
+            case "case": if let ref { facts.caseCommunities.insert(ref) }
+            case "member":
+                if let ref, let role = a.flatMap(CommunityRole.init(rawValue:)),
+                   let status = try row.decode(column: "b", as: String?.self).flatMap(MembershipStatus.init(rawValue:)) {
+                    facts.memberships[ref] = (role, status)
+                }
+            case "care":
+                if let ref, let t1 { facts.careLinks.append(CareLink(party: a == "organisation" ? .organisation(ref) : .professional(ref), start: t1, end: t2)) }
+            case "opposition":
+                if let ref, let t1 {
+                    facts.oppositions.append(OppositionScope(target: a == "organisation" ? .organisation(ref) : .community(ref), recordedAt: t1, withdrawnAt: t2))
+                }
+            case "meeting":
+                if let ref, let t1, let t2 { facts.meetings.append(MeetingParticipation(communityID: ref, startsAt: t1, endsAt: t2)) }
+            case "grant":
+                if let t1, let t2 { facts.grants.append(EmergencyGrant(grantedAt: t1, expiresAt: t2, overridesOpposition: a == "override")) }
+            default: break
+            }
+        }
+        return patientExists ? facts : nil
+    }
+}
+
+/// Meetings as far as access needs them: who takes part and which cases are on the
+/// agenda. The workflow issue builds scheduling on these tables.
+public struct MeetingStore: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public func create(id: UUID = UUID(), communityID: UUID, title: String, startsAt: Date, endsAt: Date, at now: Date = Date()) async throws {
+        try await database.write { sql in
+            try await sql.raw("""
+                INSERT INTO meetings (id, community_id, title, starts_at, ends_at, created_at)
+                VALUES (\(bind: id.storageKey), \(bind: communityID.storageKey), \(bind: title), \(bind: Timestamp.epochSeconds(startsAt)),
+                        \(bind: Timestamp.epochSeconds(endsAt)), \(bind: Timestamp.iso8601(now)))
+                """).run()
+        }
+    }
+
+    public func addParticipant(userID: UUID, to meetingID: UUID) async throws {
+        try await database.write { sql in
+            try await sql.raw("""
+                INSERT INTO meeting_participants (meeting_id, user_id) VALUES (\(bind: meetingID.storageKey), \(bind: userID.storageKey))
+                """).run()
+        }
+    }
+
+    /// Puts the patient's case held by the meeting's community on its agenda.
+    public func addToAgenda(patientID: UUID, meetingID: UUID, position: Int) async throws {
+        try await database.write { sql in
+            try await sql.raw("""
+                INSERT INTO meeting_agenda (meeting_id, case_id, position)
+                SELECT m.id, c.id, \(bind: Int64(position)) FROM meetings m JOIN cases c ON c.community_id = m.community_id
+                WHERE m.id = \(bind: meetingID.storageKey) AND c.patient_id = \(bind: patientID.storageKey)
+                """).run()
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import ConcertoCore
+import Foundation
+import SQLKit
+
+/// Organisations (FINESS) and the professionals' place in them.
+public struct OrganisationStore: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public func create(_ organisation: Organisation, audit: AuditDraft?, at now: Date = Date()) async throws {
+        let engine = database.engine
+        try await database.write { sql in
+            let existing = try await sql.raw("SELECT id FROM organisations WHERE finess = \(bind: organisation.finess)").first()
+            guard existing == nil else { throw StoreError.duplicateFINESS }
+            try await sql.raw("""
+                INSERT INTO organisations (id, name, finess, city, created_at)
+                VALUES (\(bind: organisation.id.storageKey), \(bind: organisation.name), \(bind: organisation.finess),
+                        \(bind: organisation.city), \(bind: Timestamp.iso8601(now)))
+                """).run()
+            if let audit { try await AuditLog.append(audit, on: sql, engine: engine, at: now) }
+        }
+    }
+
+    public func all() async throws -> [Organisation] {
+        try await database.read { sql in
+            try await sql.raw("SELECT id, name, finess, city FROM organisations ORDER BY name").all().compactMap(Self.organisation(from:))
+        }
+    }
+
+    public func find(id: UUID) async throws -> Organisation? {
+        try await database.read { sql in
+            try await sql.raw("SELECT id, name, finess, city FROM organisations WHERE id = \(bind: id.storageKey)").first().flatMap(Self.organisation(from:))
+        }
+    }
+
+    public func setOrganisation(userID: UUID, organisationID: UUID?, specialtyCode: String?) async throws {
+        try await database.write { sql in
+            try await sql.raw("""
+                UPDATE users SET organisation_id = \(bind: organisationID?.storageKey), specialty_code = \(bind: specialtyCode)
+                WHERE id = \(bind: userID.storageKey)
+                """).run()
+        }
+    }
+
+    static func organisation(from row: any SQLRow) throws -> Organisation? {
+        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
+              let finess = FINESSNumber(try row.decode(column: "finess", as: String.self)) else { return nil }
+        return Organisation(id: id, name: try row.decode(column: "name", as: String.self), finess: finess, city: try row.decode(column: "city", as: String.self))
+    }
+}

@@ -1,0 +1,80 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import Hummingbird
+
+/// The one door to patient data: loads the facts, asks `AccessPolicy`, records the
+/// decision in the audit trail, and turns refusals into errors. A patient the user's
+/// communities do not hold answers 404, exactly like one that does not exist.
+struct AccessGuard: Sendable {
+    let care: CareStore
+    let audit: AuditLog
+    let policy: AccessPolicy
+
+    struct Outcome: Sendable {
+        let decision: AccessDecision
+        let facts: AccessFacts
+    }
+
+    /// Checks `action` on the patient; throws after auditing the refusal. An allowed
+    /// access is audited too unless `auditAllowed` is false (writes record their own
+    /// event in the same transaction as the change).
+    @discardableResult
+    func require(
+        _ action: AccessAction, patient patientID: UUID, community: UUID? = nil, auditAction: AuditAction, resourceType: String = "patient",
+        resourceID: String? = nil, auditAllowed: Bool = true, context: AuthenticatedContext, at now: Date = Date()
+    ) async throws -> Outcome {
+        let outcome = try await evaluate(action, patient: patientID, community: community, auditAction: auditAction, resourceType: resourceType,
+                                         resourceID: resourceID, context: context, at: now)
+        if outcome.decision.allowed {
+            if auditAllowed {
+                try await audit.record(allowedEvent(outcome.decision, auditAction: auditAction, resourceType: resourceType, resourceID: resourceID,
+                                                    patientID: patientID, context: context), at: now)
+            }
+            return outcome
+        }
+        throw AppError.accessDenied(outcome.decision.reason, patientID: breakTheGlassMayHelp(outcome.decision) ? patientID : nil)
+    }
+
+    /// The decision without throwing for a refusal the page shows itself, except an
+    /// unknown or unreachable patient (audited, then 404). The caller audits what it shows.
+    func evaluate(
+        _ action: AccessAction, patient patientID: UUID, community: UUID? = nil, auditAction: AuditAction, resourceType: String = "patient",
+        resourceID: String? = nil, context: AuthenticatedContext, at now: Date = Date()
+    ) async throws -> Outcome {
+        guard let facts = try await care.accessFacts(userID: context.user.id, patientID: patientID, at: now) else {
+            try await audit.record(context.auditDraft(auditAction, resourceType: resourceType, resourceID: resourceID ?? patientID.storageKey,
+                                                      patientID: patientID, outcome: .denied, reason: "unknown_patient"), at: now)
+            throw AppError.notFound
+        }
+        let decision = policy.decide(action, facts, community: community, at: now)
+        if !decision.allowed {
+            try await audit.record(context.auditDraft(auditAction, resourceType: resourceType, resourceID: resourceID ?? patientID.storageKey,
+                                                      patientID: patientID, outcome: .denied, reason: decision.reason.rawValue), at: now)
+            if decision.hidesExistence { throw AppError.notFound }
+        }
+        return Outcome(decision: decision, facts: facts)
+    }
+
+    /// Whether break-the-glass could lift this refusal here: outside the care scope, or an
+    /// opposition when the configuration lets break-the-glass override it.
+    func breakTheGlassMayHelp(_ decision: AccessDecision) -> Bool {
+        decision.breakTheGlassMayHelp || (decision.reason == .opposition && policy.breakTheGlassMayOverrideOpposition)
+    }
+
+    func allowedEvent(
+        _ decision: AccessDecision, auditAction: AuditAction, resourceType: String, resourceID: String? = nil, patientID: UUID,
+        context: AuthenticatedContext
+    ) -> AuditDraft {
+        context.auditDraft(auditAction, resourceType: resourceType, resourceID: resourceID ?? patientID.storageKey, patientID: patientID,
+                           mode: decision.mode, outcome: .allowed, reason: decision.reason.rawValue)
+    }
+}
+
+extension Parameters {
+    /// A UUID path parameter; anything else is a page that does not exist.
+    func uuid(_ name: String) throws -> UUID {
+        guard let raw = get(name), let id = UUID(uuidString: raw) else { throw AppError.notFound }
+        return id
+    }
+}

@@ -1,0 +1,142 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+
+/// Platform administration: organisations (FINESS), the whole audit trail, and the
+/// identity desk's merge of duplicate patient records.
+struct AdminController: Sendable {
+    let organisations: OrganisationStore
+    let patients: PatientStore
+    let audit: AuditLog
+    let renderer: Renderer
+
+    func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
+        group.get(RouterPath(SiteURL.adminOrganisations.pattern), use: listOrganisations)
+        group.post(RouterPath(SiteURL.adminOrganisations.pattern), use: createOrganisation)
+        group.get(RouterPath(SiteURL.adminAudit.pattern), use: auditPage)
+        group.get(RouterPath(SiteURL.adminPatientMerge.pattern), use: mergeForm)
+        group.post(RouterPath(SiteURL.adminPatientMerge.pattern), use: merge)
+    }
+
+    private func requireAdmin(_ context: AuthenticatedContext) throws {
+        guard context.user.isAdmin else { throw AppError.forbidden }
+    }
+
+    struct OrganisationsContent: Sendable, MustacheParent {
+        let organisations: [ViewFields]
+        let values: ViewFields
+        let error: String?
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "organisations": organisations
+            case "values": values
+            case "error": error
+            default: nil
+            }
+        }
+    }
+
+    @Sendable func listOrganisations(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        return try await renderOrganisations(request: request, context: context, form: FormData(fields: [:]), error: nil)
+    }
+
+    private func renderOrganisations(request: Request, context: AuthenticatedContext, form: FormData, error: String?, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let content = OrganisationsContent(
+            organisations: try await organisations.all().map { ViewFields(["name": $0.name, "finess": $0.finess, "city": $0.city]) },
+            values: ViewFields(form.fields), error: error
+        )
+        return try renderer.html("admin_organisations", pages.page(content), status: status)
+    }
+
+    @Sendable func createOrganisation(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        guard let name = form.trimmed("name"), let city = form.trimmed("city"), name.count <= 200, city.count <= 100 else {
+            return try await renderOrganisations(request: request, context: context, form: form, error: pages.text("organisation_error_fields"), status: .badRequest)
+        }
+        guard let finess = form.trimmed("finess").flatMap(FINESSNumber.init) else {
+            return try await renderOrganisations(request: request, context: context, form: form, error: pages.text("organisation_error_finess"), status: .badRequest)
+        }
+        let organisation = Organisation(name: name, finess: finess, city: city)
+        do {
+            try await organisations.create(organisation, audit: context.auditDraft(
+                .organisationCreate, resourceType: "organisation", resourceID: organisation.id.storageKey, outcome: .success))
+        } catch StoreError.duplicateFINESS {
+            return try await renderOrganisations(request: request, context: context, form: form, error: pages.text("organisation_error_duplicate"), status: .conflict)
+        }
+        context.sessions.flash(.success, "flash_organisation_created")
+        return .redirect(to: SiteURL.adminOrganisations.path, type: .normal)
+    }
+
+    @Sendable func auditPage(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let pages = PageBuilder(request: request, context: context)
+        return try await AuditPage(audit: audit, renderer: renderer).render(
+            request: request, context: context, scope: nil, title: pages.text("audit_all"), path: SiteURL.adminAudit.path
+        )
+    }
+
+    struct MergeContent: Sendable, MustacheParent {
+        let pairs: [ViewFields]
+        let error: String?
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "pairs": pairs
+            case "error": error
+            default: nil
+            }
+        }
+    }
+
+    @Sendable func mergeForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        return try await renderMerge(request: request, context: context, error: nil)
+    }
+
+    private func renderMerge(request: Request, context: AuthenticatedContext, error: String?, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        func describe(_ record: PatientRecord) -> ViewFields {
+            let identity = record.identity
+            return ViewFields([
+                "id": record.id.storageKey, "name": identity.displayName, "birthDate": identity.birthDate.french,
+                "status": pages.text("identity_status_\(identity.status.rawValue)"), "ins": identity.ins?.matricule,
+                "createdAt": DisplayFormat.dateTime(iso: record.createdAt), "url": SiteURL.patient(record.id).path,
+            ])
+        }
+        let pairs = try await patients.suspectedDuplicates().map { first, second in
+            // Suggest keeping the better-qualified identity.
+            let order: [IdentityStatus] = [.provisional, .retrieved, .validated, .qualified]
+            let firstWins = (order.firstIndex(of: first.identity.status) ?? 0) >= (order.firstIndex(of: second.identity.status) ?? 0)
+            return ViewFields(["survivor": describe(firstWins ? first : second), "merged": describe(firstWins ? second : first)])
+        }
+        return try renderer.html("admin_merge", pages.page(MergeContent(pairs: pairs, error: error)), status: status)
+    }
+
+    @Sendable func merge(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        guard let survivor = form["survivor"].flatMap(UUID.init(uuidString:)), let merged = form["merged"].flatMap(UUID.init(uuidString:)),
+              let reason = form.trimmed("reason"), reason.count <= 500 else {
+            return try await renderMerge(request: request, context: context, error: pages.text("merge_error_fields"), status: .badRequest)
+        }
+        do {
+            try await patients.merge(survivorID: survivor, mergedID: merged, by: context.user.id, reason: reason, audit: context.auditDraft(
+                .patientMerge, resourceType: "patient", resourceID: merged.storageKey, patientID: survivor, outcome: .success, reason: reason))
+        } catch StoreError.notFound {
+            throw AppError.notFound
+        } catch is PatientStore.MergeError {
+            return try await renderMerge(request: request, context: context, error: pages.text("merge_error_state"), status: .conflict)
+        }
+        context.sessions.flash(.success, "flash_patients_merged")
+        return .redirect(to: SiteURL.patient(survivor).path, type: .normal)
+    }
+}

@@ -1,0 +1,222 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+
+/// A community's page (members, organisations, patients, break-the-glass review),
+/// membership management by its coordinators, and its audit page.
+struct CommunityController: Sendable {
+    let communities: CommunityStore
+    let users: UserStore
+    let patients: PatientStore
+    let care: CareStore
+    let audit: AuditLog
+    let renderer: Renderer
+
+    func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
+        group.get(PatientController.route { id, _ in .community(id) }, use: show)
+        group.post(PatientController.route { id, _ in .communityMembers(id) }, use: invite)
+        group.post(PatientController.route { .communityMemberApprove($0, user: $1) }, use: approve)
+        group.post(PatientController.route { .communityMemberSuspend($0, user: $1) }, use: suspend)
+        group.post(PatientController.route { id, _ in .communityAccept(id) }, use: accept)
+        group.get(PatientController.route { id, _ in .communityAudit(id) }, use: auditPage)
+    }
+
+    /// The community and the user's membership; 404 for a community they are not part of.
+    private func load(_ context: AuthenticatedContext, requireAdmin: Bool = false) async throws -> (Community, Membership?) {
+        let id = try context.parameters.uuid("id")
+        guard let community = try await communities.find(id: id) else { throw AppError.notFound }
+        let membership = try await communities.membership(userID: context.user.id, in: id)
+        guard context.user.isAdmin || membership != nil else { throw AppError.notFound }
+        if requireAdmin, !(context.user.isAdmin || membership?.administersCommunity == true) { throw AppError.forbidden }
+        return (community, membership)
+    }
+
+    struct CommunityContent: Sendable, MustacheParent {
+        let community: ViewFields
+        let isAdministrator: Bool
+        let invitation: Bool
+        let isActiveMember: Bool
+        let members: [ViewFields]
+        let organisations: [ViewFields]
+        let patients: [ViewFields]
+        let emergencyGrants: [ViewFields]
+        let roleOptions: [ViewFields]
+        let links: ViewFields
+        let error: String?
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "community": community
+            case "isAdministrator": isAdministrator
+            case "invitation": invitation
+            case "isActiveMember": isActiveMember
+            case "members": members
+            case "organisations": organisations
+            case "patients": patients
+            case "emergencyGrants": emergencyGrants
+            case "roleOptions": roleOptions
+            case "links": links
+            case "error": error
+            default: nil
+            }
+        }
+    }
+
+    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await render(request: request, context: context, error: nil)
+    }
+
+    private func render(request: Request, context: AuthenticatedContext, error: String?, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let (community, membership) = try await load(context)
+        let pages = PageBuilder(request: request, context: context)
+        let isAdministrator = context.user.isAdmin || membership?.administersCommunity == true
+        let isActive = membership?.status == .active
+        // Members see who holds which patient (administrative data); the clinical part is behind each patient's page.
+        let patientRows = isActive || context.user.isAdmin ? try await patients.patients(inCommunity: community.id) : []
+        let content = CommunityContent(
+            community: ViewFields(["name": community.name, "region": community.region, "kind": pages.text("community_kind_\(community.kind.rawValue)")]),
+            isAdministrator: isAdministrator,
+            invitation: membership?.status == .invited,
+            isActiveMember: isActive,
+            members: try await communities.members(of: community.id).map { member in
+                ViewFields([
+                    "name": member.user.displayName, "email": member.user.email, "specialty": member.user.specialtyLabel,
+                    "organisation": member.organisationName, "role": pages.text("community_role_\(member.membership.role.rawValue)"),
+                    "status": pages.text("membership_status_\(member.membership.status.rawValue)"),
+                    "statusCode": member.membership.status.rawValue,
+                    "approveURL": isAdministrator && member.membership.status != .active ? SiteURL.communityMemberApprove(community.id, user: member.user.id).path : nil,
+                    "suspendURL": isAdministrator && member.membership.status != .suspended && member.user.id != context.user.id
+                        ? SiteURL.communityMemberSuspend(community.id, user: member.user.id).path : nil,
+                ])
+            },
+            organisations: try await communities.organisations(of: community.id).map {
+                ViewFields(["name": $0.name, "finess": $0.finess, "city": $0.city])
+            },
+            patients: patientRows.map { ViewFields(["name": $0.identity.displayName, "birthDate": $0.identity.birthDate.french, "url": SiteURL.patient($0.id).path]) },
+            emergencyGrants: isAdministrator ? try await care.emergencyGrants(inCommunity: community.id).map { row in
+                ViewFields([
+                    "patient": row.patientName, "patientURL": SiteURL.patient(row.patientID).path, "user": row.userName,
+                    "reason": pages.text("emergency_reason_\(row.reasonCode)"), "justification": row.justification,
+                    "grantedAt": DisplayFormat.dateTime(row.grant.grantedAt), "expiresAt": DisplayFormat.dateTime(row.grant.expiresAt),
+                    "overridesOpposition": row.grant.overridesOpposition ? true : nil,
+                ])
+            } : [],
+            roleOptions: CommunityRole.allCases.map { ViewFields(["value": $0.rawValue, "label": pages.text("community_role_\($0.rawValue)")]) },
+            links: ViewFields([
+                "members": SiteURL.communityMembers(community.id).path, "accept": SiteURL.communityAccept(community.id).path,
+                "audit": SiteURL.communityAudit(community.id).path, "newPatient": SiteURL.newPatient.path + "?community=\(community.id.storageKey)",
+            ]),
+            error: error
+        )
+        return try renderer.html("community", pages.page(content), status: status)
+    }
+
+    @Sendable func invite(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let (community, _) = try await load(context, requireAdmin: true)
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        guard let email = form.trimmed("email"), let role = form["role"].flatMap(CommunityRole.init(rawValue:)) else {
+            return try await render(request: request, context: context, error: pages.text("community_error_invite_fields"), status: .badRequest)
+        }
+        guard let (invitee, _) = try await users.findWithCredentials(email: email) else {
+            return try await render(request: request, context: context, error: pages.text("community_error_no_account"), status: .badRequest)
+        }
+        do {
+            try await communities.invite(userID: invitee.id, to: community.id, role: role, audit: context.auditDraft(
+                .memberInvite, resourceType: "community", resourceID: community.id.storageKey, outcome: .success, reason: "\(invitee.id.storageKey) \(role.rawValue)"))
+        } catch StoreError.alreadyMember {
+            return try await render(request: request, context: context, error: pages.text("community_error_already_member"), status: .conflict)
+        }
+        context.sessions.flash(.success, "flash_member_invited")
+        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
+    }
+
+    private func changeStatus(_ context: AuthenticatedContext, from: [MembershipStatus], to: MembershipStatus, action: AuditAction, flash: String) async throws -> Response {
+        let (community, _) = try await load(context, requireAdmin: true)
+        let userID = try context.parameters.uuid("item")
+        guard try await communities.changeStatus(userID: userID, in: community.id, from: from, to: to, audit: context.auditDraft(
+            action, resourceType: "community", resourceID: community.id.storageKey, outcome: .success, reason: userID.storageKey))
+        else { throw AppError.notFound }
+        context.sessions.flash(.success, flash)
+        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
+    }
+
+    @Sendable func approve(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await changeStatus(context, from: [.invited, .suspended], to: .active, action: .memberApprove, flash: "flash_member_approved")
+    }
+
+    @Sendable func suspend(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        guard try context.parameters.uuid("item") != context.user.id else { throw AppError.badRequest }
+        return try await changeStatus(context, from: [.invited, .active], to: .suspended, action: .memberSuspend, flash: "flash_member_suspended")
+    }
+
+    @Sendable func accept(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let id = try context.parameters.uuid("id")
+        guard try await communities.changeStatus(userID: context.user.id, in: id, from: [.invited], to: .active, audit: context.auditDraft(
+            .memberAccept, resourceType: "community", resourceID: id.storageKey, outcome: .success))
+        else { throw AppError.notFound }
+        context.sessions.flash(.success, "flash_invitation_accepted")
+        return .redirect(to: SiteURL.community(id).path, type: .normal)
+    }
+
+    @Sendable func auditPage(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let (community, _) = try await load(context, requireAdmin: true)
+        return try await AuditPage(audit: audit, renderer: renderer).render(
+            request: request, context: context, scope: community.id, title: community.name, path: SiteURL.communityAudit(community.id).path
+        )
+    }
+}
+
+/// The audit search page, for a community's coordinators and for platform admins.
+struct AuditPage: Sendable {
+    let audit: AuditLog
+    let renderer: Renderer
+
+    struct AuditContent: Sendable, MustacheParent {
+        let scopeName: String
+        let formAction: String
+        let filters: ViewFields
+        let events: [ViewFields]
+        let actions: [ViewFields]
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "scopeName": scopeName
+            case "formAction": formAction
+            case "filters": filters
+            case "events": events
+            case "actions": actions
+            default: nil
+            }
+        }
+    }
+
+    func render(request: Request, context: AuthenticatedContext, scope: UUID?, title: String, path: String) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let query = request.uri.queryParameters
+        func value(_ name: String) -> String? {
+            guard let raw = query.get(name)?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            return raw
+        }
+        let action = value("action").flatMap { AuditAction(rawValue: $0) != nil ? $0 : nil }
+        let until = DisplayFormat.startOfDay(value("to")).map { $0.addingTimeInterval(86_400) }
+        let filter = AuditLog.Filter(
+            patientIDs: value("patient").flatMap(UUID.init(uuidString:)).map { [$0] }, actorID: value("user").flatMap(UUID.init(uuidString:)),
+            action: action, from: DisplayFormat.startOfDay(value("from")), until: until, communityID: scope
+        )
+        let rows = try await audit.events(matching: filter)
+        try await audit.record(context.auditDraft(.auditRead, resourceType: "audit", resourceID: scope?.storageKey, outcome: .success))
+        let content = AuditContent(
+            scopeName: title, formAction: path,
+            filters: ViewFields(["patient": value("patient"), "user": value("user"), "from": value("from"), "to": value("to")]),
+            events: rows.map { AuditPresentation.fields($0, pages: pages) },
+            actions: AuditAction.allCases.map {
+                ViewFields(["value": $0.rawValue, "label": AuditPresentation.actionLabel($0.rawValue, pages: pages), "selected": action == $0.rawValue ? true : nil])
+            }
+        )
+        return try renderer.html("audit", pages.page(content))
+    }
+}

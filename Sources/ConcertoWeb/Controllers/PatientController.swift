@@ -1,0 +1,568 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+
+/// Patients: creation with duplicate detection, the patient page (identity, then the
+/// clinical part when the policy allows it), care team, oppositions, local ids,
+/// break-the-glass and the access report. Every route with a patient id goes through
+/// `AccessGuard` first.
+struct PatientController: Sendable {
+    let patients: PatientStore
+    let care: CareStore
+    let communities: CommunityStore
+    let organisations: OrganisationStore
+    let audit: AuditLog
+    let guardian: AccessGuard
+    let emergencyRules: EmergencyAccessRules
+    let renderer: Renderer
+
+    func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
+        group.get(RouterPath(SiteURL.newPatient.pattern), use: newPatientForm)
+        group.post(RouterPath(SiteURL.patients.pattern), use: createPatient)
+        group.get(Self.route { id, _ in .patient(id) }, use: show)
+        group.post(Self.route { id, _ in .patientCases(id) }, use: openCase)
+        group.post(Self.route { id, _ in .patientCareTeam(id) }, use: addCareLink)
+        group.post(Self.route { .patientCareLinkEnd($0, link: $1) }, use: endCareLink)
+        group.post(Self.route { id, _ in .patientOppositions(id) }, use: recordOpposition)
+        group.post(Self.route { .patientOppositionWithdraw($0, opposition: $1) }, use: withdrawOpposition)
+        group.post(Self.route { id, _ in .patientLocalIDs(id) }, use: addLocalID)
+        group.get(Self.route { id, _ in .patientEmergencyAccess(id) }, use: emergencyForm)
+        group.post(Self.route { id, _ in .patientEmergencyAccess(id) }, use: requestEmergencyAccess)
+        group.get(Self.route { id, _ in .patientAccessReport(id) }, use: accessReport)
+        group.get(Self.route { id, _ in .patientAccessReportCSV(id) }, use: accessReportCSV)
+    }
+
+    static func route(_ make: (UUID, UUID) -> SiteURL) -> RouterPath {
+        RouterPath(SiteURL.template(make).pattern)
+    }
+
+    // MARK: New patient
+
+    struct NewPatientContent: Sendable, MustacheParent {
+        let communities: [ViewFields]
+        let values: ViewFields
+        let errors: [String]
+        let matches: [ViewFields]
+        let sexOptions: [ViewFields]
+        let statusOptions: [ViewFields]
+        let insKindOptions: [ViewFields]
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "communities": communities
+            case "values": values
+            case "errors": errors
+            case "matches": matches
+            case "sexOptions": sexOptions
+            case "statusOptions": statusOptions
+            case "insKindOptions": insKindOptions
+            default: nil
+            }
+        }
+    }
+
+    /// Communities where the user may open a patient's file: active, not as observer.
+    private func writableCommunities(_ context: AuthenticatedContext) async throws -> [(Community, Membership)] {
+        try await communities.communities(ofUser: context.user.id).filter { $0.membership.status == .active && $0.membership.role != .observer }
+    }
+
+    @Sendable func newPatientForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let chosen = request.uri.queryParameters["community"].map(String.init)
+        return try await renderNewPatient(request: request, context: context, form: FormData(fields: ["community": chosen ?? ""]), errors: [], matches: [])
+    }
+
+    private func renderNewPatient(
+        request: Request, context: AuthenticatedContext, form: FormData, errors: [String], matches: [ViewFields], status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let writable = try await writableCommunities(context)
+        guard !writable.isEmpty else { throw AppError.forbidden }
+        func options<T: RawRepresentable<String>>(_ all: [T], field: String, label: (T) -> String) -> [ViewFields] {
+            all.map { ViewFields(["value": $0.rawValue, "label": label($0), "selected": form[field] == $0.rawValue ? true : nil]) }
+        }
+        let content = NewPatientContent(
+            communities: writable.map { ViewFields(["id": $0.0.id.storageKey, "name": $0.0.name, "selected": form["community"] == $0.0.id.storageKey ? true : nil]) },
+            values: ViewFields(form.fields),
+            errors: errors,
+            matches: matches,
+            sexOptions: options(AdministrativeSex.allCases, field: "sex") { pages.text("sex_\($0.rawValue)") },
+            statusOptions: options(IdentityStatus.allCases, field: "identity_status") { pages.text("identity_status_\($0.rawValue)") },
+            insKindOptions: options(INSKind.allCases, field: "ins_kind") { pages.text("ins_kind_\($0.rawValue)") }
+        )
+        return try renderer.html("patient_new", pages.page(content), status: status)
+    }
+
+    /// Reads the identity form; returns the identity or the messages to show.
+    struct FormErrors: Error { let messages: [String] }
+
+    static func identity(from form: FormData, pages: PageBuilder) -> Result<PatientIdentity, FormErrors> {
+        var errors: [String] = []
+        let birthName = form.trimmed("birth_name") ?? ""
+        let firstNames = form.trimmed("first_names") ?? ""
+        let birthDate = form.trimmed("birth_date").flatMap(CalendarDate.init(iso:))
+        if birthDate == nil { errors.append(pages.text("patient_error_birth_date")) }
+        let sex = form["sex"].flatMap(AdministrativeSex.init(rawValue:))
+        if sex == nil { errors.append(pages.text("patient_error_sex")) }
+        let status = form["identity_status"].flatMap(IdentityStatus.init(rawValue:)) ?? .provisional
+        var ins: INS?
+        if let matricule = form.trimmed("ins_matricule") {
+            let kind = form["ins_kind"].flatMap(INSKind.init(rawValue:)) ?? .nir
+            switch INS.validate(matricule) {
+            case .success(let valid): ins = try? INS(matricule: valid, kind: kind)
+            case .failure(.wrongKey): errors.append(pages.text("patient_error_ins_key"))
+            case .failure: errors.append(pages.text("patient_error_ins_format"))
+            }
+        }
+        guard let birthDate, let sex, errors.isEmpty else { return .failure(FormErrors(messages: errors)) }
+        let identity = PatientIdentity(
+            birthName: birthName.uppercased(), firstNames: firstNames, usedName: form.trimmed("used_name")?.uppercased(),
+            usedFirstName: form.trimmed("used_first_name"), birthDate: birthDate, sex: sex,
+            birthPlaceCode: form.trimmed("birth_place_code")?.uppercased(), ins: ins, status: status
+        )
+        let problems = identity.problems()
+        guard problems.isEmpty else { return .failure(FormErrors(messages: problems.map { pages.text("patient_error_\($0)") })) }
+        return .success(identity)
+    }
+
+    @Sendable func createPatient(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        let writable = try await writableCommunities(context)
+        guard let communityID = form["community"].flatMap(UUID.init(uuidString:)),
+              let (_, membership) = writable.first(where: { $0.0.id == communityID }) else {
+            return try await renderNewPatient(request: request, context: context, form: form, errors: [pages.text("patient_error_community")], matches: [], status: .badRequest)
+        }
+        let identity: PatientIdentity
+        switch Self.identity(from: form, pages: pages) {
+        case .success(let value): identity = value
+        case .failure(let errors):
+            return try await renderNewPatient(request: request, context: context, form: form, errors: errors.messages, matches: [], status: .badRequest)
+        }
+        // Offer records the user may already see instead of creating a duplicate; a match
+        // they may not see is not revealed (the identity admins see it as a suspected duplicate).
+        if form["confirm_new"] != "1" {
+            var visible: [ViewFields] = []
+            for (record, strength) in try await patients.matches(for: identity) {
+                guard let facts = try await care.accessFacts(userID: context.user.id, patientID: record.id),
+                      guardian.policy.decide(.readAdministrative, facts, at: Date()).allowed else { continue }
+                let holdsHere = facts.caseCommunities.contains(communityID)
+                visible.append(ViewFields([
+                    "name": record.identity.displayName, "birthDate": record.identity.birthDate.french,
+                    "strength": pages.text("patient_match_\(strength == .ins ? "ins" : "traits")"),
+                    "url": SiteURL.patient(record.id).path, "openCaseURL": holdsHere ? nil : SiteURL.patientCases(record.id).path,
+                ]))
+            }
+            if !visible.isEmpty {
+                return try await renderNewPatient(request: request, context: context, form: form, errors: [], matches: visible, status: .conflict)
+            }
+        }
+        var localID: (UUID, String)?
+        if let ipp = form.trimmed("ipp") {
+            guard let organisation = context.user.organisationID else {
+                return try await renderNewPatient(request: request, context: context, form: form, errors: [pages.text("patient_error_ipp_no_organisation")], matches: [], status: .badRequest)
+            }
+            localID = (organisation, ipp)
+        }
+        let careReason = membership.role == .physician ? pages.text("care_reason_creator") : nil
+        do {
+            let id = try await patients.create(
+                identity, in: communityID, by: context.user.id, careReason: careReason, localID: localID,
+                audit: context.auditDraft(.patientCreate, resourceType: "patient", outcome: .success, reason: communityID.storageKey)
+            )
+            context.sessions.flash(.success, "flash_patient_created")
+            return .redirect(to: SiteURL.patient(id).path, type: .normal)
+        } catch StoreError.duplicateLocalID {
+            return try await renderNewPatient(request: request, context: context, form: form, errors: [pages.text("patient_error_ipp_taken")], matches: [], status: .conflict)
+        }
+    }
+
+    /// Opens a case for an existing record in one of the user's communities.
+    @Sendable func openCase(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        let form = try context.requiredForm
+        try await guardian.require(.readAdministrative, patient: patientID, auditAction: .patientUpdate, auditAllowed: false, context: context)
+        let writable = try await writableCommunities(context)
+        guard let communityID = form["community"].flatMap(UUID.init(uuidString:)), writable.contains(where: { $0.0.id == communityID }) else {
+            throw AppError.badRequest
+        }
+        try await patients.openCase(patientID: patientID, in: communityID, by: context.user.id, audit: context.auditDraft(
+            .patientUpdate, resourceType: "case", resourceID: communityID.storageKey, patientID: patientID, outcome: .success, reason: "case_opened"))
+        context.sessions.flash(.success, "flash_case_opened")
+        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+    }
+
+    // MARK: Patient page
+
+    struct PatientContent: Sendable, MustacheParent {
+        let patientID: String
+        let name: String
+        let identity: ViewFields
+        let localIDs: [ViewFields]
+        let heldCases: [ViewFields]
+        let accessAllowed: Bool
+        let accessMessage: String
+        let breakTheGlass: Bool
+        let emergencyURL: String?
+        let careLinks: [ViewFields]
+        let oppositions: [ViewFields]
+        let mayDeclareCare: Bool
+        let mayWriteAdministrative: Bool
+        let mayReadAuditTrail: Bool
+        let oppositionTargets: [ViewFields]
+        let openCaseCommunities: [ViewFields]
+        let links: ViewFields
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "patientID": patientID
+            case "name": self.name
+            case "identity": identity
+            case "localIDs": localIDs
+            case "heldCases": heldCases
+            case "accessAllowed": accessAllowed
+            case "accessMessage": accessMessage
+            case "breakTheGlass": breakTheGlass
+            case "emergencyURL": emergencyURL
+            case "careLinks": careLinks
+            case "oppositions": oppositions
+            case "mayDeclareCare": mayDeclareCare
+            case "mayWriteAdministrative": mayWriteAdministrative
+            case "mayReadAuditTrail": mayReadAuditTrail
+            case "oppositionTargets": oppositionTargets
+            case "openCaseCommunities": openCaseCommunities
+            case "links": links
+            default: nil
+            }
+        }
+    }
+
+    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        let pages = PageBuilder(request: request, context: context)
+        guard let record = try await patients.find(id: patientID) else {
+            _ = try await guardian.evaluate(.readAdministrative, patient: patientID, auditAction: .patientRead, context: context)
+            throw AppError.notFound
+        }
+        if let survivor = record.mergedInto {
+            // The merged record lives on in the survivor, behind the same policy.
+            _ = try await guardian.require(.readAdministrative, patient: survivor, auditAction: .patientRead, auditAllowed: false, context: context)
+            return .redirect(to: SiteURL.patient(survivor).path, type: .normal)
+        }
+        let now = Date()
+        let administrative = try await guardian.require(.readAdministrative, patient: patientID, auditAction: .patientRead, auditAllowed: false, context: context, at: now)
+        let facts = administrative.facts
+        let clinical = guardian.policy.decide(.readClinical, facts, at: now)
+        // One event for the page: what it showed and on what ground.
+        let shown = clinical.allowed ? clinical : administrative.decision
+        try await audit.record(guardian.allowedEvent(shown, auditAction: .patientRead, resourceType: clinical.allowed ? "patient" : "patient_identity",
+                                                     patientID: patientID, context: context), at: now)
+        if !clinical.allowed {
+            try await audit.record(context.auditDraft(.patientRead, resourceType: "patient_clinical", resourceID: patientID.storageKey, patientID: patientID,
+                                                      outcome: .denied, reason: clinical.reason.rawValue), at: now)
+        }
+        let identity = record.identity
+        let heldCases = try await patients.cases(of: patientID)
+        let myCommunities = try await writableCommunities(context)
+        let grantExpiry = facts.grants.filter { $0.isActive(at: now) }.map(\.expiresAt).max()
+        var accessMessage = pages.text("access_reason_\(clinical.reason.rawValue)")
+        if clinical.mode == .breakTheGlass, let grantExpiry {
+            accessMessage += " " + pages.text("access_until", ["time": DisplayFormat.dateTime(grantExpiry)])
+        }
+        let careRows = clinical.allowed ? try await care.careLinks(of: patientID) : []
+        let oppositionRows = try await care.oppositions(of: patientID)
+        let writeAdmin = guardian.policy.decide(.writeAdministrative, facts, at: now).allowed
+        let heldCommunityIDs = Set(heldCases.map(\.communityID))
+        let content = PatientContent(
+            patientID: patientID.storageKey,
+            name: identity.displayName,
+            identity: ViewFields([
+                "birthName": identity.birthName, "firstNames": identity.firstNames, "firstName": identity.firstName,
+                "usedName": identity.usedName, "usedFirstName": identity.usedFirstName, "birthDate": identity.birthDate.french,
+                "sex": pages.text("sex_\(identity.sex.rawValue)"), "birthPlaceCode": identity.birthPlaceCode,
+                "status": pages.text("identity_status_\(identity.status.rawValue)"), "qualified": identity.status == .qualified ? true : nil,
+                "ins": identity.usableINS?.matricule, "insKind": identity.usableINS.map { pages.text("ins_kind_\($0.kind.rawValue)") },
+                "insOID": identity.usableINS?.oid,
+            ]),
+            localIDs: try await patients.localIDs(of: patientID).map { ViewFields(["organisation": $0.organisation, "ipp": $0.ipp]) },
+            heldCases: heldCases.map { ViewFields(["community": $0.communityName, "status": pages.text("case_status_\($0.status)"),
+                                                   "createdAt": DisplayFormat.dateTime(iso: $0.createdAt)]) },
+            accessAllowed: clinical.allowed,
+            accessMessage: accessMessage,
+            breakTheGlass: clinical.mode == .breakTheGlass,
+            emergencyURL: guardian.breakTheGlassMayHelp(clinical) ? SiteURL.patientEmergencyAccess(patientID).path : nil,
+            careLinks: careRows.map { row in
+                let active = row.link.isActive(at: now)
+                return ViewFields([
+                    "party": row.partyName, "kind": pages.text(row.link.party.isOrganisation ? "care_party_organisation" : "care_party_professional"),
+                    "reason": row.reason, "start": DisplayFormat.dateTime(row.link.start), "end": row.link.end.map(DisplayFormat.dateTime),
+                    "declaredBy": row.declaredByName, "active": active ? true : nil,
+                    "endURL": active ? SiteURL.patientCareLinkEnd(patientID, link: row.id).path : nil,
+                ])
+            },
+            oppositions: oppositionRows.map { row in
+                let active = row.scope.isActive(at: now)
+                return ViewFields([
+                    "target": row.targetName, "recordedBy": row.recordedByName, "recordedAt": DisplayFormat.dateTime(row.scope.recordedAt),
+                    "withdrawnAt": row.scope.withdrawnAt.map(DisplayFormat.dateTime), "active": active ? true : nil,
+                    "withdrawURL": active && writeAdmin ? SiteURL.patientOppositionWithdraw(patientID, opposition: row.id).path : nil,
+                ])
+            },
+            mayDeclareCare: clinical.allowed && guardian.policy.decide(.declareCare, facts, at: now).allowed,
+            mayWriteAdministrative: writeAdmin,
+            mayReadAuditTrail: guardian.policy.decide(.readAuditTrail, facts, at: now).allowed,
+            oppositionTargets: heldCases.reduce(into: [ViewFields]()) { list, held in
+                let value = "community:\(held.communityID.storageKey)"
+                if !list.contains(where: { $0.values["value"] as? String == value }) {
+                    list.append(ViewFields(["value": value, "label": held.communityName]))
+                }
+            } + (try await organisations.all()).map { ViewFields(["value": "organisation:\($0.id.storageKey)", "label": "\($0.name) (\($0.city))"]) },
+            openCaseCommunities: myCommunities.filter { !heldCommunityIDs.contains($0.0.id) }.map { ViewFields(["id": $0.0.id.storageKey, "name": $0.0.name]) },
+            links: ViewFields([
+                "careTeam": SiteURL.patientCareTeam(patientID).path, "oppositions": SiteURL.patientOppositions(patientID).path,
+                "localIDs": SiteURL.patientLocalIDs(patientID).path, "accessReport": SiteURL.patientAccessReport(patientID).path,
+                "accessReportCSV": SiteURL.patientAccessReportCSV(patientID).path, "openCase": SiteURL.patientCases(patientID).path,
+            ])
+        )
+        return try renderer.html("patient", pages.page(content))
+    }
+
+    // MARK: Care team, oppositions, local ids
+
+    @Sendable func addCareLink(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        let form = try context.requiredForm
+        let outcome = try await guardian.require(.declareCare, patient: patientID, auditAction: .careLinkAdd, auditAllowed: false, context: context)
+        guard let reason = form.trimmed("reason"), reason.count <= 200 else {
+            context.sessions.flash(.error, "flash_care_reason_missing")
+            return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+        }
+        let party: CareLink.Party
+        if form["party"] == "organisation" {
+            guard let organisation = context.user.organisationID else { throw AppError.badRequest }
+            party = .organisation(organisation)
+        } else {
+            party = .professional(context.user.id)
+        }
+        let end = DisplayFormat.startOfDay(form.trimmed("end"))
+        try await care.addCareLink(
+            patientID: patientID, party: party, reason: reason, start: Date(), end: end, declaredBy: context.user.id,
+            audit: guardian.allowedEvent(outcome.decision, auditAction: .careLinkAdd, resourceType: "care_relationship", patientID: patientID, context: context)
+        )
+        context.sessions.flash(.success, "flash_care_added")
+        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+    }
+
+    @Sendable func endCareLink(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        let linkID = try context.parameters.uuid("item")
+        let outcome = try await guardian.require(.declareCare, patient: patientID, auditAction: .careLinkEnd, auditAllowed: false, context: context)
+        guard try await care.endCareLink(id: linkID, patientID: patientID, audit: guardian.allowedEvent(
+            outcome.decision, auditAction: .careLinkEnd, resourceType: "care_relationship", resourceID: linkID.storageKey, patientID: patientID, context: context))
+        else { throw AppError.notFound }
+        context.sessions.flash(.success, "flash_care_ended")
+        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+    }
+
+    @Sendable func recordOpposition(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        let form = try context.requiredForm
+        let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .oppositionRecord, auditAllowed: false, context: context)
+        let parts = (form["target"] ?? "").split(separator: ":", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let id = UUID(uuidString: parts[1]) else { throw AppError.badRequest }
+        let target: OppositionScope.Target
+        switch parts[0] {
+        case "community" where outcome.facts.caseCommunities.contains(id): target = .community(id)
+        case "organisation" where try await organisations.find(id: id) != nil: target = .organisation(id)
+        default: throw AppError.badRequest
+        }
+        try await care.recordOpposition(patientID: patientID, target: target, by: context.user.id, audit: guardian.allowedEvent(
+            outcome.decision, auditAction: .oppositionRecord, resourceType: "opposition", resourceID: id.storageKey, patientID: patientID, context: context))
+        context.sessions.flash(.success, "flash_opposition_recorded")
+        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+    }
+
+    @Sendable func withdrawOpposition(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        let oppositionID = try context.parameters.uuid("item")
+        let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .oppositionWithdraw, auditAllowed: false, context: context)
+        guard try await care.withdrawOpposition(id: oppositionID, patientID: patientID, by: context.user.id, audit: guardian.allowedEvent(
+            outcome.decision, auditAction: .oppositionWithdraw, resourceType: "opposition", resourceID: oppositionID.storageKey, patientID: patientID, context: context))
+        else { throw AppError.notFound }
+        context.sessions.flash(.success, "flash_opposition_withdrawn")
+        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+    }
+
+    @Sendable func addLocalID(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        let form = try context.requiredForm
+        let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .patientLocalID, auditAllowed: false, context: context)
+        guard let ipp = form.trimmed("ipp"), ipp.count <= 40, let organisation = context.user.organisationID else {
+            context.sessions.flash(.error, "flash_ipp_invalid")
+            return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+        }
+        do {
+            try await patients.addLocalID(patientID: patientID, organisationID: organisation, ipp: ipp, audit: guardian.allowedEvent(
+                outcome.decision, auditAction: .patientLocalID, resourceType: "local_id", patientID: patientID, context: context))
+            context.sessions.flash(.success, "flash_ipp_added")
+        } catch StoreError.duplicateLocalID {
+            context.sessions.flash(.error, "flash_ipp_taken")
+        }
+        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+    }
+
+    // MARK: Break-the-glass
+
+    struct EmergencyContent: Sendable, MustacheParent {
+        let patientID: String
+        let name: String
+        let refusal: String
+        let reasonCodes: [ViewFields]
+        let justification: String
+        let error: String?
+        let needsConfirmation: Bool
+        let overridePossible: Bool
+        let hours: String
+        let actionURL: String
+        let patientURL: String
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "patientID": patientID
+            case "name": self.name
+            case "refusal": refusal
+            case "reasonCodes": reasonCodes
+            case "justification": justification
+            case "error": error
+            case "needsConfirmation": needsConfirmation
+            case "overridePossible": overridePossible
+            case "hours": hours
+            case "actionURL": actionURL
+            case "patientURL": patientURL
+            default: nil
+            }
+        }
+    }
+
+    @Sendable func emergencyForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        return try await renderEmergency(request: request, context: context, patientID: patientID, form: FormData(fields: [:]), problem: nil)
+    }
+
+    private func renderEmergency(
+        request: Request, context: AuthenticatedContext, patientID: UUID, form: FormData, problem: EmergencyAccessRules.Problem?,
+        status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let outcome = try await guardian.require(.readAdministrative, patient: patientID, auditAction: .emergencyAccessGrant, auditAllowed: false, context: context)
+        let clinical = guardian.policy.decide(.readClinical, outcome.facts, at: Date())
+        if clinical.allowed, problem == nil { return .redirect(to: SiteURL.patient(patientID).path, type: .normal) }
+        guard let record = try await patients.find(id: patientID) else { throw AppError.notFound }
+        let content = EmergencyContent(
+            patientID: patientID.storageKey, name: record.identity.displayName,
+            refusal: pages.text("access_reason_\(clinical.reason.rawValue)"),
+            reasonCodes: EmergencyAccessRules.ReasonCode.allCases.map {
+                ViewFields(["value": $0.rawValue, "label": pages.text("emergency_reason_\($0.rawValue)"), "selected": form["reason_code"] == $0.rawValue ? true : nil])
+            },
+            justification: form["justification"] ?? "",
+            error: problem.map { pages.text("emergency_problem_\($0)") },
+            needsConfirmation: problem == .confirmationRequired,
+            overridePossible: clinical.reason == .opposition && guardian.policy.breakTheGlassMayOverrideOpposition,
+            hours: String(format: "%g", emergencyRules.duration.seconds / 3600),
+            actionURL: SiteURL.patientEmergencyAccess(patientID).path, patientURL: SiteURL.patient(patientID).path
+        )
+        return try renderer.html("emergency_access", pages.page(content), status: status)
+    }
+
+    @Sendable func requestEmergencyAccess(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        let form = try context.requiredForm
+        let now = Date()
+        let outcome = try await guardian.require(.readAdministrative, patient: patientID, auditAction: .emergencyAccessGrant, auditAllowed: false, context: context, at: now)
+        let clinical = guardian.policy.decide(.readClinical, outcome.facts, at: now)
+        let justification = form.trimmed("justification") ?? ""
+        switch emergencyRules.grant(
+            justification: justification, reasonCode: form["reason_code"], confirmedOverride: form["confirm_override"] == "1",
+            current: clinical, policy: guardian.policy, at: now
+        ) {
+        case .failure(.notNeeded) where clinical.allowed:
+            return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+        case .failure(let problem):
+            try await audit.record(context.auditDraft(.emergencyAccessGrant, resourceType: "patient", resourceID: patientID.storageKey, patientID: patientID,
+                                                      mode: .breakTheGlass, outcome: .denied, reason: "\(problem)"), at: now)
+            return try await renderEmergency(request: request, context: context, patientID: patientID, form: form, problem: problem,
+                                             status: problem == .confirmationRequired ? .ok : .badRequest)
+        case .success(let grant):
+            let community = outcome.facts.caseCommunities.filter { outcome.facts.memberships[$0]?.status == .active }.sorted { $0.uuidString < $1.uuidString }.first
+            let reasonCode = form["reason_code"] ?? ""
+            // The justification is evidence: it goes into the trail with the grant.
+            try await care.recordEmergencyGrant(
+                grant, patientID: patientID, userID: context.user.id, communityID: community, reasonCode: reasonCode, justification: justification,
+                audit: context.auditDraft(.emergencyAccessGrant, resourceType: "patient", resourceID: patientID.storageKey, patientID: patientID,
+                                          mode: .breakTheGlass, outcome: .success,
+                                          reason: "\(reasonCode)\(grant.overridesOpposition ? " (opposition levée)" : ""): \(justification)")
+            )
+            context.sessions.flash(.info, "flash_emergency_granted")
+            return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+        }
+    }
+
+    // MARK: Access report
+
+    struct AccessReportContent: Sendable, MustacheParent {
+        let name: String
+        let events: [ViewFields]
+        let patientURL: String
+        let csvURL: String
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "name": self.name
+            case "events": events
+            case "patientURL": patientURL
+            case "csvURL": csvURL
+            default: nil
+            }
+        }
+    }
+
+    private func reportRows(patientID: UUID, context: AuthenticatedContext) async throws -> (PatientRecord, [AuditLog.ReportRow]) {
+        try await guardian.require(.readAuditTrail, patient: patientID, auditAction: .accessReport, context: context)
+        guard let record = try await patients.find(id: patientID) else { throw AppError.notFound }
+        let ids = [patientID] + (try await patients.mergedRecords(into: patientID))
+        return (record, try await audit.report(patientIDs: ids))
+    }
+
+    @Sendable func accessReport(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        let pages = PageBuilder(request: request, context: context)
+        let (record, rows) = try await reportRows(patientID: patientID, context: context)
+        let content = AccessReportContent(
+            name: record.identity.displayName,
+            events: rows.map { AuditPresentation.fields($0, pages: pages) },
+            patientURL: SiteURL.patient(patientID).path, csvURL: SiteURL.patientAccessReportCSV(patientID).path
+        )
+        return try renderer.html("access_report", pages.page(content))
+    }
+
+    @Sendable func accessReportCSV(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let patientID = try context.parameters.uuid("id")
+        let pages = PageBuilder(request: request, context: context)
+        let (_, rows) = try await reportRows(patientID: patientID, context: context)
+        let csv = AuditPresentation.csv(rows, pages: pages)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/csv; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"acces-dossier-\(patientID.storageKey).csv\""
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv)))
+    }
+}
+
+extension CareLink.Party {
+    var isOrganisation: Bool {
+        if case .organisation = self { return true }
+        return false
+    }
+}

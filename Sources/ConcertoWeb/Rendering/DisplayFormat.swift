@@ -1,0 +1,37 @@
+import ConcertoCore
+import Foundation
+
+/// Dates and identity traits as the interface shows them (French conventions, Paris time).
+enum DisplayFormat {
+    static let parisTime = TimeZone(identifier: "Europe/Paris") ?? .current
+
+    static func dateTime(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = parisTime
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
+        return String(format: "%02d/%02d/%04d %02d:%02d", c.day ?? 0, c.month ?? 0, c.year ?? 0, c.hour ?? 0, c.minute ?? 0)
+    }
+
+    /// Reads an ISO 8601 timestamp as stored and shows it in Paris time.
+    static func dateTime(iso: String) -> String {
+        if let date = try? Date(iso, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) { return dateTime(date) }
+        if let date = try? Date(iso, strategy: .iso8601) { return dateTime(date) }
+        return iso
+    }
+
+    /// `<input type="date">` value for a day in Paris time.
+    static func dateInput(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = parisTime
+        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
+    }
+
+    /// The start of a `YYYY-MM-DD` day in Paris time.
+    static func startOfDay(_ raw: String?) -> Date? {
+        guard let raw, let day = CalendarDate(iso: raw) else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = parisTime
+        return calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day))
+    }
+}
