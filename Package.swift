@@ -83,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ConcertoCoreTests",
-            dependencies: ["ConcertoCore"],
+            dependencies: ["ConcertoCore", "ConcertoTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

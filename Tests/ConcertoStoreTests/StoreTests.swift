@@ -134,7 +134,7 @@ import Testing
             for community in [south, north, other] { try await communities.create(community) }
             try await communities.addMember(userID: user.id, to: south.id, role: .physician)
             try await communities.addMember(userID: user.id, to: north.id, role: .physician)
-            #expect(try await communities.communities(ofUser: user.id).map(\.name) == ["Nord", "Sud"])
+            #expect(try await communities.communities(ofUser: user.id).map(\.community.name) == ["Nord", "Sud"])
         }
     }
 

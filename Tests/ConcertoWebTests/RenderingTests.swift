@@ -79,13 +79,27 @@ import Testing
         let values: [any MustacheParent & Sendable] = [
             layout,
             layout.signedInUser!, layout.flash!,
-            ErrorMiddleware.ErrorContent(status: 404, title: "T", message: "M", requestID: "r"),
+            ErrorMiddleware.ErrorContent(status: 404, title: "T", message: "M", requestID: "r", emergencyURL: "/"),
             AuthController.LoginContent(email: "e", next: "/", error: "x", info: "i"),
             AuthController.TOTPContent(next: "/", error: "x"),
             AccountController.AccountContent(displayName: "D", email: "e", rppsNumber: "1", specialty: "s", roleLabel: "r", totpEnabled: true, error: "x"),
             AccountController.EnrolmentContent(displayKey: "K", authenticatorURL: "u", error: "x"),
-            DashboardController.DashboardContent(displayName: "D", communities: [.init(name: "N", region: "R")]),
-            DashboardController.DashboardContent.CommunityItem(name: "N", region: "R"),
+            DashboardController.DashboardContent(displayName: "D", communities: [], invitations: [], mayCreatePatient: true, isPlatformAdmin: true),
+            CommunityController.CommunityContent(
+                community: ViewFields([:]), isAdministrator: true, invitation: true, isActiveMember: true, members: [], organisations: [],
+                patients: [], emergencyGrants: [], roleOptions: [], links: ViewFields([:]), error: "e"),
+            AuditPage.AuditContent(scopeName: "s", formAction: "/", filters: ViewFields([:]), events: [], actions: []),
+            PatientController.NewPatientContent(communities: [], values: ViewFields([:]), errors: ["e"], matches: [], sexOptions: [], statusOptions: [], insKindOptions: []),
+            PatientController.PatientContent(
+                patientID: "p", name: "n", identity: ViewFields([:]), localIDs: [], heldCases: [], accessAllowed: true, accessMessage: "m",
+                breakTheGlass: true, emergencyURL: "/", careLinks: [], oppositions: [], mayDeclareCare: true, mayWriteAdministrative: true,
+                mayReadAuditTrail: true, oppositionTargets: [], openCaseCommunities: [], links: ViewFields([:])),
+            PatientController.EmergencyContent(
+                patientID: "p", name: "n", refusal: "r", reasonCodes: [], justification: "j", error: "e", needsConfirmation: true,
+                overridePossible: true, hours: "4", actionURL: "/", patientURL: "/"),
+            PatientController.AccessReportContent(name: "n", events: [], patientURL: "/", csvURL: "/"),
+            AdminController.OrganisationsContent(organisations: [], values: ViewFields([:]), error: "e"),
+            AdminController.MergeContent(pairs: [], error: "e"),
         ]
         return values.map(SampleModel.init)
     }

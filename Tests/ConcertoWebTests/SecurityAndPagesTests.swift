@@ -227,19 +227,19 @@ import Testing
             var config = testConfiguration(url)
             config.seedDemoData = true
             let dependencies = try await AppDependencies.make(config, logger: TestDatabase.quietLogger)
-            let accounts = try await DemoData.seedIfEmpty(users: dependencies.users, communities: dependencies.communities, passwords: dependencies.passwords)
+            let accounts = try await DemoData.seedIfEmpty(dependencies)
             #expect(Set(accounts.map(\.role)) == [.admin, .coordinator, .physician, .secretary])
             #expect(accounts.allSatisfy { $0.line.hasPrefix("demo account: \($0.email) \($0.password) ") })
             // The two physicians are in different communities.
             var physicianCommunities: [[String]] = []
             for account in accounts where account.role == .physician {
                 let user = try #require(try await dependencies.users.findWithCredentials(email: account.email)?.user)
-                physicianCommunities.append(try await dependencies.communities.communities(ofUser: user.id).map(\.name))
+                physicianCommunities.append(try await dependencies.communities.communities(ofUser: user.id).map(\.community.name))
             }
-            #expect(physicianCommunities.count == 2)
+            #expect(physicianCommunities.count == 3)
             #expect(Set(physicianCommunities[0]).isDisjoint(with: physicianCommunities[1]))
             // Seeding again adds nothing.
-            let again = try await DemoData.seedIfEmpty(users: dependencies.users, communities: dependencies.communities, passwords: dependencies.passwords)
+            let again = try await DemoData.seedIfEmpty(dependencies)
             #expect(again == accounts)
             #expect(try await dependencies.users.count() == accounts.count)
 
