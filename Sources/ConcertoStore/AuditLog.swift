@@ -101,6 +101,11 @@ public struct AuditLog: Sendable {
     public struct Verification: Sendable, Equatable {
         public var checked: Int
         public var firstBreak: Break?
+
+        public init(checked: Int, firstBreak: Break?) {
+            self.checked = checked
+            self.firstBreak = firstBreak
+        }
     }
 
     /// Walks the whole chain in sequence order and stops at the first break.

@@ -230,7 +230,7 @@ public struct CareStore: Sendable {
                 SELECT 'user', organisation_id, CASE WHEN is_admin THEN 'admin' ELSE '' END, NULL, NULL, NULL
                   FROM users WHERE id = \(bind: user)
                 UNION ALL
-                SELECT DISTINCT 'case', community_id, NULL, NULL, NULL, NULL FROM cases WHERE patient_id = \(bind: patient)
+                SELECT 'case', community_id, NULL, NULL, NULL, NULL FROM cases WHERE patient_id = \(bind: patient)
                 UNION ALL
                 SELECT 'member', community_id, member_role, status, NULL, NULL FROM community_members
                   WHERE user_id = \(bind: user) AND community_id IN (SELECT community_id FROM cases WHERE patient_id = \(bind: patient))
