@@ -6,6 +6,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case loginFailed = "login.failure"
     case logout
     case patientRead = "patient.read"
+    /// A list showing several patients' identities (community list, duplicate check).
+    case patientList = "patient.list"
     case patientCreate = "patient.create"
     case patientUpdate = "patient.update"
     case patientMerge = "patient.merge"

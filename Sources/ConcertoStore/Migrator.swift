@@ -151,7 +151,8 @@ public struct Migrator: Sendable {
 }
 
 /// Splits an SQL file into statements: `;` ends a statement except inside quotes,
-/// comments or PostgreSQL dollar-quoted bodies. Drivers run one statement per call.
+/// comments, PostgreSQL dollar-quoted bodies or a SQLite `CREATE TRIGGER ... BEGIN ...
+/// END` body (ended by the `;` after `END`). Drivers run one statement per call.
 public enum SQLScript {
     public static func statements(in script: String) -> [String] {
         var statements: [String] = []
@@ -210,13 +211,27 @@ public enum SQLScript {
                 }
                 current.append(character); index += 1
             case ";":
-                flush(); index += 1
+                if isInsideTriggerBody(current) {
+                    current.append(character); index += 1
+                } else {
+                    flush(); index += 1
+                }
             default:
                 current.append(character); index += 1
             }
         }
         flush()
         return statements
+    }
+
+    /// A SQLite trigger's body holds statements of its own; its `;`s belong to it until `END`.
+    private static func isInsideTriggerBody(_ statement: String) -> Bool {
+        let code = statement.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("--") }.joined(separator: "\n")
+        let words = code.uppercased().split(whereSeparator: { !$0.isLetter && $0 != "_" })
+        guard words.starts(with: ["CREATE", "TRIGGER"]) || words.starts(with: ["CREATE", "TEMP", "TRIGGER"])
+            || words.starts(with: ["CREATE", "TEMPORARY", "TRIGGER"]) else { return false }
+        guard words.contains("BEGIN") else { return false }
+        return words.last != "END"
     }
 
     private static func isOnlyComments(_ text: String) -> Bool {

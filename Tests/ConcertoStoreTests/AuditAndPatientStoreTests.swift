@@ -13,6 +13,32 @@ import Testing
         }
     }
 
+    /// What someone with rights on the schema could do first; the chain still tells.
+    func dropAppendOnlyGuards(_ database: Database) async throws {
+        try await database.write { sql in
+            if database.engine == .sqlite {
+                try await sql.raw("DROP TRIGGER audit_events_no_update").run()
+                try await sql.raw("DROP TRIGGER audit_events_no_delete").run()
+            } else {
+                try await sql.raw("DROP TRIGGER audit_events_no_update_delete ON audit_events").run()
+            }
+        }
+    }
+
+    @Test func theApplicationCannotEditOrDeleteEvents() async throws {
+        try await TestDatabase.withMigrated { database in
+            let log = AuditLog(database: database)
+            try await fill(log, count: 3)
+            await #expect(throws: (any Error).self) {
+                try await database.write { try await $0.raw("UPDATE audit_events SET outcome = 'denied' WHERE seq = 2").run() }
+            }
+            await #expect(throws: (any Error).self) {
+                try await database.write { try await $0.raw("DELETE FROM audit_events WHERE seq = 3").run() }
+            }
+            #expect(try await log.verify() == .init(checked: 3, firstBreak: nil))
+        }
+    }
+
     @Test func anIntactChainVerifies() async throws {
         try await TestDatabase.withMigrated { database in
             let log = AuditLog(database: database)
@@ -37,6 +63,7 @@ import Testing
         try await TestDatabase.withMigrated { database in
             let log = AuditLog(database: database)
             try await fill(log, count: 10)
+            try await dropAppendOnlyGuards(database)
             try await database.write { try await $0.raw("UPDATE audit_events SET outcome = 'denied' WHERE seq = 4").run() }
             #expect(try await log.verify().firstBreak == .altered(sequence: 4))
         }
@@ -46,6 +73,7 @@ import Testing
         try await TestDatabase.withMigrated { database in
             let log = AuditLog(database: database)
             try await fill(log, count: 10)
+            try await dropAppendOnlyGuards(database)
             try await database.write { try await $0.raw("DELETE FROM audit_events WHERE seq = 6").run() }
             #expect(try await log.verify().firstBreak == .missing(sequence: 6))
         }
@@ -55,6 +83,7 @@ import Testing
         try await TestDatabase.withMigrated { database in
             let log = AuditLog(database: database)
             try await fill(log, count: 10)
+            try await dropAppendOnlyGuards(database)
             // Swap events 3 and 7 (their sequence numbers): the chain no longer links.
             try await database.write { sql in
                 try await sql.raw("UPDATE audit_events SET seq = 1000 WHERE seq = 3").run()
@@ -69,12 +98,14 @@ import Testing
         try await TestDatabase.withMigrated { database in
             let log = AuditLog(database: database)
             try await fill(log, count: 10)
+            try await dropAppendOnlyGuards(database)
             try await database.write { try await $0.raw("DELETE FROM audit_events WHERE seq >= 9").run() }
             #expect(try await log.verify().firstBreak == .truncated(lastPresent: 8, expected: 10))
         }
         try await TestDatabase.withMigrated { database in
             let log = AuditLog(database: database)
             try await fill(log, count: 5)
+            try await dropAppendOnlyGuards(database)
             // Rewriting an event together with its own hash still breaks the next link.
             try await database.write { try await $0.raw("UPDATE audit_events SET reason = 'x', hash = \(bind: String(repeating: "a", count: 64)) WHERE seq = 2").run() }
             #expect(try await log.verify().firstBreak == .altered(sequence: 2))

@@ -22,6 +22,22 @@ import Glibc
         #expect(statements[2] == "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql")
     }
 
+    @Test func aSQLiteTriggerBodyStaysOneStatement() {
+        let script = """
+            -- A comment; before the trigger.
+            CREATE TRIGGER t BEFORE DELETE ON x
+            BEGIN
+                SELECT RAISE(ABORT, 'no; really');
+                SELECT 1;
+            END;
+            CREATE INDEX i ON x (a);
+            """
+        let statements = SQLScript.statements(in: script)
+        #expect(statements.count == 2)
+        #expect(statements[0].hasSuffix("END"))
+        #expect(statements[1] == "CREATE INDEX i ON x (a)")
+    }
+
     @Test func emptyScriptHasNoStatements() {
         #expect(SQLScript.statements(in: "  \n-- nothing\n").isEmpty)
     }

@@ -64,7 +64,7 @@ struct AccountController: Sendable {
     private func renderAccount(request: Request, context: AuthenticatedContext, user: User, error: String?, status: HTTPResponse.Status = .ok) throws -> Response {
         let pages = PageBuilder(request: request, context: context)
         return try renderer.html("account", pages.page(AccountContent(
-            displayName: user.displayName, email: user.email, rppsNumber: user.rppsNumber, specialty: user.specialty,
+            displayName: user.displayName, email: user.email, rppsNumber: user.rppsNumber, specialty: user.specialtyLabel,
             roleLabel: pages.text("role_\(user.role.rawValue)"), totpEnabled: user.totpEnabled, error: error
         )), status: status)
     }

@@ -117,6 +117,9 @@ struct AdminController: Sendable {
             let firstWins = (order.firstIndex(of: first.identity.status) ?? 0) >= (order.firstIndex(of: second.identity.status) ?? 0)
             return ViewFields(["survivor": describe(firstWins ? first : second), "merged": describe(firstWins ? second : first)])
         }
+        if !pairs.isEmpty {
+            try await audit.record(context.auditDraft(.patientList, resourceType: "duplicates", outcome: .allowed, reason: AccessReason.platformAdministration.rawValue))
+        }
         return try renderer.html("admin_merge", pages.page(MergeContent(pairs: pairs, error: error)), status: status)
     }
 

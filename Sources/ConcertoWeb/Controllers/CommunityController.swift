@@ -76,6 +76,10 @@ struct CommunityController: Sendable {
         let isActive = membership?.status == .active
         // Members see who holds which patient (administrative data); the clinical part is behind each patient's page.
         let patientRows = isActive || context.user.isAdmin ? try await patients.patients(inCommunity: community.id) : []
+        if !patientRows.isEmpty {
+            try await audit.record(context.auditDraft(.patientList, resourceType: "community", resourceID: community.id.storageKey, outcome: .allowed,
+                                                      reason: isActive ? AccessReason.communityMember.rawValue : AccessReason.platformAdministration.rawValue))
+        }
         let content = CommunityContent(
             community: ViewFields(["name": community.name, "region": community.region, "kind": pages.text("community_kind_\(community.kind.rawValue)")]),
             isAdministrator: isAdministrator,

@@ -156,6 +156,8 @@ struct PatientController: Sendable {
                 ]))
             }
             if !visible.isEmpty {
+                try await audit.record(context.auditDraft(.patientList, resourceType: "duplicate_check", resourceID: communityID.storageKey,
+                                                          outcome: .allowed, reason: AccessReason.communityMember.rawValue))
                 return try await renderNewPatient(request: request, context: context, form: form, errors: [], matches: visible, status: .conflict)
             }
         }

@@ -192,6 +192,7 @@ extension Localization {
         "audit_action_login_failure": ("Échec de connexion", "Failed login"),
         "audit_action_logout": ("Déconnexion", "Logout"),
         "audit_action_patient_read": ("Consultation du dossier", "Record viewed"),
+        "audit_action_patient_list": ("Liste de patients affichée", "Patient list shown"),
         "audit_action_patient_create": ("Création du patient", "Patient created"),
         "audit_action_patient_update": ("Modification du dossier", "Record changed"),
         "audit_action_patient_merge": ("Fusion de dossiers", "Records merged"),
