@@ -98,10 +98,11 @@ public struct AccessFacts: Sendable, Equatable {
     public var userID: UUID
     public var isPlatformAdmin: Bool
     public var organisationID: UUID?
-    /// The user's memberships (any status) in the communities that hold a case of the patient.
+    /// The user's memberships (any status); only those in `caseCommunities` count.
     public var memberships: [UUID: (role: CommunityRole, status: MembershipStatus)]
     /// Communities holding at least one case of the patient.
     public var caseCommunities: Set<UUID>
+    /// The patient's care relationships (the user's own, or their organisation's, count).
     public var careLinks: [CareLink]
     public var oppositions: [OppositionScope]
     public var meetings: [MeetingParticipation]

@@ -2,6 +2,7 @@ import ConcertoCore
 import Crypto
 import Foundation
 import SQLKit
+import Synchronization
 
 /// The append-only, hash-chained audit trail.
 ///
@@ -12,25 +13,67 @@ import SQLKit
 /// server instances on PostgreSQL) queue on the head row's lock.
 public struct AuditLog: Sendable {
     let database: Database
+    /// SQLite: the last link this process wrote, so a standalone append is one INSERT.
+    /// Only `record` sets it, after its INSERT landed; when another writer (a transaction
+    /// here, another process) appended since, the INSERT hits the sequence number's
+    /// primary key and the head is read again.
+    private let lastLink = HeadCache()
 
     public init(database: Database) {
         self.database = database
     }
 
-    /// Appends one event in its own transaction.
+    final class HeadCache: Sendable {
+        private let value = Mutex<Head?>(nil)
+        func get() -> Head? { value.withLock { $0 } }
+        func set(_ head: Head?) { value.withLock { $0 = head } }
+    }
+
+    struct Head: Decodable, Sendable { var seq: Int64; var hash: String }
+
+    /// Appends one event on its own. SQLite: a single INSERT on the writer (the head row
+    /// follows by trigger); PostgreSQL: a transaction holding the head row's lock.
     @discardableResult
     public func record(_ draft: AuditDraft, at now: Date = Date()) async throws -> AuditEvent {
+        let cache = lastLink
+        let appended = try await database.writeSingleStatement { sql -> AuditEvent in
+            var head = if let cached = cache.get() { cached } else { try await Self.readHead(on: sql, lock: false) }
+            for attempt in 0..<2 {
+                let event = Self.makeEvent(draft, after: head, at: now)
+                do {
+                    try await Self.insert(event, on: sql)
+                    cache.set(Head(seq: event.sequence, hash: event.hash))
+                    return event
+                } catch where attempt == 0 {
+                    // Someone appended since: read the head again and retry once.
+                    cache.set(nil)
+                    head = try await Self.readHead(on: sql, lock: false)
+                }
+            }
+            throw AuditError.headMissing
+        }
+        if let appended { return appended }
         let engine = database.engine
         return try await database.write { sql in try await Self.append(draft, on: sql, engine: engine, at: now) }
     }
 
-    /// Appends inside the caller's write transaction (`Database.write`).
-    public static func append(_ draft: AuditDraft, on sql: any SQLDatabase, engine: SQLEngine, at now: Date = Date()) async throws -> AuditEvent {
-        struct Head: Decodable { var seq: Int64; var hash: String }
-        let lock = engine == .postgres ? " FOR UPDATE" : ""
-        guard let head = try await sql.raw("SELECT seq, hash FROM audit_head WHERE id = 1\(unsafeRaw: lock)").first(decoding: Head.self) else {
+    static func readHead(on sql: any SQLDatabase, lock: Bool) async throws -> Head {
+        guard let head = try await sql.raw("SELECT seq, hash FROM audit_head WHERE id = 1\(unsafeRaw: lock ? " FOR UPDATE" : "")").first(decoding: Head.self) else {
             throw AuditError.headMissing
         }
+        return head
+    }
+
+    /// Appends inside the caller's write transaction (`Database.write`); on PostgreSQL the
+    /// head row stays locked until that transaction ends, so appends form one chain.
+    public static func append(_ draft: AuditDraft, on sql: any SQLDatabase, engine: SQLEngine, at now: Date = Date()) async throws -> AuditEvent {
+        let head = try await readHead(on: sql, lock: engine == .postgres)
+        let event = makeEvent(draft, after: head, at: now)
+        try await insert(event, on: sql)
+        return event
+    }
+
+    static func makeEvent(_ draft: AuditDraft, after head: Head, at now: Date) -> AuditEvent {
         var event = AuditEvent(
             sequence: head.seq + 1, recordedAt: recordedAtFormat.format(now), actorID: draft.actorID?.storageKey,
             organisationID: draft.organisationID?.storageKey, action: draft.action.rawValue, resourceType: draft.resourceType,
@@ -39,6 +82,11 @@ public struct AuditLog: Sendable {
             previousHash: head.hash, hash: ""
         )
         event.hash = hash(of: event)
+        return event
+    }
+
+    /// The `audit_head_follows` trigger moves the head to the new event in the same statement.
+    static func insert(_ event: AuditEvent, on sql: any SQLDatabase) async throws {
         try await sql.raw("""
             INSERT INTO audit_events (seq, recorded_at, actor_id, organisation_id, action, resource_type, resource_id,
                 patient_id, access_mode, outcome, reason, client_address, request_id, prev_hash, hash)
@@ -47,26 +95,20 @@ public struct AuditLog: Sendable {
                 \(bind: event.mode), \(bind: event.outcome), \(bind: event.reason), \(bind: event.clientAddress),
                 \(bind: event.requestID), \(bind: event.previousHash), \(bind: event.hash))
             """).run()
-        try await sql.raw("UPDATE audit_head SET seq = \(bind: event.sequence), hash = \(bind: event.hash) WHERE id = 1").run()
-        return event
     }
 
     static let recordedAtFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     /// Lowercase hex SHA-256 of the event's canonical encoding.
     public static func hash(of event: AuditEvent) -> String {
-        let digest = SHA256.hash(data: event.canonicalEncoding)
-        var hex = ""
-        hex.reserveCapacity(64)
         let digits = Array("0123456789abcdef".utf8)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64)
-        for byte in digest {
-            bytes.append(digits[Int(byte >> 4)])
-            bytes.append(digits[Int(byte & 0x0F)])
+        var hex: [UInt8] = []
+        hex.reserveCapacity(64)
+        for byte in SHA256.hash(data: event.canonicalEncoding) {
+            hex.append(digits[Int(byte >> 4)])
+            hex.append(digits[Int(byte & 0x0F)])
         }
-        hex = String(decoding: bytes, as: UTF8.self)
-        return hex
+        return String(decoding: hex, as: UTF8.self)
     }
 
     // MARK: Verification

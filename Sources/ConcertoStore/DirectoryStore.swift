@@ -36,6 +36,12 @@ public struct OrganisationStore: Sendable {
         }
     }
 
+    public func find(finess: FINESSNumber) async throws -> Organisation? {
+        try await database.read { sql in
+            try await sql.raw("SELECT id, name, finess, city FROM organisations WHERE finess = \(bind: finess.value)").first().flatMap(Self.organisation(from:))
+        }
+    }
+
     public func setOrganisation(userID: UUID, organisationID: UUID?, specialtyCode: String?) async throws {
         try await database.write { sql in
             try await sql.raw("""

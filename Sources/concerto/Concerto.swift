@@ -160,6 +160,9 @@ struct UserCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Specialty code from the CI-SIS list (e.g. G15_10/SM36 for medical oncology).")
         var specialty: String?
 
+        @Option(name: .long, help: "FINESS number of the account's organisation (which must exist).")
+        var finess: String?
+
         @Flag(name: .long, help: "Give the account administrator rights.")
         var admin = false
 
@@ -167,6 +170,7 @@ struct UserCommand: AsyncParsableCommand {
             guard EmailAddress.isPlausible(email) else { throw ValidationError("Not a valid e-mail address: \(email)") }
             guard ProfessionalRole(rawValue: role) != nil else { throw ValidationError("Unknown role \(role)") }
             if let rpps, RPPSNumber(rpps) == nil { throw ValidationError("Not a valid RPPS number (11 digits, check digit): \(rpps)") }
+            if let finess, FINESSNumber(finess) == nil { throw ValidationError("Not a valid FINESS number (9 characters, check digit): \(finess)") }
             if let specialty, Specialty.find(code: specialty) == nil {
                 throw ValidationError("Unknown specialty code \(specialty). Known codes:\n" + Specialty.all.map { "  \($0.code)  \($0.label)" }.joined(separator: "\n"))
             }
@@ -188,9 +192,16 @@ struct UserCommand: AsyncParsableCommand {
             let config = try common.configuration()
             let role = admin ? ProfessionalRole.admin : ProfessionalRole(rawValue: role)!
             try await withDependencies(config) { dependencies in
+                var organisationID: UUID?
+                if let finess = finess.flatMap(FINESSNumber.init) {
+                    guard let organisation = try await dependencies.organisations.find(finess: finess) else {
+                        throw CommandFailure("No organisation has the FINESS number \(finess)")
+                    }
+                    organisationID = organisation.id
+                }
                 let user = User(
                     email: EmailAddress.normalize(email), displayName: name, rppsNumber: rpps.flatMap(RPPSNumber.init)?.digits,
-                    specialtyCode: specialty, role: role, isAdmin: admin || role == .admin
+                    specialtyCode: specialty, organisationID: organisationID, role: role, isAdmin: admin || role == .admin
                 )
                 do {
                     try await dependencies.users.create(user, passwordHash: try await dependencies.passwords.hash(password))

@@ -59,6 +59,33 @@ import Testing
         }
     }
 
+    /// Two writers (as two processes on one SQLite file) and appends inside transactions
+    /// interleave: each notices the other's links and the chain stays whole.
+    @Test func interleavedWritersKeepTheChain() async throws {
+        try await TestDatabase.withMigrated { database in
+            let first = AuditLog(database: database), second = AuditLog(database: database)
+            for index in 0..<6 {
+                try await (index % 2 == 0 ? first : second).record(AuditDraft(actorID: nil, action: .logout, resourceType: "session", outcome: .success))
+                if index % 3 == 0 {
+                    let engine = database.engine
+                    _ = try await database.write { sql in
+                        try await AuditLog.append(AuditDraft(actorID: nil, action: .loginSucceeded, resourceType: "session", outcome: .success), on: sql, engine: engine)
+                    }
+                }
+            }
+            // A transaction that fails takes its event with it.
+            await #expect(throws: (any Error).self) {
+                let engine = database.engine
+                try await database.write { sql in
+                    _ = try await AuditLog.append(AuditDraft(actorID: nil, action: .logout, resourceType: "session", outcome: .success), on: sql, engine: engine)
+                    throw AuditError.headMissing
+                }
+            }
+            try await first.record(AuditDraft(actorID: nil, action: .logout, resourceType: "session", outcome: .success))
+            #expect(try await first.verify() == .init(checked: 9, firstBreak: nil))
+        }
+    }
+
     @Test func anEditedEventIsNamed() async throws {
         try await TestDatabase.withMigrated { database in
             let log = AuditLog(database: database)

@@ -66,7 +66,7 @@ def server():
     else:
         process.kill()
         raise RuntimeError("server did not start:\n" + "".join(output))
-    yield {"base": base, "accounts": accounts}
+    yield {"base": base, "accounts": accounts, "binary": binary, "database": f"{workdir}/e2e.sqlite"}
     process.terminate()
     try:
         process.wait(timeout=10)
