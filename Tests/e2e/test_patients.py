@@ -1,8 +1,12 @@
 """The trust layer as clinicians meet it: care scope, break-the-glass, identity checks, audit."""
+import http.cookiejar
+import re
 import shutil
 import sqlite3
 import subprocess
 import tempfile
+import urllib.parse
+import urllib.request
 
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -114,14 +118,31 @@ def tamper(path, *statements):
     connection.close()
 
 
+def make_busy(server, rounds=60):
+    """A clinician's morning over HTTP: log in, open the community, open every patient, repeatedly."""
+    email, password = account(server, "oncologue")
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    page = opener.open(server["base"] + "/login").read().decode()
+    token = re.search(r'name="_csrf" value="([0-9a-f]+)"', page).group(1)
+    opener.open(server["base"] + "/login", urllib.parse.urlencode({"_csrf": token, "email": email, "password": password}).encode())
+    home = opener.open(server["base"] + "/").read().decode()
+    community = re.search(r'href="(/communities/[0-9a-f-]+)"', home).group(1)
+    patients = sorted(set(re.findall(r'href="(/patients/[0-9a-f-]{36})"', opener.open(server["base"] + community).read().decode())))
+    assert patients
+    for _ in range(rounds):
+        for patient in patients:
+            opener.open(server["base"] + patient).read()
+
+
 def test_audit_verify_passes_on_the_busy_demo_database_and_names_the_first_broken_event(server):
+    make_busy(server)
     directory, path = snapshot(server)
     try:
         result = verify(server, path)
         assert result.returncode == 0, result.stderr
         assert "Audit trail intact" in result.stdout
         count = sqlite3.connect(path).execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
-        assert count > 50
+        assert count > 200
         cases = {
             "edited": ["UPDATE audit_events SET reason = 'forged' WHERE seq = 20"],
             "deleted": ["DELETE FROM audit_events WHERE seq = 20"],
