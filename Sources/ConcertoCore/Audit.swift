@@ -23,6 +23,7 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case memberApprove = "community.member.approve"
     case memberSuspend = "community.member.suspend"
     case organisationCreate = "organisation.create"
+    case professionalCreate = "professional.create"
     case auditRead = "audit.read"
 }
 

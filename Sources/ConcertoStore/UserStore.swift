@@ -173,6 +173,19 @@ public struct UserStore: Sendable {
         }
     }
 
+    /// Every account with its organisation's name, by name (the professionals directory).
+    public func all() async throws -> [(user: User, organisationName: String?)] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT u.*, o.name AS organisation_name
+                FROM users u LEFT JOIN organisations o ON o.id = u.organisation_id ORDER BY u.display_name
+                """).all().compactMap { row -> (User, String?)? in
+                guard let user = try row.decode(model: Row.self).user else { return nil }
+                return (user, try row.decode(column: "organisation_name", as: String?.self))
+            }
+        }
+    }
+
     public func count() async throws -> Int {
         struct Count: Decodable { var count: Int64 }
         return try await database.read { sql in

@@ -89,6 +89,10 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         communities: dependencies.communities, users: dependencies.users, patients: dependencies.patients, care: dependencies.care,
         audit: dependencies.audit, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
+    ProfessionalsController(
+        users: dependencies.users, organisations: dependencies.organisations, audit: dependencies.audit,
+        passwords: dependencies.passwords, renderer: dependencies.renderer
+    ).addRoutes(to: authenticated)
     AdminController(
         organisations: dependencies.organisations, patients: dependencies.patients, audit: dependencies.audit, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)

@@ -34,6 +34,7 @@ public enum SiteURL: Sendable, Equatable {
     case patientAccessReport(UUID)
     case patientAccessReportCSV(UUID)
     case adminOrganisations
+    case adminProfessionals
     case adminAudit
     case adminPatientMerge
 
@@ -70,6 +71,7 @@ public enum SiteURL: Sendable, Equatable {
         case .patientAccessReport(let id): "/patients/\(id.storageKey)/access-report"
         case .patientAccessReportCSV(let id): "/patients/\(id.storageKey)/access-report.csv"
         case .adminOrganisations: "/admin/organisations"
+        case .adminProfessionals: "/admin/professionals"
         case .adminAudit: "/admin/audit"
         case .adminPatientMerge: "/admin/patients/merge"
         }

@@ -386,6 +386,31 @@ func denials(_ d: AppDependencies, patient: UUID, actor: UUID) async throws -> [
         }
     }
 
+    @Test func adminsCreateProfessionalsWithAValidRPPSAndACuratedSpecialty() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            try await browser.logIn(email: "sud@t.fr")
+            #expect(try await browser.get(SiteURL.adminProfessionals.path).status == .forbidden)
+            let admin = browser.fresh()
+            try await admin.logIn(email: "admin@t.fr")
+            let page = try await admin.get(SiteURL.adminProfessionals.path)
+            #expect(page.text.contains("<optgroup label=\"Radiothérapie\">"))
+            let form: [(String, String)] = [("name", "Dr Nouvelle"), ("email", "nouvelle@t.fr"), ("role", "physician"),
+                                            ("specialty", "G15_10/SM45"), ("organisation", world.organisation.id.storageKey), ("password", "un mot de passe long")]
+            let bad = try await admin.post(SiteURL.adminProfessionals.path, form: form + [("rpps", "10101010106")])
+            #expect(bad.status == .badRequest)
+            #expect(bad.text.contains("Numéro RPPS invalide"))
+            let unknownSpecialty = try await admin.post(SiteURL.adminProfessionals.path, form: [("name", "X"), ("email", "x@t.fr"), ("role", "physician"), ("specialty", "SM99"), ("password", "un mot de passe long")])
+            #expect(unknownSpecialty.text.contains("Spécialité inconnue"))
+            #expect(try await admin.post(SiteURL.adminProfessionals.path, form: form + [("rpps", "10101010105")]).status == .seeOther)
+            let created = try #require(try await d.users.findWithCredentials(email: "nouvelle@t.fr")?.user)
+            #expect(created.rppsNumber == "10101010105" && created.specialtyCode == "G15_10/SM45" && created.organisationID == world.organisation.id)
+            #expect(try await admin.get(SiteURL.adminProfessionals.path).text.contains("Dr Nouvelle"))
+            #expect(try await admin.post(SiteURL.adminProfessionals.path, form: form).status == .conflict)
+            #expect(try await d.audit.events(matching: .init(action: "professional.create")).count == 1)
+        }
+    }
+
     @Test func theDemoShowsEveryPartOfTheTrustLayer() async throws {
         try await TestDatabase.withFreshURL { url in
             let dependencies = try await AppDependencies.make(testConfiguration(url), logger: TestDatabase.quietLogger)

@@ -100,6 +100,7 @@ import Testing
             PatientController.AccessReportContent(name: "n", events: [], patientURL: "/", csvURL: "/"),
             AdminController.OrganisationsContent(organisations: [], values: ViewFields([:]), error: "e"),
             AdminController.MergeContent(pairs: [], error: "e"),
+            ProfessionalsController.ProfessionalsContent(professionals: [], values: ViewFields([:]), specialties: [], organisationOptions: [], roles: [], errors: []),
         ]
         return values.map(SampleModel.init)
     }

@@ -131,6 +131,7 @@ struct LayoutModel: Sendable {
         "newPatient": SiteURL.newPatient.path,
         "patients": SiteURL.patients.path,
         "adminOrganisations": SiteURL.adminOrganisations.path,
+        "adminProfessionals": SiteURL.adminProfessionals.path,
         "adminPatientMerge": SiteURL.adminPatientMerge.path,
         "adminAudit": SiteURL.adminAudit.path,
     ]

@@ -1,0 +1,130 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+
+/// The professionals directory: accounts with RPPS, specialty and organisation; platform
+/// admins create them (the web twin of `concerto user create`).
+struct ProfessionalsController: Sendable {
+    let users: UserStore
+    let organisations: OrganisationStore
+    let audit: AuditLog
+    let passwords: PasswordHasher
+    let renderer: Renderer
+
+    func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
+        group.get(RouterPath(SiteURL.adminProfessionals.pattern), use: list)
+        group.post(RouterPath(SiteURL.adminProfessionals.pattern), use: create)
+    }
+
+    struct ProfessionalsContent: Sendable, MustacheParent {
+        let professionals: [ViewFields]
+        let values: ViewFields
+        let specialties: [ViewFields]
+        let organisationOptions: [ViewFields]
+        let roles: [ViewFields]
+        let errors: [String]
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "professionals": professionals
+            case "values": values
+            case "specialties": specialties
+            case "organisationOptions": organisationOptions
+            case "roles": roles
+            case "errors": errors
+            default: nil
+            }
+        }
+    }
+
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        guard context.user.isAdmin else { throw AppError.forbidden }
+        return try await render(request: request, context: context, form: FormData(fields: [:]), errors: [])
+    }
+
+    private func render(request: Request, context: AuthenticatedContext, form: FormData, errors: [String], status: HTTPResponse.Status = .ok) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let content = ProfessionalsContent(
+            professionals: try await users.all().map { entry in
+                ViewFields([
+                    "name": entry.user.displayName, "email": entry.user.email, "rpps": entry.user.rppsNumber,
+                    "specialty": entry.user.specialtyLabel, "organisation": entry.organisationName,
+                    "role": pages.text("role_\(entry.user.role.rawValue)"),
+                ])
+            },
+            values: ViewFields(form.fields.filter { $0.key != "password" }),
+            specialties: Specialty.Discipline.allCases.map { discipline in
+                ViewFields([
+                    "label": pages.text("discipline_\(discipline.rawValue)"),
+                    "options": Specialty.all.filter { $0.discipline == discipline }.map {
+                        ViewFields(["value": $0.code, "label": $0.label, "selected": form["specialty"] == $0.code ? true : nil])
+                    },
+                ])
+            },
+            organisationOptions: try await organisations.all().map {
+                ViewFields(["value": $0.id.storageKey, "label": "\($0.name) (\($0.city))", "selected": form["organisation"] == $0.id.storageKey ? true : nil])
+            },
+            roles: ProfessionalRole.allCases.map {
+                ViewFields(["value": $0.rawValue, "label": pages.text("role_\($0.rawValue)"), "selected": (form["role"] ?? "physician") == $0.rawValue ? true : nil])
+            },
+            errors: errors
+        )
+        return try renderer.html("admin_professionals", pages.page(content), status: status)
+    }
+
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        guard context.user.isAdmin else { throw AppError.forbidden }
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        var errors: [String] = []
+        let email = form.trimmed("email").map(EmailAddress.normalize)
+        if email.map(EmailAddress.isPlausible) != true { errors.append(pages.text("professional_error_email")) }
+        let name = form.trimmed("name")
+        if name == nil || name!.count > 200 { errors.append(pages.text("professional_error_name")) }
+        let role = form["role"].flatMap(ProfessionalRole.init(rawValue:))
+        if role == nil { errors.append(pages.text("professional_error_role")) }
+        var rpps: RPPSNumber?
+        if let raw = form.trimmed("rpps") {
+            rpps = RPPSNumber(raw)
+            if rpps == nil { errors.append(pages.text("professional_error_rpps")) }
+        }
+        let specialty = form.trimmed("specialty")
+        if let specialty, Specialty.find(code: specialty) == nil { errors.append(pages.text("professional_error_specialty")) }
+        var organisationID: UUID?
+        if let raw = form.trimmed("organisation") {
+            organisationID = UUID(uuidString: raw)
+            if try await organisationID.asyncFlatMap({ try await organisations.find(id: $0) }) == nil {
+                errors.append(pages.text("professional_error_organisation"))
+            }
+        }
+        let password = form["password"] ?? ""
+        switch PasswordRules.problem(with: password) {
+        case .tooShort: errors.append(pages.text("professional_error_password_short"))
+        case .tooLong: errors.append(pages.text("professional_error_password_long"))
+        case nil: break
+        }
+        guard errors.isEmpty, let email, let name, let role else {
+            return try await render(request: request, context: context, form: form, errors: errors, status: .badRequest)
+        }
+        let user = User(email: email, displayName: name, rppsNumber: rpps?.digits, specialtyCode: specialty, organisationID: organisationID,
+                        role: role, isAdmin: role == .admin)
+        do {
+            try await users.create(user, passwordHash: try await passwords.hash(password))
+        } catch StoreError.duplicateEmail {
+            return try await render(request: request, context: context, form: form, errors: [pages.text("professional_error_duplicate")], status: .conflict)
+        }
+        try await audit.record(context.auditDraft(.professionalCreate, resourceType: "user", resourceID: user.id.storageKey, outcome: .success, reason: role.rawValue))
+        context.sessions.flash(.success, "flash_professional_created")
+        return .redirect(to: SiteURL.adminProfessionals.path, type: .normal)
+    }
+}
+
+extension Optional {
+    func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
