@@ -75,10 +75,22 @@ public struct AppRequestContext: SessionRequestContext, RequestContext {
         _ action: AuditAction, actor: User?, resourceType: String, resourceID: String? = nil, patientID: UUID? = nil,
         mode: AccessMode = .normal, outcome: AuditOutcome, reason: String? = nil
     ) -> AuditDraft {
-        AuditDraft(
+        AuditDraft(request: self, action, actor: actor, resourceType: resourceType, resourceID: resourceID, patientID: patientID,
+                   mode: mode, outcome: outcome, reason: reason, clientAddress: clientAddress)
+    }
+}
+
+extension AuditDraft {
+    /// An event of this request: its actor's organisation, address and request id.
+    init(
+        request context: some RequestContext, _ action: AuditAction, actor: User?, resourceType: String, resourceID: String?,
+        patientID: UUID?, mode: AccessMode, outcome: AuditOutcome, reason: String?, clientAddress: String?
+    ) {
+        self.init(
             actorID: actor?.id, organisationID: actor?.organisationID, action: action, resourceType: resourceType,
             resourceID: resourceID, patientID: patientID, mode: mode, outcome: outcome, reason: reason,
-            clientAddress: clientAddress, requestID: logger[metadataKey: "request_id"]?.description
+            // The id the response carries in X-Request-Id: the caller's, else Hummingbird's.
+            clientAddress: clientAddress, requestID: context.logger[metadataKey: "request_id"]?.description ?? context.id
         )
     }
 }
@@ -108,11 +120,8 @@ public struct AuthenticatedContext: ChildRequestContext {
         _ action: AuditAction, resourceType: String, resourceID: String? = nil, patientID: UUID? = nil,
         mode: AccessMode = .normal, outcome: AuditOutcome, reason: String? = nil
     ) -> AuditDraft {
-        AuditDraft(
-            actorID: user.id, organisationID: user.organisationID, action: action, resourceType: resourceType,
-            resourceID: resourceID, patientID: patientID, mode: mode, outcome: outcome, reason: reason,
-            clientAddress: clientAddress, requestID: logger[metadataKey: "request_id"]?.description
-        )
+        AuditDraft(request: self, action, actor: user, resourceType: resourceType, resourceID: resourceID, patientID: patientID,
+                   mode: mode, outcome: outcome, reason: reason, clientAddress: clientAddress)
     }
 
     /// The submitted form; a state-changing route without one is a bad request.

@@ -306,6 +306,12 @@ func denials(_ d: AppDependencies, patient: UUID, actor: UUID) async throws -> [
             #expect(events.contains { $0.action == "login.failure" && $0.actorID == world.southPhysician.id.storageKey && $0.reason == "wrong_password" })
             #expect(events.contains { $0.action == "login.failure" && $0.actorID == nil && $0.reason == "unknown_account" })
             #expect(events.contains { $0.action == "login.success" && $0.actorID == world.southPhysician.id.storageKey })
+            #expect(events.filter { $0.action.hasPrefix("login") }.allSatisfy { ($0.requestID ?? "").isEmpty == false })
+            let traced = try await browser.get("/", headers: [HTTPField.Name("X-Request-Id")!: "proxy-42"])
+            #expect(traced.status == .ok)
+            try await browser.get(SiteURL.patient(world.southPatient).path, headers: [HTTPField.Name("X-Request-Id")!: "proxy-43"])
+            let read = try await d.audit.events(matching: .init(patientIDs: [world.southPatient], actorID: world.southPhysician.id)).first
+            #expect(read?.event.requestID == "proxy-43")
             #expect(try await d.audit.verify().firstBreak == nil)
         }
     }
