@@ -94,7 +94,8 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         passwords: dependencies.passwords, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     AdminController(
-        organisations: dependencies.organisations, patients: dependencies.patients, audit: dependencies.audit, renderer: dependencies.renderer
+        organisations: dependencies.organisations, patients: dependencies.patients, users: dependencies.users, audit: dependencies.audit,
+        renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     return router
 }

@@ -353,6 +353,9 @@ func denials(_ d: AppDependencies, patient: UUID, actor: UUID) async throws -> [
             #expect(audit.status == .ok)
             #expect(audit.text.contains("<td>Membre suspendu</td>"))
             #expect(!audit.text.contains("<td>Invitation acceptée</td>"))
+            let byEmail = try await browser.get(SiteURL.communityAudit(world.south.id).path + "?user=nouveau%40t.fr")
+            #expect(byEmail.text.contains("<td>Invitation acceptée</td>"))
+            #expect(!byEmail.text.contains("<td>Membre suspendu</td>"))
         }
     }
 

@@ -10,6 +10,7 @@ import Mustache
 struct AdminController: Sendable {
     let organisations: OrganisationStore
     let patients: PatientStore
+    let users: UserStore
     let audit: AuditLog
     let renderer: Renderer
 
@@ -78,7 +79,7 @@ struct AdminController: Sendable {
     @Sendable func auditPage(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try requireAdmin(context)
         let pages = PageBuilder(request: request, context: context)
-        return try await AuditPage(audit: audit, renderer: renderer).render(
+        return try await AuditPage(audit: audit, users: users, renderer: renderer).render(
             request: request, context: context, scope: nil, title: pages.text("audit_all"), path: SiteURL.adminAudit.path
         )
     }

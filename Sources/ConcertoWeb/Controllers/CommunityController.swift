@@ -74,6 +74,7 @@ struct CommunityController: Sendable {
         let pages = PageBuilder(request: request, context: context)
         let isAdministrator = context.user.isAdmin || membership?.administersCommunity == true
         let isActive = membership?.status == .active
+        let mayCreatePatients = isActive && membership?.role != .observer
         // Members see who holds which patient (administrative data); the clinical part is behind each patient's page.
         let patientRows = isActive || context.user.isAdmin ? try await patients.patients(inCommunity: community.id) : []
         if !patientRows.isEmpty {
@@ -84,7 +85,7 @@ struct CommunityController: Sendable {
             community: ViewFields(["name": community.name, "region": community.region, "kind": pages.text("community_kind_\(community.kind.rawValue)")]),
             isAdministrator: isAdministrator,
             invitation: membership?.status == .invited,
-            isActiveMember: isActive,
+            isActiveMember: mayCreatePatients,
             members: try await communities.members(of: community.id).map { member in
                 ViewFields([
                     "name": member.user.displayName, "email": member.user.email, "specialty": member.user.specialtyLabel,
@@ -168,7 +169,7 @@ struct CommunityController: Sendable {
 
     @Sendable func auditPage(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let (community, _) = try await load(context, requireAdmin: true)
-        return try await AuditPage(audit: audit, renderer: renderer).render(
+        return try await AuditPage(audit: audit, users: users, renderer: renderer).render(
             request: request, context: context, scope: community.id, title: community.name, path: SiteURL.communityAudit(community.id).path
         )
     }
@@ -177,6 +178,7 @@ struct CommunityController: Sendable {
 /// The audit search page, for a community's coordinators and for platform admins.
 struct AuditPage: Sendable {
     let audit: AuditLog
+    let users: UserStore
     let renderer: Renderer
 
     struct AuditContent: Sendable, MustacheParent {
@@ -207,8 +209,13 @@ struct AuditPage: Sendable {
         }
         let action = value("action").flatMap { AuditAction(rawValue: $0) != nil ? $0 : nil }
         let until = DisplayFormat.startOfDay(value("to")).map { $0.addingTimeInterval(86_400) }
+        // The professional by id or by e-mail address; an unknown one matches nothing.
+        var actorID = value("user").flatMap(UUID.init(uuidString:))
+        if actorID == nil, let email = value("user") {
+            actorID = try await users.findWithCredentials(email: email)?.user.id ?? UUID()
+        }
         let filter = AuditLog.Filter(
-            patientIDs: value("patient").flatMap(UUID.init(uuidString:)).map { [$0] }, actorID: value("user").flatMap(UUID.init(uuidString:)),
+            patientIDs: value("patient").flatMap(UUID.init(uuidString:)).map { [$0] }, actorID: actorID,
             action: action, from: DisplayFormat.startOfDay(value("from")), until: until, communityID: scope
         )
         let rows = try await audit.events(matching: filter)
