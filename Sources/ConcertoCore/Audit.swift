@@ -18,6 +18,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case oppositionWithdraw = "opposition.withdraw"
     case emergencyAccessGrant = "emergency_access.grant"
     case accessReport = "patient.access_report"
+    case communityCreate = "community.create"
+    case communityOrganisationAdd = "community.organisation.add"
     case memberInvite = "community.member.invite"
     case memberAccept = "community.member.accept"
     case memberApprove = "community.member.approve"

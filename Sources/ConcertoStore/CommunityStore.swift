@@ -10,22 +10,58 @@ public struct CommunityStore: Sendable {
         self.database = database
     }
 
-    public func create(_ community: Community, at now: Date = Date()) async throws {
+    /// Creates the community, with its first coordinator when given, and the audit event.
+    public func create(_ community: Community, coordinator: UUID? = nil, audit: AuditDraft? = nil, at now: Date = Date()) async throws {
+        let engine = database.engine
         try await database.write { sql in
+            let taken = try await sql.raw("SELECT id FROM communities WHERE name = \(bind: community.name)").first()
+            guard taken == nil else { throw StoreError.duplicateCommunityName }
             try await sql.raw("""
                 INSERT INTO communities (id, name, region, kind, created_at)
                 VALUES (\(bind: community.id.storageKey), \(bind: community.name), \(bind: community.region),
                         \(bind: community.kind.rawValue), \(bind: Timestamp.iso8601(now)))
                 """).run()
+            if let coordinator {
+                try await sql.raw("""
+                    INSERT INTO community_members (community_id, user_id, member_role, status, updated_at)
+                    VALUES (\(bind: community.id.storageKey), \(bind: coordinator.storageKey), \(bind: CommunityRole.coordinator.rawValue),
+                            \(bind: MembershipStatus.active.rawValue), \(bind: Timestamp.iso8601(now)))
+                    """).run()
+            }
+            if let audit { _ = try await AuditLog.append(audit, on: sql, engine: engine, at: now) }
         }
     }
 
-    public func addOrganisation(_ organisationID: UUID, to communityID: UUID) async throws {
-        try await database.write { sql in
+    /// Adds a member organisation; false when it already is one.
+    @discardableResult
+    public func addOrganisation(_ organisationID: UUID, to communityID: UUID, audit: AuditDraft? = nil, at now: Date = Date()) async throws -> Bool {
+        let engine = database.engine
+        return try await database.write { sql in
+            let present = try await sql.raw("""
+                SELECT organisation_id FROM community_organisations
+                WHERE community_id = \(bind: communityID.storageKey) AND organisation_id = \(bind: organisationID.storageKey)
+                """).first()
+            guard present == nil else { return false }
             try await sql.raw("""
                 INSERT INTO community_organisations (community_id, organisation_id)
                 VALUES (\(bind: communityID.storageKey), \(bind: organisationID.storageKey))
                 """).run()
+            if let audit { _ = try await AuditLog.append(audit, on: sql, engine: engine, at: now) }
+            return true
+        }
+    }
+
+    /// Every community with its number of active members, by name.
+    public func overview() async throws -> [(community: Community, activeMembers: Int)] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT c.id, c.name, c.region, c.kind,
+                       (SELECT COUNT(*) FROM community_members m WHERE m.community_id = c.id AND m.status = 'active') AS members
+                FROM communities c ORDER BY c.name
+                """).all().compactMap { row -> (Community, Int)? in
+                guard let community = try Self.community(from: row) else { return nil }
+                return (community, Int(try row.decode(column: "members", as: Int64.self)))
+            }
         }
     }
 

@@ -7,6 +7,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case duplicateFINESS
     case duplicateLocalID
     case alreadyMember
+    case duplicateCommunityName
     case notFound
 
     public var description: String {
@@ -15,6 +16,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .duplicateFINESS: "an organisation already has this FINESS number"
         case .duplicateLocalID: "this local patient id is already used in this organisation"
         case .alreadyMember: "already a member of this community"
+        case .duplicateCommunityName: "a community already has this name"
         case .notFound: "not found"
         }
     }

@@ -86,7 +86,7 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         emergencyRules: EmergencyAccessRules(duration: config.emergencyAccessDuration), renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     CommunityController(
-        communities: dependencies.communities, users: dependencies.users, patients: dependencies.patients, care: dependencies.care,
+        communities: dependencies.communities, organisations: dependencies.organisations, users: dependencies.users, patients: dependencies.patients, care: dependencies.care,
         audit: dependencies.audit, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     ProfessionalsController(
@@ -94,7 +94,8 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         passwords: dependencies.passwords, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     AdminController(
-        organisations: dependencies.organisations, patients: dependencies.patients, users: dependencies.users, audit: dependencies.audit,
+        organisations: dependencies.organisations, communities: dependencies.communities, patients: dependencies.patients,
+        users: dependencies.users, audit: dependencies.audit,
         renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     return router

@@ -20,6 +20,7 @@ public enum SiteURL: Sendable, Equatable {
     case communityMemberApprove(UUID, user: UUID)
     case communityMemberSuspend(UUID, user: UUID)
     case communityAccept(UUID)
+    case communityOrganisations(UUID)
     case communityAudit(UUID)
     case newPatient
     case patients
@@ -35,6 +36,7 @@ public enum SiteURL: Sendable, Equatable {
     case patientAccessReportCSV(UUID)
     case adminOrganisations
     case adminProfessionals
+    case adminCommunities
     case adminAudit
     case adminPatientMerge
 
@@ -57,6 +59,7 @@ public enum SiteURL: Sendable, Equatable {
         case .communityMemberApprove(let id, let user): "/communities/\(id.storageKey)/members/\(user.storageKey)/approve"
         case .communityMemberSuspend(let id, let user): "/communities/\(id.storageKey)/members/\(user.storageKey)/suspend"
         case .communityAccept(let id): "/communities/\(id.storageKey)/accept"
+        case .communityOrganisations(let id): "/communities/\(id.storageKey)/organisations"
         case .communityAudit(let id): "/communities/\(id.storageKey)/audit"
         case .newPatient: "/patients/new"
         case .patients: "/patients"
@@ -72,6 +75,7 @@ public enum SiteURL: Sendable, Equatable {
         case .patientAccessReportCSV(let id): "/patients/\(id.storageKey)/access-report.csv"
         case .adminOrganisations: "/admin/organisations"
         case .adminProfessionals: "/admin/professionals"
+        case .adminCommunities: "/admin/communities"
         case .adminAudit: "/admin/audit"
         case .adminPatientMerge: "/admin/patients/merge"
         }

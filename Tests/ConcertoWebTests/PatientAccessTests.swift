@@ -395,6 +395,37 @@ func denials(_ d: AppDependencies, patient: UUID, actor: UUID) async throws -> [
         }
     }
 
+    @Test func adminsCreateCommunitiesAndCoordinatorsAddMemberOrganisations() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            try await browser.logIn(email: "coord@t.fr")
+            #expect(try await browser.get(SiteURL.adminCommunities.path).status == .forbidden)
+            let admin = browser.fresh()
+            try await admin.logIn(email: "admin@t.fr")
+            try await admin.get(SiteURL.adminCommunities.path)
+            #expect(try await admin.post(SiteURL.adminCommunities.path, form: [("name", "Sud"), ("region", "NA"), ("kind", "recours")]).status == .conflict)
+            #expect(try await admin.post(SiteURL.adminCommunities.path, form: [("name", "RCP Sarcomes"), ("region", "NA"), ("kind", "rare"), ("coordinator", "inconnu@t.fr")]).status == .badRequest)
+            let created = try await admin.post(SiteURL.adminCommunities.path, form: [("name", "RCP Sarcomes"), ("region", "Nouvelle-Aquitaine"), ("kind", "rare"), ("coordinator", "coord@t.fr")])
+            #expect(created.status == .seeOther)
+            let community = try #require(try await d.communities.all().first { $0.name == "RCP Sarcomes" })
+            #expect(community.kind == .rareCancers)
+            #expect(try await d.communities.membership(userID: world.southCoordinator.id, in: community.id)?.administersCommunity == true)
+            // Its coordinator adds a member organisation.
+            let page = try await browser.get(SiteURL.community(community.id).path)
+            #expect(page.text.contains("Institut Bergonié (Bordeaux)"))
+            #expect(try await browser.post(SiteURL.communityOrganisations(community.id).path, form: [("organisation", world.organisation.id.storageKey)]).status == .seeOther)
+            #expect(try await d.communities.organisations(of: community.id).map(\.id) == [world.organisation.id])
+            #expect(try await browser.post(SiteURL.communityOrganisations(community.id).path, form: [("organisation", UUID().storageKey)]).status == .badRequest)
+            // A physician of another community does not even see it.
+            let physician = browser.fresh()
+            try await physician.logIn(email: "nord@t.fr")
+            try await physician.get("/")
+            #expect(try await physician.post(SiteURL.communityOrganisations(community.id).path, form: [("organisation", world.organisation.id.storageKey)]).status == .notFound)
+            let actions = try await d.audit.events(matching: .init()).map(\.event.action)
+            #expect(actions.contains("community.create") && actions.contains("community.organisation.add"))
+        }
+    }
+
     @Test func adminsCreateProfessionalsWithAValidRPPSAndACuratedSpecialty() async throws {
         try await withTestApp { browser, d in
             let world = try await AccessWorld.make(d)

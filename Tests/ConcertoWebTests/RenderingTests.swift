@@ -87,7 +87,8 @@ import Testing
             DashboardController.DashboardContent(displayName: "D", communities: [], invitations: [], mayCreatePatient: true, isPlatformAdmin: true),
             CommunityController.CommunityContent(
                 community: ViewFields([:]), isAdministrator: true, invitation: true, isActiveMember: true, members: [], organisations: [],
-                patients: [], emergencyGrants: [], roleOptions: [], links: ViewFields([:]), error: "e"),
+                patients: [], emergencyGrants: [], roleOptions: [], organisationOptions: [], links: ViewFields([:]), error: "e"),
+            AdminController.CommunitiesContent(communities: [], kinds: [], values: ViewFields([:]), error: "e"),
             AuditPage.AuditContent(scopeName: "s", formAction: "/", filters: ViewFields([:]), events: [], actions: []),
             PatientController.NewPatientContent(communities: [], values: ViewFields([:]), errors: ["e"], matches: [], sexOptions: [], statusOptions: [], insKindOptions: []),
             PatientController.PatientContent(

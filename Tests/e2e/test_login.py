@@ -1,6 +1,6 @@
 """A clinician's first minutes: log in with a printed demo account, see the dashboard, log out."""
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 
@@ -8,8 +8,22 @@ def submit_and_wait(browser, button):
     """Clicks a submit button and waits until the next page has replaced this one."""
     page = browser.find_element(By.TAG_NAME, "html")
     button.click()
+
+    def replaced(_driver):
+        try:
+            page.tag_name
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            # Chromium may answer for a node of the page being left with "does not belong
+            # to the document" instead of a stale reference: the page is gone all the same.
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+
     wait = WebDriverWait(browser, 10)
-    wait.until(EC.staleness_of(page))
+    wait.until(replaced)
     wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
 

@@ -9,6 +9,7 @@ import Mustache
 /// identity desk's merge of duplicate patient records.
 struct AdminController: Sendable {
     let organisations: OrganisationStore
+    let communities: CommunityStore
     let patients: PatientStore
     let users: UserStore
     let audit: AuditLog
@@ -17,6 +18,8 @@ struct AdminController: Sendable {
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
         group.get(RouterPath(SiteURL.adminOrganisations.pattern), use: listOrganisations)
         group.post(RouterPath(SiteURL.adminOrganisations.pattern), use: createOrganisation)
+        group.get(RouterPath(SiteURL.adminCommunities.pattern), use: listCommunities)
+        group.post(RouterPath(SiteURL.adminCommunities.pattern), use: createCommunity)
         group.get(RouterPath(SiteURL.adminAudit.pattern), use: auditPage)
         group.get(RouterPath(SiteURL.adminPatientMerge.pattern), use: mergeForm)
         group.post(RouterPath(SiteURL.adminPatientMerge.pattern), use: merge)
@@ -74,6 +77,69 @@ struct AdminController: Sendable {
         }
         context.sessions.flash(.success, "flash_organisation_created")
         return .redirect(to: SiteURL.adminOrganisations.path, type: .normal)
+    }
+
+    struct CommunitiesContent: Sendable, MustacheParent {
+        let communities: [ViewFields]
+        let kinds: [ViewFields]
+        let values: ViewFields
+        let error: String?
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "communities": communities
+            case "kinds": kinds
+            case "values": values
+            case "error": error
+            default: nil
+            }
+        }
+    }
+
+    @Sendable func listCommunities(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        return try await renderCommunities(request: request, context: context, form: FormData(fields: [:]), error: nil)
+    }
+
+    private func renderCommunities(request: Request, context: AuthenticatedContext, form: FormData, error: String?, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let content = CommunitiesContent(
+            communities: try await communities.overview().map { entry in
+                ViewFields(["name": entry.community.name, "url": SiteURL.community(entry.community.id).path, "region": entry.community.region,
+                            "kind": pages.text("community_kind_\(entry.community.kind.rawValue)"), "members": String(entry.activeMembers)])
+            },
+            kinds: CommunityKind.allCases.map {
+                ViewFields(["value": $0.rawValue, "label": pages.text("community_kind_\($0.rawValue)"), "selected": form["kind"] == $0.rawValue ? true : nil])
+            },
+            values: ViewFields(form.fields), error: error
+        )
+        return try renderer.html("admin_communities", pages.page(content), status: status)
+    }
+
+    @Sendable func createCommunity(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        guard let name = form.trimmed("name"), let region = form.trimmed("region"), name.count <= 200, region.count <= 100,
+              let kind = form["kind"].flatMap(CommunityKind.init(rawValue:)) else {
+            return try await renderCommunities(request: request, context: context, form: form, error: pages.text("community_error_fields"), status: .badRequest)
+        }
+        var coordinator: UUID?
+        if let email = form.trimmed("coordinator") {
+            guard let user = try await users.findWithCredentials(email: email)?.user else {
+                return try await renderCommunities(request: request, context: context, form: form, error: pages.text("community_error_no_account"), status: .badRequest)
+            }
+            coordinator = user.id
+        }
+        let community = Community(name: name, region: region, kind: kind)
+        do {
+            try await communities.create(community, coordinator: coordinator, audit: context.auditDraft(
+                .communityCreate, resourceType: "community", resourceID: community.id.storageKey, outcome: .success, reason: coordinator?.storageKey))
+        } catch StoreError.duplicateCommunityName {
+            return try await renderCommunities(request: request, context: context, form: form, error: pages.text("community_error_duplicate"), status: .conflict)
+        }
+        context.sessions.flash(.success, "flash_community_created")
+        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
     }
 
     @Sendable func auditPage(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -9,6 +9,7 @@ import Mustache
 /// membership management by its coordinators, and its audit page.
 struct CommunityController: Sendable {
     let communities: CommunityStore
+    let organisations: OrganisationStore
     let users: UserStore
     let patients: PatientStore
     let care: CareStore
@@ -21,6 +22,7 @@ struct CommunityController: Sendable {
         group.post(PatientController.route { .communityMemberApprove($0, user: $1) }, use: approve)
         group.post(PatientController.route { .communityMemberSuspend($0, user: $1) }, use: suspend)
         group.post(PatientController.route { id, _ in .communityAccept(id) }, use: accept)
+        group.post(PatientController.route { id, _ in .communityOrganisations(id) }, use: addOrganisation)
         group.get(PatientController.route { id, _ in .communityAudit(id) }, use: auditPage)
     }
 
@@ -44,6 +46,7 @@ struct CommunityController: Sendable {
         let patients: [ViewFields]
         let emergencyGrants: [ViewFields]
         let roleOptions: [ViewFields]
+        let organisationOptions: [ViewFields]
         let links: ViewFields
         let error: String?
 
@@ -58,6 +61,7 @@ struct CommunityController: Sendable {
             case "patients": patients
             case "emergencyGrants": emergencyGrants
             case "roleOptions": roleOptions
+            case "organisationOptions": organisationOptions
             case "links": links
             case "error": error
             default: nil
@@ -75,6 +79,7 @@ struct CommunityController: Sendable {
         let isAdministrator = context.user.isAdmin || membership?.administersCommunity == true
         let isActive = membership?.status == .active
         let mayCreatePatients = isActive && membership?.role != .observer
+        let memberOrganisations = try await communities.organisations(of: community.id)
         // Members see who holds which patient (administrative data); the clinical part is behind each patient's page.
         let patientRows = isActive || context.user.isAdmin ? try await patients.patients(inCommunity: community.id) : []
         if !patientRows.isEmpty {
@@ -97,7 +102,7 @@ struct CommunityController: Sendable {
                         ? SiteURL.communityMemberSuspend(community.id, user: member.user.id).path : nil,
                 ])
             },
-            organisations: try await communities.organisations(of: community.id).map {
+            organisations: memberOrganisations.map {
                 ViewFields(["name": $0.name, "finess": $0.finess, "city": $0.city])
             },
             patients: patientRows.map { ViewFields(["name": $0.identity.displayName, "birthDate": $0.identity.birthDate.french, "url": SiteURL.patient($0.id).path]) },
@@ -110,8 +115,11 @@ struct CommunityController: Sendable {
                 ])
             } : [],
             roleOptions: CommunityRole.allCases.map { ViewFields(["value": $0.rawValue, "label": pages.text("community_role_\($0.rawValue)")]) },
+            organisationOptions: isAdministrator ? try await organisations.all().filter { candidate in !memberOrganisations.contains { $0.id == candidate.id } }
+                .map { ViewFields(["value": $0.id.storageKey, "label": "\($0.name) (\($0.city))"]) } : [],
             links: ViewFields([
                 "members": SiteURL.communityMembers(community.id).path, "accept": SiteURL.communityAccept(community.id).path,
+                "organisations": SiteURL.communityOrganisations(community.id).path,
                 "audit": SiteURL.communityAudit(community.id).path, "newPatient": SiteURL.newPatient.path + "?community=\(community.id.storageKey)",
             ]),
             error: error
@@ -156,6 +164,18 @@ struct CommunityController: Sendable {
     @Sendable func suspend(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         guard try context.parameters.uuid("item") != context.user.id else { throw AppError.badRequest }
         return try await changeStatus(context, from: [.invited, .active], to: .suspended, action: .memberSuspend, flash: "flash_member_suspended")
+    }
+
+    @Sendable func addOrganisation(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let (community, _) = try await load(context, requireAdmin: true)
+        let form = try context.requiredForm
+        guard let organisationID = form["organisation"].flatMap(UUID.init(uuidString:)), try await organisations.find(id: organisationID) != nil else {
+            throw AppError.badRequest
+        }
+        let added = try await communities.addOrganisation(organisationID, to: community.id, audit: context.auditDraft(
+            .communityOrganisationAdd, resourceType: "community", resourceID: community.id.storageKey, outcome: .success, reason: organisationID.storageKey))
+        context.sessions.flash(added ? .success : .info, added ? "flash_organisation_added" : "flash_organisation_already_member")
+        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
     }
 
     @Sendable func accept(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -213,6 +213,24 @@ extension Localization {
         "access_report_title": ("Qui a consulté ce dossier", "Who accessed this record"),
         "access_report_csv": ("Télécharger (CSV)", "Download (CSV)"),
 
+        // Communities (administration)
+        "admin_communities": ("Communautés de partage", "Sharing communities"),
+        "community_add": ("Créer une communauté", "Create a community"),
+        "community_name": ("Nom", "Name"),
+        "community_kind": ("Type", "Kind"),
+        "community_region": ("Région", "Region"),
+        "community_first_coordinator": ("Premier coordinateur (e-mail, facultatif)", "First coordinator (e-mail, optional)"),
+        "community_active_members": ("Membres actifs", "Active members"),
+        "community_add_organisation": ("Ajouter un établissement membre", "Add a member organisation"),
+        "community_add_organisation_submit": ("Ajouter", "Add"),
+        "community_error_fields": ("Le nom, le type et la région sont obligatoires.", "Name, kind and region are required."),
+        "community_error_duplicate": ("Une communauté porte déjà ce nom.", "A community already has this name."),
+        "flash_community_created": ("Communauté créée.", "Community created."),
+        "flash_organisation_added": ("Établissement ajouté à la communauté.", "Organisation added to the community."),
+        "flash_organisation_already_member": ("Cet établissement est déjà membre.", "This organisation is already a member."),
+        "audit_action_community_create": ("Création de communauté", "Community created"),
+        "audit_action_community_organisation_add": ("Établissement ajouté à une communauté", "Organisation added to a community"),
+
         // Professionals
         "admin_professionals": ("Professionnels", "Professionals"),
         "professional_add": ("Créer un compte professionnel", "Create a professional account"),

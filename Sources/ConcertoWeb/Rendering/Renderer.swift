@@ -132,6 +132,7 @@ struct LayoutModel: Sendable {
         "patients": SiteURL.patients.path,
         "adminOrganisations": SiteURL.adminOrganisations.path,
         "adminProfessionals": SiteURL.adminProfessionals.path,
+        "adminCommunities": SiteURL.adminCommunities.path,
         "adminPatientMerge": SiteURL.adminPatientMerge.path,
         "adminAudit": SiteURL.adminAudit.path,
     ]
