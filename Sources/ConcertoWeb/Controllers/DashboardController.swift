@@ -14,10 +14,34 @@ struct DashboardController: Sendable {
         group.get(RouterPath(SiteURL.home.pattern), use: show)
     }
 
+    /// Typed rows and plain flags, no Mustache transforms: this is the page every user
+    /// opens first, and the one `make bench` loads (docs/benchmarks.md).
     struct DashboardContent: Sendable, MustacheParent {
+        struct CommunityItem: Sendable, MustacheParent {
+            let name: String
+            let region: String
+            let url: String
+            let kind: String
+            let role: String
+            let suspended: Bool
+            let acceptURL: String
+
+            func child(named key: String) -> Any? {
+                switch key {
+                case "name": name
+                case "region": region
+                case "url": url
+                case "kind": kind
+                case "role": role
+                case "suspended": suspended
+                case "acceptURL": acceptURL
+                default: nil
+                }
+            }
+        }
         let displayName: String
-        let communities: [ViewFields]
-        let invitations: [ViewFields]
+        let communities: [CommunityItem]
+        let invitations: [CommunityItem]
         let mayCreatePatient: Bool
         let isPlatformAdmin: Bool
 
@@ -25,6 +49,7 @@ struct DashboardController: Sendable {
             switch name {
             case "displayName": displayName
             case "communities": communities
+            case "hasCommunities": !communities.isEmpty
             case "invitations": invitations
             case "mayCreatePatient": mayCreatePatient
             case "isPlatformAdmin": isPlatformAdmin
@@ -36,14 +61,14 @@ struct DashboardController: Sendable {
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let pages = PageBuilder(request: request, context: context)
         let memberships = try await communities.communities(ofUser: context.user.id)
-        func fields(_ entry: (community: Community, membership: Membership)) -> ViewFields {
-            ViewFields([
-                "name": entry.community.name, "region": entry.community.region, "url": SiteURL.community(entry.community.id).path,
-                "kind": pages.text("community_kind_\(entry.community.kind.rawValue)"),
-                "role": pages.text("community_role_\(entry.membership.role.rawValue)"),
-                "suspended": entry.membership.status == .suspended ? true : nil,
-                "acceptURL": SiteURL.communityAccept(entry.community.id).path,
-            ])
+        func fields(_ entry: (community: Community, membership: Membership)) -> DashboardContent.CommunityItem {
+            DashboardContent.CommunityItem(
+                name: entry.community.name, region: entry.community.region, url: SiteURL.community(entry.community.id).path,
+                kind: pages.text("community_kind_\(entry.community.kind.rawValue)"),
+                role: pages.text("community_role_\(entry.membership.role.rawValue)"),
+                suspended: entry.membership.status == .suspended,
+                acceptURL: SiteURL.communityAccept(entry.community.id).path
+            )
         }
         let content = DashboardContent(
             displayName: context.user.displayName,
