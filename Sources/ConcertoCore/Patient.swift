@@ -81,8 +81,12 @@ public struct PatientIdentity: Sendable, Equatable, Codable {
 
     /// Name to greet and list the patient with: used name if any, else birth name.
     public var displayName: String {
-        let family = usedName ?? birthName
-        return "\(family.uppercased()) \(usedFirstName ?? firstName)"
+        Self.displayName(birthName: birthName, usedName: usedName, firstName: firstName, usedFirstName: usedFirstName)
+    }
+
+    /// The same, from the stored traits alone (lists that do not load whole identities).
+    public static func displayName(birthName: String, usedName: String?, firstName: String, usedFirstName: String?) -> String {
+        "\((usedName ?? birthName).uppercased()) \(usedFirstName ?? firstName)"
     }
 
     public enum Problem: Error, Equatable, Sendable {

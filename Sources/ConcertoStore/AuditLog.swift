@@ -8,8 +8,8 @@ import Synchronization
 ///
 /// Each event's hash is SHA-256 over the previous event's hash and the event's canonical
 /// encoding (`AuditEvent.canonicalEncoding`); `audit_head` keeps the last sequence number
-/// and hash. Appending reads and updates the head in the caller's write transaction, so
-/// an audited change and its event land together, and concurrent appends (several
+/// and hash, moved by a trigger within each INSERT. An audited change appends its event
+/// in its own write transaction, so both land together; concurrent appends (several
 /// server instances on PostgreSQL) queue on the head row's lock.
 public struct AuditLog: Sendable {
     let database: Database
@@ -178,9 +178,7 @@ public struct AuditLog: Sendable {
             }
             if batch.count < batchSize { break }
         }
-        struct Head: Decodable { var seq: Int64; var hash: String }
-        let head = try await database.read { try await $0.raw("SELECT seq, hash FROM audit_head WHERE id = 1").first(decoding: Head.self) }
-        guard let head else { throw AuditError.headMissing }
+        let head = try await database.read { try await Self.readHead(on: $0, lock: false) }
         let last = expectedSequence - 1
         if head.seq > last { return Verification(checked: checked, firstBreak: .truncated(lastPresent: last, expected: head.seq)) }
         if head.seq == last, head.hash != previousHash { return Verification(checked: checked, firstBreak: .altered(sequence: last)) }

@@ -193,16 +193,19 @@ public struct CareStore: Sendable {
         try await database.read { sql in
             try await sql.raw("""
                 SELECT e.patient_id, e.reason_code, e.justification, e.overrides_opposition, e.granted_at, e.expires_at,
-                       u.display_name, p.birth_name, p.first_name, p.used_name
+                       u.display_name, p.birth_name, p.first_name, p.used_name, p.used_first_name
                 FROM emergency_access e JOIN users u ON u.id = e.user_id JOIN patients p ON p.id = e.patient_id
                 WHERE e.community_id = \(bind: communityID.storageKey)
                    OR e.patient_id IN (SELECT patient_id FROM cases WHERE community_id = \(bind: communityID.storageKey))
                 ORDER BY e.granted_at DESC LIMIT \(bind: limit)
                 """).all().compactMap { row -> EmergencyGrantRow? in
                 guard let patient = UUID(uuidString: try row.decode(column: "patient_id", as: String.self)) else { return nil }
-                let family = try row.decode(column: "used_name", as: String?.self) ?? row.decode(column: "birth_name", as: String.self)
                 return EmergencyGrantRow(
-                    patientID: patient, patientName: "\(family.uppercased()) \(try row.decode(column: "first_name", as: String.self))",
+                    patientID: patient,
+                    patientName: PatientIdentity.displayName(
+                        birthName: try row.decode(column: "birth_name", as: String.self), usedName: try row.decode(column: "used_name", as: String?.self),
+                        firstName: try row.decode(column: "first_name", as: String.self),
+                        usedFirstName: try row.decode(column: "used_first_name", as: String?.self)),
                     userName: try row.decode(column: "display_name", as: String.self),
                     reasonCode: try row.decode(column: "reason_code", as: String.self),
                     justification: try row.decode(column: "justification", as: String.self),

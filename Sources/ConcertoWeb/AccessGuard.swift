@@ -42,15 +42,17 @@ struct AccessGuard: Sendable {
         _ action: AccessAction, patient patientID: UUID, community: UUID? = nil, auditAction: AuditAction, resourceType: String = "patient",
         resourceID: String? = nil, context: AuthenticatedContext, at now: Date = Date()
     ) async throws -> Outcome {
-        guard let facts = try await care.accessFacts(userID: context.user.id, patientID: patientID, at: now) else {
+        func recordDenial(_ reason: String) async throws {
             try await audit.record(context.auditDraft(auditAction, resourceType: resourceType, resourceID: resourceID ?? patientID.storageKey,
-                                                      patientID: patientID, outcome: .denied, reason: "unknown_patient"), at: now)
+                                                      patientID: patientID, outcome: .denied, reason: reason), at: now)
+        }
+        guard let facts = try await care.accessFacts(userID: context.user.id, patientID: patientID, at: now) else {
+            try await recordDenial("unknown_patient")
             throw AppError.notFound
         }
         let decision = policy.decide(action, facts, community: community, at: now)
         if !decision.allowed {
-            try await audit.record(context.auditDraft(auditAction, resourceType: resourceType, resourceID: resourceID ?? patientID.storageKey,
-                                                      patientID: patientID, outcome: .denied, reason: decision.reason.rawValue), at: now)
+            try await recordDenial(decision.reason.rawValue)
             if decision.hidesExistence { throw AppError.notFound }
         }
         return Outcome(decision: decision, facts: facts)

@@ -320,7 +320,9 @@ struct PatientController: Sendable {
                 if !list.contains(where: { $0.values["value"] as? String == value }) {
                     list.append(ViewFields(["value": value, "label": held.communityName]))
                 }
-            } + (try await organisations.all()).map { ViewFields(["value": "organisation:\($0.id.storageKey)", "label": "\($0.name) (\($0.city))"]) },
+            } + (writeAdmin ? try await organisations.all() : []).map {
+                ViewFields(["value": "organisation:\($0.id.storageKey)", "label": "\($0.name) (\($0.city))"])
+            },
             openCaseCommunities: myCommunities.filter { !heldCommunityIDs.contains($0.0.id) }.map { ViewFields(["id": $0.0.id.storageKey, "name": $0.0.name]) },
             links: ViewFields([
                 "careTeam": SiteURL.patientCareTeam(patientID).path, "oppositions": SiteURL.patientOppositions(patientID).path,

@@ -96,9 +96,8 @@ struct ProfessionalsController: Sendable {
         var organisationID: UUID?
         if let raw = form.trimmed("organisation") {
             organisationID = UUID(uuidString: raw)
-            if try await organisationID.asyncFlatMap({ try await organisations.find(id: $0) }) == nil {
-                errors.append(pages.text("professional_error_organisation"))
-            }
+            let known = if let organisationID { try await organisations.find(id: organisationID) != nil } else { false }
+            if !known { errors.append(pages.text("professional_error_organisation")) }
         }
         let password = form["password"] ?? ""
         switch PasswordRules.problem(with: password) {
@@ -119,12 +118,5 @@ struct ProfessionalsController: Sendable {
         try await audit.record(context.auditDraft(.professionalCreate, resourceType: "user", resourceID: user.id.storageKey, outcome: .success, reason: role.rawValue))
         context.sessions.flash(.success, "flash_professional_created")
         return .redirect(to: SiteURL.adminProfessionals.path, type: .normal)
-    }
-}
-
-extension Optional {
-    func asyncFlatMap<U>(_ transform: (Wrapped) async throws -> U?) async rethrows -> U? {
-        guard let value = self else { return nil }
-        return try await transform(value)
     }
 }
