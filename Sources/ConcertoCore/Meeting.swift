@@ -1,0 +1,218 @@
+import Foundation
+
+/// Wall-clock time in Paris, where every board meets: "14:00" stays 14:00 across DST.
+public struct LocalTime: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    public let hour: Int
+    public let minute: Int
+
+    public init?(hour: Int, minute: Int) {
+        guard (0...23).contains(hour), (0...59).contains(minute) else { return nil }
+        self.hour = hour
+        self.minute = minute
+    }
+
+    /// Reads `HH:MM` (the HTML time input's format).
+    public init?(_ raw: String) {
+        let parts = raw.trimmingCharacters(in: .whitespaces).split(separator: ":")
+        guard parts.count == 2, parts[0].count <= 2, parts[1].count == 2,
+              let hour = Int(parts[0]), let minute = Int(parts[1]) else { return nil }
+        self.init(hour: hour, minute: minute)
+    }
+
+    public var description: String { String(format: "%02d:%02d", hour, minute) }
+    public static func < (a: LocalTime, b: LocalTime) -> Bool { (a.hour, a.minute) < (b.hour, b.minute) }
+}
+
+/// The civil calendar of the boards: Europe/Paris.
+public enum ParisCalendar {
+    public static let timeZone = TimeZone(identifier: "Europe/Paris")!
+    public static let calendar: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        calendar.firstWeekday = 2
+        return calendar
+    }()
+
+    /// The instant a Paris wall-clock time happens on that day. A time skipped by the
+    /// spring change (02:30 on the last Sunday of March) moves forward one hour; a time
+    /// that happens twice in autumn is the first one.
+    public static func instant(_ date: CalendarDate, _ time: LocalTime) -> Date {
+        let components = DateComponents(year: date.year, month: date.month, day: date.day, hour: time.hour, minute: time.minute)
+        return calendar.date(from: components)!
+    }
+
+    public static func date(of instant: Date) -> CalendarDate {
+        let parts = calendar.dateComponents([.year, .month, .day], from: instant)
+        return CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!
+    }
+
+    public static func time(of instant: Date) -> LocalTime {
+        let parts = calendar.dateComponents([.hour, .minute], from: instant)
+        return LocalTime(hour: parts.hour!, minute: parts.minute!)!
+    }
+
+    /// 1 = Monday ... 7 = Sunday (ISO 8601).
+    public static func isoWeekday(_ date: CalendarDate) -> Int {
+        let weekday = calendar.component(.weekday, from: instant(date, LocalTime(hour: 12, minute: 0)!))
+        return weekday == 1 ? 7 : weekday - 1
+    }
+
+    public static func adding(days: Int, to date: CalendarDate) -> CalendarDate {
+        Self.date(of: calendar.date(byAdding: .day, value: days, to: instant(date, LocalTime(hour: 12, minute: 0)!))!)
+    }
+}
+
+/// How a series repeats. Weekdays are ISO numbers, 1 = Monday ... 7 = Sunday.
+public enum Recurrence: Sendable, Hashable {
+    /// Every `interval` weeks on `weekday`, counted from the series' first date.
+    case weekly(interval: Int, weekday: Int)
+    /// The `ordinal`-th `weekday` of each month (1...4), or the last one (-1).
+    case monthly(ordinal: Int, weekday: Int)
+
+    public var isValid: Bool {
+        switch self {
+        case .weekly(let interval, let weekday): (1...12).contains(interval) && (1...7).contains(weekday)
+        case .monthly(let ordinal, let weekday): (ordinal == -1 || (1...4).contains(ordinal)) && (1...7).contains(weekday)
+        }
+    }
+
+    /// Stored form: `weekly:2:4` (every 2 weeks on Thursday), `monthly:-1:2` (last Tuesday).
+    public var storageValue: String {
+        switch self {
+        case .weekly(let interval, let weekday): "weekly:\(interval):\(weekday)"
+        case .monthly(let ordinal, let weekday): "monthly:\(ordinal):\(weekday)"
+        }
+    }
+
+    public init?(storageValue: String) {
+        let parts = storageValue.split(separator: ":")
+        guard parts.count == 3, let a = Int(parts[1]), let b = Int(parts[2]) else { return nil }
+        switch parts[0] {
+        case "weekly": self = .weekly(interval: a, weekday: b)
+        case "monthly": self = .monthly(ordinal: a, weekday: b)
+        default: return nil
+        }
+        guard isValid else { return nil }
+    }
+
+    /// The days of the series from `start` (the first possible day) through `end`, inclusive.
+    public func dates(from start: CalendarDate, through end: CalendarDate) -> [CalendarDate] {
+        guard isValid, start <= end else { return [] }
+        var found: [CalendarDate] = []
+        switch self {
+        case .weekly(let interval, let weekday):
+            // First matching weekday on or after the start, then every `interval` weeks.
+            var day = ParisCalendar.adding(days: (weekday - ParisCalendar.isoWeekday(start) + 7) % 7, to: start)
+            while day <= end {
+                found.append(day)
+                day = ParisCalendar.adding(days: 7 * interval, to: day)
+            }
+        case .monthly(let ordinal, let weekday):
+            var year = start.year, month = start.month
+            while let first = CalendarDate(year: year, month: month, day: 1), first <= end {
+                if let day = Self.nthWeekday(ordinal, weekday, year: year, month: month), day >= start, day <= end {
+                    found.append(day)
+                }
+                month += 1
+                if month > 12 { month = 1; year += 1 }
+            }
+        }
+        return found
+    }
+
+    static func nthWeekday(_ ordinal: Int, _ weekday: Int, year: Int, month: Int) -> CalendarDate? {
+        guard let first = CalendarDate(year: year, month: month, day: 1) else { return nil }
+        let firstMatch = 1 + (weekday - ParisCalendar.isoWeekday(first) + 7) % 7
+        var candidates: [Int] = []
+        var day = firstMatch
+        while CalendarDate(year: year, month: month, day: day) != nil {
+            candidates.append(day)
+            day += 7
+        }
+        let chosen = ordinal == -1 ? candidates.last : (ordinal <= candidates.count ? candidates[ordinal - 1] : nil)
+        return chosen.flatMap { CalendarDate(year: year, month: month, day: $0) }
+    }
+}
+
+public enum MeetingSeriesKind: String, Sendable, CaseIterable, Codable {
+    case organ, transversal, recours
+
+    /// CI-SIS `JDV_NatureDiscussion` code of the board's nature (exports).
+    public var natureCode: String { self == .organ ? "ORG-117" : "ORG-132" }
+}
+
+/// Who must be in the room for the board to decide: at least `minimumSpecialties` distinct
+/// medical specialties among those present, including each required discipline.
+public struct QuorumRequirement: Sendable, Hashable {
+    public var minimumSpecialties: Int
+    public var requiredDisciplines: [Specialty.Discipline]
+
+    /// Medical oncology, surgery and radiotherapy: the usual oncology board.
+    public static let standard = QuorumRequirement(minimumSpecialties: 3, requiredDisciplines: [.medicalOncology, .surgery, .radiotherapy])
+
+    public init(minimumSpecialties: Int, requiredDisciplines: [Specialty.Discipline]) {
+        self.minimumSpecialties = max(minimumSpecialties, 1)
+        self.requiredDisciplines = Specialty.Discipline.allCases.filter(requiredDisciplines.contains)
+    }
+
+    /// Nurses and the secretariat attend but do not count towards the medical quorum.
+    static func counts(_ specialty: Specialty) -> Bool {
+        specialty.discipline != .nursing && specialty.discipline != .coordination
+    }
+
+    public func evaluate(presentSpecialtyCodes codes: [String]) -> QuorumEvaluation {
+        let present = Set(codes.compactMap(Specialty.find(code:)).filter(Self.counts))
+        let disciplines = Set(present.map(\.discipline))
+        let missing = requiredDisciplines.filter { !disciplines.contains($0) }
+        let distinct = Set(present.map(\.code)).count
+        return QuorumEvaluation(distinctSpecialties: distinct, minimum: minimumSpecialties, missingDisciplines: missing)
+    }
+}
+
+public struct QuorumEvaluation: Sendable, Hashable {
+    public let distinctSpecialties: Int
+    public let minimum: Int
+    public let missingDisciplines: [Specialty.Discipline]
+
+    public var isMet: Bool { distinctSpecialties >= minimum && missingDisciplines.isEmpty }
+    /// CI-SIS `JDV_StatutQuorum` code.
+    public var statusCode: String { isMet ? "ORG-126" : "ORG-133" }
+}
+
+public enum AttendanceStatus: String, Sendable, CaseIterable, Codable {
+    case present, excused, absent
+}
+
+public enum MeetingStatus: String, Sendable, Codable {
+    case scheduled, cancelled
+}
+
+/// Registration rules of a meeting: the deadline before it starts and the number of cases.
+public struct RegistrationWindow: Sendable, Hashable {
+    public let startsAt: Date
+    public let deadlineHours: Int
+    public let maximumCases: Int?
+
+    public init(startsAt: Date, deadlineHours: Int, maximumCases: Int?) {
+        self.startsAt = startsAt
+        self.deadlineHours = max(deadlineHours, 0)
+        self.maximumCases = maximumCases
+    }
+
+    public var deadline: Date { startsAt.addingTimeInterval(-Double(deadlineHours) * 3600) }
+
+    public enum Refusal: String, Sendable, Error {
+        case cancelled, started, deadlinePassed, full
+    }
+
+    /// Whether one more case may be registered now. Coordinators may pass the deadline, the
+    /// limit and add a case while the board sits; nobody registers on a cancelled meeting.
+    public func check(status: MeetingStatus, registered: Int, coordinatorOverride: Bool, at now: Date) -> Refusal? {
+        if status == .cancelled { return .cancelled }
+        if coordinatorOverride { return nil }
+        if now >= startsAt { return .started }
+        if now >= deadline { return .deadlinePassed }
+        if let maximumCases, registered >= maximumCases { return .full }
+        return nil
+    }
+}
