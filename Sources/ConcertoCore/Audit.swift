@@ -27,6 +27,22 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case organisationCreate = "organisation.create"
     case professionalCreate = "professional.create"
     case auditRead = "audit.read"
+    case caseRead = "case.read"
+    case caseCreate = "case.create"
+    case caseUpdate = "case.update"
+    case caseRegister = "case.register"
+    case caseWithdraw = "case.withdraw"
+    case caseDecision = "case.decision"
+    case caseValidate = "case.validate"
+    case caseSendBack = "case.send_back"
+    case caseSearch = "case.search"
+    case seriesCreate = "meeting_series.create"
+    case meetingCreate = "meeting.create"
+    case meetingMove = "meeting.move"
+    case meetingCancel = "meeting.cancel"
+    case meetingChair = "meeting.chair"
+    case meetingAgendaReorder = "meeting.agenda.reorder"
+    case meetingAttendance = "meeting.attendance"
 }
 
 public enum AuditOutcome: String, Sendable, Codable, CaseIterable {

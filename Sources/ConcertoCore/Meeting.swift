@@ -216,3 +216,73 @@ public struct RegistrationWindow: Sendable, Hashable {
         return nil
     }
 }
+
+/// A board that meets on a schedule: the settings each generated meeting copies.
+public struct MeetingSeries: Sendable, Hashable {
+    public var id: UUID
+    public var communityID: UUID
+    public var title: String
+    public var kind: MeetingSeriesKind
+    /// `JDV_RCP_Appareil` codes of an organ-based board.
+    public var organs: [String]
+    public var recurrence: Recurrence
+    public var firstDate: CalendarDate
+    public var startTime: LocalTime
+    public var durationMinutes: Int
+    public var place: String?
+    public var videoLink: String?
+    public var deadlineHours: Int
+    public var maximumCases: Int?
+    public var quorum: QuorumRequirement
+
+    public init(
+        id: UUID = UUID(), communityID: UUID, title: String, kind: MeetingSeriesKind, organs: [String] = [], recurrence: Recurrence,
+        firstDate: CalendarDate, startTime: LocalTime, durationMinutes: Int, place: String? = nil, videoLink: String? = nil,
+        deadlineHours: Int = 48, maximumCases: Int? = nil, quorum: QuorumRequirement = .standard
+    ) {
+        self.id = id; self.communityID = communityID; self.title = title; self.kind = kind; self.organs = organs
+        self.recurrence = recurrence; self.firstDate = firstDate; self.startTime = startTime; self.durationMinutes = durationMinutes
+        self.place = place; self.videoLink = videoLink; self.deadlineHours = deadlineHours; self.maximumCases = maximumCases
+        self.quorum = quorum
+    }
+
+    public enum Problem: String, Sendable, Error {
+        case noTitle = "no_title", invalidRecurrence = "invalid_recurrence", invalidDuration = "invalid_duration"
+        case noPlace = "no_place", invalidVideoLink = "invalid_video_link", invalidDeadline = "invalid_deadline"
+        case invalidMaximum = "invalid_maximum", invalidQuorum = "invalid_quorum", unknownOrgan = "unknown_organ"
+        case organsRequired = "organs_required"
+    }
+
+    public func problems() -> [Problem] {
+        var found: [Problem] = []
+        if title.trimmingCharacters(in: .whitespaces).isEmpty { found.append(.noTitle) }
+        if !recurrence.isValid { found.append(.invalidRecurrence) }
+        if !(15...600).contains(durationMinutes) { found.append(.invalidDuration) }
+        if (place ?? "").isEmpty && (videoLink ?? "").isEmpty { found.append(.noPlace) }
+        if let videoLink, !videoLink.isEmpty, !(videoLink.hasPrefix("https://") || videoLink.hasPrefix("http://")) { found.append(.invalidVideoLink) }
+        if !(0...336).contains(deadlineHours) { found.append(.invalidDeadline) }
+        if let maximumCases, !(1...200).contains(maximumCases) { found.append(.invalidMaximum) }
+        if !(1...12).contains(quorum.minimumSpecialties) || quorum.requiredDisciplines.count > quorum.minimumSpecialties { found.append(.invalidQuorum) }
+        if organs.contains(where: { !Terminology.boardOrgans.contains($0) }) { found.append(.unknownOrgan) }
+        if kind == .organ && organs.isEmpty { found.append(.organsRequired) }
+        return found
+    }
+
+    /// The meetings' start and end instants from `start` through `end` (Paris calendar days).
+    public func occurrences(from start: CalendarDate, through end: CalendarDate) -> [(date: CalendarDate, startsAt: Date, endsAt: Date)] {
+        recurrence.dates(from: max(start, firstDate), through: end).map { day in
+            let startsAt = ParisCalendar.instant(day, startTime)
+            return (day, startsAt, startsAt.addingTimeInterval(Double(durationMinutes) * 60))
+        }
+    }
+}
+
+extension QuorumRequirement {
+    /// Stored form: comma-separated discipline names.
+    public var disciplinesStorageValue: String { requiredDisciplines.map(\.rawValue).joined(separator: ",") }
+
+    public init(minimumSpecialties: Int, disciplinesStorageValue: String) {
+        self.init(minimumSpecialties: minimumSpecialties,
+                  requiredDisciplines: disciplinesStorageValue.split(separator: ",").compactMap { Specialty.Discipline(rawValue: String($0)) })
+    }
+}

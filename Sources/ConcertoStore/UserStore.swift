@@ -9,6 +9,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case alreadyMember
     case duplicateCommunityName
     case notFound
+    /// Someone saved the case since this form was loaded; nothing was written.
+    case staleRevision
+    /// The case or meeting changed status meanwhile; nothing was written.
+    case statusChanged
 
     public var description: String {
         switch self {
@@ -18,6 +22,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .alreadyMember: "already a member of this community"
         case .duplicateCommunityName: "a community already has this name"
         case .notFound: "not found"
+        case .staleRevision: "the case was saved by someone else since it was loaded"
+        case .statusChanged: "the status changed meanwhile"
         }
     }
 }

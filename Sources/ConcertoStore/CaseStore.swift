@@ -1,0 +1,410 @@
+import ConcertoCore
+import Foundation
+import SQLKit
+
+/// A fiche RCP with what its pages show around it.
+public struct CaseRecord: Sendable, Equatable, Identifiable {
+    public var id: UUID
+    public var patientID: UUID
+    public var communityID: UUID
+    public var communityName: String
+    public var status: CaseStatus
+    public var revision: Int
+    public var edition: Int
+    public var content: CaseContent
+    public var decision: CaseDecision?
+    public var meetingID: UUID?
+    public var previousCaseID: UUID?
+    public var createdByID: UUID?
+    public var createdByName: String?
+    public var createdAt: Date
+    public var decidedAt: Date?
+    public var validatedAt: Date?
+    public var validatedByName: String?
+    public var updatedAt: Date?
+    public var updatedByName: String?
+}
+
+/// A validated edition replaced by an amendment.
+public struct CaseEdition: Sendable, Equatable {
+    public var edition: Int
+    public var content: CaseContent
+    public var decision: CaseDecision?
+    public var validatedAt: Date?
+    public var validatedByName: String?
+    public var supersededAt: Date
+    public var supersededByName: String?
+}
+
+/// One line of a case list (dashboard, search): administrative and scheduling data only.
+public struct CaseListItem: Sendable, Equatable {
+    public var id: UUID
+    public var patientID: UUID
+    public var patientName: String
+    public var birthDate: String
+    public var communityName: String
+    public var status: CaseStatus
+    public var tumourSiteCode: String?
+    public var meetingID: UUID?
+    public var meetingTitle: String?
+    public var meetingStartsAt: Date?
+    public var createdAt: Date
+}
+
+/// What the search page asks for. `communityIDs` are the user's active communities;
+/// full-text terms only match in `fullTextCommunityIDs` (where the user may read clinical
+/// content), so a search never reveals what a fiche says to someone who may not read it.
+public struct CaseSearch: Sendable, Equatable {
+    public var communityIDs: [UUID]
+    public var fullTextCommunityIDs: [UUID]
+    public var organisationID: UUID?
+    public var text: String?
+    public var status: CaseStatus?
+    public var tumourSite: String?
+    public var meetingID: UUID?
+    public var from: Date?
+    public var to: Date?
+    public var limit: Int
+    public var offset: Int
+
+    public init(communityIDs: [UUID], fullTextCommunityIDs: [UUID] = [], organisationID: UUID? = nil, text: String? = nil, status: CaseStatus? = nil,
+                tumourSite: String? = nil, meetingID: UUID? = nil, from: Date? = nil, to: Date? = nil, limit: Int = 20, offset: Int = 0) {
+        self.communityIDs = communityIDs; self.fullTextCommunityIDs = fullTextCommunityIDs; self.organisationID = organisationID
+        self.text = text; self.status = status; self.tumourSite = tumourSite; self.meetingID = meetingID; self.from = from; self.to = to
+        self.limit = max(1, min(limit, 100)); self.offset = max(0, min(offset, 10_000))
+    }
+}
+
+/// Text folded for search on both engines: lower case, no diacritics, words only.
+public enum SearchText {
+    public static func fold(_ text: String) -> String {
+        text.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: Locale(identifier: "fr_FR"))
+    }
+
+    public static func words(_ text: String) -> [String] {
+        fold(text).split { !($0.isLetter || $0.isNumber) }.map(String.init).filter { !$0.isEmpty }.prefix(8).map { $0 }
+    }
+
+    static func document(_ content: CaseContent) -> String {
+        words([content.summary, content.question].compactMap { $0 }.joined(separator: " ")).joined(separator: " ")
+    }
+}
+
+/// Fiches RCP: content, workflow transitions, editions, lists and search.
+public struct CaseStore: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }()
+
+    static func json<T: Encodable>(_ value: T) throws -> String { String(decoding: try encoder.encode(value), as: UTF8.self) }
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T { try JSONDecoder().decode(type, from: Data(text.utf8)) }
+
+    /// A new draft, optionally pre-filled from an earlier case of the patient (re-presentation).
+    public func create(patientID: UUID, communityID: UUID, by userID: UUID, content: CaseContent = CaseContent(), previousCaseID: UUID? = nil,
+                       id: UUID = UUID(), audit: AuditDraft, at now: Date = Date()) async throws -> UUID {
+        let engine = database.engine
+        return try await database.write { sql in
+            try await sql.raw("""
+                INSERT INTO cases (id, community_id, patient_id, status, created_by, created_at, content, tumour_site, search_text, previous_case_id, updated_at, updated_by)
+                VALUES (\(bind: id.storageKey), \(bind: communityID.storageKey), \(bind: patientID.storageKey), 'draft', \(bind: userID.storageKey),
+                        \(bind: Timestamp.iso8601(now)), \(bind: try Self.json(content)), \(bind: content.tumourSiteCode), \(bind: SearchText.document(content)),
+                        \(bind: previousCaseID?.storageKey), \(bind: Timestamp.iso8601(now)), \(bind: userID.storageKey))
+                """).run()
+            var audit = audit
+            audit.resourceID = id.storageKey
+            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            return id
+        }
+    }
+
+    static let columns = """
+        c.id, c.patient_id, c.community_id, cm.name AS community_name, c.status, c.revision, c.edition, c.content, c.decision, c.meeting_id,
+        c.previous_case_id, c.created_by, cu.display_name AS created_by_name, c.created_at, c.decided_at, c.validated_at,
+        vu.display_name AS validated_by_name, c.updated_at, uu.display_name AS updated_by_name
+        """
+    static let joins = """
+        FROM cases c JOIN communities cm ON cm.id = c.community_id LEFT JOIN users cu ON cu.id = c.created_by
+        LEFT JOIN users vu ON vu.id = c.validated_by LEFT JOIN users uu ON uu.id = c.updated_by
+        """
+
+    static func date(_ text: String?) -> Date? { text.flatMap { try? Date($0, strategy: .iso8601) } }
+
+    static func record(from row: any SQLRow) throws -> CaseRecord? {
+        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
+              let patient = UUID(uuidString: try row.decode(column: "patient_id", as: String.self)),
+              let community = UUID(uuidString: try row.decode(column: "community_id", as: String.self)),
+              let status = CaseStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
+        return CaseRecord(
+            id: id, patientID: patient, communityID: community, communityName: try row.decode(column: "community_name", as: String.self),
+            status: status, revision: Int(try row.decode(column: "revision", as: Int64.self)), edition: Int(try row.decode(column: "edition", as: Int64.self)),
+            content: try decode(CaseContent.self, try row.decode(column: "content", as: String.self)),
+            decision: try row.decode(column: "decision", as: String?.self).map { try decode(CaseDecision.self, $0) },
+            meetingID: try row.decode(column: "meeting_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            previousCaseID: try row.decode(column: "previous_case_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            createdByID: try row.decode(column: "created_by", as: String?.self).flatMap(UUID.init(uuidString:)),
+            createdByName: try row.decode(column: "created_by_name", as: String?.self),
+            createdAt: date(try row.decode(column: "created_at", as: String.self)) ?? Date(timeIntervalSince1970: 0),
+            decidedAt: date(try row.decode(column: "decided_at", as: String?.self)),
+            validatedAt: date(try row.decode(column: "validated_at", as: String?.self)),
+            validatedByName: try row.decode(column: "validated_by_name", as: String?.self),
+            updatedAt: date(try row.decode(column: "updated_at", as: String?.self)),
+            updatedByName: try row.decode(column: "updated_by_name", as: String?.self)
+        )
+    }
+
+    public func find(id: UUID) async throws -> CaseRecord? {
+        try await database.read { sql in
+            try await sql.raw("SELECT \(unsafeRaw: Self.columns) \(unsafeRaw: Self.joins) WHERE c.id = \(bind: id.storageKey)").first().flatMap(Self.record(from:))
+        }
+    }
+
+    /// Saves the content if nobody saved since `revision` was read; a validated fiche keeps
+    /// its current edition in `case_editions` and becomes the next edition.
+    public func save(id: UUID, revision: Int, content: CaseContent, newEdition: Bool, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        let engine = database.engine
+        try await database.write { sql in
+            if newEdition {
+                let copied = try await sql.raw("""
+                    INSERT INTO case_editions (case_id, edition, content, decision, validated_at, validated_by, superseded_at, superseded_by)
+                    SELECT id, edition, content, decision, validated_at, validated_by, \(bind: Timestamp.iso8601(now)), \(bind: userID.storageKey)
+                    FROM cases WHERE id = \(bind: id.storageKey) AND revision = \(bind: Int64(revision)) AND status = 'validated'
+                    RETURNING case_id
+                    """).all()
+                guard !copied.isEmpty else { throw StoreError.staleRevision }
+            }
+            let updated = try await sql.raw("""
+                UPDATE cases SET content = \(bind: try Self.json(content)), tumour_site = \(bind: content.tumourSiteCode),
+                       search_text = \(bind: SearchText.document(content)), revision = revision + 1,
+                       edition = edition + \(bind: Int64(newEdition ? 1 : 0)), updated_at = \(bind: Timestamp.iso8601(now)), updated_by = \(bind: userID.storageKey)
+                WHERE id = \(bind: id.storageKey) AND revision = \(bind: Int64(revision))
+                  AND \(unsafeRaw: newEdition ? "status = 'validated'" : "status <> 'validated'")
+                RETURNING id
+                """).all()
+            guard !updated.isEmpty else { throw StoreError.staleRevision }
+            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+        }
+    }
+
+    /// Puts the case on the meeting's agenda, last.
+    public func register(id: UUID, meetingID: UUID, from statuses: [CaseStatus], by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        try await transition(id: id, from: statuses, to: .registered, by: userID, set: "meeting_id = \(bind: meetingID.storageKey)", audit: audit, at: now) { sql in
+            try await sql.raw("""
+                INSERT INTO meeting_agenda (meeting_id, case_id, position)
+                VALUES (\(bind: meetingID.storageKey), \(bind: id.storageKey),
+                        (SELECT COALESCE(MAX(position), 0) + 1 FROM meeting_agenda WHERE meeting_id = \(bind: meetingID.storageKey)))
+                ON CONFLICT (meeting_id, case_id) DO UPDATE SET position = excluded.position
+                """).run()
+        }
+    }
+
+    /// Takes a registered case off its meeting.
+    public func withdraw(id: UUID, meetingID: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        try await transition(id: id, from: [.registered], to: .draft, by: userID, set: "meeting_id = NULL", audit: audit, at: now) { sql in
+            try await sql.raw("DELETE FROM meeting_agenda WHERE meeting_id = \(bind: meetingID.storageKey) AND case_id = \(bind: id.storageKey)").run()
+        }
+    }
+
+    public func recordDecision(id: UUID, decision: CaseDecision, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        try await transition(id: id, from: [.registered, .discussed], to: .discussed, by: userID, set: """
+            decision = \(bind: try Self.json(decision)), decided_at = \(bind: Timestamp.iso8601(now)), decided_by = \(bind: userID.storageKey)
+            """, audit: audit, at: now)
+    }
+
+    public func validate(id: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        try await transition(id: id, from: [.discussed], to: .validated, by: userID, set: """
+            validated_at = \(bind: Timestamp.iso8601(now)), validated_by = \(bind: userID.storageKey)
+            """, audit: audit, at: now)
+    }
+
+    public func sendBack(id: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        try await transition(id: id, from: [.registered, .discussed], to: .toRepresent, by: userID, set: "decision = decision", audit: audit, at: now)
+    }
+
+    /// One status change, only from the statuses the workflow allowed when the page was
+    /// built; a concurrent change makes it fail with nothing written.
+    private func transition(
+        id: UUID, from statuses: [CaseStatus], to status: CaseStatus, by userID: UUID, set extra: SQLQueryString, audit: AuditDraft, at now: Date,
+        then: (@Sendable (any SQLDatabase) async throws -> Void)? = nil
+    ) async throws {
+        let engine = database.engine
+        try await database.write { sql in
+            let rows = try await sql.raw("""
+                UPDATE cases SET status = \(bind: status.rawValue), \(extra), revision = revision + 1,
+                       updated_at = \(bind: Timestamp.iso8601(now)), updated_by = \(bind: userID.storageKey)
+                WHERE id = \(bind: id.storageKey) AND status IN (\(binds: statuses.map(\.rawValue))) RETURNING id
+                """).all()
+            guard !rows.isEmpty else { throw StoreError.statusChanged }
+            try await then?(sql)
+            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+        }
+    }
+
+    public func editions(of caseID: UUID) async throws -> [CaseEdition] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT e.edition, e.content, e.decision, e.validated_at, v.display_name AS validated_by_name, e.superseded_at,
+                       s.display_name AS superseded_by_name
+                FROM case_editions e LEFT JOIN users v ON v.id = e.validated_by LEFT JOIN users s ON s.id = e.superseded_by
+                WHERE e.case_id = \(bind: caseID.storageKey) ORDER BY e.edition DESC
+                """).all().map { row in
+                CaseEdition(
+                    edition: Int(try row.decode(column: "edition", as: Int64.self)),
+                    content: try Self.decode(CaseContent.self, try row.decode(column: "content", as: String.self)),
+                    decision: try row.decode(column: "decision", as: String?.self).map { try Self.decode(CaseDecision.self, $0) },
+                    validatedAt: Self.date(try row.decode(column: "validated_at", as: String?.self)),
+                    validatedByName: try row.decode(column: "validated_by_name", as: String?.self),
+                    supersededAt: Self.date(try row.decode(column: "superseded_at", as: String.self)) ?? Date(timeIntervalSince1970: 0),
+                    supersededByName: try row.decode(column: "superseded_by_name", as: String?.self)
+                )
+            }
+        }
+    }
+
+    // MARK: Lists and search
+
+    static let listColumns = """
+        c.id, c.patient_id, p.birth_name, p.used_name, p.first_name, p.used_first_name, p.birth_date, cm.name AS community_name,
+        c.status, c.tumour_site, c.meeting_id, m.title AS meeting_title, m.starts_at AS meeting_starts_at, c.created_at
+        """
+    static let listJoins = """
+        JOIN patients p ON p.id = c.patient_id JOIN communities cm ON cm.id = c.community_id LEFT JOIN meetings m ON m.id = c.meeting_id
+        """
+
+    static func listItem(from row: any SQLRow) throws -> CaseListItem? {
+        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
+              let patient = UUID(uuidString: try row.decode(column: "patient_id", as: String.self)),
+              let status = CaseStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
+        return CaseListItem(
+            id: id, patientID: patient,
+            patientName: PatientIdentity.displayName(
+                birthName: try row.decode(column: "birth_name", as: String.self), usedName: try row.decode(column: "used_name", as: String?.self),
+                firstName: try row.decode(column: "first_name", as: String.self), usedFirstName: try row.decode(column: "used_first_name", as: String?.self)),
+            birthDate: try row.decode(column: "birth_date", as: String.self), communityName: try row.decode(column: "community_name", as: String.self),
+            status: status, tumourSiteCode: try row.decode(column: "tumour_site", as: String?.self),
+            meetingID: try row.decode(column: "meeting_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            meetingTitle: try row.decode(column: "meeting_title", as: String?.self),
+            meetingStartsAt: try row.decode(column: "meeting_starts_at", as: Int64?.self).map(Timestamp.date(epochSeconds:)),
+            createdAt: date(try row.decode(column: "created_at", as: String.self)) ?? Date(timeIntervalSince1970: 0)
+        )
+    }
+
+    /// The cases a physician created, most recent first.
+    public func cases(createdBy userID: UUID, inCommunities communityIDs: [UUID], limit: Int = 50) async throws -> [CaseListItem] {
+        guard !communityIDs.isEmpty else { return [] }
+        return try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.listColumns) FROM cases c \(unsafeRaw: Self.listJoins)
+                WHERE c.created_by = \(bind: userID.storageKey) AND c.community_id IN (\(binds: communityIDs.map(\.storageKey)))
+                ORDER BY c.created_at DESC LIMIT \(bind: Int64(limit))
+                """).all().compactMap(Self.listItem(from:))
+        }
+    }
+
+    /// Cases in these statuses in the communities (coordinator's queue), oldest meeting first.
+    public func cases(withStatus statuses: [CaseStatus], inCommunities communityIDs: [UUID], limit: Int = 50) async throws -> [CaseListItem] {
+        guard !communityIDs.isEmpty else { return [] }
+        return try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.listColumns) FROM cases c \(unsafeRaw: Self.listJoins)
+                WHERE c.status IN (\(binds: statuses.map(\.rawValue))) AND c.community_id IN (\(binds: communityIDs.map(\.storageKey)))
+                ORDER BY m.starts_at, c.created_at LIMIT \(bind: Int64(limit))
+                """).all().compactMap(Self.listItem(from:))
+        }
+    }
+
+    /// Earlier cases of the same patient in the community, for re-presentation.
+    public func cases(ofPatient patientID: UUID, inCommunities communityIDs: [UUID]) async throws -> [CaseListItem] {
+        guard !communityIDs.isEmpty else { return [] }
+        return try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.listColumns) FROM cases c \(unsafeRaw: Self.listJoins)
+                WHERE c.patient_id = \(bind: patientID.storageKey) AND c.community_id IN (\(binds: communityIDs.map(\.storageKey)))
+                ORDER BY c.created_at DESC
+                """).all().compactMap(Self.listItem(from:))
+        }
+    }
+
+    /// One page of matching cases, newest first, and whether there is a next page. The text
+    /// matches a patient's INS, a name prefix or an IPP, or every word of the fiche's summary
+    /// and question (full-text index); each way is its own ordered, limited branch so
+    /// the indexes drive the search rather than a scan of all cases.
+    public func search(_ search: CaseSearch) async throws -> (items: [CaseListItem], hasMore: Bool) {
+        guard !search.communityIDs.isEmpty else { return ([], false) }
+        let engine = database.engine
+        let window = Int64(search.offset + search.limit + 1)
+        var filters: SQLQueryString = "c.community_id IN (\(binds: search.communityIDs.map(\.storageKey)))"
+        if let status = search.status { filters = filters + " AND c.status = \(bind: status.rawValue)" }
+        if let site = search.tumourSite {
+            filters = filters + " AND (c.tumour_site = \(bind: site) OR (c.tumour_site >= \(bind: site + ".") AND c.tumour_site < \(bind: site + "/")))"
+        }
+        if let meeting = search.meetingID { filters = filters + " AND c.meeting_id = \(bind: meeting.storageKey)" }
+        if let from = search.from { filters = filters + " AND c.created_at >= \(bind: Timestamp.iso8601(from))" }
+        if let to = search.to { filters = filters + " AND c.created_at < \(bind: Timestamp.iso8601(to))" }
+        // Patients opposed to this community or to the user's organisation stay out of lists.
+        filters = filters + """
+             AND NOT EXISTS (SELECT 1 FROM oppositions o WHERE o.patient_id = c.patient_id AND o.withdrawn_at IS NULL
+                             AND (o.community_id = c.community_id OR o.organisation_id = \(bind: search.organisationID?.storageKey ?? "")))
+            """
+
+        var branches: [SQLQueryString] = []
+        if let text = search.text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
+            let compact = text.replacingOccurrences(of: " ", with: "").uppercased()
+            if compact.count == 15, INS.validate(compact).isSuccess {
+                branches.append("SELECT c.id FROM cases c JOIN patients p ON p.id = c.patient_id WHERE p.ins_matricule = \(bind: compact) AND \(filters)")
+            } else {
+                let name = SearchText.fold(text).uppercased()
+                let upper = name + "\u{10FFFF}"
+                branches.append("""
+                    SELECT c.id FROM cases c WHERE c.patient_id IN (
+                        SELECT id FROM patients WHERE birth_name >= \(bind: name) AND birth_name < \(bind: upper)
+                        UNION SELECT id FROM patients WHERE used_name >= \(bind: name) AND used_name < \(bind: upper)
+                        UNION SELECT patient_id FROM patient_local_ids WHERE ipp = \(bind: text))
+                    AND \(filters) ORDER BY c.created_at DESC LIMIT \(bind: window)
+                    """)
+                let words = SearchText.words(text)
+                if !words.isEmpty, !search.fullTextCommunityIDs.isEmpty {
+                    let clinical: SQLQueryString = "c.community_id IN (\(binds: search.fullTextCommunityIDs.map(\.storageKey)))"
+                    switch engine {
+                    case .sqlite:
+                        let match = words.map { "\"\($0)\"" }.joined(separator: " ")
+                        branches.append("""
+                            SELECT c.id FROM cases_fts f JOIN cases c ON c.search_rowid = f.rowid
+                            WHERE cases_fts MATCH \(bind: match) AND \(clinical) AND \(filters) ORDER BY f.rowid DESC LIMIT \(bind: window)
+                            """)
+                    case .postgres:
+                        branches.append("""
+                            SELECT c.id FROM cases c WHERE c.search_vector @@ plainto_tsquery('simple', \(bind: words.joined(separator: " ")))
+                            AND \(clinical) AND \(filters) ORDER BY c.created_at DESC LIMIT \(bind: window)
+                            """)
+                    }
+                }
+            }
+        } else {
+            branches.append("SELECT c.id FROM cases c WHERE \(filters) ORDER BY c.created_at DESC LIMIT \(bind: window)")
+        }
+        // SQLite needs each ordered, limited branch wrapped to sit in a UNION.
+        var union: SQLQueryString = ""
+        for (index, branch) in branches.enumerated() {
+            union = union + (index == 0 ? "" : " UNION ") + "SELECT id FROM (" + branch + ") b\(unsafeRaw: String(index))"
+        }
+        let query: SQLQueryString = """
+            SELECT \(unsafeRaw: Self.listColumns) FROM cases c \(unsafeRaw: Self.listJoins)
+            WHERE c.id IN (\(union))
+            ORDER BY c.created_at DESC, c.id LIMIT \(bind: Int64(search.limit + 1)) OFFSET \(bind: Int64(search.offset))
+            """
+        let rows = try await database.read { sql in try await sql.raw(query).all().compactMap(Self.listItem(from:)) }
+        return (Array(rows.prefix(search.limit)), rows.count > search.limit)
+    }
+}
+
+extension Result {
+    var isSuccess: Bool { if case .success = self { true } else { false } }
+}
