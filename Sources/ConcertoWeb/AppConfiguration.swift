@@ -29,6 +29,8 @@ public struct AppConfiguration: Sendable {
     public var emergencyAccessDuration: Duration = .seconds(4 * 3600)
     /// Whether break-the-glass may lift a patient's opposition (then only after a second confirmation).
     public var emergencyAccessMayOverrideOpposition = false
+    /// How far ahead meeting series are scheduled, in months.
+    public var meetingHorizonMonths = 3
 
     public init() {}
 
@@ -66,6 +68,10 @@ public struct AppConfiguration: Sendable {
         if let bytes = environment["CONCERTO_MAX_BODY_BYTES"] {
             guard let value = Int(bytes), value > 0 else { throw ConfigurationError.invalid("CONCERTO_MAX_BODY_BYTES", bytes) }
             config.maxRequestBodyBytes = value
+        }
+        if let months = environment["CONCERTO_MEETING_HORIZON_MONTHS"] {
+            guard let value = Int(months), (1...24).contains(value) else { throw ConfigurationError.invalid("CONCERTO_MEETING_HORIZON_MONTHS", months) }
+            config.meetingHorizonMonths = value
         }
         if let threads = environment["CONCERTO_SQLITE_THREADS"] {
             guard let value = Int(threads), (1...64).contains(value) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_THREADS", threads) }

@@ -17,6 +17,7 @@ public struct AppDependencies: Sendable {
     public let patients: PatientStore
     public let care: CareStore
     public let meetings: MeetingStore
+    public let cases: CaseStore
     public let audit: AuditLog
     public let sessions: SQLPersistDriver
     public let passwords: PasswordHasher
@@ -38,6 +39,7 @@ public struct AppDependencies: Sendable {
                 patients: PatientStore(database: database),
                 care: CareStore(database: database),
                 meetings: MeetingStore(database: database),
+                cases: CaseStore(database: database),
                 audit: AuditLog(database: database),
                 sessions: SQLPersistDriver(database: database, logger: logger),
                 passwords: PasswordHasher(cost: config.bcryptCost),
@@ -61,6 +63,11 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     router.add(middleware: FileMiddleware(config.publicDirectory, cacheControl: .init([(.text, [.maxAge(3600)]), (MediaType(type: .any), [.maxAge(3600)])]), searchForIndexHtml: false))
 
     OperationsController(database: dependencies.database, metrics: dependencies.metrics).addRoutes(to: router)
+    let meetingController = MeetingController(
+        meetings: dependencies.meetings, communities: dependencies.communities, audit: dependencies.audit, renderer: dependencies.renderer,
+        horizonMonths: config.meetingHorizonMonths, secureCookies: config.secureCookies
+    )
+    meetingController.addPublicRoutes(to: router)
 
     let sessionStorage = SessionStorage<WebSession>(dependencies.sessions, configuration: .init(
         sessionCookieParameters: .init(name: "concerto_session", path: "/", secure: config.secureCookies, sameSite: .lax),
@@ -77,13 +84,23 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     LanguageController(users: dependencies.users).addRoutes(to: web)
 
     let authenticated = web.group(context: AuthenticatedContext.self)
-    DashboardController(communities: dependencies.communities, renderer: dependencies.renderer).addRoutes(to: authenticated)
+    DashboardController(communities: dependencies.communities, meetings: dependencies.meetings, cases: dependencies.cases, renderer: dependencies.renderer)
+        .addRoutes(to: authenticated)
     AccountController(users: dependencies.users, lockout: config.lockout, renderer: dependencies.renderer).addRoutes(to: authenticated)
     let guardian = AccessGuard(care: dependencies.care, audit: dependencies.audit, policy: config.accessPolicy)
     PatientController(
         patients: dependencies.patients, care: dependencies.care, communities: dependencies.communities,
         organisations: dependencies.organisations, audit: dependencies.audit, guardian: guardian,
         emergencyRules: EmergencyAccessRules(duration: config.emergencyAccessDuration), renderer: dependencies.renderer
+    ).addRoutes(to: authenticated)
+    meetingController.addRoutes(to: authenticated)
+    MeetingSessionController(
+        meetingPages: meetingController, meetings: dependencies.meetings, cases: dependencies.cases, communities: dependencies.communities,
+        guardian: guardian, renderer: dependencies.renderer
+    ).addRoutes(to: authenticated)
+    CaseController(
+        cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, communities: dependencies.communities,
+        guardian: guardian, renderer: dependencies.renderer, horizonMonths: config.meetingHorizonMonths
     ).addRoutes(to: authenticated)
     CommunityController(
         communities: dependencies.communities, organisations: dependencies.organisations, users: dependencies.users, patients: dependencies.patients, care: dependencies.care,
@@ -114,6 +131,11 @@ public func buildApplication(
         let accounts = try await DemoData.seedIfEmpty(dependencies)
         onDemoAccounts(accounts)
     }
+    // Series reach a few months ahead; each start extends them (idempotent, safe on several nodes).
+    let now = Date()
+    let horizon = ParisCalendar.date(of: Calendar(identifier: .gregorian).date(byAdding: .month, value: config.meetingHorizonMonths, to: now) ?? now)
+    let generated = try await dependencies.meetings.generateAll(through: horizon, at: now)
+    if generated > 0 { logger.info("Scheduled meetings from series", metadata: ["count": "\(generated)"]) }
     var app = Application(
         router: buildRouter(dependencies),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Concerto"),

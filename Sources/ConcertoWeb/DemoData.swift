@@ -47,6 +47,9 @@ public struct DemoData: Sendable {
         Person(account: Account(email: "radiotherapeute@concerto.test", password: "Concerto-radio-2026", role: .physician),
                name: "Dr Rémi Radiothérapeute", specialtyCode: "G15_10/SM37", rpps: "10101010121", organisation: "Centre hospitalier de Pau",
                memberships: [(south, .physician)]),
+        Person(account: Account(email: "chirurgien@concerto.test", password: "Concerto-chir2-2026", role: .physician),
+               name: "Dr Hugo Chirurgien", specialtyCode: "G15_10/SM11", rpps: "10101010139", organisation: "CHU de Bordeaux",
+               memberships: [(south, .physician)]),
         Person(account: Account(email: "secretariat@concerto.test", password: "Concerto-secr-2026", role: .secretary),
                name: "Sophie Secrétaire", specialtyCode: "SECRETARIAT_MEDICAL", rpps: nil, organisation: "Institut Bergonié",
                memberships: [(south, .secretary)]),
@@ -155,10 +158,90 @@ public struct DemoData: Sendable {
         // Today's board in the south: the radiotherapist takes part and sees Marie's case for its window.
         let meeting = UUID()
         let start = now.addingTimeInterval(2 * 3600)
-        try await dependencies.meetings.create(id: meeting, communityID: southID, title: "RCP thoracique", startsAt: start, endsAt: start.addingTimeInterval(2 * 3600))
+        try await dependencies.meetings.create(id: meeting, communityID: southID, title: "RCP thoracique", startsAt: start, endsAt: start.addingTimeInterval(2 * 3600),
+                                               place: "Institut Bergonié, salle du conseil", videoLink: "https://visio.concerto.test/rcp-thoracique", deadlineHours: 0)
         for participant in [radiotherapist, coordinator, oncologist] {
             try await dependencies.meetings.addParticipant(userID: participant, to: meeting)
         }
-        try await dependencies.meetings.addToAgenda(patientID: marie, meetingID: meeting, position: 1)
+        try await seedWorkflow(dependencies, south: southID, north: northID, meeting: meeting, marie: marie, jean: jean, louise: louise,
+                               users: users, now: now)
+    }
+
+    /// Fiches for the seeded patients: Marie's on today's board, a past board whose two cases
+    /// were decided and validated, and weekly and monthly series scheduling the coming months.
+    static func seedWorkflow(
+        _ dependencies: AppDependencies, south: UUID, north: UUID, meeting: UUID, marie: UUID, jean: UUID, louise: UUID,
+        users: [String: UUID], now: Date
+    ) async throws {
+        guard let oncologist = users["oncologue@concerto.test"], let radiotherapist = users["radiotherapeute@concerto.test"],
+              let thoracicSurgeon = users["chirurgien@concerto.test"], let coordinator = users["coordination@concerto.test"] else { return }
+        let cases = dependencies.cases, meetings = dependencies.meetings
+        func audit(_ action: AuditAction, by user: UUID, patient: UUID? = nil) -> AuditDraft {
+            AuditDraft(actorID: user, action: action, resourceType: "case", patientID: patient, outcome: .success, reason: "demo_seed")
+        }
+        /// The draft opened when the patient was created in the southern community, filled in.
+        func fill(_ patient: UUID, _ content: CaseContent, at date: Date) async throws -> UUID? {
+            guard let held = try await dependencies.patients.cases(of: patient).first(where: { $0.communityID == south }),
+                  let record = try await cases.find(id: held.id) else { return nil }
+            try await cases.save(id: held.id, revision: record.revision, content: content, newEdition: false, by: oncologist,
+                                 audit: audit(.caseUpdate, by: oncologist, patient: patient), at: date)
+            return held.id
+        }
+        let marieCase = try await fill(marie, CaseContent(
+            presentationReason: .initialTreatment, discoveryMode: .symptoms, tumourSiteCode: "C34.1", morphology: "Adénocarcinome (TTF1+)",
+            lateralityCode: "24028007", tnm: TNM(cT: "T2a", cN: "N0", cM: "M0", edition: 8), performanceStatusCode: "MED-264",
+            history: "Tabagisme sevré (30 PA). HTA.", comorbidities: "BPCO modérée", phaseCode: "MED-268",
+            summary: "Nodule du lobe supérieur droit de 28 mm, biopsie : adénocarcinome pulmonaire. TEP : pas d'autre fixation.",
+            question: "Lobectomie supérieure droite d'emblée ou traitement néoadjuvant ?"), at: now)
+        if let marieCase {
+            try await cases.register(id: marieCase, meetingID: meeting, from: [.draft], by: oncologist, audit: audit(.caseRegister, by: oncologist, patient: marie), at: now)
+        }
+
+        // Last week's board: quorum met, two validated decisions.
+        let past = UUID()
+        let pastStart = ParisCalendar.instant(ParisCalendar.date(of: now.addingTimeInterval(-7 * 86_400)), LocalTime(hour: 14, minute: 0)!)
+        try await meetings.create(id: past, communityID: south, title: "RCP thoracique", startsAt: pastStart, endsAt: pastStart.addingTimeInterval(2 * 3600),
+                                  place: "Institut Bergonié, salle du conseil", at: pastStart.addingTimeInterval(-14 * 86_400))
+        try await meetings.setChair(meetingID: past, userID: oncologist, audit: audit(.meetingChair, by: coordinator), at: pastStart)
+        for (user, specialty) in [(oncologist, "G15_10/SM36"), (radiotherapist, "G15_10/SM37"), (thoracicSurgeon, "G15_10/SM11")] {
+            try await meetings.recordAttendance(meetingID: past, member: user, guestName: nil, specialtyCode: specialty, status: .present, by: coordinator,
+                                                audit: audit(.meetingAttendance, by: coordinator), at: pastStart)
+        }
+        let decided: [(UUID, CaseContent, CaseDecision)] = [
+            (jean, CaseContent(presentationReason: .initialTreatment, discoveryMode: .screening, tumourSiteCode: "C18.7", morphology: "Adénocarcinome lieberkühnien",
+                               tnm: TNM(pT: "T3", pN: "N1a", edition: 8), performanceStatusCode: "MED-240", phaseCode: "MED-268",
+                               summary: "Colectomie gauche pour adénocarcinome du sigmoïde, 1 ganglion envahi sur 18.",
+                               question: "Chimiothérapie adjuvante ?"),
+             CaseDecision(proposalTypes: [.chemotherapy], proposal: "Chimiothérapie adjuvante par FOLFOX, 3 mois.", followsGuidelines: true,
+                          trialProposed: false, fileComplete: true, quorumMet: true)),
+            (louise, CaseContent(presentationReason: .initialTreatment, discoveryMode: .screening, tumourSiteCode: "C50.4", morphology: "Carcinome canalaire infiltrant",
+                                 lateralityCode: "7771000", tnm: TNM(cT: "T1c", cN: "N0", cM: "M0", edition: 8), performanceStatusCode: "MED-240", phaseCode: "MED-268",
+                                 summary: "Mammographie de dépistage : lésion de 15 mm du quadrant supéro-externe gauche, RH+ HER2-.",
+                                 question: "Chirurgie conservatrice d'emblée ?"),
+             CaseDecision(proposalTypes: [.surgery, .radiotherapy], proposal: "Tumorectomie avec ganglion sentinelle, puis radiothérapie du sein.",
+                          followsGuidelines: true, trialProposed: true, trialReference: "NCT-DEMO-0042", fileComplete: true, quorumMet: true)),
+        ]
+        for (patient, content, decision) in decided {
+            guard let caseID = try await fill(patient, content, at: pastStart.addingTimeInterval(-5 * 86_400)) else { continue }
+            try await cases.register(id: caseID, meetingID: past, from: [.draft], by: oncologist, audit: audit(.caseRegister, by: oncologist, patient: patient),
+                                     at: pastStart.addingTimeInterval(-4 * 86_400))
+            try await cases.recordDecision(id: caseID, decision: decision, by: oncologist, audit: audit(.caseDecision, by: oncologist, patient: patient),
+                                           at: pastStart.addingTimeInterval(3600))
+            try await cases.validate(id: caseID, by: oncologist, audit: audit(.caseValidate, by: oncologist, patient: patient), at: pastStart.addingTimeInterval(2 * 3600))
+        }
+
+        // Series: every Thursday in the south from next week, the second Tuesday in the north.
+        let horizon = ParisCalendar.adding(days: 92, to: ParisCalendar.date(of: now))
+        let nextWeek = ParisCalendar.adding(days: 7, to: ParisCalendar.date(of: now))
+        _ = try await meetings.createSeries(
+            MeetingSeries(communityID: south, title: "RCP thoracique", kind: .organ, organs: ["312419003"], recurrence: .weekly(interval: 1, weekday: 4),
+                          firstDate: nextWeek, startTime: LocalTime(hour: 14, minute: 0)!, durationMinutes: 120, place: "Institut Bergonié, salle du conseil",
+                          videoLink: "https://visio.concerto.test/rcp-thoracique", deadlineHours: 48, maximumCases: 40),
+            by: coordinator, through: horizon, audit: audit(.seriesCreate, by: coordinator), at: now)
+        _ = try await meetings.createSeries(
+            MeetingSeries(communityID: north, title: "RCP digestive", kind: .organ, organs: ["86762007"], recurrence: .monthly(ordinal: 2, weekday: 2),
+                          firstDate: ParisCalendar.date(of: now), startTime: LocalTime(hour: 17, minute: 30)!, durationMinutes: 90, place: "CHU de Poitiers, salle 2",
+                          deadlineHours: 72, quorum: QuorumRequirement(minimumSpecialties: 4, requiredDisciplines: [.medicalOncology, .surgery, .radiology, .pathology])),
+            by: coordinator, through: horizon, audit: audit(.seriesCreate, by: coordinator), at: now)
     }
 }

@@ -39,6 +39,32 @@ public enum SiteURL: Sendable, Equatable {
     case adminCommunities
     case adminAudit
     case adminPatientMerge
+    case meetings
+    case meetingNew
+    case meetingSeriesNew
+    case meetingSeries
+    case meeting(UUID)
+    case meetingMove(UUID)
+    case meetingCancel(UUID)
+    case meetingChair(UUID)
+    case meetingAgenda(UUID)
+    case meetingAgendaMove(UUID, case: UUID)
+    case meetingSession(UUID)
+    case meetingAttendance(UUID)
+    case meetingCurrentCase(UUID)
+    case meetingICS(UUID)
+    case calendarFeed
+    case calendarFeedRevoke
+    case calendarFeedICS(token: String)
+    case cases
+    case caseNew
+    case caseItem(UUID)
+    case caseEdit(UUID)
+    case caseRegister(UUID)
+    case caseWithdraw(UUID)
+    case caseDecision(UUID)
+    case caseValidate(UUID)
+    case caseSendBack(UUID)
 
     public var path: String {
         switch self {
@@ -78,6 +104,32 @@ public enum SiteURL: Sendable, Equatable {
         case .adminCommunities: "/admin/communities"
         case .adminAudit: "/admin/audit"
         case .adminPatientMerge: "/admin/patients/merge"
+        case .meetings: "/meetings"
+        case .meetingNew: "/meetings/new"
+        case .meetingSeriesNew: "/meetings/series/new"
+        case .meetingSeries: "/meetings/series"
+        case .meeting(let id): "/meetings/\(id.storageKey)"
+        case .meetingMove(let id): "/meetings/\(id.storageKey)/move"
+        case .meetingCancel(let id): "/meetings/\(id.storageKey)/cancel"
+        case .meetingChair(let id): "/meetings/\(id.storageKey)/chair"
+        case .meetingAgenda(let id): "/meetings/\(id.storageKey)/agenda"
+        case .meetingAgendaMove(let id, let caseID): "/meetings/\(id.storageKey)/agenda/\(caseID.storageKey)/move"
+        case .meetingSession(let id): "/meetings/\(id.storageKey)/session"
+        case .meetingAttendance(let id): "/meetings/\(id.storageKey)/attendance"
+        case .meetingCurrentCase(let id): "/meetings/\(id.storageKey)/session/current"
+        case .meetingICS(let id): "/meetings/\(id.storageKey).ics"
+        case .calendarFeed: "/calendar/feed"
+        case .calendarFeedRevoke: "/calendar/feed/revoke"
+        case .calendarFeedICS(let token): "/calendar/\(token).ics"
+        case .cases: "/cases"
+        case .caseNew: "/cases/new"
+        case .caseItem(let id): "/cases/\(id.storageKey)"
+        case .caseEdit(let id): "/cases/\(id.storageKey)/edit"
+        case .caseRegister(let id): "/cases/\(id.storageKey)/register"
+        case .caseWithdraw(let id): "/cases/\(id.storageKey)/withdraw"
+        case .caseDecision(let id): "/cases/\(id.storageKey)/decision"
+        case .caseValidate(let id): "/cases/\(id.storageKey)/validate"
+        case .caseSendBack(let id): "/cases/\(id.storageKey)/send-back"
         }
     }
 

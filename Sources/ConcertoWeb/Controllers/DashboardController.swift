@@ -8,6 +8,8 @@ import Mustache
 /// The home page once logged in: communities (and invitations), shortcuts.
 struct DashboardController: Sendable {
     let communities: CommunityStore
+    let meetings: MeetingStore
+    let cases: CaseStore
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
@@ -44,6 +46,9 @@ struct DashboardController: Sendable {
         let invitations: [CommunityItem]
         let mayCreatePatient: Bool
         let isPlatformAdmin: Bool
+        let upcomingMeetings: [ViewFields]
+        let myCases: [ViewFields]?
+        let toValidate: [ViewFields]?
 
         func child(named name: String) -> Any? {
             switch name {
@@ -53,6 +58,11 @@ struct DashboardController: Sendable {
             case "invitations": invitations
             case "mayCreatePatient": mayCreatePatient
             case "isPlatformAdmin": isPlatformAdmin
+            case "upcomingMeetings": upcomingMeetings
+            case "hasUpcomingMeetings": !upcomingMeetings.isEmpty
+            case "myCases": myCases
+            case "hasMyCases": myCases?.isEmpty == false
+            case "toValidate": toValidate
             default: nil
             }
         }
@@ -70,12 +80,32 @@ struct DashboardController: Sendable {
                 acceptURL: SiteURL.communityAccept(entry.community.id).path
             )
         }
+        let active = memberships.filter { $0.membership.status == .active }
+        let activeIDs = active.map(\.community.id)
+        let physicianIn = active.filter { $0.membership.role == .physician }.map(\.community.id)
+        let coordinatorIn = active.filter { $0.membership.role == .coordinator }.map(\.community.id)
+        let now = Date()
+        // Three small indexed reads, side by side.
+        async let upcoming = meetings.meetings(inCommunities: activeIDs, from: now.addingTimeInterval(-4 * 3600), to: now.addingTimeInterval(62 * 86_400), limit: 5)
+        async let mine = cases.cases(createdBy: context.user.id, inCommunities: physicianIn, limit: 10)
+        async let pending = cases.cases(withStatus: [.discussed], inCommunities: coordinatorIn, limit: 20)
+        func caseRow(_ item: CaseListItem) -> ViewFields {
+            ViewFields(["url": SiteURL.caseItem(item.id).path, "patient": item.patientName, "status": pages.text("case_status_\(item.status.rawValue)"),
+                        "statusCode": item.status.rawValue, "site": item.tumourSiteCode, "meeting": item.meetingStartsAt.map(DisplayFormat.dateTime)])
+        }
         let content = DashboardContent(
             displayName: context.user.displayName,
             communities: memberships.filter { $0.membership.status != .invited }.map(fields),
             invitations: memberships.filter { $0.membership.status == .invited }.map(fields),
             mayCreatePatient: memberships.contains { $0.membership.status == .active && $0.membership.role != .observer },
-            isPlatformAdmin: context.user.isAdmin
+            isPlatformAdmin: context.user.isAdmin,
+            upcomingMeetings: try await upcoming.map { meeting in
+                ViewFields(["url": SiteURL.meeting(meeting.id).path, "agendaURL": SiteURL.meetingAgenda(meeting.id).path, "title": meeting.title,
+                            "when": DisplayFormat.dateTime(meeting.startsAt), "community": meeting.communityName, "registered": String(meeting.registeredCases),
+                            "cancelled": meeting.status == .cancelled ? true : nil])
+            },
+            myCases: physicianIn.isEmpty ? nil : try await mine.map(caseRow),
+            toValidate: coordinatorIn.isEmpty ? nil : try await pending.map(caseRow)
         )
         return try renderer.html("dashboard", pages.page(content))
     }

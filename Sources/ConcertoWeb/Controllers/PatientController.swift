@@ -290,7 +290,7 @@ struct PatientController: Sendable {
             ]),
             localIDs: try await patients.localIDs(of: patientID).map { ViewFields(["organisation": $0.organisation, "ipp": $0.ipp]) },
             heldCases: heldCases.map { ViewFields(["community": $0.communityName, "status": pages.text("case_status_\($0.status)"),
-                                                   "createdAt": DisplayFormat.dateTime(iso: $0.createdAt)]) },
+                                                   "createdAt": DisplayFormat.dateTime(iso: $0.createdAt), "url": SiteURL.caseItem($0.id).path]) },
             accessAllowed: clinical.allowed,
             accessMessage: accessMessage,
             breakTheGlass: clinical.mode == .breakTheGlass,
@@ -328,6 +328,8 @@ struct PatientController: Sendable {
                 "careTeam": SiteURL.patientCareTeam(patientID).path, "oppositions": SiteURL.patientOppositions(patientID).path,
                 "localIDs": SiteURL.patientLocalIDs(patientID).path, "accessReport": SiteURL.patientAccessReport(patientID).path,
                 "accessReportCSV": SiteURL.patientAccessReportCSV(patientID).path, "openCase": SiteURL.patientCases(patientID).path,
+                "newCase": clinical.allowed && guardian.policy.decide(.writeClinical, facts, at: now).allowed
+                    ? SiteURL.caseNew.path + "?patient=\(patientID.storageKey)" : nil,
             ])
         )
         return try renderer.html("patient", pages.page(content))

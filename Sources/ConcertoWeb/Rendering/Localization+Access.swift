@@ -78,7 +78,6 @@ extension Localization {
         "patient_open_case_in": ("Présenter aussi dans", "Also present in"),
         "patient_open_case": ("Ouvrir un dossier", "Open a case"),
         "patient_cases": ("Dossiers RCP", "Board cases"),
-        "case_status_draft": ("brouillon", "draft"),
         "patient_error_birth_date": ("La date de naissance est obligatoire (jj/mm/aaaa).", "The birth date is required."),
         "patient_error_sex": ("Le sexe est obligatoire.", "The sex is required."),
         "patient_error_ins_key": ("La clé du matricule INS est incorrecte : vérifiez la saisie.", "The INS number's key is wrong: check what you typed."),

@@ -135,6 +135,14 @@ struct LayoutModel: Sendable {
         "adminCommunities": SiteURL.adminCommunities.path,
         "adminPatientMerge": SiteURL.adminPatientMerge.path,
         "adminAudit": SiteURL.adminAudit.path,
+        "meetings": SiteURL.meetings.path,
+        "meetingNew": SiteURL.meetingNew.path,
+        "meetingSeriesNew": SiteURL.meetingSeriesNew.path,
+        "meetingSeries": SiteURL.meetingSeries.path,
+        "calendarFeed": SiteURL.calendarFeed.path,
+        "calendarFeedRevoke": SiteURL.calendarFeedRevoke.path,
+        "cases": SiteURL.cases.path,
+        "caseNew": SiteURL.caseNew.path,
     ]
 }
 

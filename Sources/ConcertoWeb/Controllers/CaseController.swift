@@ -1,0 +1,467 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Fiches RCP: search, creation (and re-presentation), the case page, editing with
+/// conflict detection, and the workflow's transitions. Every route reads the case's
+/// patient through `AccessGuard`, restricted to the case's community.
+struct CaseController: Sendable {
+    let cases: CaseStore
+    let meetings: MeetingStore
+    let patients: PatientStore
+    let communities: CommunityStore
+    let guardian: AccessGuard
+    let renderer: Renderer
+    let horizonMonths: Int
+
+    func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
+        group.get(RouterPath(SiteURL.cases.pattern), use: search)
+        group.post(RouterPath(SiteURL.cases.pattern), use: create)
+        group.get(RouterPath(SiteURL.caseNew.pattern), use: newCaseForm)
+        group.get(PatientController.route { id, _ in .caseItem(id) }, use: show)
+        group.post(PatientController.route { id, _ in .caseItem(id) }, use: save)
+        group.get(PatientController.route { id, _ in .caseEdit(id) }, use: editForm)
+        group.post(PatientController.route { id, _ in .caseRegister(id) }, use: register)
+        group.post(PatientController.route { id, _ in .caseWithdraw(id) }, use: withdraw)
+        group.post(PatientController.route { id, _ in .caseDecision(id) }, use: recordDecision)
+        group.post(PatientController.route { id, _ in .caseValidate(id) }, use: validate)
+        group.post(PatientController.route { id, _ in .caseSendBack(id) }, use: sendBack)
+    }
+
+    // MARK: Presentation
+
+    static func label(_ terminology: Terminology, _ code: String?) -> String? {
+        code.map { code in terminology.concept(code).map { "\($0.label)" } ?? code }
+    }
+
+    static func contentFields(_ content: CaseContent, pages: PageBuilder) -> ViewFields {
+        ViewFields([
+            "presentationReason": content.presentationReason.map { pages.text("presentation_\($0.rawValue)") },
+            "discoveryMode": content.discoveryMode.map { pages.text("discovery_\($0.rawValue)") },
+            "site": content.tumourSiteCode.map { "\($0) · \(Terminology.tumourSites.concept($0)?.label ?? "")" },
+            "morphology": content.morphology, "laterality": label(.lateralities, content.lateralityCode),
+            "tnm": content.tnm.summary.isEmpty ? nil : content.tnm.summary + (content.tnm.edition.map { " (\(pages.text("case_tnm_edition")) \($0))" } ?? ""),
+            "performanceStatus": label(.performanceStatuses, content.performanceStatusCode),
+            "history": content.history, "comorbidities": content.comorbidities, "phase": label(.cancerPhases, content.phaseCode),
+            "previousTreatments": content.previousTreatments, "summary": content.summary, "question": content.question,
+        ])
+    }
+
+    static func decisionFields(_ decision: CaseDecision, pages: PageBuilder) -> ViewFields {
+        ViewFields([
+            "types": decision.proposalTypes.map { pages.text("proposal_\($0.rawValue)") }.joined(separator: ", "),
+            "proposal": decision.proposal,
+            "guidelines": pages.text(decision.followsGuidelines ? "yes" : "no"), "deviation": decision.guidelinesDeviationReason,
+            "trial": pages.text(decision.trialProposed ? "yes" : "no"), "trialReference": decision.trialReference,
+            "fileComplete": pages.text(decision.fileComplete ? "yes" : "no"),
+            // Plain booleans: inside the séance an absent key would find the live quorum.
+            "quorum": pages.text(decision.quorumMet ? "quorum_met" : "quorum_not_met"), "quorumMet": decision.quorumMet,
+            "withoutQuorum": decision.recordedWithoutQuorum,
+        ])
+    }
+
+    static func refusalMessage(_ refusal: CaseWorkflow.Refusal) -> String {
+        switch refusal {
+        case .notAllowed: "workflow_not_allowed"
+        case .wrongStatus: "workflow_wrong_status"
+        case .registration(let reason): "registration_\(reason.rawValue)"
+        case .incompleteCase: "workflow_incomplete"
+        case .decision(let problems): "decision_error_\(problems.first?.rawValue ?? "no_proposal")"
+        case .quorumNotMet: "workflow_quorum"
+        }
+    }
+
+    // MARK: Loading
+
+    struct Loaded: Sendable {
+        let record: CaseRecord
+        let outcome: AccessGuard.Outcome
+        let mine: UserCommunities
+        let meeting: MeetingRecord?
+        let mayWrite: Bool
+
+        var actor: CaseActor {
+            CaseActor(isPhysician: mayWrite, isCoordinator: mine.isCoordinator(of: record.communityID), isChair: meeting?.chairID != nil && meeting?.chairID == userID)
+        }
+        let userID: UUID
+    }
+
+    /// The case, after the policy allowed reading its clinical content in its community.
+    func load(_ context: AuthenticatedContext, auditAction: AuditAction = .caseRead, auditAllowed: Bool = false, at now: Date = Date()) async throws -> Loaded {
+        let id = try context.parameters.uuid("id")
+        guard let record = try await cases.find(id: id) else {
+            _ = try await guardian.audit.record(context.auditDraft(auditAction, resourceType: "case", resourceID: id.storageKey, outcome: .denied, reason: "unknown_case"))
+            throw AppError.notFound
+        }
+        let outcome = try await guardian.require(.readClinical, patient: record.patientID, community: record.communityID, auditAction: auditAction,
+                                                 resourceType: "case", resourceID: record.id.storageKey, auditAllowed: auditAllowed, context: context, at: now)
+        let mine = try await UserCommunities.load(communities, user: context.user.id)
+        let meeting = try await record.meetingID.asyncMap { try await meetings.find(id: $0) } ?? nil
+        let mayWrite = guardian.policy.decide(.writeClinical, outcome.facts, community: record.communityID, at: now).allowed
+        return Loaded(record: record, outcome: outcome, mine: mine, meeting: meeting, mayWrite: mayWrite, userID: context.user.id)
+    }
+
+    func draft(_ action: AuditAction, _ loaded: Loaded, context: AuthenticatedContext, reason: String? = nil) -> AuditDraft {
+        context.auditDraft(action, resourceType: "case", resourceID: loaded.record.id.storageKey, patientID: loaded.record.patientID,
+                           mode: loaded.outcome.decision.mode, outcome: .success, reason: reason)
+    }
+
+    // MARK: Case page
+
+    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAllowed: true)
+        let pages = PageBuilder(request: request, context: context)
+        let record = loaded.record
+        let now = Date()
+        let actor = loaded.actor
+        let patient = try await patients.find(id: record.patientID)
+        async let editions = cases.editions(of: record.id)
+        async let upcoming = meetings.meetings(inCommunities: [record.communityID], from: now, to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400), limit: 30)
+        let mayRegister = (record.status == .draft || record.status == .toRepresent) && (actor.isPhysician || actor.isCoordinator)
+        let mayEdit = CaseWorkflow.apply(.edit, to: record.status, content: record.content, by: actor, at: now).isSuccess && (actor.isPhysician || record.status != .validated)
+        let content = ViewFields([
+            "patientName": patient?.identity.displayName, "patientURL": SiteURL.patient(record.patientID).path,
+            "birthDate": patient?.identity.birthDate.french, "community": record.communityName,
+            "status": pages.text("case_status_\(record.status.rawValue)"), "statusCode": record.status.rawValue,
+            "validated": record.status == .validated ? true : nil,
+            "edition": String(record.edition), "createdBy": record.createdByName, "createdAt": DisplayFormat.dateTime(record.createdAt),
+            "updatedAt": record.updatedAt.map(DisplayFormat.dateTime), "updatedBy": record.updatedByName,
+            "validatedAt": record.validatedAt.map(DisplayFormat.dateTime), "validatedBy": record.validatedByName,
+            "meeting": loaded.meeting.map { meeting in
+                ViewFields(["title": meeting.title, "when": DisplayFormat.dateTime(meeting.startsAt), "url": SiteURL.meeting(meeting.id).path,
+                            "sessionURL": SiteURL.meetingSession(meeting.id).path, "cancelled": meeting.status == .cancelled ? true : nil])
+            },
+            "content": Self.contentFields(record.content, pages: pages),
+            "decision": record.decision.map { Self.decisionFields($0, pages: pages) },
+            "editURL": mayEdit ? SiteURL.caseEdit(record.id).path : nil,
+            "registerURL": mayRegister ? SiteURL.caseRegister(record.id).path : nil,
+            "meetingOptions": mayRegister ? try await upcoming.filter { $0.status == .scheduled }.map { meeting in
+                ViewFields(["id": meeting.id.storageKey, "label": "\(DisplayFormat.dateTime(meeting.startsAt)) · \(meeting.title)",
+                            "late": now >= meeting.registrationWindow.deadline ? true : nil, "deadline": DisplayFormat.dateTime(meeting.registrationWindow.deadline)])
+            } : nil,
+            "withdrawURL": record.status == .registered && (actor.isPhysician || actor.isCoordinator) ? SiteURL.caseWithdraw(record.id).path : nil,
+            "duplicateURL": loaded.mayWrite ? SiteURL.caseNew.path + "?patient=\(record.patientID.storageKey)&from=\(record.id.storageKey)" : nil,
+            "validateURL": record.status == .discussed && (actor.isCoordinator || actor.isChair) ? SiteURL.caseValidate(record.id).path : nil,
+            "editions": try await editions.map { edition in
+                ViewFields(["edition": String(edition.edition), "supersededAt": DisplayFormat.dateTime(edition.supersededAt),
+                            "supersededBy": edition.supersededByName, "validatedAt": edition.validatedAt.map(DisplayFormat.dateTime),
+                            "content": Self.contentFields(edition.content, pages: pages),
+                            // false, not absent: an absent key would find the page's current decision.
+                            "decision": edition.decision.map { Self.decisionFields($0, pages: pages) } ?? false])
+            },
+            "accessMessage": pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"),
+            "breakTheGlass": loaded.outcome.decision.mode == .breakTheGlass ? true : nil,
+        ])
+        return try renderer.html("case", pages.page(content))
+    }
+
+    // MARK: New, edit, save
+
+    /// Reads the fiche's fields; invalid codes and stages come back as messages.
+    static func content(from form: FormData, pages: PageBuilder) -> (CaseContent, [String]) {
+        func text(_ name: String) -> String? { form.trimmed(name) }
+        func stage(_ name: String) -> String? { text(name).map { $0.replacingOccurrences(of: " ", with: "") } }
+        let content = CaseContent(
+            presentationReason: text("presentation_reason").flatMap(PresentationReason.init(rawValue:)),
+            discoveryMode: text("discovery_mode").flatMap(DiscoveryMode.init(rawValue:)),
+            tumourSiteCode: text("tumour_site").map { $0.uppercased() }, morphology: text("morphology"), lateralityCode: text("laterality"),
+            tnm: TNM(cT: stage("ct"), cN: stage("cn"), cM: stage("cm"), pT: stage("pt"), pN: stage("pn"), edition: text("tnm_edition").map { Int($0) ?? 0 }),
+            performanceStatusCode: text("performance_status"), history: text("history"), comorbidities: text("comorbidities"),
+            phaseCode: text("phase"), previousTreatments: text("previous_treatments"), summary: text("summary"), question: text("question")
+        )
+        return (content, content.problems().map { pages.text("case_error_\($0.rawValue)") })
+    }
+
+    static func formValues(_ content: CaseContent) -> [String: String] {
+        var values: [String: String?] = [
+            "presentation_reason": content.presentationReason?.rawValue, "discovery_mode": content.discoveryMode?.rawValue,
+            "tumour_site": content.tumourSiteCode, "morphology": content.morphology, "laterality": content.lateralityCode,
+            "ct": content.tnm.cT, "cn": content.tnm.cN, "cm": content.tnm.cM, "pt": content.tnm.pT, "pn": content.tnm.pN,
+            "tnm_edition": content.tnm.edition.map(String.init), "performance_status": content.performanceStatusCode,
+            "history": content.history, "comorbidities": content.comorbidities, "phase": content.phaseCode,
+            "previous_treatments": content.previousTreatments, "summary": content.summary, "question": content.question,
+        ]
+        if content.tnm.edition == nil { values["tnm_edition"] = "8" }
+        return values.compactMapValues { $0 }
+    }
+
+    func renderForm(
+        request: Request, context: AuthenticatedContext, values: [String: String], errors: [String], action: String,
+        communities communityOptions: [ViewFields], hidden: [String: String], conflict: ViewFields? = nil, newEdition: Bool = false,
+        status: HTTPResponse.Status = .ok
+    ) throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        func options<T: RawRepresentable<String>>(_ all: [T], field: String, prefix: String) -> [ViewFields] {
+            all.map { ViewFields(["value": $0.rawValue, "label": pages.text("\(prefix)_\($0.rawValue)"), "selected": values[field] == $0.rawValue ? true : nil]) }
+        }
+        func coded(_ terminology: Terminology, field: String) -> [ViewFields] {
+            terminology.concepts.map { ViewFields(["value": $0.code, "label": $0.label, "selected": values[field] == $0.code ? true : nil]) }
+        }
+        let content = ViewFields([
+            "action": action, "errors": errors, "values": ViewFields(values), "communities": communityOptions,
+            "hidden": hidden.map { ViewFields(["name": $0.key, "value": $0.value]) }, "conflict": conflict, "newEdition": newEdition ? true : nil,
+            "reasons": options(PresentationReason.allCases, field: "presentation_reason", prefix: "presentation"),
+            "discoveries": options(DiscoveryMode.allCases, field: "discovery_mode", prefix: "discovery"),
+            "lateralities": coded(.lateralities, field: "laterality"), "performances": coded(.performanceStatuses, field: "performance_status"),
+            "phases": coded(.cancerPhases, field: "phase"),
+            "sites": Terminology.tumourSites.concepts.map { ViewFields(["value": $0.code, "label": $0.label]) },
+        ])
+        return try renderer.html("case_form", pages.page(content), status: status)
+    }
+
+    /// Communities where the user may write this patient's clinical data.
+    func writableCommunities(patientID: UUID, facts: AccessFacts, mine: UserCommunities) -> [Community] {
+        mine.active.map(\.community).filter { community in
+            facts.caseCommunities.contains(community.id) && guardian.policy.decide(.writeClinical, facts, community: community.id, at: Date()).allowed
+        }
+    }
+
+    @Sendable func newCaseForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        guard let patientID = request.uri.queryParameters["patient"].flatMap({ UUID(uuidString: String($0)) }) else { throw AppError.badRequest }
+        let outcome = try await guardian.require(.writeClinical, patient: patientID, auditAction: .caseRead, resourceType: "case_new", auditAllowed: false, context: context)
+        let mine = try await UserCommunities.load(communities, user: context.user.id)
+        var values: [String: String] = ["tnm_edition": "8"]
+        var hidden = ["patient": patientID.storageKey]
+        if let fromID = request.uri.queryParameters["from"].flatMap({ UUID(uuidString: String($0)) }) {
+            // Re-presentation: the earlier fiche of the same patient, read under the same policy.
+            guard let previous = try await cases.find(id: fromID), previous.patientID == patientID else { throw AppError.notFound }
+            _ = try await guardian.require(.readClinical, patient: patientID, community: previous.communityID, auditAction: .caseRead, resourceType: "case",
+                                           resourceID: previous.id.storageKey, context: context)
+            values = Self.formValues(previous.content)
+            hidden["previous"] = previous.id.storageKey
+        }
+        let writable = writableCommunities(patientID: patientID, facts: outcome.facts, mine: mine)
+        return try renderForm(request: request, context: context, values: values, errors: [], action: SiteURL.cases.path,
+                              communities: writable.map { ViewFields(["id": $0.id.storageKey, "name": $0.name]) }, hidden: hidden)
+    }
+
+    @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        guard let patientID = form["patient"].flatMap(UUID.init(uuidString:)), let communityID = form["community"].flatMap(UUID.init(uuidString:)) else {
+            throw AppError.badRequest
+        }
+        let outcome = try await guardian.require(.writeClinical, patient: patientID, community: communityID, auditAction: .caseCreate, resourceType: "case",
+                                                 auditAllowed: false, context: context)
+        let previous = form["previous"].flatMap(UUID.init(uuidString:))
+        if let previous { guard try await cases.find(id: previous)?.patientID == patientID else { throw AppError.badRequest } }
+        let (content, errors) = Self.content(from: form, pages: pages)
+        guard errors.isEmpty else {
+            let mine = try await UserCommunities.load(communities, user: context.user.id)
+            var hidden = ["patient": patientID.storageKey]
+            if let previous { hidden["previous"] = previous.storageKey }
+            return try renderForm(request: request, context: context, values: form.fields, errors: errors, action: SiteURL.cases.path,
+                                  communities: writableCommunities(patientID: patientID, facts: outcome.facts, mine: mine).map {
+                                      ViewFields(["id": $0.id.storageKey, "name": $0.name, "selected": $0.id == communityID ? true : nil]) },
+                                  hidden: hidden, status: .badRequest)
+        }
+        let id = try await cases.create(patientID: patientID, communityID: communityID, by: context.user.id, content: content, previousCaseID: previous,
+                                        audit: context.auditDraft(.caseCreate, resourceType: "case", patientID: patientID, mode: outcome.decision.mode,
+                                                                  outcome: .success, reason: previous.map { "re_presentation:\($0.storageKey)" }))
+        context.sessions.flash(.success, "flash_case_created")
+        return .redirect(to: SiteURL.caseItem(id).path, type: .normal)
+    }
+
+    func mayEdit(_ loaded: Loaded) -> Result<CaseWorkflow.Outcome, CaseWorkflow.Refusal> {
+        // Clinical content is written by the community's physicians; coordinators and chairs
+        // record the decision, not the fiche.
+        guard loaded.mayWrite else { return .failure(.notAllowed) }
+        return CaseWorkflow.apply(.edit, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date())
+    }
+
+    @Sendable func editForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAllowed: true)
+        guard case .success(let outcome) = mayEdit(loaded) else { throw AppError.forbidden }
+        return try renderForm(request: request, context: context, values: Self.formValues(loaded.record.content), errors: [],
+                              action: SiteURL.caseItem(loaded.record.id).path, communities: [], hidden: ["revision": String(loaded.record.revision)],
+                              newEdition: outcome == .newEdition)
+    }
+
+    @Sendable func save(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAction: .caseUpdate)
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        guard case .success(let outcome) = mayEdit(loaded) else { throw AppError.forbidden }
+        guard let revision = form["revision"].flatMap(Int.init) else { throw AppError.badRequest }
+        let (content, errors) = Self.content(from: form, pages: pages)
+        let action = SiteURL.caseItem(loaded.record.id).path
+        guard errors.isEmpty else {
+            return try renderForm(request: request, context: context, values: form.fields, errors: errors, action: action, communities: [],
+                                  hidden: ["revision": String(revision)], newEdition: outcome == .newEdition, status: .badRequest)
+        }
+        do {
+            try await cases.save(id: loaded.record.id, revision: revision, content: content, newEdition: outcome == .newEdition, by: context.user.id,
+                                 audit: draft(.caseUpdate, loaded, context: context, reason: outcome == .newEdition ? "new_edition" : nil))
+        } catch StoreError.staleRevision {
+            // Someone saved first: show what they saved, keep this user's text in the form
+            // against the current revision; nothing is overwritten until they save again.
+            let current = try await cases.find(id: loaded.record.id) ?? loaded.record
+            return try renderForm(request: request, context: context, values: form.fields, errors: [pages.text("case_conflict")], action: action,
+                                  communities: [], hidden: ["revision": String(current.revision)],
+                                  conflict: ViewFields(["content": Self.contentFields(current.content, pages: pages), "by": current.updatedByName,
+                                                        "at": current.updatedAt.map(DisplayFormat.dateTime)]),
+                                  newEdition: current.status == .validated, status: .conflict)
+        }
+        context.sessions.flash(.success, outcome == .newEdition ? "flash_case_new_edition" : "flash_case_saved")
+        return .redirect(to: action, type: .normal)
+    }
+
+    // MARK: Workflow
+
+    func back(_ loaded: Loaded, form: FormData) -> Response {
+        let target = form["return_to"].flatMap { SafeRedirect.isLocal($0) ? $0 : nil } ?? SiteURL.caseItem(loaded.record.id).path
+        return .redirect(to: target, type: .normal)
+    }
+
+    func refuse(_ refusal: CaseWorkflow.Refusal, _ loaded: Loaded, form: FormData, context: AuthenticatedContext) -> Response {
+        context.sessions.flash(.error, Self.refusalMessage(refusal))
+        return back(loaded, form: form)
+    }
+
+    /// Runs a store transition; a concurrent status change becomes a message, not an error page.
+    func perform(_ loaded: Loaded, form: FormData, context: AuthenticatedContext, success: String, _ body: () async throws -> Void) async throws -> Response {
+        do {
+            try await body()
+            context.sessions.flash(.success, success)
+        } catch StoreError.statusChanged {
+            context.sessions.flash(.error, "workflow_status_changed")
+        }
+        return back(loaded, form: form)
+    }
+
+    @Sendable func register(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAction: .caseRegister)
+        let form = try context.requiredForm
+        guard let meetingID = form["meeting"].flatMap(UUID.init(uuidString:)), let meeting = try await meetings.find(id: meetingID),
+              meeting.communityID == loaded.record.communityID else { throw AppError.badRequest }
+        let event = CaseWorkflow.Event.register(meeting.registrationWindow, status: meeting.status, alreadyRegistered: meeting.registeredCases)
+        if case .failure(let refusal) = CaseWorkflow.apply(event, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
+            return refuse(refusal, loaded, form: form, context: context)
+        }
+        return try await perform(loaded, form: form, context: context, success: "flash_case_registered") {
+            try await cases.register(id: loaded.record.id, meetingID: meetingID, from: [loaded.record.status], by: context.user.id,
+                                     audit: draft(.caseRegister, loaded, context: context, reason: meetingID.storageKey))
+        }
+    }
+
+    @Sendable func withdraw(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAction: .caseWithdraw)
+        let form = try context.requiredForm
+        if case .failure(let refusal) = CaseWorkflow.apply(.withdraw, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
+            return refuse(refusal, loaded, form: form, context: context)
+        }
+        guard let meetingID = loaded.record.meetingID else { throw AppError.badRequest }
+        return try await perform(loaded, form: form, context: context, success: "flash_case_withdrawn") {
+            try await cases.withdraw(id: loaded.record.id, meetingID: meetingID, by: context.user.id, audit: draft(.caseWithdraw, loaded, context: context))
+        }
+    }
+
+    @Sendable func recordDecision(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAction: .caseDecision)
+        let form = try context.requiredForm
+        guard let meeting = loaded.meeting else { return refuse(.wrongStatus(loaded.record.status), loaded, form: form, context: context) }
+        // The quorum is read from the attendance at this moment, never typed.
+        let quorum = MeetingSessionController.quorum(of: meeting, attendance: try await meetings.attendance(of: meeting.id))
+        let decision = CaseDecision(
+            proposalTypes: ProposalType.allCases.filter { form["type_\($0.rawValue)"] != nil }, proposal: form.trimmed("proposal") ?? "",
+            followsGuidelines: form["guidelines"] != "no", guidelinesDeviationReason: form.trimmed("deviation"),
+            trialProposed: form["trial"] == "yes", trialReference: form.trimmed("trial_reference"), fileComplete: form["file_complete"] != "no",
+            quorumMet: quorum.isMet, recordedWithoutQuorum: !quorum.isMet && form["without_quorum"] != nil
+        )
+        if case .failure(let refusal) = CaseWorkflow.apply(.recordDecision(decision), to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
+            return refuse(refusal, loaded, form: form, context: context)
+        }
+        return try await perform(loaded, form: form, context: context, success: "flash_decision_recorded") {
+            try await cases.recordDecision(id: loaded.record.id, decision: decision, by: context.user.id,
+                                           audit: draft(.caseDecision, loaded, context: context, reason: decision.quorumStatusCode))
+        }
+    }
+
+    @Sendable func validate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAction: .caseValidate)
+        let form = try context.requiredForm
+        guard let decision = loaded.record.decision else { return refuse(.wrongStatus(loaded.record.status), loaded, form: form, context: context) }
+        if case .failure(let refusal) = CaseWorkflow.apply(.validate(decision), to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
+            return refuse(refusal, loaded, form: form, context: context)
+        }
+        return try await perform(loaded, form: form, context: context, success: "flash_decision_validated") {
+            try await cases.validate(id: loaded.record.id, by: context.user.id, audit: draft(.caseValidate, loaded, context: context))
+        }
+    }
+
+    @Sendable func sendBack(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAction: .caseSendBack)
+        let form = try context.requiredForm
+        if case .failure(let refusal) = CaseWorkflow.apply(.sendBack, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
+            return refuse(refusal, loaded, form: form, context: context)
+        }
+        return try await perform(loaded, form: form, context: context, success: "flash_case_sent_back") {
+            try await cases.sendBack(id: loaded.record.id, by: context.user.id, audit: draft(.caseSendBack, loaded, context: context))
+        }
+    }
+
+    // MARK: Search
+
+    @Sendable func search(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let query = request.uri.queryParameters
+        func param(_ name: String) -> String? {
+            guard let raw = query[Substring(name)] else { return nil }
+            let value = String(raw).trimmingCharacters(in: .whitespaces)
+            return value.isEmpty ? nil : String(value.prefix(200))
+        }
+        let mine = try await UserCommunities.load(communities, user: context.user.id)
+        let page = max(1, min(Int(param("page") ?? "1") ?? 1, 500))
+        let status = param("status").flatMap(CaseStatus.init(rawValue:))
+        let site = param("site").map { $0.uppercased() }
+        let search = CaseSearch(
+            communityIDs: mine.activeIDs, fullTextCommunityIDs: mine.ids(withRoles: [.physician, .coordinator]), organisationID: context.user.organisationID,
+            text: param("q"), status: status, tumourSite: site, meetingID: param("meeting").flatMap(UUID.init(uuidString:)),
+            from: DisplayFormat.startOfDay(param("from")), to: DisplayFormat.startOfDay(param("to")).map { $0.addingTimeInterval(86_400) },
+            limit: 20, offset: (page - 1) * 20
+        )
+        let searched = !(search.text == nil && status == nil && site == nil && search.meetingID == nil && search.from == nil && search.to == nil)
+        let result = try await cases.search(search)
+        try await guardian.audit.record(context.auditDraft(.caseSearch, resourceType: "case_list", outcome: .allowed, reason: "\(result.items.count) results"))
+        func link(page: Int) -> String {
+            var components = URLComponents()
+            components.path = SiteURL.cases.path
+            components.queryItems = ["q", "status", "site", "meeting", "from", "to"].compactMap { name in param(name).map { URLQueryItem(name: name, value: $0) } }
+                + [URLQueryItem(name: "page", value: String(page))]
+            return components.string ?? SiteURL.cases.path
+        }
+        let statuses: [ViewFields] = CaseStatus.allCases.map {
+            ViewFields(["value": $0.rawValue, "label": pages.text("case_status_\($0.rawValue)"), "selected": $0 == status ? true : nil])
+        }
+        let results: [ViewFields] = result.items.map { item in
+            let fields: [String: (any Sendable)?] = [
+                "url": SiteURL.caseItem(item.id).path, "patient": item.patientName, "birthDate": CalendarDate(iso: item.birthDate)?.french,
+                "community": item.communityName, "status": pages.text("case_status_\(item.status.rawValue)"), "statusCode": item.status.rawValue,
+                "site": item.tumourSiteCode, "meeting": item.meetingStartsAt.map(DisplayFormat.dateTime), "meetingTitle": item.meetingTitle,
+                "createdAt": DisplayFormat.dateTime(item.createdAt),
+            ]
+            return ViewFields(fields)
+        }
+        let fields: [String: (any Sendable)?] = [
+            "query": param("q"), "siteFilter": site, "fromDate": param("from"), "toDate": param("to"), "meetingFilter": param("meeting"),
+            "statuses": statuses, "results": results,
+            "searched": searched ? true : nil, "noResults": searched && result.items.isEmpty ? true : nil,
+            "previousURL": page > 1 ? link(page: page - 1) : nil, "nextURL": result.hasMore ? link(page: page + 1) : nil, "page": String(page),
+        ]
+        let content = ViewFields(fields)
+        return try renderer.html("cases", pages.page(content))
+    }
+}
+
+extension Optional where Wrapped: Sendable {
+    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+        guard let value = self else { return nil }
+        return try await transform(value)
+    }
+}
+
+extension Result {
+    var isSuccess: Bool { if case .success = self { true } else { false } }
+}

@@ -1,0 +1,416 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Meetings: the list, series and ad hoc meetings, a meeting's page (move, cancel, chair),
+/// its agenda, its `.ics` and the personal calendar feed. Only members of the meeting's
+/// community see it; a meeting of another community answers 404.
+struct MeetingController: Sendable {
+    let meetings: MeetingStore
+    let communities: CommunityStore
+    let audit: AuditLog
+    let renderer: Renderer
+    let horizonMonths: Int
+    let secureCookies: Bool
+
+    func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
+        group.get(RouterPath(SiteURL.meetings.pattern), use: list)
+        group.post(RouterPath(SiteURL.meetings.pattern), use: createMeeting)
+        group.get(RouterPath(SiteURL.meetingNew.pattern), use: newMeetingForm)
+        group.get(RouterPath(SiteURL.meetingSeriesNew.pattern), use: newSeriesForm)
+        group.post(RouterPath(SiteURL.meetingSeries.pattern), use: createSeries)
+        group.get(PatientController.route { id, _ in .meeting(id) }, use: show)
+        group.get(PatientController.route { id, _ in .meetingICS(id) }, use: meetingCalendar)
+        group.post(PatientController.route { id, _ in .meetingMove(id) }, use: move)
+        group.post(PatientController.route { id, _ in .meetingCancel(id) }, use: cancel)
+        group.post(PatientController.route { id, _ in .meetingChair(id) }, use: setChair)
+        group.get(PatientController.route { id, _ in .meetingAgenda(id) }, use: agenda)
+        group.post(PatientController.route { .meetingAgendaMove($0, case: $1) }, use: moveAgendaItem)
+        group.post(RouterPath(SiteURL.calendarFeed.pattern), use: createFeed)
+        group.post(RouterPath(SiteURL.calendarFeedRevoke.pattern), use: revokeFeed)
+    }
+
+    /// The subscription feed: calendar clients have no session, the secret URL is the key.
+    func addPublicRoutes(to router: Router<AppRequestContext>) {
+        router.get(RouterPath("/calendar/{token}.ics"), use: feed)
+    }
+
+    // MARK: Loading with membership
+
+    struct Loaded: Sendable {
+        let meeting: MeetingRecord
+        let mine: UserCommunities
+        var isCoordinator: Bool { mine.isCoordinator(of: meeting.communityID) }
+    }
+
+    /// The meeting if the user is an active member of its community; 404 otherwise.
+    func load(_ context: AuthenticatedContext) async throws -> Loaded {
+        let id = try context.parameters.uuid("id")
+        let mine = try await UserCommunities.load(communities, user: context.user.id)
+        guard let meeting = try await meetings.find(id: id), mine.isMember(of: meeting.communityID) else { throw AppError.notFound }
+        return Loaded(meeting: meeting, mine: mine)
+    }
+
+    func loadCoordinated(_ context: AuthenticatedContext) async throws -> Loaded {
+        let loaded = try await load(context)
+        guard loaded.isCoordinator else { throw AppError.forbidden }
+        return loaded
+    }
+
+    // MARK: List
+
+    func row(_ meeting: MeetingRecord, pages: PageBuilder, now: Date) -> ViewFields {
+        ViewFields([
+            "url": SiteURL.meeting(meeting.id).path, "agendaURL": SiteURL.meetingAgenda(meeting.id).path,
+            "sessionURL": SiteURL.meetingSession(meeting.id).path, "title": meeting.title, "community": meeting.communityName,
+            "when": DisplayFormat.dateTime(meeting.startsAt), "place": meeting.place ?? meeting.videoLink,
+            "registered": String(meeting.registeredCases), "maximum": meeting.maximumCases.map(String.init),
+            "cancelled": meeting.status == .cancelled ? true : nil,
+            "open": meeting.status == .scheduled && now < meeting.registrationWindow.deadline ? true : nil,
+            "deadline": DisplayFormat.dateTime(meeting.registrationWindow.deadline),
+        ])
+    }
+
+    @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await renderList(request: request, context: context, newFeedURL: nil)
+    }
+
+    func renderList(request: Request, context: AuthenticatedContext, newFeedURL: String?) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let mine = try await UserCommunities.load(communities, user: context.user.id)
+        let now = Date()
+        async let upcoming = meetings.meetings(inCommunities: mine.activeIDs, from: now.addingTimeInterval(-4 * 3600), to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400))
+        async let past = meetings.meetings(inCommunities: mine.activeIDs, from: now.addingTimeInterval(-60 * 86_400), to: now.addingTimeInterval(-4 * 3600))
+        async let series = meetings.series(inCommunities: mine.activeIDs)
+        async let hasFeed = meetings.hasCalendarFeed(userID: context.user.id)
+        let names = Dictionary(mine.active.map { ($0.community.id, $0.community.name) }, uniquingKeysWith: { a, _ in a })
+        let content = ViewFields([
+            "upcoming": try await upcoming.map { row($0, pages: pages, now: now) },
+            "past": try await past.reversed().map { row($0, pages: pages, now: now) },
+            "series": try await series.map { s in
+                ViewFields(["title": s.title, "community": names[s.communityID], "rule": Self.describe(s.recurrence, pages: pages),
+                            "time": s.startTime.description, "kind": pages.text("series_kind_\(s.kind.rawValue)")])
+            },
+            "mayPlan": mine.coordinated.isEmpty ? nil : true,
+            "hasFeed": try await hasFeed ? true : nil,
+            "newFeedURL": newFeedURL,
+        ])
+        return try renderer.html("meetings", pages.page(content))
+    }
+
+    static func describe(_ recurrence: Recurrence, pages: PageBuilder) -> String {
+        switch recurrence {
+        case .weekly(let interval, let weekday):
+            let day = pages.text("weekday_\(weekday)")
+            return interval == 1 ? pages.text("recurrence_weekly", ["day": day]) : pages.text("recurrence_every_n_weeks", ["n": String(interval), "day": day])
+        case .monthly(let ordinal, let weekday):
+            return pages.text("recurrence_monthly", ["ordinal": pages.text("ordinal_\(ordinal)"), "day": pages.text("weekday_\(weekday)")])
+        }
+    }
+
+    // MARK: Series and ad hoc meetings
+
+    func renderForm(request: Request, context: AuthenticatedContext, series: Bool, form: FormData, errors: [String], status: HTTPResponse.Status = .ok) async throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let mine = try await UserCommunities.load(communities, user: context.user.id)
+        guard !mine.coordinated.isEmpty else { throw AppError.forbidden }
+        var values = form.fields
+        if form.fields.isEmpty {
+            values = ["duration": "90", "deadline_hours": "48", "start_time": "14:00", "quorum_minimum": "3", "interval": "1", "weekday": "4",
+                      "ordinal": "1", "recurrence": "weekly", "first_date": DisplayFormat.dateInput(Date()), "date": DisplayFormat.dateInput(Date().addingTimeInterval(7 * 86_400)),
+                      "discipline_medicalOncology": "1", "discipline_surgery": "1", "discipline_radiotherapy": "1", "kind": "organ"]
+        }
+        let content = ViewFields([
+            "isSeries": series ? true : nil,
+            "action": series ? SiteURL.meetingSeries.path : SiteURL.meetings.path,
+            "errors": errors,
+            "values": ViewFields(values),
+            "communities": mine.coordinated.map { ViewFields(["id": $0.id.storageKey, "name": $0.name, "selected": values["community"] == $0.id.storageKey ? true : nil]) },
+            "kinds": MeetingSeriesKind.allCases.map { ViewFields(["value": $0.rawValue, "label": pages.text("series_kind_\($0.rawValue)"), "selected": values["kind"] == $0.rawValue ? true : nil]) },
+            "organs": Terminology.boardOrgans.concepts.map { ViewFields(["code": $0.code, "label": $0.label, "checked": values["organ_\($0.code)"] != nil ? true : nil]) },
+            "weekdays": (1...7).map { ViewFields(["value": String($0), "label": pages.text("weekday_\($0)"), "selected": values["weekday"] == String($0) ? true : nil]) },
+            "ordinals": [1, 2, 3, 4, -1].map { ViewFields(["value": String($0), "label": pages.text("ordinal_\($0)"), "selected": values["ordinal"] == String($0) ? true : nil]) },
+            "monthly": values["recurrence"] == "monthly" ? true : nil,
+            "disciplines": Specialty.Discipline.allCases.filter { $0 != .coordination && $0 != .nursing }.map {
+                ViewFields(["value": $0.rawValue, "label": pages.text("discipline_\($0.rawValue)"), "checked": values["discipline_\($0.rawValue)"] != nil ? true : nil])
+            },
+        ])
+        return try renderer.html("meeting_form", pages.page(content), status: status)
+    }
+
+    @Sendable func newSeriesForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await renderForm(request: request, context: context, series: true, form: FormData(fields: [:]), errors: [])
+    }
+
+    @Sendable func newMeetingForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await renderForm(request: request, context: context, series: false, form: FormData(fields: [:]), errors: [])
+    }
+
+    /// The settings both forms share; problems are message keys.
+    struct Settings {
+        var communityID: UUID?
+        var title: String
+        var startTime: LocalTime?
+        var duration: Int
+        var place: String?
+        var videoLink: String?
+        var deadlineHours: Int
+        var maximumCases: Int?
+        var quorum: QuorumRequirement
+        var problems: [String]
+    }
+
+    func settings(from form: FormData, mine: UserCommunities) -> Settings {
+        var problems: [String] = []
+        let community = form["community"].flatMap(UUID.init(uuidString:)).flatMap { mine.isCoordinator(of: $0) ? $0 : nil }
+        if community == nil { problems.append("meeting_error_community") }
+        let time = form.trimmed("start_time").flatMap(LocalTime.init)
+        if time == nil { problems.append("meeting_error_time") }
+        let maximum = form.trimmed("max_cases").map { Int($0) ?? -1 }
+        let disciplines = Specialty.Discipline.allCases.filter { form["discipline_\($0.rawValue)"] != nil }
+        return Settings(
+            communityID: community, title: form.trimmed("title") ?? "", startTime: time, duration: Int(form["duration"] ?? "") ?? 0,
+            place: form.trimmed("place"), videoLink: form.trimmed("video_link"), deadlineHours: Int(form["deadline_hours"] ?? "") ?? -1,
+            maximumCases: maximum, quorum: QuorumRequirement(minimumSpecialties: Int(form["quorum_minimum"] ?? "") ?? 0, requiredDisciplines: disciplines),
+            problems: problems
+        )
+    }
+
+    @Sendable func createSeries(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        let mine = try await UserCommunities.load(communities, user: context.user.id)
+        let base = settings(from: form, mine: mine)
+        var problems = base.problems
+        let weekday = Int(form["weekday"] ?? "") ?? 0
+        let recurrence: Recurrence = form["recurrence"] == "monthly"
+            ? .monthly(ordinal: Int(form["ordinal"] ?? "") ?? 0, weekday: weekday)
+            : .weekly(interval: Int(form["interval"] ?? "") ?? 0, weekday: weekday)
+        let firstDate = form.trimmed("first_date").flatMap(CalendarDate.init(iso:))
+        if firstDate == nil { problems.append("meeting_error_date") }
+        let kind = form["kind"].flatMap(MeetingSeriesKind.init(rawValue:)) ?? .transversal
+        if let communityID = base.communityID, let startTime = base.startTime, let firstDate {
+            let series = MeetingSeries(
+                communityID: communityID, title: base.title, kind: kind,
+                organs: kind == .organ ? Terminology.boardOrgans.concepts.map(\.code).filter { form["organ_\($0)"] != nil } : [],
+                recurrence: recurrence, firstDate: firstDate, startTime: startTime, durationMinutes: base.duration, place: base.place,
+                videoLink: base.videoLink, deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum
+            )
+            problems += series.problems().map { "meeting_error_\($0.rawValue)" }
+            if problems.isEmpty {
+                let now = Date()
+                let horizon = ParisCalendar.date(of: Calendar(identifier: .gregorian).date(byAdding: .month, value: horizonMonths, to: now) ?? now)
+                _ = try await meetings.createSeries(series, by: context.user.id, through: horizon, audit: context.auditDraft(
+                    .seriesCreate, resourceType: "meeting_series", resourceID: series.id.storageKey, outcome: .success, reason: communityID.storageKey), at: now)
+                context.sessions.flash(.success, "flash_series_created")
+                return .redirect(to: SiteURL.meetings.path, type: .normal)
+            }
+        }
+        return try await renderForm(request: request, context: context, series: true, form: form, errors: problems.map { pages.text($0) }, status: .badRequest)
+    }
+
+    @Sendable func createMeeting(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        let mine = try await UserCommunities.load(communities, user: context.user.id)
+        let base = settings(from: form, mine: mine)
+        var problems = base.problems
+        let date = form.trimmed("date").flatMap(CalendarDate.init(iso:))
+        if date == nil { problems.append("meeting_error_date") }
+        if let communityID = base.communityID, let startTime = base.startTime, let date {
+            // The same checks as a series, on a one-off rule.
+            let check = MeetingSeries(communityID: communityID, title: base.title, kind: .transversal, recurrence: .weekly(interval: 1, weekday: 1),
+                                      firstDate: date, startTime: startTime, durationMinutes: base.duration, place: base.place, videoLink: base.videoLink,
+                                      deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum)
+            problems += check.problems().map { "meeting_error_\($0.rawValue)" }
+            let startsAt = ParisCalendar.instant(date, startTime)
+            if startsAt < Date() { problems.append("meeting_error_past") }
+            if problems.isEmpty {
+                let id = UUID()
+                try await meetings.create(id: id, communityID: communityID, title: base.title, startsAt: startsAt,
+                                          endsAt: startsAt.addingTimeInterval(Double(base.duration) * 60), place: base.place, videoLink: base.videoLink,
+                                          deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum,
+                                          audit: context.auditDraft(.meetingCreate, resourceType: "meeting", resourceID: id.storageKey, outcome: .success))
+                context.sessions.flash(.success, "flash_meeting_created")
+                return .redirect(to: SiteURL.meeting(id).path, type: .normal)
+            }
+        }
+        return try await renderForm(request: request, context: context, series: false, form: form, errors: problems.map { pages.text($0) }, status: .badRequest)
+    }
+
+    // MARK: One meeting
+
+    static func quorumText(_ quorum: QuorumRequirement, pages: PageBuilder) -> String {
+        let required = quorum.requiredDisciplines.map { pages.text("discipline_\($0.rawValue)") }.joined(separator: ", ")
+        return pages.text("quorum_rule", ["n": String(quorum.minimumSpecialties), "required": required.isEmpty ? "—" : required])
+    }
+
+    func meetingFields(_ meeting: MeetingRecord, pages: PageBuilder) -> ViewFields {
+        ViewFields([
+            "id": meeting.id.storageKey, "title": meeting.title, "community": meeting.communityName,
+            "when": DisplayFormat.dateTime(meeting.startsAt), "until": ParisCalendar.time(of: meeting.endsAt).description,
+            "place": meeting.place, "videoLink": meeting.videoLink, "deadline": DisplayFormat.dateTime(meeting.registrationWindow.deadline),
+            "registered": String(meeting.registeredCases), "maximum": meeting.maximumCases.map(String.init),
+            "quorum": Self.quorumText(meeting.quorum, pages: pages), "chair": meeting.chairName,
+            "cancelled": meeting.status == .cancelled ? true : nil,
+            "url": SiteURL.meeting(meeting.id).path, "agendaURL": SiteURL.meetingAgenda(meeting.id).path,
+            "sessionURL": SiteURL.meetingSession(meeting.id).path, "icsURL": SiteURL.meetingICS(meeting.id).path,
+        ])
+    }
+
+    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context)
+        let pages = PageBuilder(request: request, context: context)
+        let meeting = loaded.meeting
+        let members = loaded.isCoordinator ? try await communities.members(of: meeting.communityID).filter { $0.membership.status == .active } : []
+        let content = ViewFields([
+            "meeting": meetingFields(meeting, pages: pages),
+            "isCoordinator": loaded.isCoordinator && meeting.status == .scheduled ? true : nil,
+            "moveURL": SiteURL.meetingMove(meeting.id).path, "cancelURL": SiteURL.meetingCancel(meeting.id).path,
+            "chairURL": SiteURL.meetingChair(meeting.id).path,
+            "date": DisplayFormat.dateInput(meeting.startsAt), "time": ParisCalendar.time(of: meeting.startsAt).description,
+            "duration": String(Int(meeting.endsAt.timeIntervalSince(meeting.startsAt) / 60)),
+            "members": members.map { ViewFields(["id": $0.user.id.storageKey, "name": $0.user.displayName, "selected": $0.user.id == meeting.chairID ? true : nil]) },
+        ])
+        return try renderer.html("meeting", pages.page(content))
+    }
+
+    @Sendable func move(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await loadCoordinated(context)
+        let form = try context.requiredForm
+        guard let date = form.trimmed("date").flatMap(CalendarDate.init(iso:)), let time = form.trimmed("start_time").flatMap(LocalTime.init),
+              let duration = Int(form["duration"] ?? ""), (15...600).contains(duration) else {
+            context.sessions.flash(.error, "meeting_error_move")
+            return .redirect(to: SiteURL.meeting(loaded.meeting.id).path, type: .normal)
+        }
+        let startsAt = ParisCalendar.instant(date, time)
+        let moved = try await meetings.move(id: loaded.meeting.id, startsAt: startsAt, endsAt: startsAt.addingTimeInterval(Double(duration) * 60),
+                                            place: form.trimmed("place"), videoLink: form.trimmed("video_link"),
+                                            audit: context.auditDraft(.meetingMove, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey, outcome: .success))
+        context.sessions.flash(moved ? .success : .error, moved ? "flash_meeting_moved" : "meeting_error_move")
+        return .redirect(to: SiteURL.meeting(loaded.meeting.id).path, type: .normal)
+    }
+
+    @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await loadCoordinated(context)
+        let flagged = try await meetings.cancel(id: loaded.meeting.id, audit: context.auditDraft(
+            .meetingCancel, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey, outcome: .success))
+        context.sessions.flash(flagged == nil ? .error : .success, flagged == nil ? "meeting_error_cancel" : "flash_meeting_cancelled")
+        return .redirect(to: SiteURL.meeting(loaded.meeting.id).path, type: .normal)
+    }
+
+    @Sendable func setChair(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await loadCoordinated(context)
+        let form = try context.requiredForm
+        let chosen = form["chair"].flatMap(UUID.init(uuidString:))
+        if let chosen {
+            guard try await communities.membership(userID: chosen, in: loaded.meeting.communityID)?.status == .active else { throw AppError.badRequest }
+        }
+        try await meetings.setChair(meetingID: loaded.meeting.id, userID: chosen, audit: context.auditDraft(
+            .meetingChair, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey, outcome: .success, reason: chosen?.storageKey))
+        context.sessions.flash(.success, "flash_meeting_chair")
+        return .redirect(to: SiteURL.meeting(loaded.meeting.id).path, type: .normal)
+    }
+
+    // MARK: Agenda
+
+    /// Estimated slots: the meeting's time shared between its cases, 5 to 20 minutes each.
+    static func slotMinutes(_ meeting: MeetingRecord, count: Int) -> Int {
+        let total = Int(meeting.endsAt.timeIntervalSince(meeting.startsAt) / 60)
+        return max(5, min(20, total / max(count, 1)))
+    }
+
+    @Sendable func agenda(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context)
+        let pages = PageBuilder(request: request, context: context)
+        let meeting = loaded.meeting
+        let items = try await meetings.agenda(of: meeting.id)
+        // The list names patients: one audited read for the page.
+        try await audit.record(context.auditDraft(.patientList, resourceType: "meeting_agenda", resourceID: meeting.id.storageKey, outcome: .allowed,
+                                                  reason: AccessReason.communityMember.rawValue))
+        let slot = Self.slotMinutes(meeting, count: items.count)
+        let mayReorder = loaded.isCoordinator && meeting.status == .scheduled
+        let rows = items.enumerated().map { index, item in
+            ViewFields([
+                "position": String(index + 1), "slot": ParisCalendar.time(of: meeting.startsAt.addingTimeInterval(Double(index * slot) * 60)).description,
+                "patient": item.patientName, "birthDate": item.birthDate.french, "caseURL": SiteURL.caseItem(item.caseID).path,
+                "status": pages.text("case_status_\(item.status.rawValue)"), "statusCode": item.status.rawValue,
+                "site": item.tumourSiteCode.map { "\($0) · \(Terminology.tumourSites.concept($0)?.label ?? "")" }, "presenter": item.presenterName,
+                "moveURL": mayReorder ? SiteURL.meetingAgendaMove(meeting.id, case: item.caseID).path : nil,
+                "first": index == 0 ? true : nil, "last": index == items.count - 1 ? true : nil,
+            ])
+        }
+        let content = ViewFields([
+            "meeting": meetingFields(meeting, pages: pages), "items": rows, "hasItems": rows.isEmpty ? nil : true,
+            "slotMinutes": String(slot), "mayReorder": mayReorder ? true : nil,
+        ])
+        return try renderer.html("meeting_agenda", pages.page(content))
+    }
+
+    @Sendable func moveAgendaItem(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await loadCoordinated(context)
+        let caseID = try context.parameters.uuid("item")
+        let form = try context.requiredForm
+        let offset = form["direction"] == "up" ? -1 : 1
+        _ = try await meetings.move(caseID: caseID, in: loaded.meeting.id, by: offset, audit: context.auditDraft(
+            .meetingAgendaReorder, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey, outcome: .success, reason: caseID.storageKey))
+        return .redirect(to: SiteURL.meetingAgenda(loaded.meeting.id).path, type: .normal)
+    }
+
+    // MARK: Calendars
+
+    func event(_ meeting: MeetingRecord, base: String) -> ICalendar.Event {
+        ICalendar.Event(
+            uid: "\(meeting.id.storageKey)@concerto", startsAt: meeting.startsAt, endsAt: meeting.endsAt,
+            summary: "\(meeting.title) — \(meeting.communityName)", location: meeting.place ?? meeting.videoLink,
+            url: base + SiteURL.meeting(meeting.id).path, description: meeting.videoLink.map { "Visio : \($0)" },
+            cancelled: meeting.status == .cancelled, sequence: meeting.sequence, lastModified: meeting.updatedAt
+        )
+    }
+
+    func baseURL(_ request: Request) -> String {
+        "\(secureCookies ? "https" : "http")://\(request.head.authority ?? "localhost")"
+    }
+
+    static func calendarResponse(_ calendar: ICalendar, filename: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/calendar; charset=utf-8"
+        headers[.contentDisposition] = "attachment; filename=\"\(filename)\""
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: calendar.render(stampedAt: Date()))))
+    }
+
+    @Sendable func meetingCalendar(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context)
+        return Self.calendarResponse(ICalendar(name: loaded.meeting.title, events: [event(loaded.meeting, base: baseURL(request))]),
+                                     filename: "rcp-\(DisplayFormat.dateInput(loaded.meeting.startsAt)).ics")
+    }
+
+    @Sendable func createFeed(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        // One live feed per user: a new link replaces the old one.
+        try await meetings.revokeCalendarFeeds(userID: context.user.id)
+        let token = try await meetings.createCalendarFeed(userID: context.user.id)
+        return try await renderList(request: request, context: context, newFeedURL: baseURL(request) + SiteURL.calendarFeedICS(token: token).path)
+    }
+
+    @Sendable func revokeFeed(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try await meetings.revokeCalendarFeeds(userID: context.user.id)
+        context.sessions.flash(.success, "flash_calendar_revoked")
+        return .redirect(to: SiteURL.meetings.path, type: .normal)
+    }
+
+    /// Meetings of the owner's active communities from 30 days back to the horizon; an
+    /// unknown or revoked token is a 404 like any unknown URL.
+    @Sendable func feed(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let token = context.parameters.get("token"), token.count <= 64,
+              let owner = try await meetings.calendarFeedOwner(token: token) else { throw AppError.notFound }
+        let mine = try await UserCommunities.load(communities, user: owner)
+        let now = Date()
+        let list = try await meetings.meetings(inCommunities: mine.activeIDs, from: now.addingTimeInterval(-30 * 86_400),
+                                               to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400), limit: 1000)
+        let base = baseURL(request)
+        return Self.calendarResponse(ICalendar(name: "Concerto — RCP", events: list.map { event($0, base: base) }), filename: "concerto.ics")
+    }
+}

@@ -1,0 +1,24 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+
+/// The user's memberships, loaded once per request: which communities they act in and how.
+struct UserCommunities: Sendable {
+    let entries: [(community: Community, membership: Membership)]
+
+    static func load(_ store: CommunityStore, user: UUID) async throws -> UserCommunities {
+        UserCommunities(entries: try await store.communities(ofUser: user))
+    }
+
+    var active: [(community: Community, membership: Membership)] { entries.filter { $0.membership.status == .active } }
+    var activeIDs: [UUID] { active.map(\.community.id) }
+
+    func role(in communityID: UUID) -> CommunityRole? {
+        active.first { $0.community.id == communityID }?.membership.role
+    }
+
+    func isMember(of communityID: UUID) -> Bool { role(in: communityID) != nil }
+    func isCoordinator(of communityID: UUID) -> Bool { role(in: communityID) == .coordinator }
+    var coordinated: [Community] { active.filter { $0.membership.role == .coordinator }.map(\.community) }
+    func ids(withRoles roles: Set<CommunityRole>) -> [UUID] { active.filter { roles.contains($0.membership.role) }.map(\.community.id) }
+}
