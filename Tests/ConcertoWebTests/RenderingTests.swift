@@ -84,7 +84,8 @@ import Testing
             AuthController.TOTPContent(next: "/", error: "x"),
             AccountController.AccountContent(displayName: "D", email: "e", rppsNumber: "1", specialty: "s", roleLabel: "r", totpEnabled: true, error: "x"),
             AccountController.EnrolmentContent(displayKey: "K", authenticatorURL: "u", error: "x"),
-            DashboardController.DashboardContent(displayName: "D", communities: [], invitations: [], mayCreatePatient: true, isPlatformAdmin: true),
+            DashboardController.DashboardContent(displayName: "D", communities: [], invitations: [], mayCreatePatient: true, isPlatformAdmin: true,
+                                                 upcomingMeetings: [], myCases: [], toValidate: []),
             DashboardController.DashboardContent.CommunityItem(name: "N", region: "R", url: "/", kind: "k", role: "r", suspended: false, acceptURL: "/"),
             CommunityController.CommunityContent(
                 community: ViewFields([:]), isAdministrator: true, invitation: true, isActiveMember: true, members: [], organisations: [],

@@ -236,8 +236,19 @@ import Testing
                 let user = try #require(try await dependencies.users.findWithCredentials(email: account.email)?.user)
                 physicianCommunities.append(try await dependencies.communities.communities(ofUser: user.id).map(\.community.name))
             }
-            #expect(physicianCommunities.count == 3)
+            #expect(physicianCommunities.count == 4)
             #expect(Set(physicianCommunities[0]).isDisjoint(with: physicianCommunities[1]))
+            // The board's history: last week's meeting with validated decisions, upcoming ones from the series.
+            let communityIDs = try await dependencies.communities.all().map(\.id)
+            let now = Date()
+            let past = try await dependencies.meetings.meetings(inCommunities: communityIDs, from: now.addingTimeInterval(-30 * 86_400), to: now)
+            #expect(past.count == 1)
+            let decided = try await dependencies.meetings.agenda(of: try #require(past.first).id)
+            #expect(decided.count == 2)
+            #expect(decided.allSatisfy { $0.status == .validated })
+            let upcoming = try await dependencies.meetings.meetings(inCommunities: communityIDs, from: now, to: now.addingTimeInterval(92 * 86_400))
+            #expect(upcoming.count > 10)
+            #expect(upcoming.first?.registeredCases == 1)
             // Seeding again adds nothing.
             let again = try await DemoData.seedIfEmpty(dependencies)
             #expect(again == accounts)

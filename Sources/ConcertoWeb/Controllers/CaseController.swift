@@ -88,14 +88,16 @@ struct CaseController: Sendable {
         let userID: UUID
     }
 
-    /// The case, after the policy allowed reading its clinical content in its community.
-    func load(_ context: AuthenticatedContext, auditAction: AuditAction = .caseRead, auditAllowed: Bool = false, at now: Date = Date()) async throws -> Loaded {
+    /// The case, after the policy allowed `action` on its patient in its community: reading
+    /// the clinical content, or for scheduling (register, withdraw) the administrative data.
+    func load(_ context: AuthenticatedContext, action: AccessAction = .readClinical, auditAction: AuditAction = .caseRead, auditAllowed: Bool = false,
+              at now: Date = Date()) async throws -> Loaded {
         let id = try context.parameters.uuid("id")
         guard let record = try await cases.find(id: id) else {
             _ = try await guardian.audit.record(context.auditDraft(auditAction, resourceType: "case", resourceID: id.storageKey, outcome: .denied, reason: "unknown_case"))
             throw AppError.notFound
         }
-        let outcome = try await guardian.require(.readClinical, patient: record.patientID, community: record.communityID, auditAction: auditAction,
+        let outcome = try await guardian.require(action, patient: record.patientID, community: record.communityID, auditAction: auditAction,
                                                  resourceType: "case", resourceID: record.id.storageKey, auditAllowed: auditAllowed, context: context, at: now)
         let mine = try await UserCommunities.load(communities, user: context.user.id)
         let meeting = try await record.meetingID.asyncMap { try await meetings.find(id: $0) } ?? nil
@@ -332,7 +334,7 @@ struct CaseController: Sendable {
     }
 
     @Sendable func register(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await load(context, auditAction: .caseRegister)
+        let loaded = try await load(context, action: .readAdministrative, auditAction: .caseRegister)
         let form = try context.requiredForm
         guard let meetingID = form["meeting"].flatMap(UUID.init(uuidString:)), let meeting = try await meetings.find(id: meetingID),
               meeting.communityID == loaded.record.communityID else { throw AppError.badRequest }
@@ -347,7 +349,7 @@ struct CaseController: Sendable {
     }
 
     @Sendable func withdraw(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await load(context, auditAction: .caseWithdraw)
+        let loaded = try await load(context, action: .readAdministrative, auditAction: .caseWithdraw)
         let form = try context.requiredForm
         if case .failure(let refusal) = CaseWorkflow.apply(.withdraw, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
             return refuse(refusal, loaded, form: form, context: context)
