@@ -332,76 +332,139 @@ public struct CaseStore: Sendable {
         }
     }
 
-    /// One page of matching cases, newest first, and whether there is a next page. The text
-    /// matches a patient's INS, a name prefix or an IPP, or every word of the fiche's summary
-    /// and question (full-text index); each way is its own ordered, limited branch so
-    /// the indexes drive the search rather than a scan of all cases.
+    /// One page of matching cases and whether there is a next page. The text matches a
+    /// patient's INS or IPP, a name prefix, or every word of the fiche's summary and question
+    /// (full-text index); the other fields filter. Without text, newest first.
     public func search(_ search: CaseSearch) async throws -> (items: [CaseListItem], hasMore: Bool) {
         guard !search.communityIDs.isEmpty else { return ([], false) }
         let engine = database.engine
-        let window = Int64(search.offset + search.limit + 1)
+        let window = search.offset + search.limit + 1
         var filters: SQLQueryString = "c.community_id IN (\(binds: search.communityIDs.map(\.storageKey)))"
         if let status = search.status { filters = filters + " AND c.status = \(bind: status.rawValue)" }
         if let site = search.tumourSite {
-            filters = filters + " AND (c.tumour_site = \(bind: site) OR (c.tumour_site >= \(bind: site + ".") AND c.tumour_site < \(bind: site + "/")))"
+            // A category (C34) stands for its subdivisions (C34.0 ... C34.9): an IN list the site index serves.
+            let codes = Terminology.tumourSites.concepts.map(\.code).filter { $0 == site || $0.hasPrefix(site + ".") }
+            filters = filters + " AND c.tumour_site IN (\(binds: codes.isEmpty ? [site] : codes))"
         }
         if let meeting = search.meetingID { filters = filters + " AND c.meeting_id = \(bind: meeting.storageKey)" }
         if let from = search.from { filters = filters + " AND c.created_at >= \(bind: Timestamp.iso8601(from))" }
         if let to = search.to { filters = filters + " AND c.created_at < \(bind: Timestamp.iso8601(to))" }
         // Patients opposed to this community or to the user's organisation stay out of lists.
-        filters = filters + """
+        let exclusions: SQLQueryString = """
              AND NOT EXISTS (SELECT 1 FROM oppositions o WHERE o.patient_id = c.patient_id AND o.withdrawn_at IS NULL
                              AND (o.community_id = c.community_id OR o.organisation_id = \(bind: search.organisationID?.storageKey ?? "")))
             """
+        let probed = filters
+        filters = filters + exclusions
 
-        var branches: [SQLQueryString] = []
+        // Identifier matches first, then patients by name (alphabetical, each one's newest
+        // fiche first), then full-text matches (newest first): each list comes from an index
+        // walk that stops after one page, whatever the number of matches.
+        var ordered: [String] = []
         if let text = search.text?.trimmingCharacters(in: .whitespacesAndNewlines), !text.isEmpty {
             let compact = text.replacingOccurrences(of: " ", with: "").uppercased()
             if compact.count == 15, INS.validate(compact).isSuccess {
-                branches.append("SELECT c.id FROM cases c JOIN patients p ON p.id = c.patient_id WHERE p.ins_matricule = \(bind: compact) AND \(filters)")
+                ordered += try await cases(ofPatients: "SELECT id FROM patients WHERE ins_matricule = \(bind: compact)", probed, filters, window: window)
             } else {
-                let name = SearchText.fold(text).uppercased()
-                let upper = name + "\u{10FFFF}"
-                branches.append("""
-                    SELECT c.id FROM cases c WHERE c.patient_id IN (
-                        SELECT id FROM patients WHERE birth_name >= \(bind: name) AND birth_name < \(bind: upper)
-                        UNION SELECT id FROM patients WHERE used_name >= \(bind: name) AND used_name < \(bind: upper)
-                        UNION SELECT patient_id FROM patient_local_ids WHERE ipp = \(bind: text))
-                    AND \(filters) ORDER BY c.created_at DESC LIMIT \(bind: window)
-                    """)
+                ordered += try await cases(ofPatients: "SELECT patient_id AS id FROM patient_local_ids WHERE ipp = \(bind: text)", probed, filters, window: window)
+                ordered += try await byName(SearchText.fold(text).uppercased(), filters, window: window)
                 let words = SearchText.words(text)
                 if !words.isEmpty, !search.fullTextCommunityIDs.isEmpty {
                     let clinical: SQLQueryString = "c.community_id IN (\(binds: search.fullTextCommunityIDs.map(\.storageKey)))"
-                    switch engine {
+                    // SQLite hands matches by rowid, the order fiches were created in; CROSS JOIN
+                    // keeps the full-text index as the outer loop whatever the other filters.
+                    let query: SQLQueryString = switch engine {
                     case .sqlite:
-                        let match = words.map { "\"\($0)\"" }.joined(separator: " ")
-                        branches.append("""
-                            SELECT c.id FROM cases_fts f JOIN cases c ON c.search_rowid = f.rowid
-                            WHERE cases_fts MATCH \(bind: match) AND \(clinical) AND \(filters) ORDER BY f.rowid DESC LIMIT \(bind: window)
-                            """)
+                        """
+                        SELECT c.id FROM cases_fts f CROSS JOIN cases c ON c.search_rowid = f.rowid
+                        WHERE cases_fts MATCH \(bind: words.map { "\"\($0)\"" }.joined(separator: " ")) AND \(clinical) AND \(filters)
+                        ORDER BY f.rowid DESC LIMIT \(bind: Int64(window))
+                        """
                     case .postgres:
-                        branches.append("""
-                            SELECT c.id FROM cases c WHERE c.search_vector @@ plainto_tsquery('simple', \(bind: words.joined(separator: " ")))
-                            AND \(clinical) AND \(filters) ORDER BY c.created_at DESC LIMIT \(bind: window)
-                            """)
+                        """
+                        SELECT c.id FROM cases c WHERE c.search_vector @@ plainto_tsquery('simple', \(bind: words.joined(separator: " ")))
+                        AND \(clinical) AND \(filters) ORDER BY c.created_at DESC LIMIT \(bind: Int64(window))
+                        """
                     }
+                    ordered += try await database.read { sql in try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) } }
                 }
             }
         } else {
-            branches.append("SELECT c.id FROM cases c WHERE \(filters) ORDER BY c.created_at DESC LIMIT \(bind: window)")
+            ordered += try await newest(where: "1 = 1", probed, filters, window: window)
         }
-        // SQLite needs each ordered, limited branch wrapped to sit in a UNION.
-        var union: SQLQueryString = ""
-        for (index, branch) in branches.enumerated() {
-            union = union + (index == 0 ? "" : " UNION ") + "SELECT id FROM (" + branch + ") b\(unsafeRaw: String(index))"
-        }
+        var seen = Set<String>()
+        let page = ordered.filter { seen.insert($0).inserted }.dropFirst(search.offset).prefix(search.limit + 1)
+        guard !page.isEmpty else { return ([], false) }
         let query: SQLQueryString = """
-            SELECT \(unsafeRaw: Self.listColumns) FROM cases c \(unsafeRaw: Self.listJoins)
-            WHERE c.id IN (\(union))
-            ORDER BY c.created_at DESC, c.id LIMIT \(bind: Int64(search.limit + 1)) OFFSET \(bind: Int64(search.offset))
+            SELECT \(unsafeRaw: Self.listColumns) FROM cases c \(unsafeRaw: Self.listJoins) WHERE c.id IN (\(binds: Array(page)))
             """
         let rows = try await database.read { sql in try await sql.raw(query).all().compactMap(Self.listItem(from:)) }
-        return (Array(rows.prefix(search.limit)), rows.count > search.limit)
+        let position = Dictionary(uniqueKeysWithValues: page.enumerated().map { ($0.element, $0.offset) })
+        let sorted = rows.sorted { (position[$0.id.storageKey] ?? 0) < (position[$1.id.storageKey] ?? 0) }
+        return (Array(sorted.prefix(search.limit)), sorted.count > search.limit)
+    }
+
+    /// Cases of the (few) patients an identifier names. The ids are read first so the planner
+    /// reaches the cases by patient rather than by a status or site index.
+    private func cases(ofPatients patients: SQLQueryString, _ probe: SQLQueryString, _ filters: SQLQueryString, window: Int) async throws -> [String] {
+        let ids = try await database.read { sql in try await sql.raw(patients).all().map { try $0.decode(column: "id", as: String.self) } }
+        guard !ids.isEmpty else { return [] }
+        return try await newest(where: "c.patient_id IN (\(binds: ids))", probe, filters, window: window)
+    }
+
+    /// Cases of the patients whose birth or used name starts with `prefix`, by name then
+    /// newest fiche: both name indexes walked in order, merged here.
+    private func byName(_ prefix: String, _ filters: SQLQueryString, window: Int) async throws -> [String] {
+        let upper = prefix + "\u{10FFFF}"
+        var rows: [(name: String, patient: String, created: String, id: String)] = []
+        // SQLite: CROSS JOIN keeps the name index as the outer loop, never a status or site index.
+        let join = database.engine == .sqlite ? "CROSS JOIN" : "JOIN"
+        for column in ["birth_name", "used_name"] {
+            let query: SQLQueryString = """
+                SELECT c.id, c.created_at, p.id AS patient, p.\(unsafeRaw: column) AS name FROM patients p \(unsafeRaw: join) cases c ON c.patient_id = p.id
+                WHERE p.\(unsafeRaw: column) >= \(bind: prefix) AND p.\(unsafeRaw: column) < \(bind: upper) AND \(filters)
+                ORDER BY p.\(unsafeRaw: column), p.id, c.created_at DESC LIMIT \(bind: Int64(window))
+                """
+            rows += try await database.read { sql in
+                try await sql.raw(query).all().map {
+                    (try $0.decode(column: "name", as: String.self), try $0.decode(column: "patient", as: String.self),
+                     try $0.decode(column: "created_at", as: String.self), try $0.decode(column: "id", as: String.self))
+                }
+            }
+        }
+        return rows.sorted { ($0.name, $0.patient, $1.created) < ($1.name, $1.patient, $0.created) }.map(\.id)
+    }
+
+    /// Bound on the matches sorted in memory; beyond it, walking cases by date finds a page
+    /// fast. Near sqrt(21 × 1,000,000): sorting that many rows costs about what walking
+    /// 21 × N / limit rows does.
+    static let probeLimit = 5_000
+
+    /// The ids of the `window` newest cases matching. One plan does not fit every query:
+    /// a bounded count (no ORDER BY, so the planner takes its most selective index) tells
+    /// whether the matches are few, then sorted whole, or many, and then dense enough that
+    /// walking the date index meets a page within a few thousand rows.
+    /// The count leaves out the opposition check (`probe` vs `filters`): it only chooses the plan.
+    private func newest(where condition: SQLQueryString, _ probe: SQLQueryString, _ filters: SQLQueryString, window: Int) async throws -> [String] {
+        let count: SQLQueryString = """
+            SELECT COUNT(*) AS n FROM (SELECT 1 FROM cases c WHERE \(condition) AND \(probe) LIMIT \(bind: Int64(Self.probeLimit + 1))) probe
+            """
+        let matches = try await database.read { sql in try await sql.raw(count).first()?.decode(column: "n", as: Int64.self) ?? 0 }
+        if matches > Self.probeLimit { return try await newestByDate(where: condition, filters, window: window) }
+        // SQLite: `+` keeps the date index out, so the selective index serves and few rows are sorted.
+        let order = database.engine == .sqlite ? "+c.created_at" : "c.created_at"
+        let query: SQLQueryString = """
+            SELECT c.id FROM cases c WHERE \(condition) AND \(filters) ORDER BY \(unsafeRaw: order) DESC LIMIT \(bind: Int64(window))
+            """
+        return try await database.read { sql in try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) } }
+    }
+
+    private func newestByDate(where condition: SQLQueryString, _ filters: SQLQueryString, window: Int) async throws -> [String] {
+        let byDate = database.engine == .sqlite ? "INDEXED BY cases_created" : ""
+        let scan: SQLQueryString = """
+            SELECT c.id FROM cases c \(unsafeRaw: byDate) WHERE \(condition) AND \(filters) ORDER BY c.created_at DESC LIMIT \(bind: Int64(window))
+            """
+        return try await database.read { sql in try await sql.raw(scan).all().map { try $0.decode(column: "id", as: String.self) } }
     }
 }
 

@@ -4,50 +4,6 @@ import Foundation
 import Logging
 import SQLKit
 
-// `concerto-bench`: the cost of the trust layer, measured in a release build.
-//   1. policy check + audit append, as every patient request pays it: load the access
-//      facts, decide, append one hash-chained audit event; latency of each, at 1 and at
-//      4 concurrent requests, over a database of 2,000 patients and 200,000 events.
-//   2. `audit verify` throughput over that trail.
-// Usage: concerto-bench [--database URL] [--migrations DIR] [--iterations N]
-// Targets (issue 3): p99 < 1 ms per request; verify > 100,000 events/s on SQLite.
-
-struct Options {
-    var database: DatabaseURL?
-    var migrations = "Migrations"
-    var iterations = 20_000
-    var events = 200_000
-
-    init(_ arguments: [String]) throws {
-        var index = 1
-        func value() throws -> String {
-            index += 1
-            guard index < arguments.count else { throw BenchError.usage }
-            return arguments[index]
-        }
-        while index < arguments.count {
-            switch arguments[index] {
-            case "--database": database = try DatabaseURL(parsing: try value())
-            case "--migrations": migrations = try value()
-            case "--iterations": iterations = Int(try value()) ?? iterations
-            case "--events": events = Int(try value()) ?? events
-            default: throw BenchError.usage
-            }
-            index += 1
-        }
-    }
-}
-
-enum BenchError: Error { case usage, missingFacts }
-
-func milliseconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-}
-
-func percentile(_ sorted: [Double], _ p: Double) -> Double {
-    sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
-}
-
 func seed(_ database: Database, patients patientCount: Int, events: Int) async throws -> (users: [UUID], patients: [UUID]) {
     let users = UserStore(database: database), communities = CommunityStore(database: database)
     let organisations = OrganisationStore(database: database), patients = PatientStore(database: database)
@@ -140,10 +96,8 @@ func measure(concurrency: Int, iterations: Int, care: CareStore, audit: AuditLog
     return (latencies, milliseconds(clock.now - started) / 1000)
 }
 
-@main
-struct Bench {
-    static func main() async throws {
-        let options = try Options(CommandLine.arguments)
+enum TrustBench {
+    static func run(_ options: Options) async throws {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let workdir = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-bench-\(UUID().uuidString)")

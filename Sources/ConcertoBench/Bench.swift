@@ -1,0 +1,71 @@
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import Logging
+import SQLKit
+
+// `concerto-bench`, measured in a release build (scripts/bench runs every part):
+//   trust (default)   policy check + audit append per request, and `audit verify` throughput
+//                     (TrustBench.swift; issue 3: p99 < 1 ms, > 100,000 events/s on SQLite)
+//   search            case search over a generated set of 1,000,000 fiches
+//                     (SearchBench.swift; issue 4: p99 < 50 ms on SQLite and PostgreSQL)
+//   seed-agenda       fills the demo's next board up to 40 cases, for the agenda page's
+//                     wrk run (AgendaSeed.swift; issue 4: p99 < 25 ms at 32 connections)
+// Usage: concerto-bench [trust|search|seed-agenda] [--database URL] [--migrations DIR]
+//                       [--iterations N] [--events N] [--cases N]
+
+struct Options {
+    var mode = "trust"
+    var database: DatabaseURL?
+    var cases = 1_000_000
+    var migrations = "Migrations"
+    var iterations = 20_000
+    var events = 200_000
+
+    init(_ arguments: [String]) throws {
+        var index = 1
+        if arguments.count > 1, !arguments[1].hasPrefix("--") {
+            mode = arguments[1]
+            index = 2
+        }
+        func value() throws -> String {
+            index += 1
+            guard index < arguments.count else { throw BenchError.usage }
+            return arguments[index]
+        }
+        while index < arguments.count {
+            switch arguments[index] {
+            case "--database": database = try DatabaseURL(parsing: try value())
+            case "--migrations": migrations = try value()
+            case "--iterations": iterations = Int(try value()) ?? iterations
+            case "--events": events = Int(try value()) ?? events
+            case "--cases": cases = Int(try value()) ?? cases
+            default: throw BenchError.usage
+            }
+            index += 1
+        }
+    }
+}
+
+enum BenchError: Error { case usage, missingFacts }
+
+func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+}
+
+func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+}
+
+@main
+struct Bench {
+    static func main() async throws {
+        let options = try Options(CommandLine.arguments)
+        switch options.mode {
+        case "trust": try await TrustBench.run(options)
+        case "search": try await SearchBench.run(options)
+        case "seed-agenda": try await AgendaSeed.run(options)
+        default: throw BenchError.usage
+        }
+    }
+}
