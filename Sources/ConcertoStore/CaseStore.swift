@@ -371,22 +371,22 @@ public struct CaseStore: Sendable {
                 let words = SearchText.words(text)
                 if !words.isEmpty, !search.fullTextCommunityIDs.isEmpty {
                     let clinical: SQLQueryString = "c.community_id IN (\(binds: search.fullTextCommunityIDs.map(\.storageKey)))"
-                    // SQLite hands matches by rowid, the order fiches were created in; CROSS JOIN
-                    // keeps the full-text index as the outer loop whatever the other filters.
-                    let query: SQLQueryString = switch engine {
+                    switch engine {
                     case .sqlite:
-                        """
-                        SELECT c.id FROM cases_fts f CROSS JOIN cases c ON c.search_rowid = f.rowid
-                        WHERE cases_fts MATCH \(bind: words.map { "\"\($0)\"" }.joined(separator: " ")) AND \(clinical) AND \(filters)
-                        ORDER BY f.rowid DESC LIMIT \(bind: Int64(window))
-                        """
+                        // The index hands matches by rowid, the order fiches were created in; CROSS
+                        // JOIN keeps it as the outer loop whatever the other filters.
+                        let query: SQLQueryString = """
+                            SELECT c.id FROM cases_fts f CROSS JOIN cases c ON c.search_rowid = f.rowid
+                            WHERE cases_fts MATCH \(bind: words.map { "\"\($0)\"" }.joined(separator: " ")) AND \(clinical) AND \(filters)
+                            ORDER BY f.rowid DESC LIMIT \(bind: Int64(window))
+                            """
+                        ordered += try await database.read { sql in try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) } }
                     case .postgres:
-                        """
-                        SELECT c.id FROM cases c WHERE c.search_vector @@ plainto_tsquery('simple', \(bind: words.joined(separator: " ")))
-                        AND \(clinical) AND \(filters) ORDER BY c.created_at DESC LIMIT \(bind: Int64(window))
-                        """
+                        // A common word is found among the newest cases; a rare one through the GIN
+                        // index, sorted (the planner alone walks the dates for both, slow for the rare).
+                        let match: SQLQueryString = "c.search_vector @@ plainto_tsquery('simple', \(bind: words.joined(separator: " "))) AND \(clinical)"
+                        ordered += try await newest(where: match, probed, filters, window: window, recentFirst: true)
                     }
-                    ordered += try await database.read { sql in try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) } }
                 }
             }
         } else {
@@ -444,15 +444,31 @@ public struct CaseStore: Sendable {
     /// a bounded count (no ORDER BY, so the planner takes its most selective index) tells
     /// whether the matches are few, then sorted whole, or many, and then dense enough that
     /// walking the date index meets a page within a few thousand rows.
-    /// The count leaves out the opposition check (`probe` vs `filters`): it only chooses the plan.
-    private func newest(where condition: SQLQueryString, _ probe: SQLQueryString, _ filters: SQLQueryString, window: Int) async throws -> [String] {
+    /// `recentFirst`: first the newest cases alone, which hold a page when matches are common
+    /// (PostgreSQL's full text, whose count through GIN costs as much as a sort). The count
+    /// leaves out the opposition check (`probe` vs `filters`): it only chooses the plan.
+    private func newest(where condition: SQLQueryString, _ probe: SQLQueryString, _ filters: SQLQueryString, window: Int,
+                        recentFirst: Bool = false) async throws -> [String] {
+        if recentFirst {
+            // Common matches: a page is among the newest cases, found by walking them alone.
+            let columns = database.engine == .sqlite
+                ? "id, created_at, community_id, patient_id, status, tumour_site, meeting_id, search_rowid"
+                : "id, created_at, community_id, patient_id, status, tumour_site, meeting_id, search_vector"
+            let recent: SQLQueryString = """
+                SELECT c.id FROM (SELECT \(unsafeRaw: columns) FROM cases ORDER BY created_at DESC LIMIT \(bind: Int64(Self.probeLimit))) c
+                WHERE \(condition) AND \(filters) ORDER BY c.created_at DESC LIMIT \(bind: Int64(window))
+                """
+            let found = try await database.read { sql in try await sql.raw(recent).all().map { try $0.decode(column: "id", as: String.self) } }
+            if found.count == window { return found }
+        }
         let count: SQLQueryString = """
             SELECT COUNT(*) AS n FROM (SELECT 1 FROM cases c WHERE \(condition) AND \(probe) LIMIT \(bind: Int64(Self.probeLimit + 1))) probe
             """
         let matches = try await database.read { sql in try await sql.raw(count).first()?.decode(column: "n", as: Int64.self) ?? 0 }
         if matches > Self.probeLimit { return try await newestByDate(where: condition, filters, window: window) }
-        // SQLite: `+` keeps the date index out, so the selective index serves and few rows are sorted.
-        let order = database.engine == .sqlite ? "+c.created_at" : "c.created_at"
+        // An expression, not the column: the date index stays out, so the selective index serves
+        // and the few rows are sorted (SQLite's `+`, PostgreSQL's concatenation).
+        let order = database.engine == .sqlite ? "+c.created_at" : "(c.created_at || '')"
         let query: SQLQueryString = """
             SELECT c.id FROM cases c WHERE \(condition) AND \(filters) ORDER BY \(unsafeRaw: order) DESC LIMIT \(bind: Int64(window))
             """

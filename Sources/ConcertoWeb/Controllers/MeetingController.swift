@@ -257,6 +257,7 @@ struct MeetingController: Sendable {
             "cancelled": meeting.status == .cancelled ? true : nil,
             "url": SiteURL.meeting(meeting.id).path, "agendaURL": SiteURL.meetingAgenda(meeting.id).path,
             "sessionURL": SiteURL.meetingSession(meeting.id).path, "icsURL": SiteURL.meetingICS(meeting.id).path,
+            "casesURL": SiteURL.cases.path + "?meeting=\(meeting.id.storageKey)",
         ])
     }
 
@@ -331,7 +332,7 @@ struct MeetingController: Sendable {
         try await audit.record(context.auditDraft(.patientList, resourceType: "meeting_agenda", resourceID: meeting.id.storageKey, outcome: .allowed,
                                                   reason: AccessReason.communityMember.rawValue))
         let slot = Self.slotMinutes(meeting, count: items.count)
-        let mayReorder = loaded.isCoordinator && meeting.status == .scheduled
+        let mayReorder = loaded.isCoordinator && meeting.status == .scheduled && Date() < meeting.endsAt
         let rows = items.enumerated().map { index, item in
             ViewFields([
                 "position": String(index + 1), "slot": ParisCalendar.time(of: meeting.startsAt.addingTimeInterval(Double(index * slot) * 60)).description,
