@@ -103,12 +103,16 @@ public struct ICalendar: Sendable {
         return result
     }
 
-    static func utc(_ date: Date) -> String { format(date, timeZone: TimeZone(identifier: "UTC")!) + "Z" }
-    static func paris(_ date: Date) -> String { format(date, timeZone: ParisCalendar.timeZone) }
-
-    private static func format(_ date: Date, timeZone: TimeZone) -> String {
+    static let utcCalendar: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
+    static func utc(_ date: Date) -> String { format(date, calendar: utcCalendar) + "Z" }
+    static func paris(_ date: Date) -> String { format(date, calendar: ParisCalendar.calendar) }
+
+    private static func format(_ date: Date, calendar: Calendar) -> String {
         let p = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
         return String(format: "%04d%02d%02dT%02d%02d%02d", p.year!, p.month!, p.day!, p.hour!, p.minute!, p.second!)
     }

@@ -19,7 +19,7 @@ public struct LocalTime: Sendable, Hashable, Comparable, Codable, CustomStringCo
         self.init(hour: hour, minute: minute)
     }
 
-    public var description: String { String(format: "%02d:%02d", hour, minute) }
+    public var description: String { "\(Digits.padded(hour, 2)):\(Digits.padded(minute, 2))" }
     public static func < (a: LocalTime, b: LocalTime) -> Bool { (a.hour, a.minute) < (b.hour, b.minute) }
 }
 

@@ -13,9 +13,15 @@ public struct CalendarDate: Sendable, Hashable, Codable, Comparable, CustomStrin
     public let month: Int
     public let day: Int
 
-    public init?(year: Int, month: Int, day: Int) {
+    /// Built once: making a Calendar costs more than the check it serves.
+    private static let utcCalendar: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
+
+    public init?(year: Int, month: Int, day: Int) {
+        let calendar = Self.utcCalendar
         guard (1850...2200).contains(year), (1...12).contains(month),
               let date = calendar.date(from: DateComponents(year: year, month: month, day: day)),
               calendar.component(.day, from: date) == day else { return nil }
@@ -26,15 +32,22 @@ public struct CalendarDate: Sendable, Hashable, Codable, Comparable, CustomStrin
 
     /// Reads `YYYY-MM-DD` (the HTML date input's format).
     public init?(iso raw: String) {
+        // Fast path for the stored form (lists decode many dates per page).
+        let utf8 = Array(raw.utf8)
+        if utf8.count == 10, utf8[4] == UInt8(ascii: "-"), utf8[7] == UInt8(ascii: "-"),
+           let year = Digits.value(utf8[0..<4]), let month = Digits.value(utf8[5..<7]), let day = Digits.value(utf8[8..<10]) {
+            self.init(year: year, month: month, day: day)
+            return
+        }
         let parts = raw.trimmingCharacters(in: .whitespaces).split(separator: "-")
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
               let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]) else { return nil }
         self.init(year: year, month: month, day: day)
     }
 
-    public var iso: String { String(format: "%04d-%02d-%02d", year, month, day) }
+    public var iso: String { "\(Digits.padded(year, 4))-\(Digits.padded(month, 2))-\(Digits.padded(day, 2))" }
     /// French display: 05/03/1961.
-    public var french: String { String(format: "%02d/%02d/%04d", day, month, year) }
+    public var french: String { "\(Digits.padded(day, 2))/\(Digits.padded(month, 2))/\(Digits.padded(year, 4))" }
     public var description: String { iso }
 
     public static func < (lhs: Self, rhs: Self) -> Bool {
@@ -146,5 +159,22 @@ public enum PatientMatching {
         name.folding(options: [.diacriticInsensitive, .caseInsensitive], locale: Locale(identifier: "fr_FR"))
             .uppercased()
             .filter { $0.isLetter }
+    }
+}
+
+/// Zero-padded decimal digits without `String(format:)`, which is slow on hot pages.
+public enum Digits {
+    public static func padded(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
+    }
+
+    static func value(_ bytes: ArraySlice<UInt8>) -> Int? {
+        var result = 0
+        for byte in bytes {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            result = result * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return result
     }
 }

@@ -86,6 +86,9 @@ import Testing
             AccountController.EnrolmentContent(displayKey: "K", authenticatorURL: "u", error: "x"),
             DashboardController.DashboardContent(displayName: "D", communities: [], invitations: [], mayCreatePatient: true, isPlatformAdmin: true,
                                                  upcomingMeetings: [], myCases: [], toValidate: []),
+            MeetingController.AgendaContent(meeting: ViewFields([:]), items: [], slotMinutes: "5", mayReorder: true),
+            MeetingController.AgendaContent.Row(position: "1", slot: "s", patient: "p", birthDate: "b", caseURL: "/", status: "s", statusCode: "c",
+                                                site: "s", presenter: "p", moveURL: "/", first: true, last: false),
             DashboardController.DashboardContent.CommunityItem(name: "N", region: "R", url: "/", kind: "k", role: "r", suspended: false, acceptURL: "/"),
             CommunityController.CommunityContent(
                 community: ViewFields([:]), isAdministrator: true, invitation: true, isActiveMember: true, members: [], organisations: [],

@@ -3,6 +3,7 @@ import ConcertoStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Mustache
 
 /// Meetings: the list, series and ad hoc meetings, a meeting's page (move, cancel, chair),
 /// its agenda, its `.ics` and the personal calendar feed. Only members of the meeting's
@@ -323,6 +324,58 @@ struct MeetingController: Sendable {
         return max(5, min(20, total / max(count, 1)))
     }
 
+    /// Typed rows, no dictionary: the agenda of a 40-case board is a benchmarked page
+    /// (docs/benchmarks.md), and each looked-up value costs Mustache dynamic casts.
+    struct AgendaContent: Sendable, MustacheParent {
+        struct Row: Sendable, MustacheParent {
+            let position: String
+            let slot: String
+            let patient: String
+            let birthDate: String
+            let caseURL: String
+            let status: String
+            let statusCode: String
+            let site: String
+            let presenter: String
+            let moveURL: String?
+            let first: Bool
+            let last: Bool
+
+            func child(named key: String) -> Any? {
+                switch key {
+                case "position": position
+                case "slot": slot
+                case "patient": patient
+                case "birthDate": birthDate
+                case "caseURL": caseURL
+                case "status": status
+                case "statusCode": statusCode
+                case "site": site
+                case "presenter": presenter
+                case "moveURL": moveURL
+                case "first": first
+                case "last": last
+                default: nil
+                }
+            }
+        }
+        let meeting: ViewFields
+        let items: [Row]
+        let slotMinutes: String
+        let mayReorder: Bool
+
+        func child(named key: String) -> Any? {
+            switch key {
+            case "meeting": meeting
+            case "items": items
+            case "hasItems": !items.isEmpty
+            case "slotMinutes": slotMinutes
+            case "mayReorder": mayReorder
+            default: nil
+            }
+        }
+    }
+
     @Sendable func agenda(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await load(context)
         let pages = PageBuilder(request: request, context: context)
@@ -333,20 +386,20 @@ struct MeetingController: Sendable {
                                                   reason: AccessReason.communityMember.rawValue))
         let slot = Self.slotMinutes(meeting, count: items.count)
         let mayReorder = loaded.isCoordinator && meeting.status == .scheduled && Date() < meeting.endsAt
+        let start = ParisCalendar.time(of: meeting.startsAt)
+        let statusLabels = Dictionary(uniqueKeysWithValues: CaseStatus.allCases.map { ($0, pages.text("case_status_\($0.rawValue)")) })
         let rows = items.enumerated().map { index, item in
-            ViewFields([
-                "position": String(index + 1), "slot": ParisCalendar.time(of: meeting.startsAt.addingTimeInterval(Double(index * slot) * 60)).description,
-                "patient": item.patientName, "birthDate": item.birthDate.french, "caseURL": SiteURL.caseItem(item.caseID).path,
-                "status": pages.text("case_status_\(item.status.rawValue)"), "statusCode": item.status.rawValue,
-                "site": item.tumourSiteCode.map { "\($0) · \(Terminology.tumourSites.concept($0)?.label ?? "")" }, "presenter": item.presenterName,
-                "moveURL": mayReorder ? SiteURL.meetingAgendaMove(meeting.id, case: item.caseID).path : nil,
-                "first": index == 0 ? true : nil, "last": index == items.count - 1 ? true : nil,
-            ])
+            let minutes = start.hour * 60 + start.minute + index * slot
+            return AgendaContent.Row(
+                position: String(index + 1), slot: "\(Digits.padded(minutes / 60 % 24, 2)):\(Digits.padded(minutes % 60, 2))",
+                patient: item.patientName, birthDate: item.birthDate.french, caseURL: SiteURL.caseItem(item.caseID).path,
+                status: statusLabels[item.status] ?? item.status.rawValue, statusCode: item.status.rawValue,
+                site: item.tumourSiteCode.map { "\($0) · \(Terminology.tumourSites.concept($0)?.label ?? "")" } ?? "", presenter: item.presenterName ?? "",
+                moveURL: mayReorder ? SiteURL.meetingAgendaMove(meeting.id, case: item.caseID).path : nil,
+                first: index == 0, last: index == items.count - 1
+            )
         }
-        let content = ViewFields([
-            "meeting": meetingFields(meeting, pages: pages), "items": rows, "hasItems": rows.isEmpty ? nil : true,
-            "slotMinutes": String(slot), "mayReorder": mayReorder ? true : nil,
-        ])
+        let content = AgendaContent(meeting: meetingFields(meeting, pages: pages), items: rows, slotMinutes: String(slot), mayReorder: mayReorder)
         return try renderer.html("meeting_agenda", pages.page(content))
     }
 

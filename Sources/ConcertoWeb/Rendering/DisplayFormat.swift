@@ -4,12 +4,17 @@ import Foundation
 /// Dates and identity traits as the interface shows them (French conventions, Paris time).
 enum DisplayFormat {
     static let parisTime = TimeZone(identifier: "Europe/Paris") ?? .current
-
-    static func dateTime(_ date: Date) -> String {
+    /// Built once: making a Calendar is costly next to formatting a date with it.
+    static let parisCalendar: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = parisTime
+        return calendar
+    }()
+
+    static func dateTime(_ date: Date) -> String {
+        let calendar = parisCalendar
         let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
-        return String(format: "%02d/%02d/%04d %02d:%02d", c.day ?? 0, c.month ?? 0, c.year ?? 0, c.hour ?? 0, c.minute ?? 0)
+        return "\(Digits.padded(c.day ?? 0, 2))/\(Digits.padded(c.month ?? 0, 2))/\(Digits.padded(c.year ?? 0, 4)) \(Digits.padded(c.hour ?? 0, 2)):\(Digits.padded(c.minute ?? 0, 2))"
     }
 
     /// Reads an ISO 8601 timestamp as stored and shows it in Paris time.
@@ -21,8 +26,7 @@ enum DisplayFormat {
 
     /// `<input type="date">` value for a day in Paris time.
     static func dateInput(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = parisTime
+        let calendar = parisCalendar
         let c = calendar.dateComponents([.year, .month, .day], from: date)
         return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
     }
@@ -30,8 +34,7 @@ enum DisplayFormat {
     /// The start of a `YYYY-MM-DD` day in Paris time.
     static func startOfDay(_ raw: String?) -> Date? {
         guard let raw, let day = CalendarDate(iso: raw) else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = parisTime
+        let calendar = parisCalendar
         return calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day))
     }
 }
