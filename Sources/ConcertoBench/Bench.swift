@@ -57,6 +57,32 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
     sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
 }
 
+/// Runs `body` on the bench database, migrated: `--database`, or a throw-away SQLite file
+/// removed afterwards. `body` returns whether the targets were met; the process exits 1
+/// when they were not, once the database is closed.
+func withBenchDatabase(_ options: Options, _ body: (Database, String) async throws -> Bool) async throws {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    let workdir = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-bench-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: workdir) }
+    let url = options.database ?? .sqliteFile(path: workdir.appendingPathComponent("bench.sqlite").path)
+    let database = try await Database.open(url, logger: logger)
+    let met: Bool
+    do {
+        try await Migrator(directory: URL(fileURLWithPath: options.migrations), engine: database.engine, logger: logger).migrate(database)
+        met = try await body(database, database.engine == .sqlite ? "SQLite" : "PostgreSQL")
+    } catch {
+        await database.shutdown()
+        throw error
+    }
+    await database.shutdown()
+    if !met {
+        try? FileManager.default.removeItem(at: workdir)
+        exit(1)
+    }
+}
+
 @main
 struct Bench {
     static func main() async throws {

@@ -41,16 +41,7 @@ enum SearchBench {
     static let statuses: [(CaseStatus, Int)] = [(.validated, 50), (.draft, 25), (.registered, 10), (.discussed, 8), (.toRepresent, 7)]
 
     static func run(_ options: Options) async throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let workdir = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-search-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: workdir) }
-        let url = options.database ?? .sqliteFile(path: workdir.appendingPathComponent("search.sqlite").path)
-        let database = try await Database.open(url, logger: logger)
-        let engineName = database.engine == .sqlite ? "SQLite" : "PostgreSQL"
-        do {
-            try await Migrator(directory: URL(fileURLWithPath: options.migrations), engine: database.engine, logger: logger).migrate(database)
+        try await withBenchDatabase(options) { database, engineName in
             let clock = ContinuousClock()
             let started = clock.now
             var reused = try await existing(database, cases: options.cases)
@@ -58,19 +49,15 @@ enum SearchBench {
             guard let world = reused else { throw BenchError.missingFacts }
             print(String(format: "== %@: %d cases of %d patients generated and indexed in %.0f s", engineName, options.cases, world.patients, milliseconds(clock.now - started) / 1000))
             let result = try await measure(database, world: world, iterations: options.iterations)
-            await database.shutdown()
-            print(String(format: "case search (%@, %d cases): %d queries, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms",
-                         engineName, options.cases, result.count, percentile(result, 0.5), percentile(result, 0.95), percentile(result, 0.99), result.last ?? 0))
             let p99 = percentile(result, 0.99)
+            print(String(format: "case search (%@, %d cases): %d queries, p50 %.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms",
+                         engineName, options.cases, result.count, percentile(result, 0.5), percentile(result, 0.95), p99, result.last ?? 0))
             if p99 < 50 {
                 print("bench (\(engineName)): case search target met (p99 < 50 ms)")
-            } else {
-                print(String(format: "bench (%@): case search target NOT met (p99 %.2f ms, target < 50 ms)", engineName, p99))
-                exit(1)
+                return true
             }
-        } catch {
-            await database.shutdown()
-            throw error
+            print(String(format: "bench (%@): case search target NOT met (p99 %.2f ms, target < 50 ms)", engineName, p99))
+            return false
         }
     }
 

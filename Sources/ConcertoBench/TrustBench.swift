@@ -98,16 +98,7 @@ func measure(concurrency: Int, iterations: Int, care: CareStore, audit: AuditLog
 
 enum TrustBench {
     static func run(_ options: Options) async throws {
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let workdir = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: workdir) }
-        let url = options.database ?? .sqliteFile(path: workdir.appendingPathComponent("bench.sqlite").path)
-        let database = try await Database.open(url, logger: logger)
-        let engineName = database.engine == .sqlite ? "SQLite" : "PostgreSQL"
-        do {
-            try await Migrator(directory: URL(fileURLWithPath: options.migrations), engine: database.engine, logger: logger).migrate(database)
+        try await withBenchDatabase(options) { database, engineName in
             print("== seeding \(engineName): 2,000 patients, 50 professionals, \(options.events) audit events")
             let (users, patients) = try await seed(database, patients: 2_000, events: options.events)
             let care = CareStore(database: database), audit = AuditLog(database: database)
@@ -152,18 +143,14 @@ enum TrustBench {
             guard verification.firstBreak == nil else { fatalError("audit chain broken: \(verification)") }
             let rate = Double(verification.checked) / seconds
             print(String(format: "audit verify (%@): %d events in %.3f s = %.0f events/s", engineName, verification.checked, seconds, rate))
-            await database.shutdown()
             // The targets are set for the embedded SQLite default; PostgreSQL figures are reported.
-            guard database.engine == .sqlite else { return }
+            guard database.engine == .sqlite else { return true }
             if sequentialP99 < 1.0 && rate > 100_000 {
                 print("bench (SQLite): trust-layer targets met (p99 < 1 ms, verify > 100,000 events/s)")
-            } else {
-                print(String(format: "bench (SQLite): trust-layer targets NOT met (p99 %.3f ms, target < 1 ms; verify %.0f events/s, target > 100,000)", sequentialP99, rate))
-                exit(1)
+                return true
             }
-        } catch {
-            await database.shutdown()
-            throw error
+            print(String(format: "bench (SQLite): trust-layer targets NOT met (p99 %.3f ms, target < 1 ms; verify %.0f events/s, target > 100,000)", sequentialP99, rate))
+            return false
         }
     }
 }
