@@ -164,6 +164,34 @@ import Testing
         }
     }
 
+    @Test func aNewPresentationIsPrefilledFromTheEarlierFiche() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            let caseID = try await southCase(d, world)
+            try await browser.logIn(email: "sud@t.fr")
+            try await browser.get(SiteURL.caseItem(caseID).path)
+            _ = try await browser.post(SiteURL.caseItem(caseID).path, form: [("revision", "1")] + Self.fiche)
+            let form = try await browser.get(SiteURL.caseNew.path + "?patient=\(world.southPatient.storageKey)&from=\(caseID.storageKey)")
+            #expect(form.status == .ok)
+            #expect(form.text.contains("Nodule pulmonaire droit de 25 mm"))
+            #expect(form.text.contains("name=\"previous\" value=\"\(caseID.storageKey)\""))
+            let created = try await browser.post(SiteURL.cases.path, form: [("patient", world.southPatient.storageKey), ("community", world.south.id.storageKey),
+                                                                            ("previous", caseID.storageKey), ("tumour_site", "C34.1"),
+                                                                            ("summary", "Récidive médiastinale"), ("question", "Radiothérapie ?")])
+            #expect(created.status == .seeOther)
+            let newID = try #require(created.headers[.location].flatMap { UUID(uuidString: String($0.split(separator: "/").last ?? "")) })
+            let fresh = try #require(try await d.cases.find(id: newID))
+            #expect(fresh.previousCaseID == caseID)
+            #expect(fresh.status == .draft)
+            #expect(fresh.content.summary == "Récidive médiastinale")
+            // Another patient's fiche cannot be the model, nor can a foreign user start one.
+            #expect(try await browser.get(SiteURL.caseNew.path + "?patient=\(world.southPatient.storageKey)&from=\(UUID().storageKey)").status == .notFound)
+            let north = browser.fresh()
+            try await north.logIn(email: "nord@t.fr")
+            #expect(try await north.get(SiteURL.caseNew.path + "?patient=\(world.southPatient.storageKey)").status == .notFound)
+        }
+    }
+
     @Test func cancellingAMeetingSendsItsCasesBackAndCalendarsFollow() async throws {
         try await withTestApp { browser, d in
             let world = try await AccessWorld.make(d)
