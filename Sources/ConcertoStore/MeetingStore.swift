@@ -40,6 +40,12 @@ public struct AgendaItem: Sendable, Equatable {
     public var status: CaseStatus
     public var tumourSiteCode: String?
     public var presenterName: String?
+
+    public init(caseID: UUID, patientID: UUID, patientName: String, birthDate: CalendarDate, position: Int, status: CaseStatus,
+                tumourSiteCode: String?, presenterName: String?) {
+        self.caseID = caseID; self.patientID = patientID; self.patientName = patientName; self.birthDate = birthDate
+        self.position = position; self.status = status; self.tumourSiteCode = tumourSiteCode; self.presenterName = presenterName
+    }
 }
 
 public struct AttendanceRow: Sendable, Equatable {

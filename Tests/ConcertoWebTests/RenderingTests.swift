@@ -1,3 +1,4 @@
+import ConcertoCore
 import ConcertoStore
 import ConcertoTestSupport
 @testable import ConcertoWeb
@@ -86,9 +87,7 @@ import Testing
             AccountController.EnrolmentContent(displayKey: "K", authenticatorURL: "u", error: "x"),
             DashboardController.DashboardContent(displayName: "D", communities: [], invitations: [], mayCreatePatient: true, isPlatformAdmin: true,
                                                  upcomingMeetings: [], myCases: [], toValidate: []),
-            MeetingController.AgendaContent(meeting: ViewFields([:]), items: [], slotMinutes: "5", mayReorder: true),
-            MeetingController.AgendaContent.Row(position: "1", slot: "s", patient: "p", birthDate: "b", caseURL: "/", status: "s", statusCode: "c",
-                                                site: "s", presenter: "p", moveURL: "/", first: true, last: false),
+            MeetingController.AgendaContent(meeting: ViewFields([:]), rowsHTML: "<tr></tr>", hasItems: true, slotMinutes: "5", mayReorder: true),
             DashboardController.DashboardContent.CommunityItem(name: "N", region: "R", url: "/", kind: "k", role: "r", suspended: false, acceptURL: "/"),
             CommunityController.CommunityContent(
                 community: ViewFields([:]), isAdministrator: true, invitation: true, isActiveMember: true, members: [], organisations: [],
@@ -119,5 +118,27 @@ import Testing
             #expect(!page.text.contains("<script>alert(1)</script>"))
             #expect(page.text.contains("&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"))
         }
+    }
+}
+
+@Suite struct AgendaRowsTests {
+    @Test func rowsEscapeEveryValueAndOfferReorderingOnlyWhenAllowed() {
+        let item = AgendaItem(caseID: UUID(), patientID: UUID(), patientName: "O'BRIEN <script>", birthDate: CalendarDate(iso: "1960-01-02")!,
+                              position: 1, status: .registered, tumourSiteCode: "C34.1", presenterName: "Dr \"X\" & Y")
+        let plain = AgendaRows(startsAt: LocalTime(hour: 14, minute: 0)!, slotMinutes: 20, statusLabels: [.registered: "inscrit"], reorder: nil)
+        let html = plain.html([item, item])
+        #expect(html.contains("O&#39;BRIEN &lt;script&gt;"))
+        #expect(!html.contains("<script>"))
+        #expect(html.contains("Dr &quot;X&quot; &amp; Y"))
+        #expect(html.contains("<td>14:00</td>"))
+        #expect(html.contains("<td>14:20</td>"))
+        #expect(html.contains("02/01/1960"))
+        #expect(!html.contains("<form"))
+        let reorder = AgendaRows(startsAt: LocalTime(hour: 14, minute: 0)!, slotMinutes: 20, statusLabels: [:],
+                                 reorder: .init(meetingID: UUID(), csrfToken: "tok", up: "Monter", down: "Descendre")).html([item, item])
+        // The first row moves down only, the last up only.
+        #expect(reorder.components(separatedBy: "data-test=\"move-up\"").count == 2)
+        #expect(reorder.components(separatedBy: "data-test=\"move-down\"").count == 2)
+        #expect(reorder.contains("name=\"_csrf\" value=\"tok\""))
     }
 }

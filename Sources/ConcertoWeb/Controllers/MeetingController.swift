@@ -324,51 +324,22 @@ struct MeetingController: Sendable {
         return max(5, min(20, total / max(count, 1)))
     }
 
-    /// Typed rows, no dictionary: the agenda of a 40-case board is a benchmarked page
-    /// (docs/benchmarks.md), and each looked-up value costs Mustache dynamic casts.
+    /// The agenda of a 40-case board is a benchmarked page (docs/benchmarks.md): Mustache
+    /// pays dynamic casts for every value it looks up, which made the rows most of the
+    /// page's cost, so the rows are written here as one escaped fragment
+    /// (`AgendaRows.html`, tested like a template) and the template places it.
     struct AgendaContent: Sendable, MustacheParent {
-        struct Row: Sendable, MustacheParent {
-            let position: String
-            let slot: String
-            let patient: String
-            let birthDate: String
-            let caseURL: String
-            let status: String
-            let statusCode: String
-            let site: String
-            let presenter: String
-            let moveURL: String?
-            let first: Bool
-            let last: Bool
-
-            func child(named key: String) -> Any? {
-                switch key {
-                case "position": position
-                case "slot": slot
-                case "patient": patient
-                case "birthDate": birthDate
-                case "caseURL": caseURL
-                case "status": status
-                case "statusCode": statusCode
-                case "site": site
-                case "presenter": presenter
-                case "moveURL": moveURL
-                case "first": first
-                case "last": last
-                default: nil
-                }
-            }
-        }
         let meeting: ViewFields
-        let items: [Row]
+        let rowsHTML: String
+        let hasItems: Bool
         let slotMinutes: String
         let mayReorder: Bool
 
         func child(named key: String) -> Any? {
             switch key {
             case "meeting": meeting
-            case "items": items
-            case "hasItems": !items.isEmpty
+            case "rowsHTML": rowsHTML
+            case "hasItems": hasItems
             case "slotMinutes": slotMinutes
             case "mayReorder": mayReorder
             default: nil
@@ -386,20 +357,14 @@ struct MeetingController: Sendable {
                                                   reason: AccessReason.communityMember.rawValue))
         let slot = Self.slotMinutes(meeting, count: items.count)
         let mayReorder = loaded.isCoordinator && meeting.status == .scheduled && Date() < meeting.endsAt
-        let start = ParisCalendar.time(of: meeting.startsAt)
-        let statusLabels = Dictionary(uniqueKeysWithValues: CaseStatus.allCases.map { ($0, pages.text("case_status_\($0.rawValue)")) })
-        let rows = items.enumerated().map { index, item in
-            let minutes = start.hour * 60 + start.minute + index * slot
-            return AgendaContent.Row(
-                position: String(index + 1), slot: "\(Digits.padded(minutes / 60 % 24, 2)):\(Digits.padded(minutes % 60, 2))",
-                patient: item.patientName, birthDate: item.birthDate.french, caseURL: SiteURL.caseItem(item.caseID).path,
-                status: statusLabels[item.status] ?? item.status.rawValue, statusCode: item.status.rawValue,
-                site: item.tumourSiteCode.map { "\($0) · \(Terminology.tumourSites.concept($0)?.label ?? "")" } ?? "", presenter: item.presenterName ?? "",
-                moveURL: mayReorder ? SiteURL.meetingAgendaMove(meeting.id, case: item.caseID).path : nil,
-                first: index == 0, last: index == items.count - 1
-            )
-        }
-        let content = AgendaContent(meeting: meetingFields(meeting, pages: pages), items: rows, slotMinutes: String(slot), mayReorder: mayReorder)
+        let rows = AgendaRows(
+            startsAt: ParisCalendar.time(of: meeting.startsAt), slotMinutes: slot,
+            statusLabels: Dictionary(uniqueKeysWithValues: CaseStatus.allCases.map { ($0, pages.text("case_status_\($0.rawValue)")) }),
+            reorder: mayReorder ? .init(meetingID: meeting.id, csrfToken: pages.sessions.csrfToken(language: pages.language),
+                                        up: pages.text("agenda_up"), down: pages.text("agenda_down")) : nil
+        )
+        let content = AgendaContent(meeting: meetingFields(meeting, pages: pages), rowsHTML: rows.html(items), hasItems: !items.isEmpty,
+                                    slotMinutes: String(slot), mayReorder: mayReorder)
         return try renderer.html("meeting_agenda", pages.page(content))
     }
 
@@ -466,5 +431,45 @@ struct MeetingController: Sendable {
                                                to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400), limit: 1000)
         let base = baseURL(request)
         return Self.calendarResponse(ICalendar(name: "Concerto — RCP", events: list.map { event($0, base: base) }), filename: "concerto.ics")
+    }
+}
+
+/// The agenda's table rows as HTML; every value escaped.
+struct AgendaRows: Sendable {
+    struct Reorder: Sendable {
+        let meetingID: UUID
+        let csrfToken: String
+        let up: String
+        let down: String
+    }
+    let startsAt: LocalTime
+    let slotMinutes: Int
+    let statusLabels: [CaseStatus: String]
+    let reorder: Reorder?
+
+    func html(_ items: [AgendaItem]) -> String {
+        var out = ""
+        out.reserveCapacity(items.count * 700)
+        for (index, item) in items.enumerated() {
+            let minutes = startsAt.hour * 60 + startsAt.minute + index * slotMinutes
+            let site = item.tumourSiteCode.map { "\($0) · \(Terminology.tumourSites.concept($0)?.label ?? "")" } ?? ""
+            out += "<tr data-test=\"agenda-row\"><td>\(index + 1)</td><td>\(Digits.padded(minutes / 60 % 24, 2)):\(Digits.padded(minutes % 60, 2))</td>"
+            out += "<td><a href=\"\(SiteURL.caseItem(item.caseID).path)\"><strong>\(HTMLEscaping.escape(item.patientName))</strong></a>"
+            out += " <span class=\"muted\">\(item.birthDate.french)</span></td><td>\(HTMLEscaping.escape(site))</td>"
+            out += "<td>\(HTMLEscaping.escape(item.presenterName ?? ""))</td>"
+            out += "<td><span class=\"badge status--\(item.status.rawValue)\">\(HTMLEscaping.escape(statusLabels[item.status] ?? item.status.rawValue))</span></td>"
+            if let reorder {
+                let action = SiteURL.meetingAgendaMove(reorder.meetingID, case: item.caseID).path
+                out += "<td class=\"no-print\">"
+                for (direction, label, arrow, shown) in [("up", reorder.up, "↑", index > 0), ("down", reorder.down, "↓", index < items.count - 1)] where shown {
+                    out += "<form method=\"post\" action=\"\(action)\" class=\"inline-form\"><input type=\"hidden\" name=\"_csrf\" value=\"\(HTMLEscaping.escape(reorder.csrfToken))\">"
+                    out += "<input type=\"hidden\" name=\"direction\" value=\"\(direction)\"><button type=\"submit\" class=\"button button--small\" "
+                    out += "aria-label=\"\(HTMLEscaping.escape(label))\" data-test=\"move-\(direction)\">\(arrow)</button></form>"
+                }
+                out += "</td>"
+            }
+            out += "</tr>\n"
+        }
+        return out
     }
 }
