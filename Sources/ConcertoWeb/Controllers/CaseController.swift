@@ -122,7 +122,8 @@ struct CaseController: Sendable {
         async let editions = cases.editions(of: record.id)
         async let upcoming = meetings.meetings(inCommunities: [record.communityID], from: now, to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400), limit: 30)
         let mayRegister = (record.status == .draft || record.status == .toRepresent) && (actor.isPhysician || actor.isCoordinator)
-        let mayEdit = CaseWorkflow.apply(.edit, to: record.status, content: record.content, by: actor, at: now).isSuccess && (actor.isPhysician || record.status != .validated)
+        // The same check as the edit form itself, so no button leads to a refusal.
+        let mayEdit = self.mayEdit(loaded).isSuccess
         let content = ViewFields([
             "patientName": patient?.identity.displayName, "patientURL": SiteURL.patient(record.patientID).path,
             "birthDate": patient?.identity.birthDate.french, "community": record.communityName,
