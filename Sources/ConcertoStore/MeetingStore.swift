@@ -207,6 +207,21 @@ public struct MeetingStore: Sendable {
         }
     }
 
+    /// The meeting with the user's role in its community, when an active member: the one
+    /// statement every meeting page starts with.
+    public func find(id: UUID, member userID: UUID) async throws -> (meeting: MeetingRecord, role: CommunityRole)? {
+        try await database.read { sql in
+            guard let row = try await sql.raw("""
+                SELECT \(unsafeRaw: Self.meetingColumns), cmb.member_role AS my_role \(unsafeRaw: Self.meetingJoins)
+                JOIN community_members cmb ON cmb.community_id = m.community_id AND cmb.user_id = \(bind: userID.storageKey) AND cmb.status = 'active'
+                WHERE m.id = \(bind: id.storageKey)
+                """).first(),
+                let meeting = try Self.meeting(from: row),
+                let role = CommunityRole(rawValue: try row.decode(column: "my_role", as: String.self)) else { return nil }
+            return (meeting, role)
+        }
+    }
+
     /// Meetings of these communities starting in [from, to), by start.
     public func meetings(inCommunities communityIDs: [UUID], from: Date, to: Date, limit: Int = 200) async throws -> [MeetingRecord] {
         guard !communityIDs.isEmpty else { return [] }

@@ -42,16 +42,15 @@ struct MeetingController: Sendable {
 
     struct Loaded: Sendable {
         let meeting: MeetingRecord
-        let mine: UserCommunities
-        var isCoordinator: Bool { mine.isCoordinator(of: meeting.communityID) }
+        let role: CommunityRole
+        var isCoordinator: Bool { role == .coordinator }
     }
 
     /// The meeting if the user is an active member of its community; 404 otherwise.
     func load(_ context: AuthenticatedContext) async throws -> Loaded {
         let id = try context.parameters.uuid("id")
-        let mine = try await UserCommunities.load(communities, user: context.user.id)
-        guard let meeting = try await meetings.find(id: id), mine.isMember(of: meeting.communityID) else { throw AppError.notFound }
-        return Loaded(meeting: meeting, mine: mine)
+        guard let (meeting, role) = try await meetings.find(id: id, member: context.user.id) else { throw AppError.notFound }
+        return Loaded(meeting: meeting, role: role)
     }
 
     func loadCoordinated(_ context: AuthenticatedContext) async throws -> Loaded {
