@@ -252,3 +252,8 @@ public enum CaseWorkflow {
         }
     }
 }
+
+extension Result {
+    /// Whether a rule's answer (`CaseWorkflow.apply`, `INS.validate`...) is a yes.
+    public var isSuccess: Bool { if case .success = self { true } else { false } }
+}

@@ -57,6 +57,11 @@ public enum ParisCalendar {
         return weekday == 1 ? 7 : weekday - 1
     }
 
+    /// The Paris day `months` after `instant`: how far ahead series are scheduled.
+    public static func date(months: Int, after instant: Date) -> CalendarDate {
+        date(of: calendar.date(byAdding: .month, value: months, to: instant) ?? instant)
+    }
+
     public static func adding(days: Int, to date: CalendarDate) -> CalendarDate {
         Self.date(of: calendar.date(byAdding: .day, value: days, to: instant(date, LocalTime(hour: 12, minute: 0)!))!)
     }

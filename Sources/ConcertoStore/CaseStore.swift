@@ -320,18 +320,6 @@ public struct CaseStore: Sendable {
         }
     }
 
-    /// Earlier cases of the same patient in the community, for re-presentation.
-    public func cases(ofPatient patientID: UUID, inCommunities communityIDs: [UUID]) async throws -> [CaseListItem] {
-        guard !communityIDs.isEmpty else { return [] }
-        return try await database.read { sql in
-            try await sql.raw("""
-                SELECT \(unsafeRaw: Self.listColumns) FROM cases c \(unsafeRaw: Self.listJoins)
-                WHERE c.patient_id = \(bind: patientID.storageKey) AND c.community_id IN (\(binds: communityIDs.map(\.storageKey)))
-                ORDER BY c.created_at DESC
-                """).all().compactMap(Self.listItem(from:))
-        }
-    }
-
     /// One page of matching cases and whether there is a next page. The text matches a
     /// patient's INS or IPP, a name prefix, or every word of the fiche's summary and question
     /// (full-text index); the other fields filter. Without text, newest first.
@@ -484,6 +472,3 @@ public struct CaseStore: Sendable {
     }
 }
 
-extension Result {
-    var isSuccess: Bool { if case .success = self { true } else { false } }
-}

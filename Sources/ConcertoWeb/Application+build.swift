@@ -133,8 +133,7 @@ public func buildApplication(
     }
     // Series reach a few months ahead; each start extends them (idempotent, safe on several nodes).
     let now = Date()
-    let horizon = ParisCalendar.date(of: Calendar(identifier: .gregorian).date(byAdding: .month, value: config.meetingHorizonMonths, to: now) ?? now)
-    let generated = try await dependencies.meetings.generateAll(through: horizon, at: now)
+    let generated = try await dependencies.meetings.generateAll(through: ParisCalendar.date(months: config.meetingHorizonMonths, after: now), at: now)
     if generated > 0 { logger.info("Scheduled meetings from series", metadata: ["count": "\(generated)"]) }
     var app = Application(
         router: buildRouter(dependencies),

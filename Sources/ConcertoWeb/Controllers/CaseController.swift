@@ -464,7 +464,3 @@ extension Optional where Wrapped: Sendable {
         return try await transform(value)
     }
 }
-
-extension Result {
-    var isSuccess: Bool { if case .success = self { true } else { false } }
-}

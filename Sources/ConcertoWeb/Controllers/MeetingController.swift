@@ -201,8 +201,7 @@ struct MeetingController: Sendable {
             problems += series.problems().map { "meeting_error_\($0.rawValue)" }
             if problems.isEmpty {
                 let now = Date()
-                let horizon = ParisCalendar.date(of: Calendar(identifier: .gregorian).date(byAdding: .month, value: horizonMonths, to: now) ?? now)
-                _ = try await meetings.createSeries(series, by: context.user.id, through: horizon, audit: context.auditDraft(
+                _ = try await meetings.createSeries(series, by: context.user.id, through: ParisCalendar.date(months: horizonMonths, after: now), audit: context.auditDraft(
                     .seriesCreate, resourceType: "meeting_series", resourceID: series.id.storageKey, outcome: .success, reason: communityID.storageKey), at: now)
                 context.sessions.flash(.success, "flash_series_created")
                 return .redirect(to: SiteURL.meetings.path, type: .normal)
