@@ -11,6 +11,8 @@ let package = Package(
     products: [
         .executable(name: "concerto", targets: ["concerto"]),
         .executable(name: "concerto-bench", targets: ["ConcertoBench"]),
+        // The CDA reader alone, for the fuzzing package in Fuzz/.
+        .library(name: "CDA", targets: ["CDA"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -33,6 +35,16 @@ let package = Package(
             name: "ConcertoCore",
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"])]
+        ),
+        .target(
+            name: "CDA",
+            dependencies: ["ConcertoCore", "CLibXML2"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ConcertoStore",
             dependencies: [
@@ -53,6 +65,7 @@ let package = Package(
             name: "ConcertoWeb",
             dependencies: [
                 "ConcertoCore",
+                "CDA",
                 "ConcertoStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
@@ -69,6 +82,7 @@ let package = Package(
         .executableTarget(
             name: "concerto",
             dependencies: [
+                "CDA",
                 "ConcertoWeb",
                 "ConcertoStore",
                 "ConcertoCore",
@@ -78,7 +92,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConcertoBench",
-            dependencies: ["ConcertoStore", "ConcertoCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: ["CDA", "ConcertoStore", "ConcertoCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -90,6 +104,11 @@ let package = Package(
         .testTarget(
             name: "ConcertoCoreTests",
             dependencies: ["ConcertoCore", "ConcertoTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CDATests",
+            dependencies: ["CDA", "ConcertoCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
