@@ -114,6 +114,12 @@ public struct DocumentINS: Sendable, Equatable, Codable {
     public var kind: INSKind
     public var isValid: Bool
 
+    public init(value: String, kind: INSKind, isValid: Bool) {
+        self.value = value
+        self.kind = kind
+        self.isValid = isValid
+    }
+
     public var oid: String { kind.oid }
 
     /// The kind as the inspect contract names it.
