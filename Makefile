@@ -21,7 +21,7 @@ test:
 	scripts/test-all
 
 bench:
-	scripts/bench
+	scripts/bench/run
 
 clean:
 	rm -rf .build data Tests/e2e/screenshots

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 
 /// Fills the demo's next southern board up to 40 registered cases (new patients with a
-/// complete fiche), so `scripts/bench` can load a full agenda page; prints its path.
+/// complete fiche), so `scripts/bench/run` can load a full agenda page; prints its path.
 enum AgendaSeed {
     static func run(_ options: Options) async throws {
         guard let url = options.database else { throw BenchError.usage }

@@ -4,15 +4,17 @@ import Foundation
 import Logging
 import SQLKit
 
-// `concerto-bench`, measured in a release build (scripts/bench runs every part):
+// `concerto-bench`, measured in a release build (scripts/bench/run runs every part):
 //   trust (default)   policy check + audit append per request, and `audit verify` throughput
 //                     (TrustBench.swift; issue 3: p99 < 1 ms, > 100,000 events/s on SQLite)
 //   search            case search over a generated set of 1,000,000 fiches
 //                     (SearchBench.swift; issue 4: p99 < 50 ms on SQLite and PostgreSQL)
 //   seed-agenda       fills the demo's next board up to 40 cases, for the agenda page's
 //                     wrk run (AgendaSeed.swift; issue 4: p99 < 25 ms at 32 connections)
-// Usage: concerto-bench [trust|search|seed-agenda] [--database URL] [--migrations DIR]
-//                       [--iterations N] [--events N] [--cases N]
+//   cda               CDA reading throughput over the shared corpus, MB/s on one core
+//                     (CDABench.swift; issue 5: >= 50 MB/s, next to Python lxml)
+// Usage: concerto-bench [trust|search|seed-agenda|cda] [--database URL] [--migrations DIR]
+//                       [--iterations N] [--events N] [--cases N] [--corpus DIR] [--seconds N]
 
 struct Options {
     var mode = "trust"
@@ -21,6 +23,8 @@ struct Options {
     var migrations = "Migrations"
     var iterations = 20_000
     var events = 200_000
+    var corpus = "../shared/corpus/cda"
+    var seconds = 5
 
     init(_ arguments: [String]) throws {
         var index = 1
@@ -40,6 +44,8 @@ struct Options {
             case "--iterations": iterations = Int(try value()) ?? iterations
             case "--events": events = Int(try value()) ?? events
             case "--cases": cases = Int(try value()) ?? cases
+            case "--corpus": corpus = try value()
+            case "--seconds": seconds = Int(try value()) ?? seconds
             default: throw BenchError.usage
             }
             index += 1
@@ -91,6 +97,7 @@ struct Bench {
         case "trust": try await TrustBench.run(options)
         case "search": try await SearchBench.run(options)
         case "seed-agenda": try await AgendaSeed.run(options)
+        case "cda": if try !CDABench.run(options) { exit(1) }
         default: throw BenchError.usage
         }
     }
