@@ -11,8 +11,8 @@ let package = Package(
     products: [
         .executable(name: "concerto", targets: ["concerto"]),
         .executable(name: "concerto-bench", targets: ["ConcertoBench"]),
-        // The CDA reader alone, for the fuzzing package in Fuzz/.
-        .library(name: "CDA", targets: ["CDA"]),
+        // The CDA reader's fuzz target (scripts/fuzz-cda builds it with -sanitize=fuzzer).
+        .executable(name: "cda-fuzz", targets: ["CDAFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         .target(
@@ -43,6 +44,11 @@ let package = Package(
         .target(
             name: "CDA",
             dependencies: ["ConcertoCore", "CLibXML2"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "CDAFuzz",
+            dependencies: ["CDA"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -76,6 +82,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -72,8 +72,12 @@ public struct HL7Time: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 
     /// French display at the document's precision: "08/01/2021 11:17", "28/03/1979", "03/2024".
-    public var french: String {
+    public var french: String { Self.french(iso: iso) }
+
+    /// The same from a stored ISO value (lists keep the ISO form).
+    public static func french(iso: String) -> String {
         let parts = iso.split(separator: "T", maxSplits: 1)
+        guard !parts.isEmpty else { return iso }
         let dateParts = parts[0].split(separator: "-")
         var text = dateParts.reversed().joined(separator: "/")
         if parts.count > 1 {

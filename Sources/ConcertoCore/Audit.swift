@@ -43,6 +43,10 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case meetingChair = "meeting.chair"
     case meetingAgendaReorder = "meeting.agenda.reorder"
     case meetingAttendance = "meeting.attendance"
+    case documentImport = "document.import"
+    case documentRead = "document.read"
+    case documentDownload = "document.download"
+    case apiTokenCreate = "api_token.create"
 }
 
 public enum AuditOutcome: String, Sendable, Codable, CaseIterable {

@@ -31,6 +31,13 @@ public struct AppConfiguration: Sendable {
     public var emergencyAccessMayOverrideOpposition = false
     /// How far ahead meeting series are scheduled, in months.
     public var meetingHorizonMonths = 3
+    /// Largest CDA document accepted (upload, API, CLI), in bytes; an upload request may
+    /// carry several, up to `maxUploadFiles` of them.
+    public var cdaMaxBytes = 20 * 1024 * 1024
+    public var maxUploadFiles = 10
+    /// CDA R2 XML schema (`CDA_extended.xsd` or its folder): documents are also validated
+    /// against it when set.
+    public var cdaSchemaPath: String?
 
     public init() {}
 
@@ -73,6 +80,11 @@ public struct AppConfiguration: Sendable {
             guard let value = Int(months), (1...24).contains(value) else { throw ConfigurationError.invalid("CONCERTO_MEETING_HORIZON_MONTHS", months) }
             config.meetingHorizonMonths = value
         }
+        if let megabytes = environment["CONCERTO_CDA_MAX_MB"] {
+            guard let value = Int(megabytes), (1...200).contains(value) else { throw ConfigurationError.invalid("CONCERTO_CDA_MAX_MB", megabytes) }
+            config.cdaMaxBytes = value * 1024 * 1024
+        }
+        if let path = environment["CONCERTO_CDA_SCHEMA"], !path.isEmpty { config.cdaSchemaPath = path }
         if let threads = environment["CONCERTO_SQLITE_THREADS"] {
             guard let value = Int(threads), (1...64).contains(value) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_THREADS", threads) }
             config.sqliteThreads = value

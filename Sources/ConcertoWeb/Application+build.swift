@@ -1,3 +1,4 @@
+import CDA
 import ConcertoCore
 import ConcertoStore
 import Foundation
@@ -18,6 +19,8 @@ public struct AppDependencies: Sendable {
     public let care: CareStore
     public let meetings: MeetingStore
     public let cases: CaseStore
+    public let documents: DocumentStore
+    public let importer: DocumentImporter
     public let audit: AuditLog
     public let sessions: SQLPersistDriver
     public let passwords: PasswordHasher
@@ -40,6 +43,11 @@ public struct AppDependencies: Sendable {
                 care: CareStore(database: database),
                 meetings: MeetingStore(database: database),
                 cases: CaseStore(database: database),
+                documents: DocumentStore(database: database),
+                importer: DocumentImporter(
+                    documents: DocumentStore(database: database), patients: PatientStore(database: database),
+                    options: CDAReadOptions(limits: XMLLimits(maxBytes: config.cdaMaxBytes, maxDepth: XMLLimits.default.maxDepth),
+                                            schema: try config.cdaSchemaPath.map { try CDASchema(path: $0) })),
                 audit: AuditLog(database: database),
                 sessions: SQLPersistDriver(database: database, logger: logger),
                 passwords: PasswordHasher(cost: config.bcryptCost),
@@ -63,6 +71,9 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     router.add(middleware: FileMiddleware(config.publicDirectory, cacheControl: .init([(.text, [.maxAge(3600)]), (MediaType(type: .any), [.maxAge(3600)])]), searchForIndexHtml: false))
 
     OperationsController(database: dependencies.database, metrics: dependencies.metrics).addRoutes(to: router)
+    // Hospital systems: bearer token, no session and so no CSRF token.
+    DocumentAPIController(documents: dependencies.documents, importer: dependencies.importer, cases: dependencies.cases,
+                          patients: dependencies.patients, maxBytes: config.cdaMaxBytes).addRoutes(to: router)
     let meetingController = MeetingController(
         meetings: dependencies.meetings, communities: dependencies.communities, audit: dependencies.audit, renderer: dependencies.renderer,
         horizonMonths: config.meetingHorizonMonths, secureCookies: config.secureCookies
@@ -76,7 +87,8 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     let web = router.group()
         .add(middleware: SessionMiddleware(sessionStorage: sessionStorage, defaultSessionExpiration: config.sessionLifetime.idleTimeout))
         .add(middleware: CurrentUserMiddleware(users: dependencies.users, lifetime: config.sessionLifetime))
-        .add(middleware: CSRFMiddleware(maxBodyBytes: config.maxRequestBodyBytes))
+        .add(middleware: CSRFMiddleware(maxBodyBytes: config.maxRequestBodyBytes,
+                                        maxUploadBytes: config.cdaMaxBytes * 3 + 1024 * 1024, maxUploadFiles: config.maxUploadFiles))
     AuthController(
         users: dependencies.users, audit: dependencies.audit, passwords: dependencies.passwords, lockout: config.lockout,
         lifetime: config.sessionLifetime, sessionStorage: sessionStorage, renderer: dependencies.renderer
@@ -100,7 +112,11 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     ).addRoutes(to: authenticated)
     CaseController(
         cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, communities: dependencies.communities,
-        guardian: guardian, renderer: dependencies.renderer, horizonMonths: config.meetingHorizonMonths
+        documents: dependencies.documents, guardian: guardian, renderer: dependencies.renderer, horizonMonths: config.meetingHorizonMonths
+    ).addRoutes(to: authenticated)
+    DocumentController(
+        documents: dependencies.documents, importer: dependencies.importer, cases: dependencies.cases, patients: dependencies.patients,
+        guardian: guardian, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     CommunityController(
         communities: dependencies.communities, organisations: dependencies.organisations, users: dependencies.users, patients: dependencies.patients, care: dependencies.care,

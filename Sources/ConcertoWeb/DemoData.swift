@@ -151,6 +151,11 @@ public struct DemoData: Sendable {
         _ = try await patients.create(
             identity("LEROY", "Paul André", "1945-07-08", .male, place: "86194", ins: "145078619401282", status: .validated),
             in: northID, by: surgeon, careReason: "Chirurgien référent", localID: nil, audit: audit(surgeon), at: now)
+        // The patient of the public CDA samples (../shared/corpus/cda, test INS): their reports
+        // can be uploaded on her fiche RCP.
+        _ = try await patients.create(
+            identity("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "1979-03-28", .female, place: "51215", ins: "279035121518989", status: .qualified),
+            in: southID, by: oncologist, careReason: "Oncologue référent", localID: nil, audit: audit(oncologist), at: now)
         // A second, provisional record of Marie created in the north: a suspected duplicate for the identity desk.
         _ = try await patients.create(
             identity("DUPONT", "Marie", "1961-05-12", .female, place: "33063", ins: nil, status: .provisional),

@@ -60,6 +60,8 @@ public struct AppRequestContext: SessionRequestContext, RequestContext {
     public var language: AppLanguage = .default
     /// The parsed urlencoded body of a state-changing request (read once by the CSRF check).
     public var form: FormData?
+    /// Files of a multipart state-changing request (read with its fields by the CSRF check).
+    public var uploads: [UploadedFile] = []
     /// The peer's IP address, for the audit trail (the proxy's when behind one).
     public let clientAddress: String?
 
@@ -103,6 +105,7 @@ public struct AuthenticatedContext: ChildRequestContext {
     public let user: User
     public let language: AppLanguage
     public let form: FormData?
+    public let uploads: [UploadedFile]
     public let clientAddress: String?
 
     public init(context: AppRequestContext) throws {
@@ -112,6 +115,7 @@ public struct AuthenticatedContext: ChildRequestContext {
         self.user = user
         self.language = context.language
         self.form = context.form
+        self.uploads = context.uploads
         self.clientAddress = context.clientAddress
     }
 

@@ -65,6 +65,11 @@ public enum SiteURL: Sendable, Equatable {
     case caseDecision(UUID)
     case caseValidate(UUID)
     case caseSendBack(UUID)
+    case caseDocuments(UUID)
+    case document(UUID)
+    case documentOriginal(UUID)
+    case documentPDF(UUID)
+    case apiDocuments
 
     public var path: String {
         switch self {
@@ -130,6 +135,11 @@ public enum SiteURL: Sendable, Equatable {
         case .caseDecision(let id): "/cases/\(id.storageKey)/decision"
         case .caseValidate(let id): "/cases/\(id.storageKey)/validate"
         case .caseSendBack(let id): "/cases/\(id.storageKey)/send-back"
+        case .caseDocuments(let id): "/cases/\(id.storageKey)/documents"
+        case .document(let id): "/documents/\(id.storageKey)"
+        case .documentOriginal(let id): "/documents/\(id.storageKey)/original.xml"
+        case .documentPDF(let id): "/documents/\(id.storageKey)/document.pdf"
+        case .apiDocuments: "/api/v1/documents"
         }
     }
 

@@ -11,6 +11,9 @@ struct CSRFMiddleware: RouterMiddleware {
     static let headerName = HTTPField.Name("X-CSRF-Token")!
 
     let maxBodyBytes: Int
+    /// Multipart bodies (document uploads) may be larger than forms.
+    let maxUploadBytes: Int
+    let maxUploadFiles: Int
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         switch request.method {
@@ -34,6 +37,17 @@ struct CSRFMiddleware: RouterMiddleware {
             } catch {
                 throw AppError.badRequest
             }
+        } else if contentType.hasPrefix("multipart/form-data") {
+            let buffer: ByteBuffer
+            do {
+                buffer = try await request.collectBody(upTo: maxUploadBytes)
+            } catch let error as HTTPError where error.status == .contentTooLarge {
+                throw AppError.payloadTooLarge
+            }
+            let body = try MultipartBody(contentType: contentType, body: buffer)
+            guard body.files.count <= maxUploadFiles else { throw AppError.payloadTooLarge }
+            context.form = FormData(fields: body.fields)
+            context.uploads = body.files
         }
         let presented = request.headers[Self.headerName] ?? context.form?[Self.fieldName]
         guard let expected = context.sessions.session?.csrfToken,

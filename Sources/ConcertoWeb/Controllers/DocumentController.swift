@@ -1,0 +1,177 @@
+import CDA
+import ConcertoCore
+import ConcertoStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// CDA documents: upload on a fiche RCP, the document page rendered from the safe
+/// narrative, downloads of the original XML and the PDF. Every read goes through
+/// `AccessGuard` on the document's patient in the document's community, and is audited.
+struct DocumentController: Sendable {
+    let documents: DocumentStore
+    let importer: DocumentImporter
+    let cases: CaseStore
+    let patients: PatientStore
+    let guardian: AccessGuard
+    let renderer: Renderer
+
+    func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
+        group.post(PatientController.route { id, _ in .caseDocuments(id) }, use: upload)
+        group.get(PatientController.route { id, _ in .document(id) }, use: show)
+        group.get(PatientController.route { id, _ in .documentOriginal(id) }, use: original)
+        group.get(PatientController.route { id, _ in .documentPDF(id) }, use: pdf)
+    }
+
+    // MARK: Upload
+
+    /// One line per file of an upload: what happened, in French, and where to look.
+    struct FileResult: Sendable, Encodable {
+        let file: String
+        let status: String
+        let messages: [String]
+        let url: String?
+    }
+
+    static func result(file: String, _ outcome: DocumentImporter.Outcome) -> FileResult {
+        switch outcome {
+        case .imported(let id, let superseded, let warnings):
+            let note = superseded > 0 ? ["Nouvelle version : remplace \(superseded) version(s) précédente(s), conservée(s) dans l'historique."] : []
+            return FileResult(file: file, status: "imported", messages: note + warnings, url: SiteURL.document(id).path)
+        case .alreadyImported(let id):
+            return FileResult(file: file, status: "already_imported", messages: ["Ce document est déjà enregistré (même identifiant, même contenu)."],
+                              url: SiteURL.document(id).path)
+        case .refused(let messages):
+            return FileResult(file: file, status: "refused", messages: messages, url: nil)
+        case .needsConfirmation(let traits):
+            return FileResult(file: file, status: "needs_confirmation", messages: [
+                "Le document ne porte pas d'INS comparable ; ses traits d'identité (\(traits)) correspondent au patient de la fiche. Confirmez qu'il s'agit bien du même patient pour l'enregistrer.",
+            ], url: nil)
+        }
+    }
+
+    @Sendable func upload(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let caseID = try context.parameters.uuid("id")
+        guard let record = try await cases.find(id: caseID) else { throw AppError.notFound }
+        let outcome = try await guardian.require(.writeClinical, patient: record.patientID, community: record.communityID, auditAction: .documentImport,
+                                                 resourceType: "case", resourceID: record.id.storageKey, auditAllowed: false, context: context)
+        guard let patient = try await patients.find(id: record.patientID) else { throw AppError.notFound }
+        let confirmed = context.form?["confirm_traits"] == "1"
+        let target = DocumentImporter.Target(patient: patient, communityID: record.communityID, caseID: record.id)
+        var results: [FileResult] = []
+        for file in context.uploads {
+            let audit = context.auditDraft(.documentImport, resourceType: "document", patientID: record.patientID, mode: outcome.decision.mode,
+                                           outcome: .success, reason: "upload")
+            let imported = try await importer.importDocument(file.data, into: target, confirmedTraits: confirmed, source: .upload, audit: audit)
+            results.append(Self.result(file: file.fileName, imported))
+        }
+        if results.isEmpty {
+            results.append(FileResult(file: "", status: "refused", messages: ["Aucun fichier reçu : choisissez un ou plusieurs documents CDA (XML)."], url: nil))
+        }
+        let allFiled = results.allSatisfy { $0.status == "imported" || $0.status == "already_imported" }
+        let status: HTTPResponse.Status = allFiled ? .ok : (results.contains { $0.status == "needs_confirmation" } ? .conflict : .unprocessableContent)
+        if request.headers[.accept]?.contains("application/json") == true {
+            return try Self.json(["results": results], status: status)
+        }
+        let pages = PageBuilder(request: request, context: context)
+        let content = ViewFields([
+            "caseURL": SiteURL.caseItem(record.id).path, "uploadURL": SiteURL.caseDocuments(record.id).path,
+            "results": results.map { result in
+                ViewFields(["file": result.file, "status": result.status, "label": pages.text("document_status_\(result.status)"),
+                            "messages": result.messages, "url": result.url,
+                            "refused": result.status == "refused" ? true : nil, "confirm": result.status == "needs_confirmation" ? true : nil])
+            },
+            "askConfirmation": results.contains { $0.status == "needs_confirmation" } ? true : nil,
+        ])
+        return try renderer.html("document_import", pages.page(content), status: status)
+    }
+
+    static func json(_ value: some Encodable, status: HTTPResponse.Status) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: Reading
+
+    struct Loaded: Sendable {
+        let record: DocumentRecord
+        let outcome: AccessGuard.Outcome
+    }
+
+    func load(_ context: AuthenticatedContext, auditAction: AuditAction) async throws -> Loaded {
+        let id = try context.parameters.uuid("id")
+        guard let record = try await documents.find(id: id) else {
+            _ = try await guardian.audit.record(context.auditDraft(auditAction, resourceType: "document", resourceID: id.storageKey, outcome: .denied, reason: "unknown_document"))
+            throw AppError.notFound
+        }
+        let outcome = try await guardian.require(.readClinical, patient: record.patientID, community: record.communityID, auditAction: auditAction,
+                                                 resourceType: "document", resourceID: record.id.storageKey, context: context)
+        return Loaded(record: record, outcome: outcome)
+    }
+
+    /// Sections flattened in reading order, each with its depth for the heading level.
+    static func sectionFields(_ sections: [CDASection], depth: Int = 2) -> [ViewFields] {
+        sections.flatMap { section -> [ViewFields] in
+            [ViewFields(["title": section.title ?? section.code?.displayName ?? section.code?.code, "code": section.code?.code,
+                         "html": section.narrativeHTML, "level": String(min(depth, 6)), "nested": depth > 2 ? true : nil])]
+                + sectionFields(section.subsections, depth: depth + 1)
+        }
+    }
+
+    @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAction: .documentRead)
+        let record = loaded.record
+        let pages = PageBuilder(request: request, context: context)
+        async let versions = documents.versions(of: record)
+        async let patient = patients.find(id: record.patientID)
+        guard let bytes = try await documents.content(of: record.id) else { throw AppError.notFound }
+        let report = importer.read(bytes)
+        let document = report.document
+        let content = ViewFields([
+            "title": record.title ?? record.typeLabel ?? record.typeCode, "type": record.typeLabel, "typeCode": record.typeCode,
+            "date": HL7Time.french(iso: record.effectiveTime), "version": String(record.version), "documentID": record.documentKey,
+            "patientName": try await patient?.identity.displayName, "patientURL": SiteURL.patient(record.patientID).path,
+            "caseURL": record.caseID.map { SiteURL.caseItem($0).path },
+            "authors": document?.authors.map(\.displayName).filter { !$0.isEmpty }.joined(separator: ", "),
+            "custodian": document?.custodian?.name,
+            "legalAuthenticator": document?.legalAuthenticator?.displayName,
+            "studies": record.studyUIDs, "hasStudies": record.studyUIDs.isEmpty ? nil : true,
+            "tnm": record.tnm.isEmpty ? nil : ["cT", "cN", "cM", "pT", "pN", "pM"].compactMap { key in record.tnm[key].map { "\(key) \($0)" } }.joined(separator: " · "),
+            "sections": Self.sectionFields(document?.sections ?? []),
+            "nonXML": record.mediaType, "sha256": record.sha256, "bytes": String(record.byteCount),
+            "importedBy": record.importedByName, "importedAt": (try? Date(record.importedAt, strategy: .iso8601)).map(DisplayFormat.dateTime) ?? record.importedAt,
+            "source": pages.text("document_source_\(record.source)"),
+            "superseded": record.supersededBy.map { SiteURL.document($0).path },
+            "originalURL": SiteURL.documentOriginal(record.id).path, "pdfURL": record.hasPDF ? SiteURL.documentPDF(record.id).path : nil,
+            "hasVersions": try await versions.count > 1 ? true : nil,
+            "versions": try await versions.map { version in
+                ViewFields(["version": String(version.version), "date": HL7Time.french(iso: version.effectiveTime), "url": SiteURL.document(version.id).path,
+                            "current": version.id == record.id ? true : nil, "superseded": version.supersededBy != nil ? true : nil])
+            },
+            "warnings": report.warnings, "hasWarnings": report.warnings.isEmpty ? nil : true,
+            "accessMessage": pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"),
+        ])
+        return try renderer.html("document", pages.page(content))
+    }
+
+    @Sendable func original(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAction: .documentDownload)
+        guard let bytes = try await documents.content(of: loaded.record.id) else { throw AppError.notFound }
+        return Self.download(bytes, type: "application/xml", name: "document-\(loaded.record.id.storageKey).xml")
+    }
+
+    @Sendable func pdf(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let loaded = try await load(context, auditAction: .documentDownload)
+        guard let bytes = try await documents.content(of: loaded.record.id), let pdf = importer.read(bytes).document?.pdf else { throw AppError.notFound }
+        return Self.download(pdf, type: "application/pdf", name: "document-\(loaded.record.id.storageKey).pdf")
+    }
+
+    /// Patient data is never cached by browsers or proxies.
+    static func download(_ data: Data, type: String, name: String) -> Response {
+        Response(status: .ok, headers: [
+            .contentType: type, .contentDisposition: "attachment; filename=\"\(name)\"", .cacheControl: "no-store",
+        ], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
