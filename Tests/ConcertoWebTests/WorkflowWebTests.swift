@@ -39,7 +39,7 @@ import Testing
             var routes: [(HTTPRequest.Method, String)] = [
                 (.get, SiteURL.caseItem(caseID).path), (.post, SiteURL.caseItem(caseID).path), (.get, SiteURL.caseEdit(caseID).path),
                 (.post, SiteURL.caseRegister(caseID).path), (.post, SiteURL.caseWithdraw(caseID).path), (.post, SiteURL.caseDecision(caseID).path),
-                (.post, SiteURL.caseValidate(caseID).path), (.post, SiteURL.caseSendBack(caseID).path),
+                (.post, SiteURL.caseValidate(caseID).path), (.post, SiteURL.caseSendBack(caseID).path), (.post, SiteURL.caseDocuments(caseID).path),
             ]
             routes += [
                 (.get, SiteURL.meeting(meetingID).path), (.get, SiteURL.meetingICS(meetingID).path), (.post, SiteURL.meetingMove(meetingID).path),
