@@ -102,7 +102,7 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     let guardian = AccessGuard(care: dependencies.care, audit: dependencies.audit, policy: config.accessPolicy)
     PatientController(
         patients: dependencies.patients, care: dependencies.care, communities: dependencies.communities,
-        organisations: dependencies.organisations, audit: dependencies.audit, guardian: guardian,
+        organisations: dependencies.organisations, documents: dependencies.documents, audit: dependencies.audit, guardian: guardian,
         emergencyRules: EmergencyAccessRules(duration: config.emergencyAccessDuration), renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     meetingController.addRoutes(to: authenticated)

@@ -16,13 +16,14 @@ import Testing
     /// The southern test patient: DUPONT Marie, 12/05/1961, F, INS 261053306312304 (test).
     static func report(id: String = "doc-1", set: String = "set-1", version: Int = 1, ins: String? = "261053306312304",
                        birthName: String = "DUPONT", given: String = "Marie", birthTime: String = "19610512",
-                       narrative: String = "<paragraph>Nodule de 25 mm <content styleCode=\"Bold\">spiculé</content>.</paragraph>") -> String {
+                       narrative: String = "<paragraph>Nodule de 25 mm <content styleCode=\"Bold\">spiculé</content>.</paragraph>",
+                       type: String = "18748-4", entry: String = "") -> String {
         let insID = ins.map { #"<id root="1.2.250.1.213.1.4.10" extension="\#($0)"/>"# } ?? ""
         return """
         <?xml version="1.0" encoding="UTF-8"?>
         <ClinicalDocument xmlns="urn:hl7-org:v3">
           <id root="1.2.250.99.1" extension="\(id)"/>
-          <code code="18748-4" codeSystem="2.16.840.1.113883.6.1" displayName="CR d'imagerie médicale"/>
+          <code code="\(type)" codeSystem="2.16.840.1.113883.6.1" displayName="CR d'imagerie médicale"/>
           <title>Scanner thoracique</title>
           <effectiveTime value="20240301102000+0100"/>
           <confidentialityCode code="N" codeSystem="2.16.840.1.113883.5.25"/><languageCode code="fr-FR"/>
@@ -34,7 +35,7 @@ import Testing
           <documentationOf><serviceEvent><id root="1.2.250.1.59.3.1.4.77"/></serviceEvent></documentationOf>
           <component><structuredBody><component><section>
             <code code="18782-3" codeSystem="2.16.840.1.113883.6.1"/><title>Résultats</title>
-            <text>\(narrative)</text>
+            <text>\(narrative)</text>\(entry)
           </section></component></structuredBody></component>
         </ClinicalDocument>
         """
@@ -207,6 +208,29 @@ import Testing
             #expect(try await count(d) == 0)
             #expect(try await upload(browser, to: caseID, [("ok.xml", Self.report())]).status == .ok)
             #expect(try await count(d) == 1)
+        }
+    }
+
+    @Test func stagingPrefillsAnEmptyFicheAndImportedFichesRCPShowInTheHistory() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            let caseID = try await southCase(d, world)
+            try await browser.logIn(email: "sud@t.fr")
+            try await browser.get(SiteURL.caseItem(caseID).path)
+            let tnm = """
+                <entry><organizer classCode="CLUSTER" moodCode="EVN"><component><observation classCode="OBS" moodCode="EVN">
+                <code code="21905-5" codeSystem="2.16.840.1.113883.6.1"/><value xsi:type="CD" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" code="T2a"/>
+                </observation></component></organizer></entry>
+                """
+            _ = try await upload(browser, to: caseID, [("tnm.xml", Self.report(entry: tnm))])
+            let form = String(buffer: try await browser.get(SiteURL.caseEdit(caseID).path).body)
+            #expect(form.contains(#"value="T2a""#))
+            #expect(form.contains(#"data-test="tnm-source""#))
+            #expect(try await d.cases.find(id: caseID)?.content.tnm.cT == nil)
+
+            _ = try await upload(browser, to: caseID, [("frcp.xml", Self.report(id: "rcp-1", set: "rcp-set", type: "34794-8"))])
+            let patientPage = String(buffer: try await browser.get(SiteURL.patient(world.southPatient).path).body)
+            #expect(patientPage.contains(#"data-test="imported-rcp""#))
         }
     }
 

@@ -96,7 +96,7 @@ import Testing
             AuditPage.AuditContent(scopeName: "s", formAction: "/", filters: ViewFields([:]), events: [], actions: []),
             PatientController.NewPatientContent(communities: [], values: ViewFields([:]), errors: ["e"], matches: [], sexOptions: [], statusOptions: [], insKindOptions: []),
             PatientController.PatientContent(
-                patientID: "p", name: "n", identity: ViewFields([:]), localIDs: [], heldCases: [], accessAllowed: true, accessMessage: "m",
+                patientID: "p", name: "n", identity: ViewFields([:]), localIDs: [], heldCases: [], importedRCP: [], accessAllowed: true, accessMessage: "m",
                 breakTheGlass: true, emergencyURL: "/", careLinks: [], oppositions: [], mayDeclareCare: true, mayWriteAdministrative: true,
                 mayReadAuditTrail: true, oppositionTargets: [], openCaseCommunities: [], links: ViewFields([:])),
             PatientController.EmergencyContent(

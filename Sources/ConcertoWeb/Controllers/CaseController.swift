@@ -205,7 +205,7 @@ struct CaseController: Sendable {
     func renderForm(
         request: Request, context: AuthenticatedContext, values: [String: String], errors: [String], action: String,
         communities communityOptions: [ViewFields], hidden: [String: String], conflict: ViewFields? = nil, newEdition: Bool = false,
-        status: HTTPResponse.Status = .ok
+        tnmSource: ViewFields? = nil, status: HTTPResponse.Status = .ok
     ) throws -> Response {
         let pages = PageBuilder(request: request, context: context)
         func options<T: RawRepresentable<String>>(_ all: [T], field: String, prefix: String) -> [ViewFields] {
@@ -217,6 +217,7 @@ struct CaseController: Sendable {
         let content = ViewFields([
             "action": action, "errors": errors, "values": ViewFields(values), "communities": communityOptions,
             "hidden": hidden.map { ViewFields(["name": $0.key, "value": $0.value]) }, "conflict": conflict, "newEdition": newEdition ? true : nil,
+            "tnmSource": tnmSource,
             "reasons": options(PresentationReason.allCases, field: "presentation_reason", prefix: "presentation"),
             "discoveries": options(DiscoveryMode.allCases, field: "discovery_mode", prefix: "discovery"),
             "lateralities": coded(.lateralities, field: "laterality"), "performances": coded(.performanceStatuses, field: "performance_status"),
@@ -289,9 +290,25 @@ struct CaseController: Sendable {
     @Sendable func editForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await load(context, auditAllowed: true)
         guard case .success(let outcome) = mayEdit(loaded) else { throw AppError.forbidden }
-        return try renderForm(request: request, context: context, values: Self.formValues(loaded.record.content), errors: [],
+        var values = Self.formValues(loaded.record.content)
+        let prefill = try await Self.tnmPrefill(&values, from: documents.documents(ofPatient: loaded.record.patientID)
+            .filter { $0.communityID == loaded.record.communityID })
+        return try renderForm(request: request, context: context, values: values, errors: [],
                               action: SiteURL.caseItem(loaded.record.id).path, communities: [], hidden: ["revision": String(loaded.record.revision)],
-                              newEdition: outcome == .newEdition)
+                              newEdition: outcome == .newEdition, tnmSource: prefill)
+    }
+
+    /// Empty TNM fields take the staging of the patient's newest document that has one;
+    /// the form says which document, and nothing is saved until the user saves.
+    static func tnmPrefill(_ values: inout [String: String], from documents: [DocumentRecord]) -> ViewFields? {
+        let fields = ["cT": "ct", "cN": "cn", "cM": "cm", "pT": "pt", "pN": "pn"]
+        guard fields.values.allSatisfy({ (values[$0] ?? "").isEmpty }),
+              let source = documents.first(where: { document in fields.keys.contains { document.tnm[$0] != nil } }) else { return nil }
+        for (key, field) in fields {
+            if let stage = source.tnm[key] { values[field] = stage }
+        }
+        return ViewFields(["title": source.title ?? source.typeLabel ?? source.typeCode, "date": HL7Time.french(iso: source.effectiveTime),
+                           "url": SiteURL.document(source.id).path])
     }
 
     @Sendable func save(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -1,3 +1,4 @@
+import CDA
 import ConcertoCore
 import ConcertoStore
 import Foundation
@@ -14,6 +15,7 @@ struct PatientController: Sendable {
     let care: CareStore
     let communities: CommunityStore
     let organisations: OrganisationStore
+    let documents: DocumentStore
     let audit: AuditLog
     let guardian: AccessGuard
     let emergencyRules: EmergencyAccessRules
@@ -204,6 +206,8 @@ struct PatientController: Sendable {
         let identity: ViewFields
         let localIDs: [ViewFields]
         let heldCases: [ViewFields]
+        /// Fiches RCP received as CDA documents (earlier boards, other platforms).
+        let importedRCP: [ViewFields]
         let accessAllowed: Bool
         let accessMessage: String
         let breakTheGlass: Bool
@@ -224,6 +228,7 @@ struct PatientController: Sendable {
             case "identity": identity
             case "localIDs": localIDs
             case "heldCases": heldCases
+            case "importedRCP": importedRCP
             case "accessAllowed": accessAllowed
             case "accessMessage": accessMessage
             case "breakTheGlass": breakTheGlass
@@ -291,6 +296,9 @@ struct PatientController: Sendable {
             localIDs: try await patients.localIDs(of: patientID).map { ViewFields(["organisation": $0.organisation, "ipp": $0.ipp]) },
             heldCases: heldCases.map { ViewFields(["community": $0.communityName, "status": pages.text("case_status_\($0.status)"),
                                                    "createdAt": DisplayFormat.dateTime(iso: $0.createdAt), "url": SiteURL.caseItem($0.id).path]) },
+            importedRCP: clinical.allowed ? try await documents.documents(ofPatient: patientID).filter { document in
+                document.typeCode == "34794-8" && guardian.policy.decide(.readClinical, facts, community: document.communityID, at: now).allowed
+            }.map { ViewFields(["title": $0.title ?? $0.typeCode, "date": HL7Time.french(iso: $0.effectiveTime), "url": SiteURL.document($0.id).path]) } : [],
             accessAllowed: clinical.allowed,
             accessMessage: accessMessage,
             breakTheGlass: clinical.mode == .breakTheGlass,
