@@ -41,7 +41,8 @@ import Testing
         """
     }
 
-    static let boundary = "concerto-test-boundary"
+    /// Mixed case, as browsers send it: the boundary must be matched exactly.
+    static let boundary = "----ConcertoTestBoundary7MA4YWxk"
 
     static func multipart(files: [(String, String)], fields: [(String, String)]) -> ByteBuffer {
         var body = ""

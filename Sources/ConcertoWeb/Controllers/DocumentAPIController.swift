@@ -48,7 +48,7 @@ struct DocumentAPIController: Sendable {
             if contentType.hasPrefix("application/xml") || contentType.hasPrefix("text/xml") {
                 files = [(nil, Data(buffer: try await request.collectBody(upTo: maxBytes)))]
             } else if contentType.hasPrefix("multipart/form-data") {
-                let body = try MultipartBody(contentType: contentType, body: try await request.collectBody(upTo: maxBytes * 3))
+                let body = try MultipartBody(contentType: request.headers[.contentType] ?? "", body: try await request.collectBody(upTo: maxBytes * 3))
                 files = body.files.map { ($0.fileName, $0.data) }
                 fields = body.fields
             } else {

@@ -44,7 +44,8 @@ struct CSRFMiddleware: RouterMiddleware {
             } catch let error as HTTPError where error.status == .contentTooLarge {
                 throw AppError.payloadTooLarge
             }
-            let body = try MultipartBody(contentType: contentType, body: buffer)
+            // The boundary is case-sensitive: read it from the header as sent.
+            let body = try MultipartBody(contentType: request.headers[.contentType] ?? "", body: buffer)
             guard body.files.count <= maxUploadFiles else { throw AppError.payloadTooLarge }
             context.form = FormData(fields: body.fields)
             context.uploads = body.files
