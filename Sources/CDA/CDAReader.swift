@@ -259,7 +259,7 @@ struct Extractor {
 
     mutating func body(_ component: Node) -> CDABody {
         if let structured = component.child("structuredBody") {
-            return .structured(structured.children("component").compactMap { $0.child("section").map { section($0, depth: 1) } })
+            return .structured(structured.children("component").compactMap { $0.child("section").map { section($0) } })
         }
         if let nonXML = component.child("nonXMLBody") {
             guard let text = nonXML.child("text") else { return .nonXML(mediaType: nil, data: nil) }
@@ -280,7 +280,8 @@ struct Extractor {
         return .missing
     }
 
-    mutating func section(_ node: Node, depth: Int) -> CDASection {
+    /// Recursion depth is bounded by the parser's nesting limit.
+    mutating func section(_ node: Node) -> CDASection {
         var section = CDASection()
         var isCatalog = false
         var isPDFCopy = false
@@ -297,7 +298,7 @@ struct Extractor {
             case "title": section.title = nonEmpty(child.normalizedText)
             case "text": section.narrativeHTML = Narrative.html(of: child)
             case "component":
-                if let nested = child.child("section") { section.subsections.append(self.section(nested, depth: depth + 1)) }
+                if let nested = child.child("section") { section.subsections.append(self.section(nested)) }
             case "entry":
                 if isCatalog { catalogEntry(child) }
                 if isPDFCopy { embeddedFile(in: child) }

@@ -23,8 +23,7 @@ struct Node {
         return Self.isHL7(pointer.pointee.ns)
     }
 
-    /// The namespace structs are shared per declaration, so the string is compared
-    /// once per distinct pointer seen in practice; strcmp is cheap enough regardless.
+    /// Whether a namespace is CDA's: a short strcmp, cheaper than making a String.
     static func isHL7(_ namespace: xmlNsPtr?) -> Bool {
         guard let href = namespace?.pointee.href else { return false }
         return strcmp(UnsafeRawPointer(href).assumingMemoryBound(to: CChar.self), "urn:hl7-org:v3") == 0
