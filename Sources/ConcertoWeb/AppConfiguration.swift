@@ -1,3 +1,4 @@
+import CDA
 import ConcertoCore
 import ConcertoStore
 import Foundation
@@ -40,6 +41,13 @@ public struct AppConfiguration: Sendable {
     public var cdaSchemaPath: String?
 
     public init() {}
+
+    /// The CDA reader's options: the size limit, and the schema when one is configured
+    /// (parsed here, which takes about a second).
+    public func cdaReadOptions() throws -> CDAReadOptions {
+        CDAReadOptions(limits: XMLLimits(maxBytes: cdaMaxBytes, maxDepth: XMLLimits.default.maxDepth),
+                       schema: try cdaSchemaPath.map { try CDASchema(path: $0) })
+    }
 
     var accessPolicy: AccessPolicy {
         AccessPolicy(breakTheGlassMayOverrideOpposition: emergencyAccessMayOverrideOpposition)

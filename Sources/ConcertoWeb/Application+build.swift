@@ -46,8 +46,7 @@ public struct AppDependencies: Sendable {
                 documents: DocumentStore(database: database),
                 importer: DocumentImporter(
                     documents: DocumentStore(database: database), patients: PatientStore(database: database),
-                    options: CDAReadOptions(limits: XMLLimits(maxBytes: config.cdaMaxBytes, maxDepth: XMLLimits.default.maxDepth),
-                                            schema: try config.cdaSchemaPath.map { try CDASchema(path: $0) })),
+                    options: try config.cdaReadOptions()),
                 audit: AuditLog(database: database),
                 sessions: SQLPersistDriver(database: database, logger: logger),
                 passwords: PasswordHasher(cost: config.bcryptCost),

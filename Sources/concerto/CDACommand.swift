@@ -34,7 +34,14 @@ struct CDACommand: AsyncParsableCommand {
         var maxMegabytes: Int?
 
         func run() async throws {
-            let options = try CDAReadOptions.fromEnvironment(schema: schema, maxMegabytes: maxMegabytes)
+            // The server's configuration (CONCERTO_CDA_MAX_MB, CONCERTO_CDA_SCHEMA), flags first.
+            var config = try AppConfiguration.fromEnvironment()
+            if let maxMegabytes {
+                guard maxMegabytes > 0 else { throw ValidationError("--max-megabytes must be positive") }
+                config.cdaMaxBytes = maxMegabytes * 1024 * 1024
+            }
+            if let schema { config.cdaSchemaPath = schema }
+            let options = try config.cdaReadOptions()
             var allRead = true
             for file in files {
                 let report: CDAReport
@@ -48,22 +55,6 @@ struct CDACommand: AsyncParsableCommand {
             }
             if !allRead { throw ExitCode(1) }
         }
-    }
-}
-
-extension CDAReadOptions {
-    /// Flags first, then CONCERTO_CDA_SCHEMA / CONCERTO_CDA_MAX_MB, then defaults.
-    static func fromEnvironment(schema: String?, maxMegabytes: Int?) throws -> CDAReadOptions {
-        let environment = ProcessInfo.processInfo.environment
-        var options = CDAReadOptions()
-        if let megabytes = maxMegabytes ?? environment["CONCERTO_CDA_MAX_MB"].flatMap(Int.init) {
-            guard megabytes > 0 else { throw ValidationError("--max-megabytes must be positive") }
-            options.limits.maxBytes = megabytes * 1024 * 1024
-        }
-        if let path = schema ?? environment["CONCERTO_CDA_SCHEMA"], !path.isEmpty {
-            options.schema = try CDASchema(path: path)
-        }
-        return options
     }
 }
 

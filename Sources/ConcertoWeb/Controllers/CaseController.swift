@@ -122,7 +122,8 @@ struct CaseController: Sendable {
         let actor = loaded.actor
         let patient = try await patients.find(id: record.patientID)
         async let editions = cases.editions(of: record.id)
-        async let patientDocuments = documents.documents(ofPatient: record.patientID)
+        // Documents of the patient filed through this community (the page's access check covers them).
+        async let communityDocuments = documents.documents(ofPatient: record.patientID).filter { $0.communityID == record.communityID }
         async let upcoming = meetings.meetings(inCommunities: [record.communityID], from: now, to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400), limit: 30)
         let mayRegister = (record.status == .draft || record.status == .toRepresent) && (actor.isPhysician || actor.isCoordinator)
         // The same check as the edit form itself, so no button leads to a refusal.
@@ -159,14 +160,13 @@ struct CaseController: Sendable {
             },
             "accessMessage": pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"),
             "breakTheGlass": loaded.outcome.decision.mode == .breakTheGlass ? true : nil,
-            // Documents of the patient filed through this community (the page's access check covers them).
-            "documents": try await patientDocuments.filter { $0.communityID == record.communityID }.map { document in
+            "documents": try await communityDocuments.map { document in
                 ViewFields(["title": document.title ?? document.typeLabel ?? document.typeCode, "type": document.typeLabel ?? document.typeCode,
                             "date": HL7Time.french(iso: document.effectiveTime), "url": SiteURL.document(document.id).path,
                             "version": document.version > 1 ? String(document.version) : nil,
                             "studies": document.studyUIDs.isEmpty ? nil : String(document.studyUIDs.count)])
             },
-            "hasDocuments": try await patientDocuments.contains { $0.communityID == record.communityID } ? true : nil,
+            "hasDocuments": try await communityDocuments.isEmpty ? nil : true,
             "uploadURL": loaded.mayWrite ? SiteURL.caseDocuments(record.id).path : nil,
         ])
         return try renderer.html("case", pages.page(content))
