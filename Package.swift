@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         .target(
@@ -44,6 +45,15 @@ let package = Package(
         .target(
             name: "CDA",
             dependencies: ["ConcertoCore", "CLibXML2"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "DICOMweb",
+            dependencies: [
+                "ConcertoCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -72,6 +82,7 @@ let package = Package(
             dependencies: [
                 "ConcertoCore",
                 "CDA",
+                "DICOMweb",
                 "ConcertoStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
@@ -99,7 +110,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConcertoBench",
-            dependencies: ["CDA", "ConcertoStore", "ConcertoCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: ["CDA", "DICOMweb", "ConcertoStore", "ConcertoCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -116,6 +127,11 @@ let package = Package(
         .testTarget(
             name: "CDATests",
             dependencies: ["CDA", "ConcertoCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DICOMwebTests",
+            dependencies: ["DICOMweb", "ConcertoCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
