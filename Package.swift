@@ -131,7 +131,7 @@ let package = Package(
         ),
         .testTarget(
             name: "DICOMwebTests",
-            dependencies: ["DICOMweb", "ConcertoCore"],
+            dependencies: ["DICOMweb", "ConcertoCore", "ConcertoTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

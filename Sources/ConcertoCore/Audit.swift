@@ -47,6 +47,11 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case documentRead = "document.read"
     case documentDownload = "document.download"
     case apiTokenCreate = "api_token.create"
+    case imagingSearch = "imaging.search"
+    case imagingAttach = "imaging.attach"
+    case imagingDetach = "imaging.detach"
+    case imagingView = "imaging.view"
+    case imagingViewer = "imaging.viewer"
 }
 
 public enum AuditOutcome: String, Sendable, Codable, CaseIterable {

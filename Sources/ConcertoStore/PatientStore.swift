@@ -127,6 +127,16 @@ public struct PatientStore: Sendable {
         }
     }
 
+    /// The patient's IPPs with the FINESS of the organisation that issued each.
+    public func localIdentifiers(of patientID: UUID) async throws -> [(finess: String, ipp: String)] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT o.finess, l.ipp FROM patient_local_ids l JOIN organisations o ON o.id = l.organisation_id
+                WHERE l.patient_id = \(bind: patientID.storageKey) ORDER BY o.finess, l.ipp
+                """).all().map { (try $0.decode(column: "finess", as: String.self), try $0.decode(column: "ipp", as: String.self)) }
+        }
+    }
+
     public func cases(of patientID: UUID) async throws -> [HeldCase] {
         try await database.read { sql in
             try await sql.raw("""

@@ -1,6 +1,7 @@
 import CDA
 import ConcertoCore
 import ConcertoStore
+import DICOMweb
 import Foundation
 import Logging
 
@@ -39,8 +40,27 @@ public struct AppConfiguration: Sendable {
     /// CDA R2 XML schema (`CDA_extended.xsd` or its folder): documents are also validated
     /// against it when set.
     public var cdaSchemaPath: String?
+    /// The default imaging exchange's DICOMweb root; none: the app says imaging is not configured.
+    public var dicomwebURL: String?
+    /// More exchanges, from a JSON file (see `ExchangeDirectory`).
+    public var dicomwebConfigFile: String?
+    /// The default exchange's viewer link, `{study}` and `{base}` replaced.
+    public var viewerURLTemplate: String?
+    /// The default exchange's budget for one call, in seconds: pages wait no longer.
+    public var dicomwebTimeoutSeconds: Double = 2.5
 
     public init() {}
+
+    /// The configured exchanges (the default one and the file's).
+    public func imagingExchanges() throws -> ExchangeDirectory {
+        var directory = try ExchangeDirectory.load(defaultURL: dicomwebURL, viewerURLTemplate: viewerURLTemplate, configFile: dicomwebConfigFile)
+        if directory.exchanges.first?.id == ExchangeDirectory.defaultID {
+            var exchanges = directory.exchanges
+            exchanges[0].requestTimeoutSeconds = dicomwebTimeoutSeconds
+            directory = try ExchangeDirectory(exchanges: exchanges)
+        }
+        return directory
+    }
 
     /// The CDA reader's options: the size limit, and the schema when one is configured
     /// (parsed here, which takes about a second).
@@ -93,6 +113,13 @@ public struct AppConfiguration: Sendable {
             config.cdaMaxBytes = value * 1024 * 1024
         }
         if let path = environment["CONCERTO_CDA_SCHEMA"], !path.isEmpty { config.cdaSchemaPath = path }
+        if let url = environment["CONCERTO_DICOMWEB_URL"], !url.isEmpty { config.dicomwebURL = url }
+        if let path = environment["CONCERTO_DICOMWEB_CONFIG"], !path.isEmpty { config.dicomwebConfigFile = path }
+        if let template = environment["CONCERTO_VIEWER_URL"], !template.isEmpty { config.viewerURLTemplate = template }
+        if let seconds = environment["CONCERTO_DICOMWEB_TIMEOUT"] {
+            guard let value = Double(seconds), value >= 0.1, value <= 60 else { throw ConfigurationError.invalid("CONCERTO_DICOMWEB_TIMEOUT", seconds) }
+            config.dicomwebTimeoutSeconds = value
+        }
         if let threads = environment["CONCERTO_SQLITE_THREADS"] {
             guard let value = Int(threads), (1...64).contains(value) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_THREADS", threads) }
             config.sqliteThreads = value

@@ -21,6 +21,8 @@ public struct AppDependencies: Sendable {
     public let cases: CaseStore
     public let documents: DocumentStore
     public let importer: DocumentImporter
+    public let imagingStudies: ImagingStore
+    public let imaging: ImagingService
     public let audit: AuditLog
     public let sessions: SQLPersistDriver
     public let passwords: PasswordHasher
@@ -47,6 +49,8 @@ public struct AppDependencies: Sendable {
                 importer: DocumentImporter(
                     documents: DocumentStore(database: database), patients: PatientStore(database: database),
                     options: try config.cdaReadOptions()),
+                imagingStudies: ImagingStore(database: database),
+                imaging: ImagingService(directory: try config.imagingExchanges(), logger: logger),
                 audit: AuditLog(database: database),
                 sessions: SQLPersistDriver(database: database, logger: logger),
                 passwords: PasswordHasher(cost: config.bcryptCost),
@@ -111,7 +115,12 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     ).addRoutes(to: authenticated)
     CaseController(
         cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, communities: dependencies.communities,
-        documents: dependencies.documents, guardian: guardian, renderer: dependencies.renderer, horizonMonths: config.meetingHorizonMonths
+        documents: dependencies.documents, imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian,
+        renderer: dependencies.renderer, horizonMonths: config.meetingHorizonMonths
+    ).addRoutes(to: authenticated)
+    ImagingController(
+        cases: dependencies.cases, patients: dependencies.patients, studies: dependencies.imagingStudies, imaging: dependencies.imaging,
+        guardian: guardian, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     DocumentController(
         documents: dependencies.documents, importer: dependencies.importer, cases: dependencies.cases, patients: dependencies.patients,

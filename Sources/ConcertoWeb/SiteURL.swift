@@ -66,6 +66,10 @@ public enum SiteURL: Sendable, Equatable {
     case caseValidate(UUID)
     case caseSendBack(UUID)
     case caseDocuments(UUID)
+    case caseImaging(UUID)
+    case caseImagingDetach(UUID, study: UUID)
+    case caseImagingThumbnail(UUID, study: UUID)
+    case caseImagingViewer(UUID, study: UUID)
     case document(UUID)
     case documentOriginal(UUID)
     case documentPDF(UUID)
@@ -136,6 +140,10 @@ public enum SiteURL: Sendable, Equatable {
         case .caseValidate(let id): "/cases/\(id.storageKey)/validate"
         case .caseSendBack(let id): "/cases/\(id.storageKey)/send-back"
         case .caseDocuments(let id): "/cases/\(id.storageKey)/documents"
+        case .caseImaging(let id): "/cases/\(id.storageKey)/imaging"
+        case .caseImagingDetach(let id, let study): "/cases/\(id.storageKey)/imaging/\(study.storageKey)/detach"
+        case .caseImagingThumbnail(let id, let study): "/cases/\(id.storageKey)/imaging/\(study.storageKey)/thumbnail"
+        case .caseImagingViewer(let id, let study): "/cases/\(id.storageKey)/imaging/\(study.storageKey)/viewer"
         case .document(let id): "/documents/\(id.storageKey)"
         case .documentOriginal(let id): "/documents/\(id.storageKey)/original.xml"
         case .documentPDF(let id): "/documents/\(id.storageKey)/document.pdf"

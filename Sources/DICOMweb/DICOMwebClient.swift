@@ -58,7 +58,6 @@ public enum DICOMwebError: Error, Equatable, Sendable {
 public final class DICOMwebClient: Sendable {
     public let exchange: ExchangeConfiguration
     public let breaker: CircuitBreaker
-    private let http: HTTPClient
     private let base: String
     private let logger: Logger
     /// Servers without the `/thumbnail` resource (added to PS3.18 in 2019) get `/rendered`.
@@ -72,18 +71,23 @@ public final class DICOMwebClient: Sendable {
         self.logger = logger
         base = exchange.baseURL.hasSuffix("/") ? String(exchange.baseURL.dropLast()) : exchange.baseURL
         breaker = CircuitBreaker(failureThreshold: exchange.breakerFailureThreshold, openInterval: exchange.breakerOpenSeconds)
+    }
+
+    /// One HTTP client for the process, shared by every exchange (connection pools are per
+    /// host), never shut down, like `HTTPClient.shared`: each call's deadline bounds its
+    /// time, so no per-exchange client is needed.
+    static let http: HTTPClient = {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(Int64(exchange.connectTimeoutSeconds * 1000)), read: .milliseconds(Int64(exchange.requestTimeoutSeconds * 1000))),
+            timeout: .init(connect: .seconds(2), read: .seconds(30)),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
         )
         configuration.decompression = .enabled(limit: .ratio(50))
-        http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }
-
-    public func shutdown() async {
-        try? await http.shutdown()
-    }
+        // The pool would otherwise retry a refused connection with back-off until the
+        // deadline: we retry once ourselves and let the breaker judge.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
 
     // MARK: QIDO-RS
 
@@ -188,7 +192,7 @@ public final class DICOMwebClient: Sendable {
         var attempt = 1
         while true {
             do {
-                let response = try await http.execute(request, deadline: deadline, logger: nil)
+                let response = try await Self.http.execute(request, deadline: deadline, logger: nil)
                 let body = try await response.body.collect(upTo: maxBytes)
                 let status = Int(response.status.code)
                 log(operation, status: "\(status)", attempt: attempt, since: started)

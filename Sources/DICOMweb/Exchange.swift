@@ -7,8 +7,7 @@ public struct ExchangeConfiguration: Sendable, Equatable, Codable {
     /// The DICOMweb root, e.g. `http://127.0.0.1:8042/dicom-web`.
     public var baseURL: String
     public var auth: ExchangeAuth
-    /// Time to open a connection, and the whole budget of one call (both attempts).
-    public var connectTimeoutSeconds: Double
+    /// The whole budget of one call, connection and retry included.
     public var requestTimeoutSeconds: Double
     /// Viewer link, `{study}` and `{base}` replaced: e.g. OHIF `{base}/viewer?StudyInstanceUIDs={study}`.
     public var viewerURLTemplate: String?
@@ -17,14 +16,12 @@ public struct ExchangeConfiguration: Sendable, Equatable, Codable {
     public var breakerFailureThreshold: Int
 
     public init(
-        id: String, name: String, baseURL: String, auth: ExchangeAuth = .none, connectTimeoutSeconds: Double = 1,
-        requestTimeoutSeconds: Double = 2.5, viewerURLTemplate: String? = nil, breakerOpenSeconds: Double = 15, breakerFailureThreshold: Int = 3
+        id: String, name: String, baseURL: String, auth: ExchangeAuth = .none, requestTimeoutSeconds: Double = 2.5, viewerURLTemplate: String? = nil, breakerOpenSeconds: Double = 15, breakerFailureThreshold: Int = 3
     ) {
         self.id = id
         self.name = name
         self.baseURL = baseURL
         self.auth = auth
-        self.connectTimeoutSeconds = connectTimeoutSeconds
         self.requestTimeoutSeconds = requestTimeoutSeconds
         self.viewerURLTemplate = viewerURLTemplate
         self.breakerOpenSeconds = breakerOpenSeconds
@@ -32,7 +29,7 @@ public struct ExchangeConfiguration: Sendable, Equatable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, name, baseURL, auth, connectTimeoutSeconds, requestTimeoutSeconds, viewerURLTemplate, breakerOpenSeconds, breakerFailureThreshold
+        case id, name, baseURL, auth, requestTimeoutSeconds, viewerURLTemplate, breakerOpenSeconds, breakerFailureThreshold
     }
 
     /// Reads a config-file entry; only id and baseURL are required.
@@ -43,7 +40,6 @@ public struct ExchangeConfiguration: Sendable, Equatable, Codable {
         name = try container.decodeIfPresent(String.self, forKey: .name) ?? id
         baseURL = try container.decode(String.self, forKey: .baseURL)
         auth = try container.decodeIfPresent(ExchangeAuth.self, forKey: .auth) ?? .none
-        connectTimeoutSeconds = try container.decodeIfPresent(Double.self, forKey: .connectTimeoutSeconds) ?? defaults.connectTimeoutSeconds
         requestTimeoutSeconds = try container.decodeIfPresent(Double.self, forKey: .requestTimeoutSeconds) ?? defaults.requestTimeoutSeconds
         viewerURLTemplate = try container.decodeIfPresent(String.self, forKey: .viewerURLTemplate)
         breakerOpenSeconds = try container.decodeIfPresent(Double.self, forKey: .breakerOpenSeconds) ?? defaults.breakerOpenSeconds
@@ -61,7 +57,7 @@ public struct ExchangeConfiguration: Sendable, Equatable, Codable {
         } else {
             problems.append("URL de base « \(baseURL) » invalide (http:// ou https://)")
         }
-        if !(0.05...60).contains(connectTimeoutSeconds) || !(0.1...120).contains(requestTimeoutSeconds) {
+        if !(0.1...120).contains(requestTimeoutSeconds) {
             problems.append("délais hors bornes")
         }
         if breakerFailureThreshold < 1 || breakerOpenSeconds < 0 { problems.append("disjoncteur mal réglé") }

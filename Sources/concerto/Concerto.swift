@@ -77,8 +77,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Folder of the static files. Default: Public")
     var publicDirectory: String?
 
+    @Option(name: .long, help: "DICOMweb root of the default imaging exchange (e.g. http://127.0.0.1:8042/dicom-web). Default: CONCERTO_DICOMWEB_URL")
+    var dicomwebURL: String?
+
     func run() async throws {
         var config = try common.configuration()
+        if let dicomwebURL { config.dicomwebURL = dicomwebURL.isEmpty ? nil : dicomwebURL }
         if let host { config.host = host }
         if let port { config.port = port }
         if let templates { config.templatesDirectory = templates }
@@ -88,6 +92,7 @@ struct Serve: AsyncParsableCommand {
             for account in accounts { say(account.line) }
         }
         say("Concerto listening on http://\(config.host):\(config.port) (database \(config.database))")
+        say(config.dicomwebURL.map { "Imaging exchange: \($0)" } ?? "Imaging exchange: not configured (set CONCERTO_DICOMWEB_URL or --dicomweb-url; `make orthanc` starts a local one)")
         let flusher = Task { await logSink.runFlusher() }
         defer {
             flusher.cancel()

@@ -1,6 +1,7 @@
 import CDA
 import ConcertoCore
 import ConcertoStore
+import DICOMweb
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -14,6 +15,8 @@ struct CaseController: Sendable {
     let patients: PatientStore
     let communities: CommunityStore
     let documents: DocumentStore
+    let imagingStudies: ImagingStore
+    let imaging: ImagingService
     let guardian: AccessGuard
     let renderer: Renderer
     let horizonMonths: Int
@@ -124,6 +127,7 @@ struct CaseController: Sendable {
         async let editions = cases.editions(of: record.id)
         // Documents of the patient filed through this community (the page's access check covers them).
         async let communityDocuments = documents.documents(ofPatient: record.patientID).filter { $0.communityID == record.communityID }
+        async let attachedStudies = imagingStudies.studies(ofCase: record.id)
         async let upcoming = meetings.meetings(inCommunities: [record.communityID], from: now, to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400), limit: 30)
         let mayRegister = (record.status == .draft || record.status == .toRepresent) && (actor.isPhysician || actor.isCoordinator)
         // The same check as the edit form itself, so no button leads to a refusal.
@@ -168,6 +172,13 @@ struct CaseController: Sendable {
             },
             "hasDocuments": try await communityDocuments.isEmpty ? nil : true,
             "uploadURL": loaded.mayWrite ? SiteURL.caseDocuments(record.id).path : nil,
+            "imagingURL": SiteURL.caseImaging(record.id).path, "caseURL": SiteURL.caseItem(record.id).path,
+            // Read from the database only: a slow or absent exchange never delays this page.
+            "attached": ImagingController.attachedFields(try await attachedStudies, caseID: record.id,
+                                                         mayDetach: loaded.mayWrite && record.status != .validated, imaging: imaging, pages: pages),
+            "hasAttached": try await attachedStudies.isEmpty ? nil : true,
+            "returnPath": SiteURL.caseItem(record.id).path,
+            "imagingUnavailable": imaging.failingExchanges.isEmpty ? nil : true,
         ])
         return try renderer.html("case", pages.page(content))
     }

@@ -1,0 +1,134 @@
+import ConcertoCore
+import ConcertoStore
+import Crypto
+import DICOMweb
+import Foundation
+import Logging
+import Synchronization
+
+/// The imaging exchanges this server queries, the short-lived thumbnail cache, and the
+/// rules deciding how a patient is looked up on an exchange. Callers check access first:
+/// nothing here knows who is asking.
+public final class ImagingService: Sendable {
+    public let directory: ExchangeDirectory
+    private let clients: [String: DICOMwebClient]
+    let thumbnails: ThumbnailCache
+
+    public init(directory: ExchangeDirectory, logger: Logger, thumbnailLifetime: TimeInterval = 300) {
+        self.directory = directory
+        clients = Dictionary(uniqueKeysWithValues: directory.exchanges.map { ($0.id, DICOMwebClient(exchange: $0, logger: logger)) })
+        thumbnails = ThumbnailCache(lifetime: thumbnailLifetime, capacity: 512)
+    }
+
+    public var isConfigured: Bool { !directory.exchanges.isEmpty }
+
+    public func client(_ exchangeID: String) -> DICOMwebClient? { clients[exchangeID] }
+
+    /// Exchanges that failed recently and have not answered since.
+    public var failingExchanges: [ExchangeConfiguration] {
+        directory.exchanges.filter { clients[$0.id]?.breaker.failingSince != nil }
+    }
+
+    /// How the exchange knows the patient: the INS (with its OID as issuer) only when the
+    /// identity is qualified, per the identity rules; otherwise the local IPPs, each issued
+    /// by its organisation's FINESS. Empty: the patient cannot be looked up.
+    static func identifiers(for identity: PatientIdentity, localIDs: [(finess: String, ipp: String)]) -> [PatientIdentifier] {
+        var identifiers: [PatientIdentifier] = []
+        if identity.status == .qualified, let ins = identity.ins {
+            identifiers.append(PatientIdentifier(id: ins.matricule, issuer: ins.oid))
+        }
+        identifiers += localIDs.map { PatientIdentifier(id: $0.ipp, issuer: $0.finess) }
+        return identifiers
+    }
+
+    /// The patient's studies on one exchange, under each of their identifiers, newest first.
+    func search(_ query: StudyQuery, identifiers: [PatientIdentifier], on client: DICOMwebClient) async throws(DICOMwebError) -> [StudySummary] {
+        var found: [String: StudySummary] = [:]
+        for identifier in identifiers {
+            var query = query
+            query.patient = identifier
+            for study in try await client.searchStudies(query) where found[study.studyInstanceUID] == nil {
+                found[study.studyInstanceUID] = study
+            }
+        }
+        return found.values.sorted(by: StudySummary.newestFirst)
+    }
+
+    /// The study if it is this patient's on that exchange, with the series thumbnails show.
+    /// A UID of another patient's study finds nothing.
+    func lookUp(studyUID: String, identifiers: [PatientIdentifier], on client: DICOMwebClient) async throws(DICOMwebError) -> StudyReference? {
+        var match: StudySummary?
+        for identifier in identifiers where match == nil {
+            match = try await client.study(studyUID, patient: identifier)
+        }
+        guard let study = match else { return nil }
+        // The key series is a convenience: its absence does not stop the attachment.
+        let keySeries = try? await SeriesSummary.keySeries(client.series(ofStudy: study.studyInstanceUID))
+        return StudyReference(
+            exchangeID: client.exchange.id, studyUID: study.studyInstanceUID, accessionNumber: study.accessionNumber, studyDate: study.date,
+            modalities: study.modalities, description: study.description, seriesCount: study.seriesCount, instanceCount: study.instanceCount,
+            keySeriesUID: keySeries?.seriesInstanceUID)
+    }
+
+    /// The thumbnail of a study's key series, from the cache when fresh.
+    func thumbnail(of reference: StudyReference, keySeries: String, on client: DICOMwebClient) async throws(DICOMwebError) -> ThumbnailCache.Entry {
+        let key = ThumbnailCache.Key(exchangeID: client.exchange.id, studyUID: reference.studyUID, seriesUID: keySeries)
+        if let cached = thumbnails.get(key) { return cached }
+        let image = try await client.thumbnail(study: reference.studyUID, series: keySeries)
+        return thumbnails.put(key, image)
+    }
+}
+
+/// Thumbnails kept in memory for a few minutes (never on disk), with their ETag.
+final class ThumbnailCache: Sendable {
+    struct Key: Hashable, Sendable {
+        let exchangeID: String
+        let studyUID: String
+        let seriesUID: String
+    }
+
+    struct Entry: Sendable {
+        let image: RenderedImage
+        let etag: String
+        let expires: Date
+    }
+
+    private let lifetime: TimeInterval
+    private let capacity: Int
+    private let entries = Mutex([Key: Entry]())
+
+    init(lifetime: TimeInterval, capacity: Int) {
+        self.lifetime = lifetime
+        self.capacity = capacity
+    }
+
+    func get(_ key: Key, at now: Date = Date()) -> Entry? {
+        entries.withLock { entries in
+            guard let entry = entries[key] else { return nil }
+            if entry.expires <= now {
+                entries[key] = nil
+                return nil
+            }
+            return entry
+        }
+    }
+
+    @discardableResult
+    func put(_ key: Key, _ image: RenderedImage, at now: Date = Date()) -> Entry {
+        let digest = SHA256.hash(data: image.bytes).prefix(12).map { String(format: "%02x", $0) }.joined()
+        let entry = Entry(image: image, etag: "\"\(digest)\"", expires: now.addingTimeInterval(lifetime))
+        entries.withLock { entries in
+            if entries.count >= capacity {
+                // Drop the expired, then the soonest to expire: bounded memory.
+                entries = entries.filter { $0.value.expires > now }
+                if entries.count >= capacity, let oldest = entries.min(by: { $0.value.expires < $1.value.expires })?.key {
+                    entries[oldest] = nil
+                }
+            }
+            entries[key] = entry
+        }
+        return entry
+    }
+
+    var count: Int { entries.withLock { $0.count } }
+}
