@@ -35,6 +35,7 @@ public struct AppDependencies: Sendable {
         do {
             let migrator = try Migrator(directory: URL(fileURLWithPath: config.migrationsDirectory), engine: database.engine, logger: logger)
             try await migrator.migrate(database)
+            let imaging = ImagingService(directory: try config.imagingExchanges(), logger: logger)
             return AppDependencies(
                 config: config,
                 database: database,
@@ -48,9 +49,9 @@ public struct AppDependencies: Sendable {
                 documents: DocumentStore(database: database),
                 importer: DocumentImporter(
                     documents: DocumentStore(database: database), patients: PatientStore(database: database),
-                    options: try config.cdaReadOptions()),
+                    options: try config.cdaReadOptions(), imaging: imaging, imagingStudies: ImagingStore(database: database)),
                 imagingStudies: ImagingStore(database: database),
-                imaging: ImagingService(directory: try config.imagingExchanges(), logger: logger),
+                imaging: imaging,
                 audit: AuditLog(database: database),
                 sessions: SQLPersistDriver(database: database, logger: logger),
                 passwords: PasswordHasher(cost: config.bcryptCost),
@@ -78,7 +79,7 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     DocumentAPIController(documents: dependencies.documents, importer: dependencies.importer, cases: dependencies.cases,
                           patients: dependencies.patients, maxBytes: config.cdaMaxBytes).addRoutes(to: router)
     let meetingController = MeetingController(
-        meetings: dependencies.meetings, communities: dependencies.communities, audit: dependencies.audit, renderer: dependencies.renderer,
+        meetings: dependencies.meetings, imagingStudies: dependencies.imagingStudies, communities: dependencies.communities, audit: dependencies.audit, renderer: dependencies.renderer,
         horizonMonths: config.meetingHorizonMonths, secureCookies: config.secureCookies
     )
     meetingController.addPublicRoutes(to: router)
@@ -111,7 +112,7 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     meetingController.addRoutes(to: authenticated)
     MeetingSessionController(
         meetingPages: meetingController, meetings: dependencies.meetings, cases: dependencies.cases, communities: dependencies.communities,
-        guardian: guardian, renderer: dependencies.renderer
+        imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     CaseController(
         cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, communities: dependencies.communities,

@@ -1,6 +1,7 @@
 import CDA
 import ConcertoCore
 import ConcertoStore
+import DICOMweb
 import Foundation
 
 /// Files one CDA document for a patient: read it safely, check that it is about that
@@ -10,11 +11,16 @@ public struct DocumentImporter: Sendable {
     public let documents: DocumentStore
     public let patients: PatientStore
     public let options: CDAReadOptions
+    /// Where the studies an imaging report references are looked up and attached.
+    public let imaging: ImagingService?
+    public let imagingStudies: ImagingStore?
 
-    public init(documents: DocumentStore, patients: PatientStore, options: CDAReadOptions) {
+    public init(documents: DocumentStore, patients: PatientStore, options: CDAReadOptions, imaging: ImagingService? = nil, imagingStudies: ImagingStore? = nil) {
         self.documents = documents
         self.patients = patients
         self.options = options
+        self.imaging = imaging
+        self.imagingStudies = imagingStudies
     }
 
     /// Where the document goes: a patient held by a community, optionally through a case.
@@ -119,11 +125,54 @@ public struct DocumentImporter: Sendable {
         audit.patientID = target.patient.id
         audit.resourceType = "document"
         switch try await documents.importDocument(record, audit: audit, at: now) {
-        case .imported(let id, let superseded): return .imported(id, superseded: superseded.count, warnings: warnings)
+        case .imported(let id, let superseded):
+            let notes = try await attachReferencedStudies(document.studyInstanceUIDs, document: id, into: target, audit: audit, at: now)
+            return .imported(id, superseded: superseded.count, warnings: warnings + notes)
         case .alreadyImported(let id): return .alreadyImported(id)
         case .conflict:
             return .refused(["Un autre document porte déjà l'identifiant \(id.key) avec un contenu différent : refusé, rien n'a été modifié. Une nouvelle version doit avoir son propre identifiant et le même setId."])
         }
+    }
+
+    /// An imaging report filed on a fiche attaches the studies it references that the
+    /// exchange holds for this patient. Returns what happened, in French, for the person
+    /// or system that imported it; a missing or unavailable exchange never refuses the report.
+    func attachReferencedStudies(_ studyUIDs: [String], document: UUID, into target: Target, audit: AuditDraft, at now: Date) async throws -> [String] {
+        guard let caseID = target.caseID, !studyUIDs.isEmpty, let imaging, let imagingStudies, imaging.isConfigured else { return [] }
+        let identifiers = ImagingService.identifiers(for: target.patient.identity, localIDs: try await patients.localIdentifiers(of: target.patient.id))
+        guard !identifiers.isEmpty else {
+            return ["Examens référencés non recherchés sur l'échange d'imagerie : identité non qualifiée et sans IPP."]
+        }
+        var attached = 0, missing = 0, unavailable: String?
+        for uid in studyUIDs where DICOMUIDSyntax.isValid(uid) {
+            var reference: StudyReference?
+            for exchange in imaging.directory.exchanges where reference == nil {
+                guard let client = imaging.client(exchange.id) else { continue }
+                do throws(DICOMwebError) {
+                    reference = try await imaging.lookUp(studyUID: uid, identifiers: identifiers, on: client)
+                } catch {
+                    unavailable = error.frenchMessage
+                }
+            }
+            guard let reference else {
+                missing += 1
+                continue
+            }
+            var draft = audit
+            draft.action = .imagingAttach
+            draft.patientID = target.patient.id
+            draft.reason = "document:\(document.storageKey)"
+            if case .attached = try await imagingStudies.attach(reference, toCase: caseID, note: "Référencé par le compte rendu", documentID: document,
+                                                                by: audit.actorID, audit: draft, at: now) {
+                attached += 1
+            }
+        }
+        var notes: [String] = []
+        if attached > 0 { notes.append("\(attached) examen(s) d'imagerie référencé(s) attaché(s) à la fiche.") }
+        if missing > 0 {
+            notes.append("\(missing) examen(s) référencé(s) introuvable(s) sur l'échange d'imagerie\(unavailable.map { " (\($0))" } ?? "") : identifiants conservés sur le document.")
+        }
+        return notes
     }
 
     static func describe(_ patient: CDAPatient?) -> String {

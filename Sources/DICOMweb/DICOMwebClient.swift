@@ -60,6 +60,10 @@ public final class DICOMwebClient: Sendable {
     public let breaker: CircuitBreaker
     private let base: String
     private let logger: Logger
+    /// Requests sent to the exchange since start (attempts included), for metrics and for
+    /// tests proving that a refused access sent none.
+    public var requestsSent: Int { sent.withLock { $0 } }
+    private let sent = Mutex(0)
     /// Servers without the `/thumbnail` resource (added to PS3.18 in 2019) get `/rendered`.
     private let thumbnailUnsupported = ManagedFlag()
 
@@ -191,6 +195,7 @@ public final class DICOMwebClient: Sendable {
         let deadline = started + .milliseconds(Int64(exchange.requestTimeoutSeconds * 1000))
         var attempt = 1
         while true {
+            sent.withLock { $0 += 1 }
             do {
                 let response = try await Self.http.execute(request, deadline: deadline, logger: nil)
                 let body = try await response.body.collect(upTo: maxBytes)

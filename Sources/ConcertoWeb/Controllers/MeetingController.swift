@@ -10,6 +10,7 @@ import Mustache
 /// community see it; a meeting of another community answers 404.
 struct MeetingController: Sendable {
     let meetings: MeetingStore
+    let imagingStudies: ImagingStore
     let communities: CommunityStore
     let audit: AuditLog
     let renderer: Renderer
@@ -350,6 +351,7 @@ struct MeetingController: Sendable {
         let pages = PageBuilder(request: request, context: context)
         let meeting = loaded.meeting
         let items = try await meetings.agenda(of: meeting.id)
+        let studies = try await imagingStudies.studies(ofCases: items.map(\.caseID))
         // The list names patients: one audited read for the page.
         try await audit.record(context.auditDraft(.patientList, resourceType: "meeting_agenda", resourceID: meeting.id.storageKey, outcome: .allowed,
                                                   reason: AccessReason.communityMember.rawValue))
@@ -358,6 +360,7 @@ struct MeetingController: Sendable {
         let rows = AgendaRows(
             startsAt: ParisCalendar.time(of: meeting.startsAt), slotMinutes: slot,
             statusLabels: Dictionary(uniqueKeysWithValues: CaseStatus.allCases.map { ($0, pages.text("case_status_\($0.rawValue)")) }),
+            studies: studies,
             reorder: mayReorder ? .init(meetingID: meeting.id, csrfToken: pages.sessions.csrfToken(language: pages.language),
                                         up: pages.text("agenda_up"), down: pages.text("agenda_down")) : nil
         )
@@ -443,6 +446,8 @@ struct AgendaRows: Sendable {
     let startsAt: LocalTime
     let slotMinutes: Int
     let statusLabels: [CaseStatus: String]
+    /// Studies attached to each case: modality and date, so the board sees what imaging comes.
+    var studies: [UUID: [AttachedStudy]] = [:]
     let reorder: Reorder?
 
     func html(_ items: [AgendaItem]) -> String {
@@ -454,7 +459,13 @@ struct AgendaRows: Sendable {
             out += "<tr data-test=\"agenda-row\"><td>\(index + 1)</td><td>\(Digits.padded(minutes / 60 % 24, 2)):\(Digits.padded(minutes % 60, 2))</td>"
             out += "<td><a href=\"\(SiteURL.caseItem(item.caseID).path)\"><strong>\(HTMLEscaping.escape(item.patientName))</strong></a>"
             out += " <span class=\"muted\">\(item.birthDate.french)</span></td><td>\(HTMLEscaping.escape(site))</td>"
-            out += "<td>\(HTMLEscaping.escape(item.presenterName ?? ""))</td>"
+            out += "<td>\(HTMLEscaping.escape(item.presenterName ?? ""))</td><td class=\"study-summary\" data-test=\"agenda-imaging\">"
+            for (number, study) in (studies[item.caseID] ?? []).enumerated() {
+                let reference = study.reference
+                out += number == 0 ? "" : "<br>"
+                out += HTMLEscaping.escape(reference.modalities.joined(separator: ", ")) + " " + (reference.studyDate?.french ?? "")
+            }
+            out += "</td>"
             out += "<td><span class=\"badge status--\(item.status.rawValue)\">\(HTMLEscaping.escape(statusLabels[item.status] ?? item.status.rawValue))</span></td>"
             if let reorder {
                 let action = SiteURL.meetingAgendaMove(reorder.meetingID, case: item.caseID).path

@@ -12,6 +12,8 @@ struct MeetingSessionController: Sendable {
     let meetings: MeetingStore
     let cases: CaseStore
     let communities: CommunityStore
+    let imagingStudies: ImagingStore
+    let imaging: ImagingService
     let guardian: AccessGuard
     let renderer: Renderer
 
@@ -104,6 +106,9 @@ struct MeetingSessionController: Sendable {
         try await guardian.audit.record(guardian.allowedEvent(outcome.decision, auditAction: .caseRead, resourceType: "case", resourceID: record.id.storageKey,
                                                               patientID: record.patientID, context: context), at: now)
         values.merge(CaseController.contentFields(record.content, pages: pages).values) { _, new in new }
+        let attached = try await imagingStudies.studies(ofCase: record.id)
+        values["attached"] = ImagingController.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
+        values["hasAttached"] = attached.isEmpty ? nil : true
         if let decision = record.decision { values["decision"] = CaseController.decisionFields(decision, pages: pages) }
         let decides = runs && (record.status == .registered || record.status == .discussed)
         values["mayDecide"] = decides ? true : nil
