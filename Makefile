@@ -2,20 +2,31 @@
 #   make run    build and start on http://127.0.0.1:8080 with an embedded SQLite database and demo data
 #   make test   unit/integration tests on SQLite and PostgreSQL, then the browser suite
 #   make bench  release build, wrk load test of an authenticated page vs the plain-text ceiling
+#   make orthanc          start a local Orthanc (imaging exchange with synthetic studies) on 127.0.0.1:8042;
+#                         `make run` then uses it; `make orthanc-stop` stops it
 SWIFT    ?= swift
 HOST     ?= 127.0.0.1
 PORT     ?= 8080
 DATABASE ?= sqlite:data/concerto.sqlite
 
-.PHONY: run build test bench clean
+.PHONY: run build test bench clean orthanc orthanc-stop
 
 build:
 	scripts/install-deps run
 	$(SWIFT) build --product concerto
 
+# The local Orthanc of `make orthanc` when it runs; otherwise the app says imaging is not configured.
 run: build
 	mkdir -p data
-	.build/debug/concerto serve --demo --host $(HOST) --port $(PORT) --database $(DATABASE)
+	.build/debug/concerto serve --demo --host $(HOST) --port $(PORT) --database $(DATABASE) \
+	  --dicomweb-url "$${CONCERTO_DICOMWEB_URL:-$$(curl -sf -o /dev/null "http://127.0.0.1:8042/dicom-web/studies?limit=1" && echo http://127.0.0.1:8042/dicom-web)}"
+
+orthanc:
+	scripts/install-deps orthanc
+	scripts/orthanc/ctl start
+
+orthanc-stop:
+	scripts/orthanc/ctl stop
 
 test:
 	scripts/test-all

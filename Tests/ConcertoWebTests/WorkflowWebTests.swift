@@ -40,6 +40,9 @@ import Testing
                 (.get, SiteURL.caseItem(caseID).path), (.post, SiteURL.caseItem(caseID).path), (.get, SiteURL.caseEdit(caseID).path),
                 (.post, SiteURL.caseRegister(caseID).path), (.post, SiteURL.caseWithdraw(caseID).path), (.post, SiteURL.caseDecision(caseID).path),
                 (.post, SiteURL.caseValidate(caseID).path), (.post, SiteURL.caseSendBack(caseID).path), (.post, SiteURL.caseDocuments(caseID).path),
+                (.get, SiteURL.caseImaging(caseID).path), (.post, SiteURL.caseImaging(caseID).path),
+                (.post, SiteURL.caseImagingDetach(caseID, study: item).path), (.get, SiteURL.caseImagingThumbnail(caseID, study: item).path),
+                (.get, SiteURL.caseImagingViewer(caseID, study: item).path),
             ]
             routes += [
                 (.get, SiteURL.meeting(meetingID).path), (.get, SiteURL.meetingICS(meetingID).path), (.post, SiteURL.meetingMove(meetingID).path),

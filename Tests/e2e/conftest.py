@@ -36,6 +36,9 @@ def server():
     env = dict(os.environ, CONCERTO_BCRYPT_COST="8", CONCERTO_LOG_LEVEL="warning")
     env.pop("CONCERTO_DATABASE_URL", None)
     env.pop("DATABASE_URL", None)
+    # The test run's Orthanc (scripts/test-all) is the demo's imaging exchange.
+    if os.environ.get("CONCERTO_TEST_DICOMWEB_URL"):
+        env["CONCERTO_DICOMWEB_URL"] = os.environ["CONCERTO_TEST_DICOMWEB_URL"]
     process = subprocess.Popen(
         [binary, "serve", "--demo", "--port", str(port), "--database", f"sqlite:{workdir}/e2e.sqlite"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
