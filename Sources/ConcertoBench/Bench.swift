@@ -13,6 +13,8 @@ import SQLKit
 //                     wrk run (AgendaSeed.swift; issue 4: p99 < 25 ms at 32 connections)
 //   cda               CDA reading throughput over the shared corpus, MB/s on one core
 //                     (CDABench.swift; issue 5: >= 50 MB/s, next to Python lxml)
+//   dicom-json        decoding a QIDO-RS answer (DICOMJSONBench.swift; part of issue 6's
+//                     added latency)
 // Usage: concerto-bench [trust|search|seed-agenda|cda] [--database URL] [--migrations DIR]
 //                       [--iterations N] [--events N] [--cases N] [--corpus DIR] [--seconds N]
 
@@ -25,6 +27,7 @@ struct Options {
     var events = 200_000
     var corpus = "../shared/corpus/cda"
     var seconds = 5
+    var file = ""
 
     init(_ arguments: [String]) throws {
         var index = 1
@@ -46,6 +49,7 @@ struct Options {
             case "--cases": cases = Int(try value()) ?? cases
             case "--corpus": corpus = try value()
             case "--seconds": seconds = Int(try value()) ?? seconds
+            case "--file": file = try value()
             default: throw BenchError.usage
             }
             index += 1
@@ -98,6 +102,7 @@ struct Bench {
         case "search": try await SearchBench.run(options)
         case "seed-agenda": try await AgendaSeed.run(options)
         case "cda": if try !CDABench.run(options) { exit(1) }
+        case "dicom-json": try DICOMJSONBench.run(options)
         default: throw BenchError.usage
         }
     }

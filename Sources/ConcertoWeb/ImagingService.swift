@@ -29,16 +29,15 @@ public final class ImagingService: Sendable {
         directory.exchanges.filter { clients[$0.id]?.breaker.failingSince != nil }
     }
 
-    /// How the exchange knows the patient: the INS (with its OID as issuer) only when the
-    /// identity is qualified, per the identity rules; otherwise the local IPPs, each issued
-    /// by its organisation's FINESS. Empty: the patient cannot be looked up.
+    /// How the exchange knows the patient: the INS with its OID as issuer when the identity
+    /// is qualified (the identity rules allow the INS as an identifier only then, and
+    /// exchanges index shared images by it); otherwise the local IPPs, each issued by its
+    /// organisation's FINESS. Empty: the patient cannot be looked up.
     static func identifiers(for identity: PatientIdentity, localIDs: [(finess: String, ipp: String)]) -> [PatientIdentifier] {
-        var identifiers: [PatientIdentifier] = []
         if identity.status == .qualified, let ins = identity.ins {
-            identifiers.append(PatientIdentifier(id: ins.matricule, issuer: ins.oid))
+            return [PatientIdentifier(id: ins.matricule, issuer: ins.oid)]
         }
-        identifiers += localIDs.map { PatientIdentifier(id: $0.ipp, issuer: $0.finess) }
-        return identifiers
+        return localIDs.map { PatientIdentifier(id: $0.ipp, issuer: $0.finess) }
     }
 
     /// The patient's studies on one exchange, under each of their identifiers, newest first.

@@ -157,7 +157,7 @@ public final class DICOMwebClient: Sendable {
         // 204 No Content is how some servers say "no match".
         if status == 204 || body.readableBytes == 0 { return [] }
         do {
-            return try JSONDecoder().decode([DICOMDataset].self, from: Data(buffer: body))
+            return try DICOMDataset.decodeList(Data(buffer: body))
         } catch {
             logger.warning("DICOMweb answer unreadable", metadata: ["exchange": "\(exchange.id)", "operation": "\(operation)"])
             throw .invalidResponse

@@ -51,6 +51,28 @@ struct DICOMJSONTests {
         #expect(sorted == ["1.2.3.4", "1.2.3.5", "1.2.3.6"])
     }
 
+    @Test func theScannerAndTheDecoderReadTheSameModel() throws {
+        let data = Data(Self.studies.utf8)
+        #expect(try DICOMDataset.decodeList(data) == (try JSONDecoder().decode([DICOMDataset].self, from: data)))
+    }
+
+    @Test func scannerHandlesEscapesNumbersAndRefusesMalformedOrHostileAnswers() throws {
+        let escaped = #"[{"00081030": {"vr": "LO", "Value": ["TEP \"FDG\"\n\u00e9\ud83d\ude00\/x", "\u0000"]}, "00201206": {"vr": "IS", "Value": [-1.5e2, "7 "]}}]"#
+        let dataset = try #require(try DICOMDataset.decodeList(Data(escaped.utf8)).first)
+        #expect(dataset.strings(.studyDescription) == ["TEP \"FDG\"\né\u{1F600}/x", "\u{0}"])
+        #expect(dataset[.numberOfStudyRelatedSeries]?.values == [.number(-150), .number(7)])
+        #expect(try DICOMDataset.decodeList(Data("[]".utf8)).isEmpty)
+        #expect(try DICOMDataset.decodeList(Data(" [ { } ] ".utf8)) == [DICOMDataset()])
+        let malformed = ["", "[", "[{]", #"{"a": 1}"#, #"[{"x": {"vr": "LO", "Value": [tru]}}]"#, "[1,]", #"["\u12"]"#, "[01x]", "[\"a\nb\"]",
+                         #"[{"x": {"vr": "LO", "Value": [[1]]}}]"#, "[] []", "[-]", "[1.]", "[1e]", #"["\ud800\u0041"]"#]
+        for text in malformed {
+            #expect(throws: (any Error).self, "\(text)") { try DICOMDataset.decodeList(Data(text.utf8)) }
+        }
+        // Nesting is bounded: a hostile exchange cannot exhaust the stack.
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONScanner.Failure.tooDeep) { try JSONScanner.parse(Data(deep.utf8)) }
+    }
+
     @Test func uidSyntax() {
         #expect(DICOMUIDSyntax.isValid("1.2.840.10008.5.1.4.1.1.2"))
         #expect(DICOMUIDSyntax.isValid("2.25.211781822107005471002125450703290035"))

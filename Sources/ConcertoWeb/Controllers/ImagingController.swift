@@ -57,9 +57,10 @@ struct ImagingController: Sendable {
         return study
     }
 
-    func identifiers(of patientID: UUID) async throws -> [PatientIdentifier] {
-        guard let patient = try await patients.find(id: patientID) else { return [] }
-        return ImagingService.identifiers(for: patient.identity, localIDs: try await patients.localIdentifiers(of: patientID))
+    func identifiers(of patient: PatientRecord?) async throws -> [PatientIdentifier] {
+        guard let patient else { return [] }
+        let qualified = patient.identity.status == .qualified && patient.identity.ins != nil
+        return ImagingService.identifiers(for: patient.identity, localIDs: qualified ? [] : try await patients.localIdentifiers(of: patient.id))
     }
 
     func draft(_ action: AuditAction, _ loaded: Loaded, context: AuthenticatedContext, reason: String? = nil) -> AuditDraft {
@@ -109,7 +110,8 @@ struct ImagingController: Sendable {
         let loaded = try await load(context, action: .readClinical, auditAction: .imagingSearch, auditAllowed: false)
         let record = loaded.record
         let mayWrite = guardian.policy.decide(.writeClinical, loaded.outcome.facts, community: record.communityID, at: Date()).allowed && record.status != .validated
-        let identifiers = try await identifiers(of: record.patientID)
+        let patient = try await patients.find(id: record.patientID)
+        let identifiers = try await identifiers(of: patient)
         let attached = try await studies.studies(ofCase: record.id)
         var results: [StudySummary] = []
         var failure: DICOMwebError?
@@ -131,7 +133,6 @@ struct ImagingController: Sendable {
         let hasMore = results.count > Self.pageSize
         results = Array(results.prefix(Self.pageSize))
         let attachedUIDs = Set(attached.map { "\($0.reference.exchangeID) \($0.reference.studyUID)" })
-        let patient = try await patients.find(id: record.patientID)
         var pageQuery = request.uri.queryParameters.filter { $0.key != "offset" }.map { URLQueryItem(name: String($0.key), value: String($0.value)) }
         if request.uri.queryParameters["from"] == nil, let from = form.from { pageQuery.append(URLQueryItem(name: "from", value: from.iso)) }
         func pageURL(_ offset: Int) -> String {
@@ -217,7 +218,7 @@ struct ImagingController: Sendable {
             return try refusal(pages.text("imaging_error_study"), record: record, pages: pages, status: .unprocessableContent)
         }
         let note = form.trimmed("note").map { String($0.prefix(200)) }
-        let identifiers = try await identifiers(of: record.patientID)
+        let identifiers = try await identifiers(of: try await patients.find(id: record.patientID))
         let reference: StudyReference?
         do throws(DICOMwebError) {
             // Described by the exchange, for this patient: never what the form claims.
