@@ -46,14 +46,14 @@ public struct DICOMDataset: Sendable, Equatable, Decodable {
 
     /// The first value, trimmed; nil when absent or empty.
     public func string(_ tag: DICOMTag) -> String? {
-        strings(tag).first.map { $0.trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+        strings(tag).first.map(\.trimmedSpaces).flatMap { $0.isEmpty ? nil : $0 }
     }
 
     public func integer(_ tag: DICOMTag) -> Int? {
         guard let value = self[tag]?.values.first else { return nil }
         switch value {
         case .number(let number): return Int(exactly: number.rounded())
-        case .string(let text): return Int(text.trimmingCharacters(in: .whitespaces))
+        case .string(let text): return Int(text.trimmedSpaces)
         default: return nil
         }
     }
@@ -112,7 +112,7 @@ public struct DICOMAttribute: Sendable, Equatable, Decodable {
             case .object where vr == "SQ":
                 values.append(.dataset(try DICOMDataset.dataset(from: item)))
             case .string(let text):
-                values.append(numeric ? Double(text.trimmingCharacters(in: .whitespaces)).map(DICOMValue.number) ?? .string(text) : .string(text))
+                values.append(numeric ? Double(text.trimmedSpaces).map(DICOMValue.number) ?? .string(text) : .string(text))
             case .number(let number):
                 values.append(.number(number))
             case .bool, .array, .object:
@@ -165,7 +165,7 @@ extension DICOMAttribute {
                 value = .number(number)
             } else {
                 let text = try container.decode(String.self)
-                value = Double(text.trimmingCharacters(in: .whitespaces)).map(DICOMValue.number) ?? .string(text)
+                value = Double(text.trimmedSpaces).map(DICOMValue.number) ?? .string(text)
             }
         }
     }
@@ -272,6 +272,18 @@ public struct DICOMTag: Sendable, Hashable, CustomStringConvertible {
     public static let numberOfSeriesRelatedInstances = DICOMTag("00201209")
     public static let sopClassUID = DICOMTag("00080016")
     public static let sopInstanceUID = DICOMTag("00080018")
+}
+
+extension String {
+    /// Without the leading and trailing spaces DICOM pads values with (ASCII only: far
+    /// cheaper than Foundation's `trimmingCharacters`, which showed in profiles).
+    var trimmedSpaces: String {
+        let utf8 = self.utf8
+        guard let first = utf8.firstIndex(where: { $0 != 0x20 && $0 != 0x09 }) else { return "" }
+        let last = utf8.lastIndex(where: { $0 != 0x20 && $0 != 0x09 })!
+        if first == utf8.startIndex && last == utf8.index(before: utf8.endIndex) { return self }
+        return String(self[first...last])
+    }
 }
 
 /// DICOM DA values and the DA range syntax QIDO-RS accepts.

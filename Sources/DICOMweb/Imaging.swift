@@ -103,7 +103,7 @@ public struct StudySummary: Sendable, Equatable {
             accessionNumber: dataset.string(.accessionNumber), description: dataset.string(.studyDescription),
             // Multi-valued CS: one value per modality, without duplicates, in the order given.
             modalities: dataset.strings(.modalitiesInStudy).reduce(into: []) { list, value in
-                let modality = value.trimmingCharacters(in: .whitespaces).uppercased()
+                let modality = value.trimmedSpaces.uppercased()
                 if !modality.isEmpty && !list.contains(modality) { list.append(modality) }
             },
             seriesCount: dataset.integer(.numberOfStudyRelatedSeries), instanceCount: dataset.integer(.numberOfStudyRelatedInstances),
@@ -176,12 +176,23 @@ public struct RenderedImage: Sendable {
 /// characters. Checked before a UID from a URL or a server goes into a request path.
 public enum DICOMUIDSyntax {
     public static func isValid(_ uid: String) -> Bool {
-        guard !uid.isEmpty, uid.utf8.count <= 64 else { return false }
-        for component in uid.split(separator: ".", omittingEmptySubsequences: false) {
-            guard !component.isEmpty, component.allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
-            if component.count > 1 && component.first == "0" { return false }
+        let utf8 = uid.utf8
+        guard !utf8.isEmpty, utf8.count <= 64 else { return false }
+        // One pass over the bytes: digits and single dots, no leading zero in a component.
+        var componentLength = 0
+        var componentStartsWithZero = false
+        for byte in utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard componentLength > 0 else { return false }
+                componentLength = 0
+            } else if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                if componentLength == 0 { componentStartsWithZero = byte == UInt8(ascii: "0") } else if componentStartsWithZero { return false }
+                componentLength += 1
+            } else {
+                return false
+            }
         }
-        return true
+        return componentLength > 0
     }
 }
 
