@@ -281,4 +281,32 @@ import Testing
             #expect(try await browser.get(SiteURL.caseItem(caseID).path).text.contains("data-test=\"no-attached-study\""))
         }
     }
+
+    /// The board sees what imaging comes with each case: on the agenda (modality and date)
+    /// and in the séance (the studies with their thumbnails), from the database.
+    @Test func agendaAndSeanceShowAttachedStudies() async throws {
+        try await withImagingApp(exchange: "http://127.0.0.1:9/dicom-web") { browser, d, world in
+            let caseID = try await southCase(d, world)
+            let meetingID = UUID()
+            let start = Date().addingTimeInterval(3600)
+            try await d.meetings.create(id: meetingID, communityID: world.south.id, title: "RCP test", startsAt: start, endsAt: start.addingTimeInterval(7200),
+                                        place: "Salle 1", deadlineHours: 0)
+            try await d.meetings.addParticipant(userID: world.southPhysician.id, to: meetingID)
+            try await d.cases.register(id: caseID, meetingID: meetingID, from: [.draft], by: world.southPhysician.id,
+                                       audit: AuditDraft(actorID: world.southPhysician.id, action: .caseRegister, resourceType: "case", outcome: .success))
+            let reference = StudyReference(exchangeID: "default", studyUID: "1.2.3.4.5", accessionNumber: "A-1", studyDate: CalendarDate(iso: "2026-01-02"),
+                                           modalities: ["CT", "PT"], description: "TEP-TDM", seriesCount: 2, instanceCount: 6, keySeriesUID: nil)
+            _ = try await d.imagingStudies.attach(reference, toCase: caseID, note: "Examen de référence", by: world.southPhysician.id,
+                                                  audit: AuditDraft(actorID: world.southPhysician.id, action: .imagingAttach, resourceType: "imaging_study", outcome: .success))
+            try await browser.logIn(email: "sud@t.fr")
+            let agenda = try await browser.get(SiteURL.meetingAgenda(meetingID).path)
+            #expect(agenda.status == .ok)
+            #expect(agenda.text.contains("<td class=\"study-summary\" data-test=\"agenda-imaging\">CT, PT 02/01/2026</td>"))
+            let seance = try await browser.get(SiteURL.meetingSession(meetingID).path)
+            #expect(seance.status == .ok)
+            #expect(attachedUIDs(seance.text) == ["1.2.3.4.5"])
+            #expect(seance.text.contains("Examen de référence"))
+            #expect(!seance.text.contains("data-test=\"detach-study\""))
+        }
+    }
 }
