@@ -262,10 +262,10 @@ import Testing
             #expect(Date().timeIntervalSince(started) < 1)
             #expect(casePage.text.contains("data-test=\"imaging-unavailable\""))
             #expect(attachedUIDs(casePage.text) == ["1.2.3.4.5"])
-            // The breaker is open now: the tab answers at once.
+            // The breaker is open now: the tab answers without waiting for the budget.
             started = Date()
             let again = try await browser.get(SiteURL.caseImaging(caseID).path)
-            #expect(Date().timeIntervalSince(started) < 0.5)
+            #expect(Date().timeIntervalSince(started) < 0.9)
             #expect(again.text.contains("nouvel essai dans quelques secondes"))
             _ = silent
         }

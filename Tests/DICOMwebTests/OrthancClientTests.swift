@@ -91,7 +91,7 @@ struct OrthancClientTests {
         }
         let started = Date()
         await #expect(throws: DICOMwebError.circuitOpen) { try await client.searchStudies(query) }
-        #expect(Date().timeIntervalSince(started) < 0.05)
+        #expect(Date().timeIntervalSince(started) < 0.5)
         #expect(client.breaker.failingSince != nil)
     }
 
@@ -101,7 +101,7 @@ struct OrthancClientTests {
         let started = Date()
         await #expect(throws: DICOMwebError.timeout) { try await client.searchStudies(StudyQuery(accessionNumber: "X")) }
         let elapsed = Date().timeIntervalSince(started)
-        #expect(elapsed >= 0.7 && elapsed < 1.5, "took \(elapsed) s")
+        #expect(elapsed >= 0.7 && elapsed < 2.5, "took \(elapsed) s")
         _ = silent
     }
 
