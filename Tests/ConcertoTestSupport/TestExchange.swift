@@ -90,11 +90,10 @@ public enum TestExchange {
         return (status >> 8) & 0xFF
     }
 
-    /// A loopback port nobody listens on right now.
-    public static func freePort() throws -> Int {
+    /// A TCP socket bound to a free loopback port, and the port.
+    static func boundLoopbackSocket() throws -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw CocoaError(.fileReadUnknown) }
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -103,8 +102,15 @@ public enum TestExchange {
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
         }
-        guard bound else { throw CocoaError(.fileReadUnknown) }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound else { close(fd); throw CocoaError(.fileReadUnknown) }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// A loopback port nobody listens on right now.
+    public static func freePort() throws -> Int {
+        let (fd, port) = try boundLoopbackSocket()
+        close(fd)
+        return port
     }
 
     /// A listener that accepts connections and never answers: an exchange that hangs.
@@ -113,19 +119,11 @@ public enum TestExchange {
         private let fd: Int32
 
         public init() throws {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = withUnsafeMutablePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
+            let (fd, port) = try TestExchange.boundLoopbackSocket()
             // The kernel completes handshakes into the backlog; nobody ever reads.
-            guard ok, listen(fd, 64) == 0 else { close(fd); throw CocoaError(.fileReadUnknown) }
+            guard listen(fd, 64) == 0 else { close(fd); throw CocoaError(.fileReadUnknown) }
             self.fd = fd
-            port = Int(UInt16(bigEndian: address.sin_port))
+            self.port = port
         }
 
         public var url: String { "http://127.0.0.1:\(port)/dicom-web" }

@@ -309,4 +309,38 @@ import Testing
             #expect(!seance.text.contains("data-test=\"detach-study\""))
         }
     }
+
+    /// Orthanc stopped mid-run, then back: the tab says so and keeps what is attached, and
+    /// works again once the exchange answers (the breaker lets a trial call through).
+    @Test(.enabled(if: orthanc, "needs Orthanc installed (make test)"))
+    func exchangeStoppedMidRunThenBack() async throws {
+        let orthanc = try TestExchange.PrivateOrthanc()
+        defer { orthanc.clean() }
+        try orthanc.start()
+        try await withTestApp(configure: { config in
+            config.dicomwebURL = orthanc.url
+            config.dicomwebTimeoutSeconds = 1
+        }) { browser, d in
+            let world = try await AccessWorld.make(d)
+            let caseID = try await southCase(d, world)
+            let marie = TestExchange.studies(of: "marie")
+            try await browser.logIn(email: "sud@t.fr")
+            let before = try await browser.get(SiteURL.caseImaging(caseID).path + "?from=")
+            #expect(Set(rows(before.text)) == Set(marie.map(\.studyInstanceUID)))
+            _ = try await browser.post(SiteURL.caseImaging(caseID).path, form: [("study", marie[0].studyInstanceUID), ("exchange", "default")])
+
+            try orthanc.stop()
+            let down = try await browser.get(SiteURL.caseImaging(caseID).path + "?from=")
+            #expect(down.status == .ok)
+            #expect(down.text.contains("data-test=\"imaging-unavailable\""))
+            #expect(rows(down.text).isEmpty)
+            #expect(attachedUIDs(down.text) == [marie[0].studyInstanceUID])
+            #expect(attachedUIDs(try await browser.get(SiteURL.caseItem(caseID).path).text) == [marie[0].studyInstanceUID])
+
+            try orthanc.start()
+            let back = try await browser.get(SiteURL.caseImaging(caseID).path + "?from=")
+            #expect(!back.text.contains("data-test=\"imaging-unavailable\""))
+            #expect(Set(rows(back.text)) == Set(marie.map(\.studyInstanceUID)))
+        }
+    }
 }
