@@ -68,6 +68,9 @@ public struct FicheRCPExport: Sendable {
     }
 
     public var caseID: UUID
+    /// The patient record on the platform: always given as an identifier, so a fiche of a
+    /// patient without qualified INS or IPP still names its patient.
+    public var patientID: UUID
     /// Export version: the fiche's edition (an amendment after validation is a new one).
     public var version: Int
     public var generatedAt: Date
@@ -84,10 +87,11 @@ public struct FicheRCPExport: Sendable {
     /// A PDF copy to embed (section FR-Document-PDF-copie).
     public var pdf: Data?
 
-    public init(caseID: UUID, version: Int, generatedAt: Date, patient: PatientIdentity, localIDs: [(finess: String, ipp: String)], author: Person,
+    public init(caseID: UUID, patientID: UUID, version: Int, generatedAt: Date, patient: PatientIdentity, localIDs: [(finess: String, ipp: String)], author: Person,
                 custodian: Organisation, legalAuthenticator: Person?, validatedAt: Date?, participants: [Participant], meeting: Meeting?,
                 content: CaseContent, decision: CaseDecision?, pdf: Data? = nil) {
         self.caseID = caseID
+        self.patientID = patientID
         self.version = version
         self.generatedAt = generatedAt
         self.patient = patient
@@ -258,9 +262,7 @@ public enum FicheRCPWriter {
                 for local in fiche.localIDs {
                     xml.empty("id", ["root": OIDs.finess, "extension": "\(local.finess)/\(local.ipp)", "assigningAuthorityName": "IPP"])
                 }
-                if identity.ins == nil && fiche.localIDs.isEmpty || identity.status != .qualified && fiche.localIDs.isEmpty {
-                    xml.empty("id", ["nullFlavor": "UNK"])
-                }
+                xml.empty("id", ["root": OIDs.uuid(fiche.patientID), "assigningAuthorityName": "Concerto"])
                 xml.element("patient", ["classCode": "PSN"]) { xml in
                     xml.element("name") { xml in
                         xml.text("family", identity.birthName, ["qualifier": "BR"])

@@ -47,6 +47,7 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case documentRead = "document.read"
     case documentDownload = "document.download"
     case apiTokenCreate = "api_token.create"
+    case caseExport = "case.export"
     case imagingSearch = "imaging.search"
     case imagingAttach = "imaging.attach"
     case imagingDetach = "imaging.detach"

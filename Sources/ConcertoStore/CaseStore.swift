@@ -20,6 +20,7 @@ public struct CaseRecord: Sendable, Equatable, Identifiable {
     public var createdAt: Date
     public var decidedAt: Date?
     public var validatedAt: Date?
+    public var validatedByID: UUID?
     public var validatedByName: String?
     public var updatedAt: Date?
     public var updatedByName: String?
@@ -128,7 +129,7 @@ public struct CaseStore: Sendable {
     static let columns = """
         c.id, c.patient_id, c.community_id, cm.name AS community_name, c.status, c.revision, c.edition, c.content, c.decision, c.meeting_id,
         c.previous_case_id, c.created_by, cu.display_name AS created_by_name, c.created_at, c.decided_at, c.validated_at,
-        vu.display_name AS validated_by_name, c.updated_at, uu.display_name AS updated_by_name
+        c.validated_by, vu.display_name AS validated_by_name, c.updated_at, uu.display_name AS updated_by_name
         """
     static let joins = """
         FROM cases c JOIN communities cm ON cm.id = c.community_id LEFT JOIN users cu ON cu.id = c.created_by
@@ -154,6 +155,7 @@ public struct CaseStore: Sendable {
             createdAt: date(try row.decode(column: "created_at", as: String.self)) ?? Date(timeIntervalSince1970: 0),
             decidedAt: date(try row.decode(column: "decided_at", as: String?.self)),
             validatedAt: date(try row.decode(column: "validated_at", as: String?.self)),
+            validatedByID: try row.decode(column: "validated_by", as: String?.self).flatMap(UUID.init(uuidString:)),
             validatedByName: try row.decode(column: "validated_by_name", as: String?.self),
             updatedAt: date(try row.decode(column: "updated_at", as: String?.self)),
             updatedByName: try row.decode(column: "updated_by_name", as: String?.self)

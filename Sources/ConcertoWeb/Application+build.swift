@@ -23,6 +23,7 @@ public struct AppDependencies: Sendable {
     public let importer: DocumentImporter
     public let imagingStudies: ImagingStore
     public let imaging: ImagingService
+    public let ficheExporter: FicheExporter
     public let audit: AuditLog
     public let sessions: SQLPersistDriver
     public let passwords: PasswordHasher
@@ -52,6 +53,10 @@ public struct AppDependencies: Sendable {
                     options: try config.cdaReadOptions(), imaging: imaging, imagingStudies: ImagingStore(database: database)),
                 imagingStudies: ImagingStore(database: database),
                 imaging: imaging,
+                ficheExporter: FicheExporter(
+                    cases: CaseStore(database: database), patients: PatientStore(database: database), meetings: MeetingStore(database: database),
+                    users: UserStore(database: database), organisations: OrganisationStore(database: database),
+                    communities: CommunityStore(database: database)),
                 audit: AuditLog(database: database),
                 sessions: SQLPersistDriver(database: database, logger: logger),
                 passwords: PasswordHasher(cost: config.bcryptCost),
@@ -118,6 +123,9 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, communities: dependencies.communities,
         documents: dependencies.documents, imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian,
         renderer: dependencies.renderer, horizonMonths: config.meetingHorizonMonths
+    ).addRoutes(to: authenticated)
+    ExportController(
+        cases: dependencies.cases, exporter: dependencies.ficheExporter, guardian: guardian, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     ImagingController(
         cases: dependencies.cases, patients: dependencies.patients, studies: dependencies.imagingStudies, imaging: dependencies.imaging,

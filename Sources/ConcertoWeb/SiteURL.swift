@@ -67,6 +67,7 @@ public enum SiteURL: Sendable, Equatable {
     case caseSendBack(UUID)
     case caseDocuments(UUID)
     case caseImaging(UUID)
+    case caseFicheXML(UUID)
     case caseImagingDetach(UUID, study: UUID)
     case caseImagingThumbnail(UUID, study: UUID)
     case caseImagingViewer(UUID, study: UUID)
@@ -141,6 +142,7 @@ public enum SiteURL: Sendable, Equatable {
         case .caseSendBack(let id): "/cases/\(id.storageKey)/send-back"
         case .caseDocuments(let id): "/cases/\(id.storageKey)/documents"
         case .caseImaging(let id): "/cases/\(id.storageKey)/imaging"
+        case .caseFicheXML(let id): "/cases/\(id.storageKey)/fiche.xml"
         case .caseImagingDetach(let id, let study): "/cases/\(id.storageKey)/imaging/\(study.storageKey)/detach"
         case .caseImagingThumbnail(let id, let study): "/cases/\(id.storageKey)/imaging/\(study.storageKey)/thumbnail"
         case .caseImagingViewer(let id, let study): "/cases/\(id.storageKey)/imaging/\(study.storageKey)/viewer"

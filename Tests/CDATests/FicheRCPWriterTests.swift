@@ -16,7 +16,8 @@ import Testing
         let identity = PatientIdentity(birthName: "DUPONT", firstNames: "Marie Louise", usedName: "MARTIN", birthDate: CalendarDate(iso: "1961-05-12")!,
                                        sex: .female, birthPlaceCode: "33063", ins: try INS(matricule: "261053306312304", kind: .test), status: status)
         return FicheRCPExport(
-            caseID: UUID(uuidString: "6F0C1E2A-3B4C-4D5E-8F90-A1B2C3D4E5F6")!, version: version, generatedAt: Date(timeIntervalSince1970: 1_785_000_000),
+            caseID: UUID(uuidString: "6F0C1E2A-3B4C-4D5E-8F90-A1B2C3D4E5F6")!, patientID: UUID(uuidString: "7F0C1E2A-3B4C-4D5E-8F90-A1B2C3D4E5F6")!,
+            version: version, generatedAt: Date(timeIntervalSince1970: 1_785_000_000),
             patient: identity, localIDs: [("330000662", "BGN-004512")], author: oncologist, custodian: bergonie, legalAuthenticator: oncologist,
             validatedAt: decision ? Date(timeIntervalSince1970: 1_784_990_000) : nil,
             participants: [.init(person: oncologist, role: .coordinator), .init(person: oncologist, role: .presenter),

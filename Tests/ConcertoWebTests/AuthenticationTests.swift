@@ -232,12 +232,13 @@ import Testing
 
     @Test func sessionsExpireAtTheAbsoluteLimit() async throws {
         try await withTestApp(configure: {
-            $0.sessionLifetime = SessionLifetimePolicy(idleTimeout: .seconds(600), absoluteTimeout: .seconds(3), activityResolution: .seconds(60))
+            $0.sessionLifetime = SessionLifetimePolicy(idleTimeout: .seconds(600), absoluteTimeout: .seconds(8), activityResolution: .seconds(60))
         }) { browser, dependencies in
+            // Seconds of margin: a loaded CI machine must not expire the session before the first page.
             try await createUser(dependencies)
             try await browser.logIn()
             #expect(try await browser.get("/").status == .ok)
-            try await Task.sleep(for: .milliseconds(3100))
+            try await Task.sleep(for: .milliseconds(8100))
             let expired = try await browser.get("/")
             #expect(expired.status == .seeOther)
             let login = try await browser.follow(expired)
@@ -247,12 +248,12 @@ import Testing
 
     @Test func idleSessionsExpire() async throws {
         try await withTestApp(configure: {
-            $0.sessionLifetime = SessionLifetimePolicy(idleTimeout: .seconds(3), absoluteTimeout: .seconds(3600), activityResolution: .seconds(60))
+            $0.sessionLifetime = SessionLifetimePolicy(idleTimeout: .seconds(8), absoluteTimeout: .seconds(3600), activityResolution: .seconds(60))
         }) { browser, dependencies in
             try await createUser(dependencies)
             try await browser.logIn()
             #expect(try await browser.get("/").status == .ok)
-            try await Task.sleep(for: .milliseconds(4100))
+            try await Task.sleep(for: .milliseconds(9100))
             #expect(try await browser.get("/").status == .seeOther)
         }
     }

@@ -42,7 +42,7 @@ import Testing
                 (.post, SiteURL.caseValidate(caseID).path), (.post, SiteURL.caseSendBack(caseID).path), (.post, SiteURL.caseDocuments(caseID).path),
                 (.get, SiteURL.caseImaging(caseID).path), (.post, SiteURL.caseImaging(caseID).path),
                 (.post, SiteURL.caseImagingDetach(caseID, study: item).path), (.get, SiteURL.caseImagingThumbnail(caseID, study: item).path),
-                (.get, SiteURL.caseImagingViewer(caseID, study: item).path),
+                (.get, SiteURL.caseImagingViewer(caseID, study: item).path), (.get, SiteURL.caseFicheXML(caseID).path),
             ]
             routes += [
                 (.get, SiteURL.meeting(meetingID).path), (.get, SiteURL.meetingICS(meetingID).path), (.post, SiteURL.meetingMove(meetingID).path),

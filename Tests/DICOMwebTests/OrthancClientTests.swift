@@ -101,7 +101,8 @@ struct OrthancClientTests {
         let started = Date()
         await #expect(throws: DICOMwebError.timeout) { try await client.searchStudies(StudyQuery(accessionNumber: "X")) }
         let elapsed = Date().timeIntervalSince(started)
-        #expect(elapsed >= 0.7 && elapsed < 2.5, "took \(elapsed) s")
+        // Well under the 30 s read timeout; the margin is for a loaded CI machine.
+        #expect(elapsed >= 0.7 && elapsed < 5, "took \(elapsed) s")
         _ = silent
     }
 

@@ -1,0 +1,80 @@
+import CDA
+import ConcertoCore
+import ConcertoStore
+import ConcertoTestSupport
+@testable import ConcertoWeb
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import SQLKit
+import Testing
+
+/// Exports of the demo's validated fiches, on SQLite and PostgreSQL: CDA R2 valid against
+/// the schema and read back with the fiche's values; access and audit like any read.
+@Suite struct ExportWebTests {
+    static let schemaPath = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/spec/cda-xsd/CDA_extended.xsd").path
+
+    func validatedCases(_ d: AppDependencies) async throws -> [UUID] {
+        try await d.database.read { sql in
+            try await sql.raw("SELECT id FROM cases WHERE status = 'validated' ORDER BY id").all()
+                .compactMap { UUID(uuidString: try $0.decode(column: "id", as: String.self)) }
+        }
+    }
+
+    @Test func theDemosValidatedFichesExportToValidCDAThatReadsBack() async throws {
+        try await withTestApp(configure: { $0.seedDemoData = true }) { browser, d in
+            let accounts = try await DemoData.seedIfEmpty(d)
+            let oncologist = try #require(accounts.first { $0.email.hasPrefix("oncologue") })
+            let schema = try CDASchema(path: Self.schemaPath)
+            let ids = try await validatedCases(d)
+            #expect(ids.count == 2)
+            try await browser.logIn(email: oncologist.email, password: oncologist.password)
+            for id in ids {
+                let record = try #require(try await d.cases.find(id: id))
+                let casePage = try await browser.get(SiteURL.caseItem(id).path)
+                #expect(casePage.text.contains(SiteURL.caseFicheXML(id).path))
+                let response = try await browser.get(SiteURL.caseFicheXML(id).path)
+                #expect(response.status == .ok)
+                #expect(response.headers[.contentType] == "application/xml")
+                #expect(response.headers[.cacheControl] == "no-store")
+                let report = CDAReader.read(Data(buffer: response.body), options: CDAReadOptions(schema: schema))
+                #expect(report.errors == [])
+                let document = try #require(report.document)
+                let decision = try #require(record.decision)
+                #expect(document.type?.code == "34794-8")
+                #expect(document.version == record.edition)
+                #expect(document.boardOutcome?.quorumCode == (decision.quorumMet ? "ORG-126" : "ORG-133"))
+                #expect(document.boardOutcome?.fileComplete == decision.fileComplete)
+                #expect(document.boardOutcome?.proposal?.contains(decision.proposal) == true)
+                #expect(document.tnm.cT == record.content.tnm.cT && document.tnm.pT == record.content.tnm.pT && document.tnm.pN == record.content.tnm.pN)
+                #expect(document.serviceEvents.compactMap(\.code?.code).contains(record.content.tumourSiteCode ?? "-"))
+                // The author and legal authenticator is the validating physician, with RPPS.
+                #expect(document.legalAuthenticator?.rpps != nil && document.legalAuthenticator?.id?.root == "1.2.250.1.71.4.2.1")
+                let patient = try #require(try await d.patients.find(id: record.patientID))
+                if patient.identity.status == .qualified {
+                    #expect(document.patient?.ins?.value == patient.identity.ins?.matricule)
+                } else {
+                    #expect(document.patient?.ins == nil)
+                }
+            }
+            let exports = try await d.audit.events(matching: .init()).map(\.event).filter { $0.action == "case.export" }
+            #expect(exports.count == 2 && exports.allSatisfy { $0.outcome == "allowed" })
+        }
+    }
+
+    @Test func aFicheNotYetValidatedIsNotExportedAndOtherCommunitiesGet404() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            let caseID = try #require(try await d.patients.cases(of: world.southPatient).first).id
+            try await browser.logIn(email: "sud@t.fr")
+            let draft = try await browser.get(SiteURL.caseFicheXML(caseID).path)
+            #expect(draft.status == .conflict)
+            #expect(draft.text.contains("Seule une fiche validée"))
+            let north = browser.fresh()
+            try await north.logIn(email: "nord@t.fr")
+            #expect(try await north.get(SiteURL.caseFicheXML(caseID).path).status == .notFound)
+            #expect(try await north.get(SiteURL.caseFicheXML(UUID()).path).status == .notFound)
+        }
+    }
+}
