@@ -56,6 +56,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(
+            name: "CPangoCairo",
+            pkgConfig: "pangocairo",
+            providers: [.apt(["libpango1.0-dev", "libcairo2-dev"])]
+        ),
+        .target(
+            name: "Documents",
+            dependencies: ["ConcertoCore", "CPangoCairo"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "CDAFuzz",
             dependencies: ["CDA"],
@@ -83,6 +93,7 @@ let package = Package(
                 "ConcertoCore",
                 "CDA",
                 "DICOMweb",
+                "Documents",
                 "ConcertoStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
@@ -127,6 +138,11 @@ let package = Package(
         .testTarget(
             name: "CDATests",
             dependencies: ["CDA", "ConcertoCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DocumentsTests",
+            dependencies: ["Documents", "ConcertoCore", "ConcertoTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -13,6 +13,7 @@ import SQLKit
 //                     wrk run (AgendaSeed.swift; issue 4: p99 < 25 ms at 32 connections)
 //   cda               CDA reading throughput over the shared corpus, MB/s on one core
 //                     (CDABench.swift; issue 5: >= 50 MB/s, next to Python lxml)
+//   fiche             writing a fiche RCP as CDA R2 (FicheBench.swift; issue 7: < 20 ms)
 //   dicom-json        decoding a QIDO-RS answer (DICOMJSONBench.swift; part of issue 6's
 //                     added latency)
 // Usage: concerto-bench [trust|search|seed-agenda|cda] [--database URL] [--migrations DIR]
@@ -103,6 +104,7 @@ struct Bench {
         case "seed-agenda": try await AgendaSeed.run(options)
         case "cda": if try !CDABench.run(options) { exit(1) }
         case "dicom-json": try DICOMJSONBench.run(options)
+        case "fiche": if try !FicheBench.run(options) { exit(1) }
         default: throw BenchError.usage
         }
     }

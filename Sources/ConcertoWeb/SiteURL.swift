@@ -22,6 +22,7 @@ public enum SiteURL: Sendable, Equatable {
     case communityAccept(UUID)
     case communityOrganisations(UUID)
     case communityAudit(UUID)
+    case communityActivityCSV(UUID)
     case newPatient
     case patients
     case patient(UUID)
@@ -97,6 +98,7 @@ public enum SiteURL: Sendable, Equatable {
         case .communityAccept(let id): "/communities/\(id.storageKey)/accept"
         case .communityOrganisations(let id): "/communities/\(id.storageKey)/organisations"
         case .communityAudit(let id): "/communities/\(id.storageKey)/audit"
+        case .communityActivityCSV(let id): "/communities/\(id.storageKey)/activity.csv"
         case .newPatient: "/patients/new"
         case .patients: "/patients"
         case .patient(let id): "/patients/\(id.storageKey)"

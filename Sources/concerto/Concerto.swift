@@ -16,7 +16,7 @@ struct Concerto: AsyncParsableCommand {
             Database URLs: sqlite:PATH, sqlite::memory: or postgres://user:pass@host:port/db
             (also read from CONCERTO_DATABASE_URL or DATABASE_URL).
             """,
-        subcommands: [Serve.self, Migrate.self, Demo.self, UserCommand.self, AuditCommand.self, CDACommand.self]
+        subcommands: [Serve.self, Migrate.self, Demo.self, UserCommand.self, AuditCommand.self, CDACommand.self, ExportCommand.self]
     )
 }
 

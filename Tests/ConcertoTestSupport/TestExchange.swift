@@ -72,11 +72,11 @@ public enum TestExchange {
 
     /// posix_spawn and waitpid: Foundation's `Process.waitUntilExit` can hang inside
     /// Swift Testing's concurrent runner when the child leaves a daemon behind.
-    public static func spawnAndWait(_ arguments: [String], environment: [String: String]) throws -> Int32 {
+    public static func spawnAndWait(_ arguments: [String], environment: [String: String], stdout: String = "/dev/null") throws -> Int32 {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
@@ -130,4 +130,19 @@ public enum TestExchange {
 
         deinit { close(fd) }
     }
+}
+
+/// Command-line tools the tests check outputs with (pdftotext, pdfinfo from poppler-utils).
+public enum TestTools {
+    /// Runs `arguments` (the first is looked up in /usr/bin) and returns its exit status and standard output.
+    public static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-tool-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: outputFile) }
+        var arguments = arguments
+        if !arguments[0].hasPrefix("/") { arguments[0] = "/usr/bin/" + arguments[0] }
+        let status = try TestExchange.spawnAndWait(arguments, environment: ProcessInfo.processInfo.environment, stdout: outputFile)
+        return (status, (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "")
+    }
+
+    public static var hasPoppler: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftotext") }
 }

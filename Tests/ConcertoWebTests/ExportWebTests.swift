@@ -78,3 +78,53 @@ import Testing
         }
     }
 }
+
+@Suite struct ActivityExportWebTests {
+    @Test func coordinatorsDownloadTheActivityCSVWithPseudonymousKeys() async throws {
+        try await withTestApp(configure: { $0.seedDemoData = true }) { browser, d in
+            let accounts = try await DemoData.seedIfEmpty(d)
+            let south = try #require(try await d.communities.all().first { $0.name == "RCP Nouvelle-Aquitaine Sud" })
+            let coordinator = try #require(accounts.first { $0.role == .coordinator })
+            try await browser.logIn(email: coordinator.email, password: coordinator.password)
+            let page = try await browser.get(SiteURL.community(south.id).path)
+            #expect(page.text.contains("data-test=\"activity-export\""))
+            let today = ParisCalendar.date(of: Date())
+            let from = ParisCalendar.adding(days: -30, to: today)
+            let path = SiteURL.communityActivityCSV(south.id).path + "?from=\(from.iso)&to=\(today.iso)"
+            let response = try await browser.get(path)
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "text/csv; charset=utf-8")
+            let data = Data(buffer: response.body)
+            #expect(Array(data.prefix(3)) == [0xEF, 0xBB, 0xBF])
+            let lines = String(decoding: data.dropFirst(3), as: UTF8.self).components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            #expect(lines.first?.hasPrefix("date_rcp;rcp;cle_patient;cim10") == true)
+            // Last week's board decided two cases (colon and breast); today's case has no decision yet.
+            let rows = lines.dropFirst().map { $0.components(separatedBy: ";") }
+            #expect(rows.map { $0[3] }.sorted() == ["C18.7", "C50.4"])
+            #expect(rows.allSatisfy { $0[2].count == 16 && $0[2].allSatisfy(\.isHexDigit) })
+            #expect(Set(rows.map { $0[2] }).count == 2)
+            // No identity leaves in the file.
+            let text = String(decoding: data, as: UTF8.self)
+            for name in ["LAMBERT", "BERNARD", "Jean", "Louise"] { #expect(!text.contains(name)) }
+            // The key is stable across exports.
+            let again = String(decoding: Data(buffer: try await browser.get(path + "&format=plain").body), as: UTF8.self)
+            #expect(!again.hasPrefix("\u{FEFF}"))
+            #expect(Set(again.components(separatedBy: "\r\n").dropFirst().filter { !$0.isEmpty }.map { $0.components(separatedBy: ",")[2] })
+                == Set(rows.map { $0[2] }))
+            #expect(try await browser.get(SiteURL.communityActivityCSV(south.id).path + "?from=2026-13-01").status == .badRequest)
+            #expect(try await browser.get(SiteURL.communityActivityCSV(south.id).path + "?from=\(today.iso)&to=\(from.iso)").status == .badRequest)
+            let audited = try await d.audit.events(matching: .init()).map(\.event).filter { $0.action == "community.activity_export" }
+            #expect(audited.count == 2 && audited.first?.reason == "rows:2")
+
+            // A physician of the community: refused; a non-member: 404.
+            let physician = browser.fresh()
+            let oncologist = try #require(accounts.first { $0.email.hasPrefix("oncologue") })
+            try await physician.logIn(email: oncologist.email, password: oncologist.password)
+            #expect(try await physician.get(path).status == .forbidden)
+            try await createUser(d, email: "outsider@t.fr", name: "Dr Dehors")
+            let outsider = browser.fresh()
+            try await outsider.logIn(email: "outsider@t.fr")
+            #expect(try await outsider.get(path).status == .notFound)
+        }
+    }
+}
