@@ -1,112 +1,7 @@
 import ConcertoCore
 import Foundation
 
-/// Everything a fiche RCP document says, already resolved from the stores: the writer
-/// only lays it out (CI-SIS FRCP 2022.01, `CANCER-FRCP_2022.01_Appareil.xml` as the model).
-public struct FicheRCPExport: Sendable {
-    public struct Organisation: Sendable, Equatable {
-        public var finess: String?
-        public var name: String
-        public init(finess: String?, name: String) {
-            self.finess = finess
-            self.name = name
-        }
-    }
-
-    public struct Person: Sendable, Equatable {
-        public var rpps: String?
-        public var displayName: String
-        public var specialtyCode: String?
-        public var specialtyLabel: String?
-        public var organisation: Organisation?
-        public init(rpps: String?, displayName: String, specialtyCode: String?, specialtyLabel: String?, organisation: Organisation?) {
-            self.rpps = rpps
-            self.displayName = displayName
-            self.specialtyCode = specialtyCode
-            self.specialtyLabel = specialtyLabel
-            self.organisation = organisation
-        }
-    }
-
-    /// How the model codes a meeting participant.
-    public enum Role: String, Sendable {
-        /// Médecin coordonnateur (participant RESP).
-        case coordinator
-        /// PS présentateur (participant PRF).
-        case presenter
-        /// Participant du quorum (PRF, fonction 353).
-        case quorumMember
-        /// Participant hors quorum (PRF, fonction CORRE).
-        case otherParticipant
-    }
-
-    public struct Participant: Sendable, Equatable {
-        public var person: Person
-        public var role: Role
-        public init(person: Person, role: Role) {
-            self.person = person
-            self.role = role
-        }
-    }
-
-    public struct Meeting: Sendable, Equatable {
-        public var id: UUID
-        public var title: String
-        public var communityName: String
-        public var startsAt: Date
-        public var place: String?
-        /// ORG-117 organ-based, ORG-132 transversal.
-        public var transversal: Bool
-        public init(id: UUID, title: String, communityName: String, startsAt: Date, place: String?, transversal: Bool) {
-            self.id = id
-            self.title = title
-            self.communityName = communityName
-            self.startsAt = startsAt
-            self.place = place
-            self.transversal = transversal
-        }
-    }
-
-    public var caseID: UUID
-    /// The patient record on the platform: always given as an identifier, so a fiche of a
-    /// patient without qualified INS or IPP still names its patient.
-    public var patientID: UUID
-    /// Export version: the fiche's edition (an amendment after validation is a new one).
-    public var version: Int
-    public var generatedAt: Date
-    public var patient: PatientIdentity
-    public var localIDs: [(finess: String, ipp: String)]
-    public var author: Person
-    public var custodian: Organisation
-    public var legalAuthenticator: Person?
-    public var validatedAt: Date?
-    public var participants: [Participant]
-    public var meeting: Meeting?
-    public var content: CaseContent
-    public var decision: CaseDecision?
-    /// A PDF copy to embed (section FR-Document-PDF-copie).
-    public var pdf: Data?
-
-    public init(caseID: UUID, patientID: UUID, version: Int, generatedAt: Date, patient: PatientIdentity, localIDs: [(finess: String, ipp: String)], author: Person,
-                custodian: Organisation, legalAuthenticator: Person?, validatedAt: Date?, participants: [Participant], meeting: Meeting?,
-                content: CaseContent, decision: CaseDecision?, pdf: Data? = nil) {
-        self.caseID = caseID
-        self.patientID = patientID
-        self.version = version
-        self.generatedAt = generatedAt
-        self.patient = patient
-        self.localIDs = localIDs
-        self.author = author
-        self.custodian = custodian
-        self.legalAuthenticator = legalAuthenticator
-        self.validatedAt = validatedAt
-        self.participants = participants
-        self.meeting = meeting
-        self.content = content
-        self.decision = decision
-        self.pdf = pdf
-    }
-
+extension FicheRCPExport {
     static func documentIDPrefix(_ fiche: FicheRCPExport) -> String { OIDs.uuid(fiche.caseID) }
 
     /// The setId: one per fiche, the same for every version.
@@ -425,20 +320,6 @@ public enum FicheRCPWriter {
         xml.empty("value", ["xsi:type": "BL", "value": value ? "true" : "false"])
     }
 
-    static let presentationLabels: [PresentationReason: String] = [
-        .diagnosticOpinion: "Avis diagnostique", .initialTreatment: "Proposition de traitement initial", .treatmentChange: "Modification de traitement",
-        .relapse: "Rechute", .followUp: "Surveillance", .standardRecord: "Dossier standard (enregistrement)",
-    ]
-    static let discoveryLabels: [DiscoveryMode: String] = [
-        .symptoms: "Symptômes", .screening: "Dépistage", .incidental: "Découverte fortuite", .surveillance: "Surveillance", .other: "Autre",
-    ]
-    static let proposalLabels: [ProposalType: String] = [
-        .surgery: "Chirurgie", .chemotherapy: "Chimiothérapie", .radiotherapy: "Radiothérapie", .hormoneTherapy: "Hormonothérapie",
-        .targetedTherapy: "Thérapie ciblée", .immunotherapy: "Immunothérapie", .activeSurveillance: "Surveillance active",
-        .furtherInvestigations: "Examens complémentaires", .supportiveCare: "Soins de support", .palliativeCare: "Soins palliatifs",
-        .recoursReferral: "Avis d'une RCP de recours",
-    ]
-
     static func body(_ fiche: FicheRCPExport, _ xml: inout XMLWriter) {
         let content = fiche.content
         let decision = fiche.decision
@@ -447,7 +328,7 @@ public enum FicheRCPWriter {
                 code: "42349-1", display: "Raison de la recommandation", title: "TYPE DE RCP / MOTIF DE LA RCP", narrative: { xml in
             table([("Nature de la discussion", nature.flatMap { Terminology.boardNatures.concept($0)?.label }),
                    ("RCP", fiche.meeting.map { "\($0.communityName) — \($0.title)" }),
-                   ("Motif de la présentation", content.presentationReason.flatMap { presentationLabels[$0] })], &xml)
+                   ("Motif de la présentation", content.presentationReason?.frenchLabel)], &xml)
         }, entries: { xml in
             codedObservation(&xml, code: "GEN-098", display: "Nature de la discussion") { xml in
                 cd(nature, OIDs.taASIP, nature.flatMap { Terminology.boardNatures.concept($0)?.label }, &xml)
@@ -458,7 +339,7 @@ public enum FicheRCPWriter {
         })
         section(&xml, templates: ["1.3.6.1.4.1.19376.1.5.3.1.1.21.2.9", "1.3.6.1.4.1.19376.1.7.3.1.1.13.7", "1.2.250.1.213.1.1.2.163"],
                 code: "42545-4", display: "Evènements observés", title: "MODE DE DÉCOUVERTE DU CANCER", narrative: { xml in
-            table([("Circonstances de découverte", content.discoveryMode.flatMap { discoveryLabels[$0] })], &xml)
+            table([("Circonstances de découverte", content.discoveryMode?.frenchLabel)], &xml)
         }, entries: { xml in
             if let mode = content.discoveryMode {
                 codedObservation(&xml, code: "63921-1", system: OIDs.loinc, display: "Dépistage du cancer") { xml in bool(mode == .screening, &xml) }
@@ -560,7 +441,7 @@ public enum FicheRCPWriter {
         section(&xml, templates: ["2.16.840.1.113883.10.20.1.10", "1.3.6.1.4.1.19376.1.5.3.1.3.36", "1.2.250.1.213.1.1.2.158"], code: "18776-5",
                 display: "Plan de soins", title: "PLAN DE SOINS", narrative: { xml in
             if let decision {
-                xml.text("paragraph", decision.proposalTypes.compactMap { proposalLabels[$0] }.joined(separator: ", "))
+                xml.text("paragraph", decision.proposalTypes.map(\.frenchLabel).joined(separator: ", "))
                 paragraphs(decision.proposal, &xml)
             } else {
                 xml.text("paragraph", "Pas encore de proposition.")

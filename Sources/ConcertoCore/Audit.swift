@@ -49,6 +49,7 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case apiTokenCreate = "api_token.create"
     case caseExport = "case.export"
     case activityExport = "community.activity_export"
+    case minutesExport = "meeting.minutes_export"
     case imagingSearch = "imaging.search"
     case imagingAttach = "imaging.attach"
     case imagingDetach = "imaging.detach"

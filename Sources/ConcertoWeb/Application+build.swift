@@ -125,7 +125,7 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         renderer: dependencies.renderer, horizonMonths: config.meetingHorizonMonths
     ).addRoutes(to: authenticated)
     ExportController(
-        cases: dependencies.cases, communities: dependencies.communities, activity: ActivityStore(database: dependencies.database), exporter: dependencies.ficheExporter, guardian: guardian, renderer: dependencies.renderer
+        cases: dependencies.cases, meetings: dependencies.meetings, communities: dependencies.communities, activity: ActivityStore(database: dependencies.database), exporter: dependencies.ficheExporter, guardian: guardian, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     ImagingController(
         cases: dependencies.cases, patients: dependencies.patients, studies: dependencies.imagingStudies, imaging: dependencies.imaging,

@@ -1,6 +1,7 @@
 import CDA
 import ConcertoCore
 import ConcertoStore
+import Documents
 import Foundation
 
 /// Gathers what a fiche RCP export says from the stores (patient, people with RPPS and
@@ -30,13 +31,77 @@ public struct FicheExporter: Sendable {
         case notValidated
     }
 
-    /// The CDA R2 document of a validated fiche (version = the fiche's edition).
-    public func cda(of record: CaseRecord, at now: Date = Date()) async throws -> Data {
-        FicheRCPWriter.write(try await export(record, at: now))
+    /// The CDA R2 document of a validated fiche (version = the fiche's edition), with its PDF
+    /// copy embedded when asked.
+    public func cda(of record: CaseRecord, embedPDF: Bool = false, at now: Date = Date()) async throws -> Data {
+        var fiche = try await export(record, at: now)
+        if embedPDF { fiche.pdf = try Self.pdf(of: fiche, at: now) }
+        return FicheRCPWriter.write(fiche)
     }
 
-    public func export(_ record: CaseRecord, at now: Date = Date()) async throws -> FicheRCPExport {
-        guard record.status == .validated, record.decision != nil else { throw Problem.notValidated }
+    /// The printed fiche of a validated case.
+    public func pdf(of record: CaseRecord, at now: Date = Date()) async throws -> Data {
+        try Self.pdf(of: try await export(record, at: now), at: now)
+    }
+
+    static func pdf(of fiche: FicheRCPExport, at now: Date) throws -> Data {
+        try PDFRenderer.render(BoardDocuments.fiche(fiche, documentID: "FRCP \(fiche.documentID)", generatedAt: now))
+    }
+
+    /// The meeting's minutes: attendance, quorum and every case on the agenda (decided or not).
+    public func minutes(of meeting: MeetingRecord, at now: Date = Date()) async throws -> MeetingMinutes {
+        let attendance = try await meetings.attendance(of: meeting.id)
+        let quorum = meeting.quorum.evaluate(presentSpecialtyCodes: attendance.filter { $0.status == .present }.compactMap(\.specialtyCode))
+        var fiches: [FicheRCPExport] = []
+        for item in try await meetings.agenda(of: meeting.id) {
+            guard let record = try await cases.find(id: item.caseID) else { continue }
+            fiches.append(try await export(record, requireValidated: false, at: now))
+        }
+        let community = try await communities.find(id: meeting.communityID)
+        let missing = quorum.missingDisciplines.map(\.frenchLabel)
+        return MeetingMinutes(
+            meeting: FicheRCPExport.Meeting(id: meeting.id, title: meeting.title, communityName: meeting.communityName, startsAt: meeting.startsAt,
+                                            place: meeting.place, transversal: community?.kind == .transversal),
+            chairName: meeting.chairName,
+            attendees: attendance.map { row in
+                MeetingMinutes.Attendee(name: row.name + (row.isGuest ? " (invité)" : ""),
+                                        specialty: row.specialtyCode.flatMap { Specialty.find(code: $0)?.label } ?? row.specialtyCode,
+                                        status: row.status.frenchLabel)
+            },
+            quorumMet: quorum.isMet,
+            quorumDetail: "\(quorum.distinctSpecialties) spécialité(s) présente(s) sur \(quorum.minimum) requises"
+                + (missing.isEmpty ? "" : " ; manquent : " + missing.joined(separator: ", ")),
+            fiches: fiches)
+    }
+
+    public func minutesPDF(of meeting: MeetingRecord, at now: Date = Date()) async throws -> Data {
+        try PDFRenderer.render(BoardDocuments.minutes(try await minutes(of: meeting, at: now), documentID: "CR-RCP \(meeting.id.storageKey.prefix(8))",
+                                                      generatedAt: now))
+    }
+
+    /// Every validated fiche as CDA (with its PDF copy) and PDF, and the minutes PDF.
+    public func minutesArchive(of meeting: MeetingRecord, at now: Date = Date()) async throws -> Data {
+        let minutes = try await minutes(of: meeting, at: now)
+        var archive = ZipArchive()
+        archive.add("compte-rendu.pdf", try PDFRenderer.render(BoardDocuments.minutes(minutes, documentID: "CR-RCP \(meeting.id.storageKey.prefix(8))",
+                                                                                        generatedAt: now)), modified: now)
+        for (index, var fiche) in minutes.fiches.enumerated() where fiche.validatedAt != nil && fiche.decision != nil {
+            let name = String(format: "%02d-", index + 1) + Self.fileName(fiche.patient.displayName)
+            let pdf = try Self.pdf(of: fiche, at: now)
+            fiche.pdf = pdf
+            archive.add("\(name)/fiche-rcp.pdf", pdf, modified: now)
+            archive.add("\(name)/fiche-rcp.xml", FicheRCPWriter.write(fiche), modified: now)
+        }
+        return archive.data
+    }
+
+    static func fileName(_ text: String) -> String {
+        String(text.folding(options: [.diacriticInsensitive], locale: Locale(identifier: "fr_FR"))
+            .map { $0.isLetter || $0.isNumber ? $0 : "-" }).lowercased()
+    }
+
+    public func export(_ record: CaseRecord, requireValidated: Bool = true, at now: Date = Date()) async throws -> FicheRCPExport {
+        if requireValidated { guard record.status == .validated, record.decision != nil else { throw Problem.notValidated } }
         guard let patient = try await patients.find(id: record.patientID) else { throw Problem.unknownCase }
         var organisationCache: [UUID: FicheRCPExport.Organisation] = [:]
         func organisation(_ id: UUID?) async throws -> FicheRCPExport.Organisation? {
@@ -55,7 +120,7 @@ public struct FicheExporter: Sendable {
         }
         let meeting = try await record.meetingID.asyncMap { try await meetings.find(id: $0) } ?? nil
         let community = try await communities.find(id: record.communityID)
-        let validator = try await person(record.validatedByID, name: record.validatedByName ?? "")
+        let validator = try await person(record.validatedByID ?? record.createdByID, name: record.validatedByName ?? record.createdByName ?? "")
         var participants: [FicheRCPExport.Participant] = []
         if let meeting {
             if let chair = meeting.chairID {
@@ -74,7 +139,8 @@ public struct FicheExporter: Sendable {
         let custodian = validator.organisation ?? FicheRCPExport.Organisation(finess: nil, name: record.communityName)
         return FicheRCPExport(
             caseID: record.id, patientID: record.patientID, version: record.edition, generatedAt: now, patient: patient.identity,
-            localIDs: try await patients.localIdentifiers(of: patient.id), author: validator, custodian: custodian, legalAuthenticator: validator,
+            localIDs: try await patients.localIdentifiers(of: patient.id), author: validator, custodian: custodian,
+            legalAuthenticator: record.validatedAt == nil ? nil : validator,
             validatedAt: record.validatedAt, participants: participants,
             meeting: meeting.map { meeting in
                 FicheRCPExport.Meeting(id: meeting.id, title: meeting.title, communityName: meeting.communityName, startsAt: meeting.startsAt,

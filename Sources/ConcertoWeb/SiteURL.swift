@@ -69,6 +69,9 @@ public enum SiteURL: Sendable, Equatable {
     case caseDocuments(UUID)
     case caseImaging(UUID)
     case caseFicheXML(UUID)
+    case caseFichePDF(UUID)
+    case meetingMinutesPDF(UUID)
+    case meetingMinutesZIP(UUID)
     case caseImagingDetach(UUID, study: UUID)
     case caseImagingThumbnail(UUID, study: UUID)
     case caseImagingViewer(UUID, study: UUID)
@@ -145,6 +148,9 @@ public enum SiteURL: Sendable, Equatable {
         case .caseDocuments(let id): "/cases/\(id.storageKey)/documents"
         case .caseImaging(let id): "/cases/\(id.storageKey)/imaging"
         case .caseFicheXML(let id): "/cases/\(id.storageKey)/fiche.xml"
+        case .caseFichePDF(let id): "/cases/\(id.storageKey)/fiche.pdf"
+        case .meetingMinutesPDF(let id): "/meetings/\(id.storageKey)/minutes.pdf"
+        case .meetingMinutesZIP(let id): "/meetings/\(id.storageKey)/minutes.zip"
         case .caseImagingDetach(let id, let study): "/cases/\(id.storageKey)/imaging/\(study.storageKey)/detach"
         case .caseImagingThumbnail(let id, let study): "/cases/\(id.storageKey)/imaging/\(study.storageKey)/thumbnail"
         case .caseImagingViewer(let id, let study): "/cases/\(id.storageKey)/imaging/\(study.storageKey)/viewer"

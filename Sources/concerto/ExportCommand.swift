@@ -29,18 +29,22 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     struct Fiche: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A validated fiche RCP as a CDA R2 document (CI-SIS FRCP 2022.01).")
+        static let configuration = CommandConfiguration(abstract: "A validated fiche RCP as a CDA R2 document (CI-SIS FRCP 2022.01) or a PDF.")
         @OptionGroup var common: CommonOptions
         @Argument(help: "Case id.") var caseID: String
+        @Option(help: "xml (CDA R2), xml-pdf (CDA with its PDF copy embedded) or pdf.") var format = "xml"
         @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
 
         func run() async throws {
             guard let id = UUID(uuidString: caseID) else { throw ValidationError("CASE must be a case id") }
+            guard ["xml", "xml-pdf", "pdf"].contains(format) else { throw ValidationError("--format: xml, xml-pdf or pdf") }
             try await withDependencies(try common.configuration()) { dependencies in
                 guard let record = try await dependencies.cases.find(id: id) else { throw CommandFailure("Unknown case \(caseID).") }
                 do {
-                    let data = try await dependencies.ficheExporter.cda(of: record)
-                    try await ExportCommand.audit(dependencies, .caseExport, resourceType: "case", resourceID: "\(id.storageKey)/fiche.xml", patient: record.patientID)
+                    let data = format == "pdf" ? try await dependencies.ficheExporter.pdf(of: record)
+                        : try await dependencies.ficheExporter.cda(of: record, embedPDF: format == "xml-pdf")
+                    try await ExportCommand.audit(dependencies, .caseExport, resourceType: "case", resourceID: "\(id.storageKey)/fiche.\(format == "pdf" ? "pdf" : "xml")",
+                                                  patient: record.patientID)
                     try ExportCommand.write(data, to: output)
                 } catch FicheExporter.Problem.notValidated {
                     throw CommandFailure("The case is not validated: only a validated fiche is exported.")
@@ -50,23 +54,28 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     struct Minutes: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A meeting's decided cases (CSV; PDF and ZIP minutes are not available yet).")
+        static let configuration = CommandConfiguration(abstract: "A meeting's minutes: PDF, ZIP (minutes + every validated fiche as CDA and PDF) or CSV.")
         @OptionGroup var common: CommonOptions
         @Argument(help: "Meeting id.") var meetingID: String
-        @Option(help: "csv (French: ';' and BOM) or csv-plain (',').") var format = "csv"
+        @Option(help: "pdf, zip, csv (French: ';' and BOM) or csv-plain (',').") var format = "pdf"
         @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
 
         func run() async throws {
             guard let id = UUID(uuidString: meetingID) else { throw ValidationError("MEETING must be a meeting id") }
-            guard format == "csv" || format == "csv-plain" else {
-                throw ValidationError("--format \(format): only csv and csv-plain are available (PDF and ZIP minutes are not built yet).")
-            }
+            guard ["pdf", "zip", "csv", "csv-plain"].contains(format) else { throw ValidationError("--format: pdf, zip, csv or csv-plain") }
             try await withDependencies(try common.configuration()) { dependencies in
                 guard let meeting = try await dependencies.meetings.find(id: id) else { throw CommandFailure("Unknown meeting \(meetingID).") }
-                let rows = try await ActivityStore(database: dependencies.database).presentedCases(
-                    community: meeting.communityID, from: meeting.startsAt, to: meeting.startsAt.addingTimeInterval(1), meeting: meeting.id)
-                try await ExportCommand.audit(dependencies, .activityExport, resourceType: "meeting", resourceID: id.storageKey)
-                try ExportCommand.write(ActivityCSV.render(rows, flavour: format == "csv" ? .french : .plain), to: output)
+                let data: Data
+                switch format {
+                case "pdf": data = try await dependencies.ficheExporter.minutesPDF(of: meeting)
+                case "zip": data = try await dependencies.ficheExporter.minutesArchive(of: meeting)
+                default:
+                    let rows = try await ActivityStore(database: dependencies.database).presentedCases(
+                        community: meeting.communityID, from: meeting.startsAt, to: meeting.startsAt.addingTimeInterval(1), meeting: meeting.id)
+                    data = ActivityCSV.render(rows, flavour: format == "csv" ? .french : .plain)
+                }
+                try await ExportCommand.audit(dependencies, .minutesExport, resourceType: "meeting", resourceID: id.storageKey)
+                try ExportCommand.write(data, to: output)
             }
         }
     }

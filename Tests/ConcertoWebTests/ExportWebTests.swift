@@ -128,3 +128,113 @@ import Testing
         }
     }
 }
+
+@Suite(.enabled(if: TestTools.hasPoppler, "needs poppler-utils (make test installs it)"))
+struct MinutesExportWebTests {
+    /// A meeting of `count` decided cases of the southern test patient's community, the
+    /// southern physician in the care team of each; the first `validated` are validated.
+    static func boardOf(_ count: Int, validated: Int, _ d: AppDependencies, _ world: AccessWorld) async throws -> UUID {
+        let meetingID = UUID()
+        let start = Date().addingTimeInterval(-3600)
+        try await d.meetings.create(id: meetingID, communityID: world.south.id, title: "RCP digestive", startsAt: start, endsAt: start.addingTimeInterval(7200),
+                                    place: "Salle 2", deadlineHours: 0)
+        let author = world.southPhysician.id
+        func audit(_ action: AuditAction) -> AuditDraft { AuditDraft(actorID: author, action: action, resourceType: "case", outcome: .success) }
+        for index in 0..<count {
+            let identity = PatientIdentity(birthName: "PATIENT\(index)", firstNames: "Élise", birthDate: CalendarDate(year: 1950 + index, month: 3, day: 1)!,
+                                           sex: .female, status: .provisional)
+            let patient = try await d.patients.create(identity, in: world.south.id, by: author, careReason: "Référente", localID: nil, audit: audit(.patientCreate))
+            let caseID = try await d.cases.create(patientID: patient, communityID: world.south.id, by: author, content: CaseContent(
+                tumourSiteCode: "C18.7", tnm: TNM(pT: "T3", pN: "N1", edition: 8),
+                summary: "Dossier \(index) : " + String(repeating: "synthèse détaillée du parcours, ", count: 12), question: "Chimiothérapie adjuvante ?"),
+                audit: audit(.caseCreate))
+            try await d.cases.register(id: caseID, meetingID: meetingID, from: [.draft], by: author, audit: audit(.caseRegister))
+            try await d.cases.recordDecision(id: caseID, decision: CaseDecision(
+                proposalTypes: [.chemotherapy], proposal: "FOLFOX 3 mois pour le dossier \(index).", followsGuidelines: true, trialProposed: false,
+                fileComplete: true, quorumMet: true), by: author, audit: audit(.caseDecision))
+            if index < validated { try await d.cases.validate(id: caseID, by: author, audit: audit(.caseValidate)) }
+        }
+        return meetingID
+    }
+
+    static func pdfText(_ data: Data) throws -> (text: String, pages: Int) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-\(UUID().uuidString).pdf")
+        try data.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let text = try TestTools.run(["pdftotext", "-layout", file.path, "-"]).output
+        let info = try TestTools.run(["pdfinfo", file.path]).output
+        return (text, info.split(separator: "\n").first { $0.hasPrefix("Pages:") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1)
+    }
+
+    @Test func minutesOfA40CaseBoardAndTheArchive() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            let meetingID = try await Self.boardOf(40, validated: 2, d, world)
+            try await browser.logIn(email: "sud@t.fr")
+            #expect(try await browser.get(SiteURL.meeting(meetingID).path).text.contains(SiteURL.meetingMinutesPDF(meetingID).path))
+            let response = try await browser.get(SiteURL.meetingMinutesPDF(meetingID).path)
+            #expect(response.status == .ok)
+            #expect(response.headers[.contentType] == "application/pdf")
+            let (text, pages) = try Self.pdfText(Data(buffer: response.body))
+            #expect(pages >= 10)
+            #expect(text.contains("Page 1 / \(pages)") && text.contains("Page \(pages) / \(pages)"))
+            #expect(text.contains("Compte rendu de RCP"))
+            for index in [0, 17, 39] {
+                #expect(text.contains("PATIENT\(index)"), "PATIENT\(index)")
+                #expect(text.contains("FOLFOX 3 mois pour le dossier \(index)."))
+            }
+            #expect(text.contains("Quorum"))
+            #expect(text.contains("Chimiothérapie adjuvante"))
+
+            let zip = try await browser.get(SiteURL.meetingMinutesZIP(meetingID).path)
+            #expect(zip.status == .ok)
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-\(UUID().uuidString).zip")
+            try Data(buffer: zip.body).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let listing = try TestTools.run(["unzip", "-l", file.path])
+            #expect(listing.status == 0)
+            #expect(listing.output.contains("compte-rendu.pdf"))
+            // The two validated fiches, each as CDA and PDF.
+            #expect(listing.output.components(separatedBy: "fiche-rcp.xml").count - 1 == 2)
+            #expect(listing.output.components(separatedBy: "fiche-rcp.pdf").count - 1 == 2)
+            let integrity = try TestTools.run(["unzip", "-t", file.path])
+            #expect(integrity.status == 0 && integrity.output.contains("No errors detected"))
+            let exports = try await d.audit.events(matching: .init()).map(\.event).filter { $0.action == "meeting.minutes_export" }
+            #expect(Set(exports.compactMap(\.reason)) == ["pdf", "zip"] && exports.count == 2)
+        }
+    }
+
+    @Test func minutesAreRefusedToWhoMayNotReadEveryCase() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            let meetingID = try await Self.boardOf(3, validated: 0, d, world)
+            // A colleague of the community outside the care team, not a participant.
+            try await browser.logIn(email: "collegue@t.fr")
+            let refused = try await browser.get(SiteURL.meetingMinutesPDF(meetingID).path)
+            #expect(refused.status == .forbidden)
+            #expect(refused.text.contains("3"))
+            let north = browser.fresh()
+            try await north.logIn(email: "nord@t.fr")
+            #expect(try await north.get(SiteURL.meetingMinutesZIP(meetingID).path).status == .notFound)
+        }
+    }
+
+    @Test func theFichePDFOfAValidatedCase() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            let meetingID = try await Self.boardOf(1, validated: 1, d, world)
+            let caseID = try #require(try await d.meetings.agenda(of: meetingID).first).caseID
+            try await browser.logIn(email: "sud@t.fr")
+            let response = try await browser.get(SiteURL.caseFichePDF(caseID).path)
+            #expect(response.status == .ok)
+            let (text, pages) = try Self.pdfText(Data(buffer: response.body))
+            #expect(pages == 1)
+            #expect(text.contains("Fiche RCP") && text.contains("PATIENT0") && text.contains("FOLFOX 3 mois pour le dossier 0."))
+            #expect(text.contains("Fiche validée le"))
+            // The CDA with its PDF copy embedded reads back with the PDF.
+            let cda = try await browser.get(SiteURL.caseFicheXML(caseID).path + "?pdf=1")
+            let document = try #require(CDA.CDAReader.read(Data(buffer: cda.body)).document)
+            #expect(document.pdf?.starts(with: Data("%PDF".utf8)) == true)
+        }
+    }
+}

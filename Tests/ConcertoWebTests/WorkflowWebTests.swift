@@ -43,12 +43,14 @@ import Testing
                 (.get, SiteURL.caseImaging(caseID).path), (.post, SiteURL.caseImaging(caseID).path),
                 (.post, SiteURL.caseImagingDetach(caseID, study: item).path), (.get, SiteURL.caseImagingThumbnail(caseID, study: item).path),
                 (.get, SiteURL.caseImagingViewer(caseID, study: item).path), (.get, SiteURL.caseFicheXML(caseID).path),
+                (.get, SiteURL.caseFichePDF(caseID).path),
             ]
             routes += [
                 (.get, SiteURL.meeting(meetingID).path), (.get, SiteURL.meetingICS(meetingID).path), (.post, SiteURL.meetingMove(meetingID).path),
                 (.post, SiteURL.meetingCancel(meetingID).path), (.post, SiteURL.meetingChair(meetingID).path), (.get, SiteURL.meetingAgenda(meetingID).path),
                 (.post, SiteURL.meetingAgendaMove(meetingID, case: item).path), (.get, SiteURL.meetingSession(meetingID).path),
                 (.post, SiteURL.meetingAttendance(meetingID).path), (.post, SiteURL.meetingCurrentCase(meetingID).path),
+                (.get, SiteURL.meetingMinutesPDF(meetingID).path), (.get, SiteURL.meetingMinutesZIP(meetingID).path),
             ]
             // The list covers every route under /cases/{id} and /meetings/{id}.
             let tested = Set(routes.map { method, path in

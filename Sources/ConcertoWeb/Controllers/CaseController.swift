@@ -174,6 +174,7 @@ struct CaseController: Sendable {
             "uploadURL": loaded.mayWrite ? SiteURL.caseDocuments(record.id).path : nil,
             "imagingURL": SiteURL.caseImaging(record.id).path, "caseURL": SiteURL.caseItem(record.id).path,
             "ficheXMLURL": record.status == .validated ? SiteURL.caseFicheXML(record.id).path : nil,
+            "fichePDFURL": record.status == .validated ? SiteURL.caseFichePDF(record.id).path : nil,
             // Read from the database only: a slow or absent exchange never delays this page.
             "attached": ImagingController.attachedFields(try await attachedStudies, caseID: record.id,
                                                          mayDetach: loaded.mayWrite && record.status != .validated, imaging: imaging, pages: pages),

@@ -10,6 +10,7 @@ import Hummingbird
 /// (reading the case's clinical data) and is audited as `case.export`.
 struct ExportController: Sendable {
     let cases: CaseStore
+    let meetings: MeetingStore
     let communities: CommunityStore
     let activity: ActivityStore
     let exporter: FicheExporter
@@ -18,6 +19,9 @@ struct ExportController: Sendable {
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
         group.get(PatientController.route { id, _ in .caseFicheXML(id) }, use: ficheXML)
+        group.get(PatientController.route { id, _ in .caseFichePDF(id) }, use: fichePDF)
+        group.get(PatientController.route { id, _ in .meetingMinutesPDF(id) }, use: minutesPDF)
+        group.get(PatientController.route { id, _ in .meetingMinutesZIP(id) }, use: minutesZIP)
         group.get(PatientController.route { id, _ in .communityActivityCSV(id) }, use: activityCSV)
     }
 
@@ -46,24 +50,97 @@ struct ExportController: Sendable {
     }
 
 
-    @Sendable func ficheXML(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+    /// A validated fiche, once the policy allows reading it (audited as `case.export`).
+    func exportableCase(_ context: AuthenticatedContext, suffix: String) async throws -> CaseRecord {
         let id = try context.parameters.uuid("id")
         guard let record = try await cases.find(id: id) else {
             _ = try await guardian.audit.record(context.auditDraft(.caseExport, resourceType: "case", resourceID: id.storageKey, outcome: .denied, reason: "unknown_case"))
             throw AppError.notFound
         }
-        let pages = PageBuilder(request: request, context: context)
         try await guardian.require(.readClinical, patient: record.patientID, community: record.communityID, auditAction: .caseExport,
-                                   resourceType: "case", resourceID: "\(record.id.storageKey)/fiche.xml", context: context)
+                                   resourceType: "case", resourceID: "\(record.id.storageKey)/\(suffix)", context: context)
+        return record
+    }
+
+    func refusal(_ message: String, back: String, pages: PageBuilder, status: HTTPResponse.Status) throws -> Response {
+        try renderer.html("imaging_refused", pages.page(ViewFields(["message": message, "backURL": back, "caseURL": back])), status: status)
+    }
+
+    /// `?pdf=1` embeds the PDF copy (section FR-Document-PDF-copie).
+    @Sendable func ficheXML(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let record = try await exportableCase(context, suffix: "fiche.xml")
         do {
-            let data = try await exporter.cda(of: record)
+            let data = try await exporter.cda(of: record, embedPDF: request.uri.queryParameters["pdf"] == "1")
             return DocumentController.download(data, type: "application/xml", name: "fiche-rcp-\(record.id.storageKey)-v\(record.edition).xml")
         } catch FicheExporter.Problem.notValidated {
-            return try renderer.html("imaging_refused", pages.page(ViewFields([
-                "message": pages.text("case_export_not_validated"), "backURL": SiteURL.caseItem(record.id).path, "caseURL": SiteURL.caseItem(record.id).path,
-            ])), status: .conflict)
+            let pages = PageBuilder(request: request, context: context)
+            return try refusal(pages.text("case_export_not_validated"), back: SiteURL.caseItem(record.id).path, pages: pages, status: .conflict)
         }
     }
+
+    @Sendable func fichePDF(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let record = try await exportableCase(context, suffix: "fiche.pdf")
+        do {
+            let data = try await exporter.pdf(of: record)
+            return DocumentController.download(data, type: "application/pdf", name: "fiche-rcp-\(record.id.storageKey)-v\(record.edition).pdf")
+        } catch FicheExporter.Problem.notValidated {
+            let pages = PageBuilder(request: request, context: context)
+            return try refusal(pages.text("case_export_not_validated"), back: SiteURL.caseItem(record.id).path, pages: pages, status: .conflict)
+        }
+    }
+
+    /// The minutes carry every agenda case's clinical content: members of the meeting's
+    /// community only (else 404), and only when the policy lets them read every case
+    /// (each check audited; otherwise 403 saying how many they may not read).
+    enum MinutesAccess {
+        case allowed(MeetingRecord)
+        case refused(Response)
+    }
+
+    func minutesMeeting(_ request: Request, context: AuthenticatedContext, format: String) async throws -> MinutesAccess {
+        let id = try context.parameters.uuid("id")
+        guard let (meeting, _) = try await meetings.find(id: id, member: context.user.id) else { throw AppError.notFound }
+        var denied = 0
+        for item in try await meetings.agenda(of: meeting.id) {
+            let outcome = try await guardian.evaluate(.readClinical, patient: item.patientID, community: meeting.communityID, auditAction: .caseExport,
+                                                      resourceType: "case", resourceID: "\(item.caseID.storageKey)/minutes", context: context)
+            if outcome.decision.allowed {
+                try await guardian.audit.record(guardian.allowedEvent(outcome.decision, auditAction: .caseExport, resourceType: "case",
+                                                                      resourceID: "\(item.caseID.storageKey)/minutes", patientID: item.patientID, context: context))
+            } else {
+                denied += 1
+            }
+        }
+        let pages = PageBuilder(request: request, context: context)
+        guard denied == 0 else {
+            _ = try await guardian.audit.record(context.auditDraft(.minutesExport, resourceType: "meeting", resourceID: meeting.id.storageKey, outcome: .denied,
+                                                                   reason: "cases_denied:\(denied)"))
+            return .refused(try refusal(pages.text("minutes_denied", ["count": String(denied)]), back: SiteURL.meeting(meeting.id).path, pages: pages,
+                                        status: .forbidden))
+        }
+        _ = try await guardian.audit.record(context.auditDraft(.minutesExport, resourceType: "meeting", resourceID: meeting.id.storageKey, outcome: .success,
+                                                               reason: format))
+        return .allowed(meeting)
+    }
+
+    @Sendable func minutesPDF(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        switch try await minutesMeeting(request, context: context, format: "pdf") {
+        case .refused(let refusal): return refusal
+        case .allowed(let meeting):
+            return DocumentController.download(try await exporter.minutesPDF(of: meeting), type: "application/pdf",
+                                               name: "compte-rendu-rcp-\(ParisCalendar.date(of: meeting.startsAt).iso).pdf")
+        }
+    }
+
+    @Sendable func minutesZIP(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        switch try await minutesMeeting(request, context: context, format: "zip") {
+        case .refused(let refusal): return refusal
+        case .allowed(let meeting):
+            return DocumentController.download(try await exporter.minutesArchive(of: meeting), type: "application/zip",
+                                               name: "rcp-\(ParisCalendar.date(of: meeting.startsAt).iso).zip")
+        }
+    }
+
 }
 
 /// A period of whole Paris days for exports: [from 00:00, the day after `to` 00:00).

@@ -257,6 +257,7 @@ struct MeetingController: Sendable {
             "cancelled": meeting.status == .cancelled ? true : nil,
             "url": SiteURL.meeting(meeting.id).path, "agendaURL": SiteURL.meetingAgenda(meeting.id).path,
             "sessionURL": SiteURL.meetingSession(meeting.id).path, "icsURL": SiteURL.meetingICS(meeting.id).path,
+            "minutesPDFURL": SiteURL.meetingMinutesPDF(meeting.id).path, "minutesZIPURL": SiteURL.meetingMinutesZIP(meeting.id).path,
             "casesURL": SiteURL.cases.path + "?meeting=\(meeting.id.storageKey)",
         ])
     }
