@@ -121,7 +121,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConcertoBench",
-            dependencies: ["CDA", "DICOMweb", "ConcertoStore", "ConcertoCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: ["CDA", "DICOMweb", "Documents", "ConcertoStore", "ConcertoCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings
         ),
         .target(

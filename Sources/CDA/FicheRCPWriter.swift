@@ -384,6 +384,8 @@ public enum FicheRCPWriter {
                 }
             }
         })
+        section(&xml, templates: ["1.2.250.1.213.1.1.2.2"], code: "11348-0", display: "Antécédents médicaux", title: "ANTÉCÉDENTS ET COMORBIDITÉS",
+                narrative: { xml in table([("Antécédents", content.history), ("Comorbidités", content.comorbidities)], &xml) })
         section(&xml, templates: ["1.3.6.1.4.1.19376.1.5.3.1.1.13.2.7", "1.2.250.1.213.1.1.2.25"], code: "18733-6", display: "Note de progression",
                 title: "PHASE CLINIQUE DE LA MALADIE", narrative: { xml in
             table([("Phase", content.phaseCode.flatMap { Terminology.cancerPhases.concept($0)?.label }),
@@ -395,8 +397,6 @@ public enum FicheRCPWriter {
                 }
             }
         })
-        section(&xml, templates: ["1.2.250.1.213.1.1.2.2"], code: "11348-0", display: "Antécédents médicaux", title: "ANTÉCÉDENTS ET COMORBIDITÉS",
-                narrative: { xml in table([("Antécédents", content.history), ("Comorbidités", content.comorbidities)], &xml) })
         section(&xml, templates: ["1.3.6.1.4.1.19376.1.5.3.1.1.13.2.11", "1.2.250.1.213.1.1.2.118"], code: "29554-3", display: "Actes",
                 title: "TRAITEMENTS ANTÉRIEURS", narrative: { xml in paragraphs(content.previousTreatments, &xml) })
         section(&xml, templates: ["1.3.6.1.4.1.19376.1.5.3.1.3.4", "1.2.250.1.213.1.1.2.130"], code: "10164-2", display: "Histoire de la maladie",

@@ -29,8 +29,16 @@ enum AgendaSeed {
                 let caseID = try await cases.create(patientID: patient, communityID: south.id, by: author.id, content: CaseContent(
                     tumourSiteCode: sites[index % sites.count], summary: "Dossier de charge numéro \(index).", question: "Quelle stratégie ?"), audit: audit)
                 try await cases.register(id: caseID, meetingID: meeting.id, from: [.draft], by: author.id, audit: audit)
+                if options.decide {
+                    // Decided and validated, for the minutes and fiche exports' benchmark.
+                    try await cases.recordDecision(id: caseID, decision: CaseDecision(
+                        proposalTypes: [.chemotherapy, .radiotherapy], proposal: "Proposition détaillée pour le dossier \(index). " + String(repeating: "Modalités et suivi. ", count: 12),
+                        followsGuidelines: true, trialProposed: index % 3 == 0, trialReference: index % 3 == 0 ? "NCT-\(index)" : nil, fileComplete: true,
+                        quorumMet: true), by: author.id, audit: audit)
+                    try await cases.validate(id: caseID, by: author.id, audit: audit)
+                }
             }
-            print("/meetings/\(meeting.id.storageKey)/agenda")
+            print(options.decide ? "/meetings/\(meeting.id.storageKey)" : "/meetings/\(meeting.id.storageKey)/agenda")
             await database.shutdown()
         } catch {
             await database.shutdown()

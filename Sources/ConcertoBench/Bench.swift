@@ -29,6 +29,7 @@ struct Options {
     var corpus = "../shared/corpus/cda"
     var seconds = 5
     var file = ""
+    var decide = false
 
     init(_ arguments: [String]) throws {
         var index = 1
@@ -51,6 +52,7 @@ struct Options {
             case "--corpus": corpus = try value()
             case "--seconds": seconds = Int(try value()) ?? seconds
             case "--file": file = try value()
+            case "--decide": decide = true
             default: throw BenchError.usage
             }
             index += 1
@@ -104,7 +106,7 @@ struct Bench {
         case "seed-agenda": try await AgendaSeed.run(options)
         case "cda": if try !CDABench.run(options) { exit(1) }
         case "dicom-json": try DICOMJSONBench.run(options)
-        case "fiche": if try !FicheBench.run(options) { exit(1) }
+        case "fiche", "exports": if try !FicheBench.run(options) { exit(1) }
         default: throw BenchError.usage
         }
     }

@@ -54,7 +54,7 @@ import Testing
         #expect(document.boardOutcome?.fileComplete == true)
         #expect(document.boardOutcome?.proposal?.contains("Lobectomie supérieure droite.") == true)
         #expect(document.serviceEvents.compactMap(\.code?.code) == ["39", "C34.1"])
-        #expect(document.sections.compactMap(\.code?.code) == ["42349-1", "42545-4", "72135-7", "18733-6", "11348-0", "29554-3", "10164-2",
+        #expect(document.sections.compactMap(\.code?.code) == ["42349-1", "42545-4", "72135-7", "11348-0", "18733-6", "29554-3", "10164-2",
                                                                 "21874-3", "18776-5", "35510-7", "33557-0", "55108-5"])
         #expect(document.pdf == Data("%PDF-1.4 test".utf8))
         let summary = try #require(document.sections.first { $0.code?.code == "10164-2" })
