@@ -67,15 +67,21 @@ public final class CDASchema: @unchecked Sendable {
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             entry = (path as NSString).appendingPathComponent("CDA_extended.xsd")
         }
-        xmlInitParser()
-        guard FileManager.default.isReadableFile(atPath: entry), let parser = xmlSchemaNewParserCtxt(entry) else {
-            throw LoadError.unreadable(entry)
+        _ = SafeXML.initialised
+        guard FileManager.default.isReadableFile(atPath: entry) else { throw LoadError.unreadable(entry) }
+        // Schema parsing is rare (start-up) and was seen to fail when several threads parsed
+        // at once (libxml2 2.9): one at a time.
+        let parsed: OpaquePointer? = Self.parseLock.withLock {
+            guard let parser = xmlSchemaNewParserCtxt(entry) else { return nil }
+            defer { xmlSchemaFreeParserCtxt(parser) }
+            xmlSchemaSetParserStructuredErrors(parser, { _, _ in }, nil)
+            return xmlSchemaParse(parser)
         }
-        defer { xmlSchemaFreeParserCtxt(parser) }
-        xmlSchemaSetParserStructuredErrors(parser, { _, _ in }, nil)
-        guard let schema = xmlSchemaParse(parser) else { throw LoadError.unreadable(entry) }
-        self.schema = schema
+        guard let parsed else { throw LoadError.unreadable(entry) }
+        self.schema = parsed
     }
+
+    private static let parseLock = NSLock()
 
     deinit { xmlSchemaFree(schema) }
 

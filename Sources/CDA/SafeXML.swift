@@ -68,8 +68,9 @@ final class XMLTree {
 }
 
 enum SafeXML {
-    /// libxml2 wants one initialisation before threads use it.
-    private static let initialised: Void = { xmlInitParser() }()
+    /// libxml2 wants one initialisation before threads use it (a Swift static is
+    /// initialised once, thread-safely; every entry point goes through it).
+    static let initialised: Void = { xmlInitParser() }()
 
     /// No network, no DTD loading, no entity substitution. HUGE lifts libxml2's 10 MB
     /// single-text-node cap (a base64 PDF in a 20 MB document is one text node); depth

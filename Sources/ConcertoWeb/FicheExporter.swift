@@ -3,6 +3,7 @@ import ConcertoCore
 import ConcertoStore
 import Documents
 import Foundation
+import NIOPosix
 
 /// Gathers what a fiche RCP export says from the stores (patient, people with RPPS and
 /// specialty, the meeting and who attended) and writes it. Shared by the case page's
@@ -35,17 +36,27 @@ public struct FicheExporter: Sendable {
     /// copy embedded when asked.
     public func cda(of record: CaseRecord, embedPDF: Bool = false, at now: Date = Date()) async throws -> Data {
         var fiche = try await export(record, at: now)
-        if embedPDF { fiche.pdf = try Self.pdf(of: fiche, at: now) }
+        if embedPDF {
+            let unembedded = fiche
+            fiche.pdf = try await Self.offloaded { try Self.pdf(of: unembedded, at: now) }
+        }
         return FicheRCPWriter.write(fiche)
     }
 
     /// The printed fiche of a validated case.
     public func pdf(of record: CaseRecord, at now: Date = Date()) async throws -> Data {
-        try Self.pdf(of: try await export(record, at: now), at: now)
+        let fiche = try await export(record, at: now)
+        return try await Self.offloaded { try Self.pdf(of: fiche, at: now) }
     }
 
     static func pdf(of fiche: FicheRCPExport, at now: Date) throws -> Data {
         try PDFRenderer.render(BoardDocuments.fiche(fiche, documentID: "FRCP \(fiche.documentID)", generatedAt: now))
+    }
+
+    /// PDF layout costs tens to hundreds of milliseconds of CPU: it runs on the blocking
+    /// thread pool, not on the cooperative threads that serve every other request.
+    static func offloaded<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive(work)
     }
 
     /// The meeting's minutes: attendance, quorum and every case on the agenda (decided or not).
@@ -75,15 +86,21 @@ public struct FicheExporter: Sendable {
     }
 
     public func minutesPDF(of meeting: MeetingRecord, at now: Date = Date()) async throws -> Data {
-        try PDFRenderer.render(BoardDocuments.minutes(try await minutes(of: meeting, at: now), documentID: "CR-RCP \(meeting.id.storageKey.prefix(8))",
-                                                      generatedAt: now))
+        let minutes = try await minutes(of: meeting, at: now)
+        return try await Self.offloaded {
+            try PDFRenderer.render(BoardDocuments.minutes(minutes, documentID: "CR-RCP \(meeting.id.storageKey.prefix(8))", generatedAt: now))
+        }
     }
 
     /// Every validated fiche as CDA (with its PDF copy) and PDF, and the minutes PDF.
     public func minutesArchive(of meeting: MeetingRecord, at now: Date = Date()) async throws -> Data {
         let minutes = try await minutes(of: meeting, at: now)
+        return try await Self.offloaded { try Self.archive(minutes, meetingID: meeting.id, at: now) }
+    }
+
+    static func archive(_ minutes: MeetingMinutes, meetingID: UUID, at now: Date) throws -> Data {
         var archive = ZipArchive()
-        archive.add("compte-rendu.pdf", try PDFRenderer.render(BoardDocuments.minutes(minutes, documentID: "CR-RCP \(meeting.id.storageKey.prefix(8))",
+        archive.add("compte-rendu.pdf", try PDFRenderer.render(BoardDocuments.minutes(minutes, documentID: "CR-RCP \(meetingID.storageKey.prefix(8))",
                                                                                         generatedAt: now)), modified: now)
         for (index, var fiche) in minutes.fiches.enumerated() where fiche.validatedAt != nil && fiche.decision != nil {
             let name = String(format: "%02d-", index + 1) + Self.fileName(fiche.patient.displayName)

@@ -87,6 +87,20 @@ import Testing
         #expect(report.document?.boardOutcome?.quorumCode == nil)
     }
 
+    /// Parsing the schema from several threads at once once failed ("Schéma XML illisible").
+    @Test func theSchemaLoadsFromSeveralThreadsAtOnce() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    let schema = try CDASchema(path: Shared.schema.path)
+                    let report = CDAReader.read(FicheRCPWriter.write(try Self.fiche()), options: CDAReadOptions(schema: schema))
+                    #expect(report.errors == [])
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     @Test func uuidOIDs() {
         #expect(OIDs.uuid(UUID(uuidString: "00000000-0000-0000-0000-000000000000")!) == "2.25.0")
         #expect(OIDs.uuid(UUID(uuidString: "00000000-0000-0000-0000-0000000000FF")!) == "2.25.255")
