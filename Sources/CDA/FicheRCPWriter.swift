@@ -478,7 +478,7 @@ public enum FicheRCPWriter {
         let validated = fiche.validatedAt != nil
         section(&xml, templates: ["1.2.250.1.213.1.1.2.35"], code: "33557-0", display: "Etat d'achèvement", title: "Statut du document",
                 narrative: { xml in
-            xml.text("paragraph", validated ? "Fiche validée" + (fiche.validatedAt.map { " le " + HL7Time.frenchDate($0) } ?? "") : "Fiche en cours")
+            xml.text("paragraph", validated ? "Fiche validée" + (fiche.validatedAt.map { " le " + ParisCalendar.date(of: $0).french } ?? "") : "Fiche en cours")
         }, entries: { xml in
             codedObservation(&xml, code: "GEN-065", display: "Statut du document",
                              templates: OIDs.simpleObservation + ["1.2.250.1.213.1.1.3.48.16"]) { xml in

@@ -76,24 +76,12 @@ public struct HL7Time: Sendable, Hashable, Codable, CustomStringConvertible {
 
     /// An instant as an HL7 TS in Paris time, to the second: `20260130141500+0100`.
     public static func format(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = parisTimeZone
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        let offset = parisTimeZone.secondsFromGMT(for: date) / 60
-        func two(_ value: Int?) -> String { String(format: "%02d", value ?? 0) }
-        return String(format: "%04d", c.year ?? 0) + two(c.month) + two(c.day) + two(c.hour) + two(c.minute) + two(c.second)
+        let c = ParisCalendar.calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let offset = ParisCalendar.timeZone.secondsFromGMT(for: date) / 60
+        func two(_ value: Int?) -> String { Digits.padded(value ?? 0, 2) }
+        return Digits.padded(c.year ?? 0, 4) + two(c.month) + two(c.day) + two(c.hour) + two(c.minute) + two(c.second)
             + (offset < 0 ? "-" : "+") + two(abs(offset) / 60) + two(abs(offset) % 60)
     }
-
-    /// "30/01/2026" for an instant, in Paris.
-    public static func frenchDate(_ date: Date) -> String {
-        french(iso: String(format(date).prefix(8)).enumerated().reduce(into: "") { text, pair in
-            if pair.offset == 4 || pair.offset == 6 { text.append("-") }
-            text.append(pair.element)
-        })
-    }
-
-    static let parisTimeZone = TimeZone(identifier: "Europe/Paris")!
 
     /// The same from a stored ISO value (lists keep the ISO form).
     public static func french(iso: String) -> String {

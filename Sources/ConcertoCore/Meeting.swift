@@ -46,6 +46,12 @@ public enum ParisCalendar {
         return CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!
     }
 
+    /// "30/01/2026 14:05", the French display of an instant in Paris time.
+    public static func frenchDateTime(_ instant: Date) -> String {
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: instant)
+        return "\(Digits.padded(c.day ?? 0, 2))/\(Digits.padded(c.month ?? 0, 2))/\(Digits.padded(c.year ?? 0, 4)) \(Digits.padded(c.hour ?? 0, 2)):\(Digits.padded(c.minute ?? 0, 2))"
+    }
+
     public static func time(of instant: Date) -> LocalTime {
         let parts = calendar.dateComponents([.hour, .minute], from: instant)
         return LocalTime(hour: parts.hour!, minute: parts.minute!)!

@@ -48,6 +48,13 @@ public struct AgendaItem: Sendable, Equatable {
     }
 }
 
+extension MeetingRecord {
+    /// The quorum as the present attendees' specialties meet the meeting's requirement.
+    public func quorum(given attendance: [AttendanceRow]) -> QuorumEvaluation {
+        quorum.evaluate(presentSpecialtyCodes: attendance.filter { $0.status == .present }.compactMap(\.specialtyCode))
+    }
+}
+
 public struct AttendanceRow: Sendable, Equatable {
     public var id: UUID
     public var userID: UUID?

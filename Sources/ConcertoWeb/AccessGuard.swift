@@ -36,6 +36,23 @@ struct AccessGuard: Sendable {
         throw AppError.accessDenied(outcome.decision.reason, patientID: breakTheGlassMayHelp(outcome.decision) ? patientID : nil)
     }
 
+    /// The case named by the URL's `id`, once `action` is allowed on its patient in its
+    /// community; an unknown case is audited as a denial and answers 404 like a forbidden one.
+    func requireCase(
+        _ action: AccessAction, cases: CaseStore, auditAction: AuditAction, resourceType: String = "case", resourceID: ((CaseRecord) -> String)? = nil,
+        auditAllowed: Bool, context: AuthenticatedContext, at now: Date = Date()
+    ) async throws -> (record: CaseRecord, outcome: Outcome) {
+        let id = try context.parameters.uuid("id")
+        guard let record = try await cases.find(id: id) else {
+            _ = try await audit.record(context.auditDraft(auditAction, resourceType: "case", resourceID: id.storageKey, outcome: .denied, reason: "unknown_case"))
+            throw AppError.notFound
+        }
+        let outcome = try await require(action, patient: record.patientID, community: record.communityID, auditAction: auditAction,
+                                        resourceType: resourceType, resourceID: resourceID?(record) ?? record.id.storageKey, auditAllowed: auditAllowed,
+                                        context: context, at: now)
+        return (record, outcome)
+    }
+
     /// The decision without throwing for a refusal the page shows itself, except an
     /// unknown or unreachable patient (audited, then 404). The caller audits what it shows.
     func evaluate(

@@ -139,7 +139,7 @@ public struct DocumentImporter: Sendable {
     /// or system that imported it; a missing or unavailable exchange never refuses the report.
     func attachReferencedStudies(_ studyUIDs: [String], document: UUID, into target: Target, audit: AuditDraft, at now: Date) async throws -> [String] {
         guard let caseID = target.caseID, !studyUIDs.isEmpty, let imaging, let imagingStudies, imaging.isConfigured else { return [] }
-        let identifiers = ImagingService.identifiers(for: target.patient.identity, localIDs: try await patients.localIdentifiers(of: target.patient.id))
+        let identifiers = try await ImagingService.identifiers(of: target.patient, patients: patients)
         guard !identifiers.isEmpty else {
             return ["Examens référencés non recherchés sur l'échange d'imagerie : identité non qualifiée et sans IPP."]
         }

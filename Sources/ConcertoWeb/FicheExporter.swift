@@ -62,7 +62,7 @@ public struct FicheExporter: Sendable {
     /// The meeting's minutes: attendance, quorum and every case on the agenda (decided or not).
     public func minutes(of meeting: MeetingRecord, at now: Date = Date()) async throws -> MeetingMinutes {
         let attendance = try await meetings.attendance(of: meeting.id)
-        let quorum = meeting.quorum.evaluate(presentSpecialtyCodes: attendance.filter { $0.status == .present }.compactMap(\.specialtyCode))
+        let quorum = meeting.quorum(given: attendance)
         var fiches: [FicheRCPExport] = []
         for item in try await meetings.agenda(of: meeting.id) {
             guard let record = try await cases.find(id: item.caseID) else { continue }

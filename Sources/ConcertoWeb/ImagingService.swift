@@ -32,12 +32,12 @@ public final class ImagingService: Sendable {
     /// How the exchange knows the patient: the INS with its OID as issuer when the identity
     /// is qualified (the identity rules allow the INS as an identifier only then, and
     /// exchanges index shared images by it); otherwise the local IPPs, each issued by its
-    /// organisation's FINESS. Empty: the patient cannot be looked up.
-    static func identifiers(for identity: PatientIdentity, localIDs: [(finess: String, ipp: String)]) -> [PatientIdentifier] {
-        if identity.status == .qualified, let ins = identity.ins {
+    /// organisation's FINESS (read only in that case). Empty: the patient cannot be looked up.
+    static func identifiers(of patient: PatientRecord, patients: PatientStore) async throws -> [PatientIdentifier] {
+        if patient.identity.status == .qualified, let ins = patient.identity.ins {
             return [PatientIdentifier(id: ins.matricule, issuer: ins.oid)]
         }
-        return localIDs.map { PatientIdentifier(id: $0.ipp, issuer: $0.finess) }
+        return try await patients.localIdentifiers(of: patient.id).map { PatientIdentifier(id: $0.ipp, issuer: $0.finess) }
     }
 
     /// The patient's studies on one exchange, under each of their identifiers, newest first.

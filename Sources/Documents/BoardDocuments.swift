@@ -83,7 +83,7 @@ public enum BoardDocuments {
     }
 
     static func meetingFields(_ meeting: FicheRCPExport.Meeting) -> [(String, String?)] {
-        [("Communauté", meeting.communityName), ("Réunion", meeting.title), ("Date", DateFormatting.frenchDateTime(meeting.startsAt)),
+        [("Communauté", meeting.communityName), ("Réunion", meeting.title), ("Date", ParisCalendar.frenchDateTime(meeting.startsAt)),
          ("Lieu", meeting.place)]
     }
 
@@ -93,7 +93,7 @@ public enum BoardDocuments {
         if let meeting = fiche.meeting { blocks.append(.fields(meetingFields(meeting))) }
         blocks.append(.heading("Dossier présenté"))
         blocks += caseBlocks(fiche)
-        blocks.append(.note(fiche.validatedAt.map { "Fiche validée le \(DateFormatting.frenchDateTime($0)) par \(fiche.legalAuthenticator?.displayName ?? "—"), version \(fiche.version)." }
+        blocks.append(.note(fiche.validatedAt.map { "Fiche validée le \(ParisCalendar.frenchDateTime($0)) par \(fiche.legalAuthenticator?.displayName ?? "—"), version \(fiche.version)." }
             ?? "Fiche non validée (version \(fiche.version))."))
         blocks.append(.signatures([fiche.legalAuthenticator?.displayName ?? "Président de séance"]))
         return PDFDocumentSpec(header: fiche.meeting.map { "\($0.communityName) — \($0.title)" } ?? "Concerto", kind: "Fiche RCP",

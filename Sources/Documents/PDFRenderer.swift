@@ -1,3 +1,4 @@
+import ConcertoCore
 import CPangoCairo
 import Foundation
 
@@ -98,7 +99,7 @@ public enum PDFRenderer {
         var layout = Layout(cr: cr)
         for block in spec.blocks { layout.place(block) }
         let pages = layout.pages
-        let footerTime = DateFormatting.frenchDateTime(spec.generatedAt)
+        let footerTime = ParisCalendar.frenchDateTime(spec.generatedAt)
         for (index, operations) in pages.enumerated() {
             layout.drawFrame(header: spec.header, kind: spec.kind,
                              footer: "Page \(index + 1) / \(pages.count) · \(spec.documentID) · généré le \(footerTime)")
@@ -326,21 +327,5 @@ public enum PDFRenderer {
             cairo_move_to(cr, x, PDFRenderer.pageHeight - 44)
             pango_cairo_show_layout(cr, bottomLine)
         }
-    }
-}
-
-/// French date formats for printed documents, in Paris time.
-public enum DateFormatting {
-    static let paris = TimeZone(identifier: "Europe/Paris")!
-
-    public static func frenchDateTime(_ date: Date) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = paris
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
-        return String(format: "%02d/%02d/%04d %02d:%02d", c.day ?? 0, c.month ?? 0, c.year ?? 0, c.hour ?? 0, c.minute ?? 0)
-    }
-
-    public static func frenchDate(_ date: Date) -> String {
-        String(frenchDateTime(date).prefix(10))
     }
 }

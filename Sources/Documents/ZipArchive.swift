@@ -1,3 +1,4 @@
+import ConcertoCore
 import Foundation
 
 /// A ZIP archive of stored (uncompressed) entries with UTF-8 names: what the minutes
@@ -51,9 +52,7 @@ public struct ZipArchive {
     }
 
     static func dosTime(_ date: Date) -> (UInt16, UInt16) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = DateFormatting.paris
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        let c = ParisCalendar.calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
         let time = UInt16((c.hour ?? 0) << 11 | (c.minute ?? 0) << 5 | (c.second ?? 0) / 2)
         let day = UInt16(max(0, (c.year ?? 1980) - 1980) << 9 | (c.month ?? 1) << 5 | (c.day ?? 1))
         return (time, day)

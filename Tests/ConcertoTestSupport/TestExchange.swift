@@ -112,25 +112,27 @@ public enum TestExchange {
         close(fd)
         return port
     }
-
-    /// A listener that accepts connections and never answers: an exchange that hangs.
-    public final class SilentServer: Sendable {
-        public let port: Int
-        private let fd: Int32
-
-        public init() throws {
-            let (fd, port) = try TestExchange.boundLoopbackSocket()
-            // The kernel completes handshakes into the backlog; nobody ever reads.
-            guard listen(fd, 64) == 0 else { close(fd); throw CocoaError(.fileReadUnknown) }
-            self.fd = fd
-            self.port = port
-        }
-
-        public var url: String { "http://127.0.0.1:\(port)/dicom-web" }
-
-        deinit { close(fd) }
-    }
 }
+
+/// A listener that accepts connections and never answers: a server (exchange, database)
+/// that hangs. The kernel completes handshakes into the backlog; nobody ever reads.
+public final class SilentServer: Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws {
+        let (fd, port) = try TestExchange.boundLoopbackSocket()
+        guard listen(fd, 64) == 0 else { close(fd); throw CocoaError(.fileReadUnknown) }
+        self.fd = fd
+        self.port = port
+    }
+
+    /// As a DICOMweb root.
+    public var url: String { "http://127.0.0.1:\(port)/dicom-web" }
+
+    deinit { close(fd) }
+}
+
 
 /// Command-line tools the tests check outputs with (pdftotext, pdfinfo from poppler-utils).
 public enum TestTools {
@@ -145,4 +147,14 @@ public enum TestTools {
     }
 
     public static var hasPoppler: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftotext") }
+
+    /// A PDF's text as pdftotext lays it out, and its page count from pdfinfo.
+    public static func pdfText(_ pdf: Data) throws -> (text: String, pages: Int) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-\(UUID().uuidString).pdf")
+        try pdf.write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let text = try run(["pdftotext", "-layout", file.path, "-"]).output
+        let info = try run(["pdfinfo", file.path]).output
+        return (text, info.split(separator: "\n").first { $0.hasPrefix("Pages:") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1)
+    }
 }

@@ -157,15 +157,6 @@ struct MinutesExportWebTests {
         return meetingID
     }
 
-    static func pdfText(_ data: Data) throws -> (text: String, pages: Int) {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-\(UUID().uuidString).pdf")
-        try data.write(to: file)
-        defer { try? FileManager.default.removeItem(at: file) }
-        let text = try TestTools.run(["pdftotext", "-layout", file.path, "-"]).output
-        let info = try TestTools.run(["pdfinfo", file.path]).output
-        return (text, info.split(separator: "\n").first { $0.hasPrefix("Pages:") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1)
-    }
-
     @Test func minutesOfA40CaseBoardAndTheArchive() async throws {
         try await withTestApp { browser, d in
             let world = try await AccessWorld.make(d)
@@ -175,7 +166,7 @@ struct MinutesExportWebTests {
             let response = try await browser.get(SiteURL.meetingMinutesPDF(meetingID).path)
             #expect(response.status == .ok)
             #expect(response.headers[.contentType] == "application/pdf")
-            let (text, pages) = try Self.pdfText(Data(buffer: response.body))
+            let (text, pages) = try TestTools.pdfText(Data(buffer: response.body))
             #expect(pages >= 10)
             #expect(text.contains("Page 1 / \(pages)") && text.contains("Page \(pages) / \(pages)"))
             #expect(text.contains("Compte rendu de RCP"))
@@ -227,7 +218,7 @@ struct MinutesExportWebTests {
             try await browser.logIn(email: "sud@t.fr")
             let response = try await browser.get(SiteURL.caseFichePDF(caseID).path)
             #expect(response.status == .ok)
-            let (text, pages) = try Self.pdfText(Data(buffer: response.body))
+            let (text, pages) = try TestTools.pdfText(Data(buffer: response.body))
             #expect(pages == 1)
             #expect(text.contains("Fiche RCP") && text.contains("PATIENT0") && text.contains("FOLFOX 3 mois pour le dossier 0."))
             #expect(text.contains("Fiche validée le"))

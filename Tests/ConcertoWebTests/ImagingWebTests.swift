@@ -228,7 +228,7 @@ import Testing
     /// only the database) and the tab (bounded by the exchange's budget) still answer
     /// quickly, with a clear banner, and nothing attached is lost.
     @Test func aHangingExchangeNeverHoldsThePagesUp() async throws {
-        let silent = try TestExchange.SilentServer()
+        let silent = try SilentServer()
         try await withImagingApp(exchange: silent.url, timeout: 1) { browser, d, world in
             let caseID = try await southCase(d, world)
             let reference = StudyReference(exchangeID: "default", studyUID: "1.2.3.4.5", accessionNumber: "A-1", studyDate: CalendarDate(iso: "2026-01-02"),

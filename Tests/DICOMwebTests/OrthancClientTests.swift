@@ -96,7 +96,7 @@ struct OrthancClientTests {
     }
 
     @Test func hangingExchangeTimesOutWithinItsBudget() async throws {
-        let silent = try TestExchange.SilentServer()
+        let silent = try SilentServer()
         let client = client(silent.url, timeout: 0.8)
         let started = Date()
         await #expect(throws: DICOMwebError.timeout) { try await client.searchStudies(StudyQuery(accessionNumber: "X")) }

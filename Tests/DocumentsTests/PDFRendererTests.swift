@@ -8,16 +8,6 @@ import Testing
 /// PDFs checked the way a reader sees them: text extracted by pdftotext, pages by pdfinfo.
 @Suite(.enabled(if: TestTools.hasPoppler, "needs poppler-utils (make test installs it)"))
 struct PDFRendererTests {
-    static func text(of pdf: Data) throws -> (text: String, pages: Int) {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-\(UUID().uuidString).pdf")
-        try pdf.write(to: file)
-        defer { try? FileManager.default.removeItem(at: file) }
-        let text = try TestTools.run(["pdftotext", "-layout", file.path, "-"])
-        let info = try TestTools.run(["pdfinfo", file.path])
-        let pages = info.output.split(separator: "\n").first { $0.hasPrefix("Pages:") }.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
-        return (text.output, pages)
-    }
-
     @Test func frenchTextWrapsTablesBreakAndEveryPageSaysWhichItIs() throws {
         let rows = (1...120).map { ["Patient \($0)", "C34.1", "Proposition n° \($0) : chirurgie puis radiothérapie ; à rediscuter ?"] }
         let spec = PDFDocumentSpec(header: "RCP Nouvelle-Aquitaine Sud — RCP thoracique", kind: "Compte rendu de RCP", documentID: "CR-42",
@@ -31,7 +21,7 @@ struct PDFRendererTests {
         ])
         let pdf = try PDFRenderer.render(spec)
         #expect(pdf.starts(with: Data("%PDF-".utf8)))
-        let (text, pages) = try Self.text(of: pdf)
+        let (text, pages) = try TestTools.pdfText(pdf)
         #expect(pages >= 3)
         #expect(text.contains("Page 1 / \(pages)") && text.contains("Page \(pages) / \(pages)"))
         #expect(text.contains("CR-42") && text.contains("généré le 25/07/2026"))

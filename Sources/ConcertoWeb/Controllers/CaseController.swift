@@ -97,13 +97,8 @@ struct CaseController: Sendable {
     /// the clinical content, or for scheduling (register, withdraw) the administrative data.
     func load(_ context: AuthenticatedContext, action: AccessAction = .readClinical, auditAction: AuditAction = .caseRead, auditAllowed: Bool = false,
               at now: Date = Date()) async throws -> Loaded {
-        let id = try context.parameters.uuid("id")
-        guard let record = try await cases.find(id: id) else {
-            _ = try await guardian.audit.record(context.auditDraft(auditAction, resourceType: "case", resourceID: id.storageKey, outcome: .denied, reason: "unknown_case"))
-            throw AppError.notFound
-        }
-        let outcome = try await guardian.require(action, patient: record.patientID, community: record.communityID, auditAction: auditAction,
-                                                 resourceType: "case", resourceID: record.id.storageKey, auditAllowed: auditAllowed, context: context, at: now)
+        let (record, outcome) = try await guardian.requireCase(action, cases: cases, auditAction: auditAction, auditAllowed: auditAllowed,
+                                                               context: context, at: now)
         let mine = try await UserCommunities.load(communities, user: context.user.id)
         let meeting = try await record.meetingID.asyncMap { try await meetings.find(id: $0) } ?? nil
         let mayWrite = guardian.policy.decide(.writeClinical, outcome.facts, community: record.communityID, at: now).allowed
@@ -408,7 +403,7 @@ struct CaseController: Sendable {
         let form = try context.requiredForm
         guard let meeting = loaded.meeting else { return refuse(.wrongStatus(loaded.record.status), loaded, form: form, context: context) }
         // The quorum is read from the attendance at this moment, never typed.
-        let quorum = MeetingSessionController.quorum(of: meeting, attendance: try await meetings.attendance(of: meeting.id))
+        let quorum = meeting.quorum(given: try await meetings.attendance(of: meeting.id))
         let decision = CaseDecision(
             proposalTypes: ProposalType.allCases.filter { form["type_\($0.rawValue)"] != nil }, proposal: form.trimmed("proposal") ?? "",
             followsGuidelines: form["guidelines"] != "no", guidelinesDeviationReason: form.trimmed("deviation"),

@@ -52,14 +52,8 @@ struct ExportController: Sendable {
 
     /// A validated fiche, once the policy allows reading it (audited as `case.export`).
     func exportableCase(_ context: AuthenticatedContext, suffix: String) async throws -> CaseRecord {
-        let id = try context.parameters.uuid("id")
-        guard let record = try await cases.find(id: id) else {
-            _ = try await guardian.audit.record(context.auditDraft(.caseExport, resourceType: "case", resourceID: id.storageKey, outcome: .denied, reason: "unknown_case"))
-            throw AppError.notFound
-        }
-        try await guardian.require(.readClinical, patient: record.patientID, community: record.communityID, auditAction: .caseExport,
-                                   resourceType: "case", resourceID: "\(record.id.storageKey)/\(suffix)", context: context)
-        return record
+        try await guardian.requireCase(.readClinical, cases: cases, auditAction: .caseExport, resourceID: { "\($0.id.storageKey)/\(suffix)" },
+                                       auditAllowed: true, context: context).record
     }
 
     func refusal(_ message: String, back: String, pages: PageBuilder, status: HTTPResponse.Status) throws -> Response {

@@ -38,14 +38,8 @@ struct ImagingController: Sendable {
 
     func load(_ context: AuthenticatedContext, action: AccessAction, auditAction: AuditAction, resourceType: String = "case",
               resourceID: String? = nil, auditAllowed: Bool) async throws -> Loaded {
-        let id = try context.parameters.uuid("id")
-        guard let record = try await cases.find(id: id) else {
-            _ = try await guardian.audit.record(context.auditDraft(auditAction, resourceType: "case", resourceID: id.storageKey, outcome: .denied, reason: "unknown_case"))
-            throw AppError.notFound
-        }
-        let outcome = try await guardian.require(action, patient: record.patientID, community: record.communityID, auditAction: auditAction,
-                                                 resourceType: resourceType, resourceID: resourceID ?? record.id.storageKey, auditAllowed: auditAllowed,
-                                                 context: context)
+        let (record, outcome) = try await guardian.requireCase(action, cases: cases, auditAction: auditAction, resourceType: resourceType,
+                                                               resourceID: resourceID.map { id in { _ in id } }, auditAllowed: auditAllowed, context: context)
         return Loaded(record: record, outcome: outcome)
     }
 
@@ -59,8 +53,7 @@ struct ImagingController: Sendable {
 
     func identifiers(of patient: PatientRecord?) async throws -> [PatientIdentifier] {
         guard let patient else { return [] }
-        let qualified = patient.identity.status == .qualified && patient.identity.ins != nil
-        return ImagingService.identifiers(for: patient.identity, localIDs: qualified ? [] : try await patients.localIdentifiers(of: patient.id))
+        return try await ImagingService.identifiers(of: patient, patients: patients)
     }
 
     func draft(_ action: AuditAction, _ loaded: Loaded, context: AuthenticatedContext, reason: String? = nil) -> AuditDraft {

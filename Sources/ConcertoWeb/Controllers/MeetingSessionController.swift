@@ -27,9 +27,6 @@ struct MeetingSessionController: Sendable {
         loaded.isCoordinator || loaded.meeting.chairID == user
     }
 
-    static func quorum(of meeting: MeetingRecord, attendance: [AttendanceRow]) -> QuorumEvaluation {
-        meeting.quorum.evaluate(presentSpecialtyCodes: attendance.filter { $0.status == .present }.compactMap(\.specialtyCode))
-    }
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await meetingPages.load(context)
@@ -44,7 +41,7 @@ struct MeetingSessionController: Sendable {
         let agenda = try await agendaRows
         try await guardian.audit.record(context.auditDraft(.patientList, resourceType: "meeting_session", resourceID: meeting.id.storageKey, outcome: .allowed,
                                                            reason: AccessReason.communityMember.rawValue))
-        let quorum = Self.quorum(of: meeting, attendance: attendance)
+        let quorum = meeting.quorum(given: attendance)
         let byUser = Dictionary(attendance.compactMap { row in row.userID.map { ($0, row) } }, uniquingKeysWith: { a, _ in a })
         func specialtyOptions(_ selected: String?) -> [ViewFields] {
             Specialty.all.map { ViewFields(["value": $0.code, "label": $0.label, "selected": $0.code == selected ? true : nil]) }

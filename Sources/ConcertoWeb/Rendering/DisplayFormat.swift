@@ -11,11 +11,7 @@ enum DisplayFormat {
         return calendar
     }()
 
-    static func dateTime(_ date: Date) -> String {
-        let calendar = parisCalendar
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
-        return "\(Digits.padded(c.day ?? 0, 2))/\(Digits.padded(c.month ?? 0, 2))/\(Digits.padded(c.year ?? 0, 4)) \(Digits.padded(c.hour ?? 0, 2)):\(Digits.padded(c.minute ?? 0, 2))"
-    }
+    static func dateTime(_ date: Date) -> String { ParisCalendar.frenchDateTime(date) }
 
     /// Reads an ISO 8601 timestamp as stored and shows it in Paris time.
     static func dateTime(iso: String) -> String {
