@@ -159,7 +159,7 @@ public struct AuditLog: Sendable {
             let after = expectedSequence - 1
             let batch = try await database.read { sql in
                 try await sql.raw("""
-                    SELECT \(unsafeRaw: Self.columns) FROM audit_events WHERE seq > \(bind: after) ORDER BY seq LIMIT \(bind: batchSize)
+                    SELECT \(unsafeRaw: Self.columns) FROM audit_events WHERE seq > \(bind: after) ORDER BY seq LIMIT \(literal: batchSize)
                     """).all().map(Self.event(from:))
             }
             for event in batch {
@@ -266,7 +266,7 @@ public struct AuditLog: Sendable {
                           OR e.resource_id = \(bind: community.storageKey))
                     """
             }
-            query = query + " ORDER BY e.seq DESC LIMIT \(bind: limit)"
+            query = query + " ORDER BY e.seq DESC LIMIT \(literal: limit)"
             return try await sql.raw(query).all().map { row in
                 ReportRow(event: try Self.event(from: row), actorName: try row.decode(column: "actor_name", as: String?.self),
                           organisationName: try row.decode(column: "organisation_name", as: String?.self))

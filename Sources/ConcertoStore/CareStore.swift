@@ -197,7 +197,7 @@ public struct CareStore: Sendable {
                 FROM emergency_access e JOIN users u ON u.id = e.user_id JOIN patients p ON p.id = e.patient_id
                 WHERE e.community_id = \(bind: communityID.storageKey)
                    OR e.patient_id IN (SELECT patient_id FROM cases WHERE community_id = \(bind: communityID.storageKey))
-                ORDER BY e.granted_at DESC LIMIT \(bind: limit)
+                ORDER BY e.granted_at DESC LIMIT \(literal: limit)
                 """).all().compactMap { row -> EmergencyGrantRow? in
                 guard let patient = UUID(uuidString: try row.decode(column: "patient_id", as: String.self)) else { return nil }
                 return EmergencyGrantRow(

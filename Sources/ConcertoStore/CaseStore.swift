@@ -305,7 +305,7 @@ public struct CaseStore: Sendable {
             try await sql.raw("""
                 SELECT \(unsafeRaw: Self.listColumns) FROM cases c \(unsafeRaw: Self.listJoins)
                 WHERE c.created_by = \(bind: userID.storageKey) AND c.community_id IN (\(binds: communityIDs.map(\.storageKey)))
-                ORDER BY c.created_at DESC LIMIT \(bind: Int64(limit))
+                ORDER BY c.created_at DESC LIMIT \(literal: Int64(limit))
                 """).all().compactMap(Self.listItem(from:))
         }
     }
@@ -317,7 +317,7 @@ public struct CaseStore: Sendable {
             try await sql.raw("""
                 SELECT \(unsafeRaw: Self.listColumns) FROM cases c \(unsafeRaw: Self.listJoins)
                 WHERE c.status IN (\(binds: statuses.map(\.rawValue))) AND c.community_id IN (\(binds: communityIDs.map(\.storageKey)))
-                ORDER BY m.starts_at, c.created_at LIMIT \(bind: Int64(limit))
+                ORDER BY m.starts_at, c.created_at LIMIT \(literal: Int64(limit))
                 """).all().compactMap(Self.listItem(from:))
         }
     }
@@ -368,7 +368,7 @@ public struct CaseStore: Sendable {
                         let query: SQLQueryString = """
                             SELECT c.id FROM cases_fts f CROSS JOIN cases c ON c.search_rowid = f.rowid
                             WHERE cases_fts MATCH \(bind: words.map { "\"\($0)\"" }.joined(separator: " ")) AND \(clinical) AND \(filters)
-                            ORDER BY f.rowid DESC LIMIT \(bind: Int64(window))
+                            ORDER BY f.rowid DESC LIMIT \(literal: Int64(window))
                             """
                         ordered += try await database.read { sql in try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) } }
                     case .postgres:
@@ -413,7 +413,7 @@ public struct CaseStore: Sendable {
             let query: SQLQueryString = """
                 SELECT c.id, c.created_at, p.id AS patient, p.\(unsafeRaw: column) AS name FROM patients p \(unsafeRaw: join) cases c ON c.patient_id = p.id
                 WHERE p.\(unsafeRaw: column) >= \(bind: prefix) AND p.\(unsafeRaw: column) < \(bind: upper) AND \(filters)
-                ORDER BY p.\(unsafeRaw: column), p.id, c.created_at DESC LIMIT \(bind: Int64(window))
+                ORDER BY p.\(unsafeRaw: column), p.id, c.created_at DESC LIMIT \(literal: Int64(window))
                 """
             rows += try await database.read { sql in
                 try await sql.raw(query).all().map {
@@ -445,14 +445,14 @@ public struct CaseStore: Sendable {
                 ? "id, created_at, community_id, patient_id, status, tumour_site, meeting_id, search_rowid"
                 : "id, created_at, community_id, patient_id, status, tumour_site, meeting_id, search_vector"
             let recent: SQLQueryString = """
-                SELECT c.id FROM (SELECT \(unsafeRaw: columns) FROM cases ORDER BY created_at DESC LIMIT \(bind: Int64(Self.probeLimit))) c
-                WHERE \(condition) AND \(filters) ORDER BY c.created_at DESC LIMIT \(bind: Int64(window))
+                SELECT c.id FROM (SELECT \(unsafeRaw: columns) FROM cases ORDER BY created_at DESC LIMIT \(literal: Int64(Self.probeLimit))) c
+                WHERE \(condition) AND \(filters) ORDER BY c.created_at DESC LIMIT \(literal: Int64(window))
                 """
             let found = try await database.read { sql in try await sql.raw(recent).all().map { try $0.decode(column: "id", as: String.self) } }
             if found.count == window { return found }
         }
         let count: SQLQueryString = """
-            SELECT COUNT(*) AS n FROM (SELECT 1 FROM cases c WHERE \(condition) AND \(probe) LIMIT \(bind: Int64(Self.probeLimit + 1))) probe
+            SELECT COUNT(*) AS n FROM (SELECT 1 FROM cases c WHERE \(condition) AND \(probe) LIMIT \(literal: Int64(Self.probeLimit + 1))) probe
             """
         let matches = try await database.read { sql in try await sql.raw(count).first()?.decode(column: "n", as: Int64.self) ?? 0 }
         if matches > Self.probeLimit { return try await newestByDate(where: condition, filters, window: window) }
@@ -460,7 +460,7 @@ public struct CaseStore: Sendable {
         // and the few rows are sorted (SQLite's `+`, PostgreSQL's concatenation).
         let order = database.engine == .sqlite ? "+c.created_at" : "(c.created_at || '')"
         let query: SQLQueryString = """
-            SELECT c.id FROM cases c WHERE \(condition) AND \(filters) ORDER BY \(unsafeRaw: order) DESC LIMIT \(bind: Int64(window))
+            SELECT c.id FROM cases c WHERE \(condition) AND \(filters) ORDER BY \(unsafeRaw: order) DESC LIMIT \(literal: Int64(window))
             """
         return try await database.read { sql in try await sql.raw(query).all().map { try $0.decode(column: "id", as: String.self) } }
     }
@@ -468,7 +468,7 @@ public struct CaseStore: Sendable {
     private func newestByDate(where condition: SQLQueryString, _ filters: SQLQueryString, window: Int) async throws -> [String] {
         let byDate = database.engine == .sqlite ? "INDEXED BY cases_created" : ""
         let scan: SQLQueryString = """
-            SELECT c.id FROM cases c \(unsafeRaw: byDate) WHERE \(condition) AND \(filters) ORDER BY c.created_at DESC LIMIT \(bind: Int64(window))
+            SELECT c.id FROM cases c \(unsafeRaw: byDate) WHERE \(condition) AND \(filters) ORDER BY c.created_at DESC LIMIT \(literal: Int64(window))
             """
         return try await database.read { sql in try await sql.raw(scan).all().map { try $0.decode(column: "id", as: String.self) } }
     }

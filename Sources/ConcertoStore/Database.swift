@@ -28,28 +28,26 @@ public final class Database: Sendable {
         case postgres(PostgresBackend)
     }
 
-    /// - Parameter sqliteThreads: threads running SQLite calls (they block their thread).
-    ///   One is the default: SQLite calls take microseconds, and on a small machine one busy
-    ///   worker beats several that sleep and wake between calls (measured in
-    ///   docs/benchmarks.md). Raise it on machines with many cores.
+    /// - Parameter sqliteReaders: connections for reads on a SQLite file (WAL readers, which
+    ///   never wait for the writer); one task uses a connection at a time.
     /// - Parameter postgresDeadline: how long one read or write may wait for PostgreSQL
     ///   (a connection from the pool, then the statements) before failing as unavailable;
     ///   without it, requests would queue for ever while the server is down.
     /// - Parameter connectAtOpen: check at once that PostgreSQL answers (the default);
     ///   off, the first query finds out.
     public static func open(
-        _ url: DatabaseURL, sqliteThreads: Int = 1, postgresDeadline: Duration = .seconds(10), connectAtOpen: Bool = true,
+        _ url: DatabaseURL, sqliteReaders: Int = 4, postgresDeadline: Duration = .seconds(10), connectAtOpen: Bool = true,
         logger: Logger = Logger(label: "concerto.db")
     ) async throws -> Database {
         switch url {
         case .sqliteFile(let path):
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let backend = try await SQLiteBackend.open(storage: .file(path: path), readers: 4, threads: sqliteThreads, logger: logger)
+            let backend = try SQLiteBackend.open(storage: .file(path), readers: max(1, sqliteReaders), logger: logger)
             return Database(engine: .sqlite, url: url, backend: .sqlite(backend), logger: logger)
         case .sqliteMemory:
             // An in-memory database lives in one connection: readers share the writer.
-            let backend = try await SQLiteBackend.open(storage: .memory, readers: 0, threads: sqliteThreads, logger: logger)
+            let backend = try SQLiteBackend.open(storage: .memory, readers: 0, logger: logger)
             return Database(engine: .sqlite, url: url, backend: .sqlite(backend), logger: logger)
         case .postgres(let host, let port, let username, let password, let database, let tlsMode):
             let tls: PostgresClient.Configuration.TLS = switch tlsMode {
@@ -234,76 +232,85 @@ final class AsyncSerialLock: Sendable {
 }
 
 private final class SQLiteBackend: Sendable {
-    let writer: SQLiteConnection
-    let readers: [SQLiteConnection]
-    let threadPool: NIOThreadPool
+    let writer: SQLiteHandle
+    let readers: SQLiteConnectionPool
     let writeLock = AsyncSerialLock()
-    let nextReader = Atomic<Int>(0)
+    let closed = Atomic<Bool>(false)
     let logger: Logger
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], threadPool: NIOThreadPool, logger: Logger) {
+    private init(writer: SQLiteHandle, readers: [SQLiteHandle], logger: Logger) {
         self.writer = writer
-        self.readers = readers
-        self.threadPool = threadPool
+        self.readers = SQLiteConnectionPool(readers)
         self.logger = logger
     }
 
-    static func open(storage: SQLiteConnection.Storage, readers readerCount: Int, threads: Int, logger: Logger) async throws -> SQLiteBackend {
-        // Our own pool, apart from NIO's shared one where bcrypt and file I/O run.
-        let threadPool = NIOThreadPool(numberOfThreads: max(1, threads))
-        threadPool.start()
-        do {
-            return try await open(storage: storage, readers: readerCount, threadPool: threadPool, logger: logger)
-        } catch {
-            try? await threadPool.shutdownGracefully()
-            throw error
+    /// SQLite calls run on the calling task's thread. They take microseconds: in WAL mode a
+    /// reader never waits for the writer, and the writer waits only for another process
+    /// writing the same file (busy timeout) or for the occasional checkpoint.
+    static func open(storage: SQLiteStorage, readers readerCount: Int, logger: Logger) throws -> SQLiteBackend {
+        let path = switch storage {
+        case .file(let path): path
+        case .memory: ":memory:"
         }
-    }
-
-    private static func open(storage: SQLiteConnection.Storage, readers readerCount: Int, threadPool: NIOThreadPool, logger: Logger) async throws -> SQLiteBackend {
-        let eventLoop = MultiThreadedEventLoopGroup.singleton.any()
-        let writer = try await SQLiteConnection.open(storage: storage, threadPool: threadPool, logger: logger, on: eventLoop)
-        let sql = writer.sql()
+        let writer = try SQLiteHandle(path: path)
         if case .file = storage {
-            try await sql.raw("PRAGMA journal_mode = WAL").run()
-            try await sql.raw("PRAGMA synchronous = NORMAL").run()
+            try writer.run("PRAGMA journal_mode = WAL")
+            try writer.run("PRAGMA synchronous = NORMAL")
         }
-        try await configure(sql)
-        var readers: [SQLiteConnection] = []
+        try configure(writer)
+        var readers: [SQLiteHandle] = []
         for _ in 0..<readerCount {
-            let reader = try await SQLiteConnection.open(storage: storage, threadPool: threadPool, logger: logger, on: eventLoop)
-            try await configure(reader.sql())
-            try await reader.sql().raw("PRAGMA query_only = ON").run()
+            let reader = try SQLiteHandle(path: path)
+            try configure(reader)
+            try reader.run("PRAGMA query_only = ON")
             readers.append(reader)
         }
-        return SQLiteBackend(writer: writer, readers: readers, threadPool: threadPool, logger: logger)
+        return SQLiteBackend(writer: writer, readers: readers, logger: logger)
     }
 
-    private static func configure(_ sql: any SQLDatabase) async throws {
-        try await sql.raw("PRAGMA busy_timeout = 5000").run()
-        try await sql.raw("PRAGMA foreign_keys = ON").run()
-        // Reads map the file instead of copying each page with pread (measured: docs/benchmarks.md).
-        try await sql.raw("PRAGMA mmap_size = 268435456").run()
+    private static func configure(_ connection: SQLiteHandle) throws {
+        try connection.run("PRAGMA busy_timeout = 5000")
+        try connection.run("PRAGMA foreign_keys = ON")
     }
 
+    /// All statements of a read body in one read transaction: one consistent snapshot, and
+    /// one look at the write-ahead log instead of one per statement.
     func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        guard !readers.isEmpty else {
-            return try await writeLock.withLock { try await body(writer.sql()) }
+        guard readers.count > 0 else { return try await withWriter(body) }
+        return try await readers.withConnection { reader in
+            try reader.run("BEGIN")
+            do {
+                let result = try await body(database(reader))
+                try reader.run("COMMIT")
+                return result
+            } catch {
+                try? reader.run("ROLLBACK")
+                throw error
+            }
         }
-        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try await body(readers[abs(index % readers.count)].sql())
     }
 
     func withWriter<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writeLock.withLock { try await body(writer.sql()) }
+        try await writeLock.withLock {
+            guard !closed.load(ordering: .acquiring) else { throw SQLiteFailure.closed }
+            return try await body(database(writer))
+        }
     }
 
-    func close() async {
-        for connection in readers + [writer] {
-            try? await connection.close()
-        }
-        try? await threadPool.shutdownGracefully()
+    private func database(_ handle: SQLiteHandle) -> any SQLDatabase {
+        SQLiteConnectionDatabase(handle: handle, logger: logger)
     }
+
+    /// Connections close when their last reference goes (`SQLiteHandle.deinit`).
+    func close() async {
+        closed.store(true, ordering: .releasing)
+        readers.close()
+    }
+}
+
+private enum SQLiteStorage {
+    case file(String)
+    case memory
 }
 
 // MARK: - PostgreSQL

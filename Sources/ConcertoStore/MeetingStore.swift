@@ -237,7 +237,7 @@ public struct MeetingStore: Sendable {
                 SELECT \(unsafeRaw: Self.meetingColumns) \(unsafeRaw: Self.meetingJoins)
                 WHERE m.community_id IN (\(binds: communityIDs.map(\.storageKey)))
                   AND m.starts_at >= \(bind: Timestamp.epochSeconds(from)) AND m.starts_at < \(bind: Timestamp.epochSeconds(to))
-                ORDER BY m.starts_at LIMIT \(bind: Int64(limit))
+                ORDER BY m.starts_at LIMIT \(literal: Int64(limit))
                 """).all().compactMap(Self.meeting(from:))
         }
     }

@@ -24,9 +24,9 @@ public struct AppConfiguration: Sendable {
     /// Largest request body accepted (forms today, uploads later), in bytes.
     public var maxRequestBodyBytes = 2 * 1024 * 1024
     public var logLevel = Logger.Level.info
-    /// Threads running SQLite calls (see `Database.open`): all cores but one, which the
-    /// event loops need; one on a two-core machine, where one busy thread measured fastest.
-    public var sqliteThreads = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+    /// SQLite connections for reads (see `Database.open`): reads run on the request's own
+    /// thread, so more connections than threads would only sit idle.
+    public var sqliteReaders = max(4, ProcessInfo.processInfo.activeProcessorCount)
     /// How long a break-the-glass grant lasts.
     public var emergencyAccessDuration: Duration = .seconds(4 * 3600)
     /// Whether break-the-glass may lift a patient's opposition (then only after a second confirmation).
@@ -120,9 +120,9 @@ public struct AppConfiguration: Sendable {
             guard let value = Double(seconds), value >= 0.1, value <= 60 else { throw ConfigurationError.invalid("CONCERTO_DICOMWEB_TIMEOUT", seconds) }
             config.dicomwebTimeoutSeconds = value
         }
-        if let threads = environment["CONCERTO_SQLITE_THREADS"] {
-            guard let value = Int(threads), (1...64).contains(value) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_THREADS", threads) }
-            config.sqliteThreads = value
+        if let readers = environment["CONCERTO_SQLITE_READERS"] {
+            guard let value = Int(readers), (1...256).contains(value) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_READERS", readers) }
+            config.sqliteReaders = value
         }
         if let hours = environment["CONCERTO_EMERGENCY_ACCESS_HOURS"] {
             guard let value = Double(hours), value > 0, value <= 72 else { throw ConfigurationError.invalid("CONCERTO_EMERGENCY_ACCESS_HOURS", hours) }

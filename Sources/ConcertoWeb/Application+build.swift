@@ -32,7 +32,7 @@ public struct AppDependencies: Sendable {
 
     /// Opens the database, applies migrations, loads templates.
     public static func make(_ config: AppConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry = .init()) async throws -> AppDependencies {
-        let database = try await Database.open(config.database, sqliteThreads: config.sqliteThreads, logger: logger)
+        let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, logger: logger)
         do {
             let migrator = try Migrator(directory: URL(fileURLWithPath: config.migrationsDirectory), engine: database.engine, logger: logger)
             try await migrator.migrate(database)

@@ -110,7 +110,7 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let config = try common.configuration()
         let logger = makeLogger(config)
-        let database = try await Database.open(config.database, sqliteThreads: config.sqliteThreads, logger: logger)
+        let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, logger: logger)
         do {
             let migrator = try Migrator(directory: URL(fileURLWithPath: config.migrationsDirectory), engine: database.engine, logger: logger)
             let applied = try await migrator.migrate(database)
@@ -231,7 +231,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let config = try common.configuration()
-            let database = try await Database.open(config.database, sqliteThreads: config.sqliteThreads, logger: makeLogger(config))
+            let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, logger: makeLogger(config))
             defer { logSink.flush() }
             let started = ContinuousClock.now
             let result: AuditLog.Verification

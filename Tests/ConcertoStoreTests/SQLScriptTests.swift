@@ -68,7 +68,9 @@ import Glibc
         await #expect(throws: DatabaseError.self) {
             try await Database.open(.postgres(host: "127.0.0.1", port: 9, username: "u", password: "p", database: "d"), logger: TestDatabase.quietLogger)
         }
-        #expect(ContinuousClock.now - start < .seconds(15))
+        // The open gives up after 10 s; the bound is loose because the rest of the suite
+        // keeps both cores busy meanwhile and the timer's task waits for a thread.
+        #expect(ContinuousClock.now - start < .seconds(30))
     }
 }
 

@@ -1,0 +1,313 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import Synchronization
+import VaporCSQLite
+
+// Our own SQLite driver under SQLKit, on the SQLite library that sqlite-nio vendors (one
+// copy of SQLite in the process: two copies on one file would break POSIX locking).
+// Why not sqlite-nio's connection: it prepares every statement anew (a quarter of a
+// page's SQLite time in perf profiles) and runs each statement on a thread pool, so each
+// costs two thread hand-offs; on two cores the hand-offs cost more than the statements.
+// Here statements run on the calling task's thread, prepared once per connection and
+// reused, and a connection is used by one task at a time. The stores see `SQLDatabase`
+// as before; SQLiteKit provides the dialect and the fallback value coding.
+
+/// A failed SQLite call: the result code and SQLite's message.
+public struct SQLiteFailure: Error, CustomStringConvertible, Sendable {
+    public let code: Int32
+    public let message: String
+    public var description: String { "SQLite error \(code): \(message)" }
+}
+
+/// One SQLite connection and its prepared statements. Not thread-safe: the backend hands it
+/// to one task at a time (readers are checked out of a pool, the writer is behind a lock).
+final class SQLiteHandle: @unchecked Sendable {
+    private let connection: OpaquePointer
+    private var statements: [String: OpaquePointer] = [:]
+    /// Ad-hoc statements (search with a variable number of terms, migrations) would grow
+    /// the cache for ever; past this size it starts again.
+    static let statementCacheLimit = 256
+
+    private static let initialise: Void = { _ = sqlite_nio_sqlite3_initialize() }()
+    /// SQLite copies bound text and blobs (the bound Swift values do not outlive the call).
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    init(path: String) throws {
+        _ = Self.initialise
+        var handle: OpaquePointer?
+        // NOMUTEX: SQLite's own per-connection mutex is not needed, one task at a time uses it.
+        let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let status = sqlite_nio_sqlite3_open_v2(path, &handle, flags, nil)
+        guard status == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "cannot open"
+            if let handle { sqlite_nio_sqlite3_close_v2(handle) }
+            throw SQLiteFailure(code: status, message: message)
+        }
+        connection = handle
+    }
+
+    deinit {
+        for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+        sqlite_nio_sqlite3_close_v2(connection)
+    }
+
+    /// Runs one statement (the first of `sql`), calling `onRow` for each result row.
+    func execute(_ sql: String, binds: [SQLiteData], onRow: (SQLiteResultRow) throws -> Void) throws {
+        let statement = try prepared(sql)
+        // Reset even on error, so that no statement keeps a read transaction open. The
+        // bindings stay: every execution binds all parameters again, and clearing them
+        // would make SQLite re-prepare the statement (it does so whenever a parameter the
+        // planner looked at changes, which is why LIMITs are written as literals).
+        defer { sqlite_nio_sqlite3_reset(statement) }
+        try bind(binds, to: statement)
+        var columns: SQLiteColumns?
+        while true {
+            let status = sqlite_nio_sqlite3_step(statement)
+            if status == SQLITE_DONE { return }
+            guard status == SQLITE_ROW else { throw failure(status) }
+            let names = columns ?? SQLiteColumns(statement)
+            columns = names
+            try onRow(SQLiteResultRow(columns: names, values: Self.values(of: statement, count: names.names.count)))
+        }
+    }
+
+    /// Runs a statement that returns no rows worth reading (transaction control, pragmas).
+    func run(_ sql: String) throws {
+        try execute(sql, binds: []) { _ in }
+    }
+
+    private func prepared(_ sql: String) throws -> OpaquePointer {
+        if let statement = statements[sql] { return statement }
+        if statements.count >= Self.statementCacheLimit {
+            for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+            statements.removeAll(keepingCapacity: true)
+        }
+        var statement: OpaquePointer?
+        let status = sqlite_nio_sqlite3_prepare_v3(connection, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard status == SQLITE_OK else { throw failure(status) }
+        // An empty or comment-only text compiles to no statement.
+        guard let statement else { throw SQLiteFailure(code: SQLITE_MISUSE, message: "no SQL statement in the text") }
+        statements[sql] = statement
+        return statement
+    }
+
+    private func bind(_ binds: [SQLiteData], to statement: OpaquePointer) throws {
+        for (offset, value) in binds.enumerated() {
+            let index = Int32(offset + 1)
+            let status: Int32 = switch value {
+            case .null: sqlite_nio_sqlite3_bind_null(statement, index)
+            case .integer(let integer): sqlite_nio_sqlite3_bind_int64(statement, index, Int64(integer))
+            case .float(let double): sqlite_nio_sqlite3_bind_double(statement, index, double)
+            case .text(let text):
+                text.utf8.withContiguousStorageIfAvailable { bytes in
+                    sqlite_nio_sqlite3_bind_text64(statement, index, bytes.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                                                   UInt64(bytes.count), Self.transient, UInt8(SQLITE_UTF8))
+                } ?? sqlite_nio_sqlite3_bind_text64(statement, index, text, UInt64(text.utf8.count), Self.transient, UInt8(SQLITE_UTF8))
+            case .blob(let buffer):
+                buffer.withUnsafeReadableBytes {
+                    sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress, UInt64($0.count), Self.transient)
+                }
+            }
+            guard status == SQLITE_OK else { throw failure(status) }
+        }
+    }
+
+    private static func values(of statement: OpaquePointer, count: Int) -> [SQLiteData] {
+        var values: [SQLiteData] = []
+        values.reserveCapacity(count)
+        for column in 0..<Int32(count) {
+            switch sqlite_nio_sqlite3_column_type(statement, column) {
+            case SQLITE_INTEGER:
+                values.append(.integer(SQLiteInt64(sqlite_nio_sqlite3_column_int64(statement, column))))
+            case SQLITE_FLOAT:
+                values.append(.float(sqlite_nio_sqlite3_column_double(statement, column)))
+            case SQLITE_TEXT:
+                // Text first, then its length (the documented order for a correct byte count).
+                let text = sqlite_nio_sqlite3_column_text(statement, column)
+                let length = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+                values.append(.text(text.map { String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self) } ?? ""))
+            case SQLITE_BLOB:
+                let bytes = sqlite_nio_sqlite3_column_blob(statement, column)
+                let length = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+                var buffer = ByteBufferAllocator().buffer(capacity: length)
+                if let bytes { buffer.writeBytes(UnsafeRawBufferPointer(start: bytes, count: length)) }
+                values.append(.blob(buffer))
+            default:
+                values.append(.null)
+            }
+        }
+        return values
+    }
+
+    private func failure(_ status: Int32) -> SQLiteFailure {
+        SQLiteFailure(code: status, message: String(cString: sqlite_nio_sqlite3_errmsg(connection)))
+    }
+}
+
+/// The column names of one result, shared by its rows.
+final class SQLiteColumns: Sendable {
+    let names: [String]
+
+    init(_ statement: OpaquePointer) {
+        names = (0..<sqlite_nio_sqlite3_column_count(statement)).map { column in
+            sqlite_nio_sqlite3_column_name(statement, column).map { String(cString: $0) } ?? ""
+        }
+    }
+
+    /// A row has a handful of columns: a linear scan beats hashing the name.
+    func index(of name: String) -> Int? {
+        names.firstIndex(of: name)
+    }
+}
+
+struct SQLiteMissingColumn: Error, CustomStringConvertible {
+    let column: String
+    var description: String { "no column \(column) in the result" }
+}
+
+/// One result row, copied out of SQLite (rows outlive the statement).
+struct SQLiteResultRow: SQLRow {
+    let columns: SQLiteColumns
+    let values: [SQLiteData]
+
+    /// SQLiteKit's decoder builds a JSONDecoder when created: one for the process.
+    private static let decoder = SQLiteDataDecoder()
+
+    var allColumns: [String] { columns.names }
+
+    func contains(column: String) -> Bool { columns.index(of: column) != nil }
+
+    func decodeNil(column: String) throws -> Bool {
+        guard let index = columns.index(of: column) else { return true }
+        return values[index] == .null
+    }
+
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        guard let index = columns.index(of: column) else { throw SQLiteMissingColumn(column: column) }
+        let value = values[index]
+        // The stores read text and integers; these paths avoid the decoder's dynamic casts
+        // and give the same results as SQLiteKit's decoder (which takes every other case).
+        if D.self == String.self, let text = value.string {
+            return unsafeBitCast(text, to: D.self)
+        }
+        if D.self == String?.self {
+            if value == .null { return unsafeBitCast(String?.none, to: D.self) }
+            if let text = value.string { return unsafeBitCast(String?.some(text), to: D.self) }
+        }
+        if D.self == Int64.self, case .integer(let integer) = value {
+            return unsafeBitCast(Int64(integer), to: D.self)
+        }
+        if D.self == Int64?.self {
+            if value == .null { return unsafeBitCast(Int64?.none, to: D.self) }
+            if case .integer(let integer) = value { return unsafeBitCast(Int64?.some(Int64(integer)), to: D.self) }
+        }
+        return try Self.decoder.decode(D.self, from: value)
+    }
+}
+
+/// The `SQLDatabase` the stores get on SQLite: one connection, statements run at once on
+/// the caller's thread.
+struct SQLiteConnectionDatabase: SQLDatabase {
+    let handle: SQLiteHandle
+    let logger: Logger
+
+    /// SQLiteKit's encoder builds a JSONEncoder when created: one for the process.
+    private static let encoder = SQLiteDataEncoder()
+
+    var eventLoop: any EventLoop { MultiThreadedEventLoopGroup.singleton.any() }
+    var dialect: any SQLDialect { SQLiteDialect() }
+    /// Statements are never logged: their binds hold patient data.
+    var queryLogLevel: Logger.Level? { nil }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) -> EventLoopFuture<Void> {
+        do {
+            try run(query, onRow)
+            return eventLoop.makeSucceededVoidFuture()
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
+        try run(query, onRow)
+    }
+
+    private func run(_ query: any SQLExpression, _ onRow: (any SQLRow) -> ()) throws {
+        let (sql, binds) = serialize(query)
+        try handle.execute(sql, binds: try binds.map(Self.value), onRow: onRow)
+    }
+
+    private static func value(_ bind: any Encodable & Sendable) throws -> SQLiteData {
+        switch bind {
+        case let text as String: .text(text)
+        case let integer as Int: .integer(SQLiteInt64(integer))
+        case let integer as Int64: .integer(SQLiteInt64(integer))
+        default: try encoder.encode(bind)
+        }
+    }
+}
+
+/// Connections handed out one task at a time, in arrival order when all are busy.
+final class SQLiteConnectionPool: Sendable {
+    private struct State {
+        var idle: [SQLiteHandle]
+        var waiters: [CheckedContinuation<SQLiteHandle?, Never>] = []
+        var closed = false
+    }
+    private let state: Mutex<State>
+    let count: Int
+
+    init(_ connections: [SQLiteHandle]) {
+        state = Mutex(State(idle: connections))
+        count = connections.count
+    }
+
+    func withConnection<T>(_ body: (SQLiteHandle) async throws -> T) async throws -> T {
+        guard let connection = await checkOut() else { throw SQLiteFailure.closed }
+        defer { checkIn(connection) }
+        return try await body(connection)
+    }
+
+    private func checkOut() async -> SQLiteHandle? {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { state -> SQLiteHandle?? in
+                if state.closed { return .some(nil) }
+                if let connection = state.idle.popLast() { return .some(connection) }
+                state.waiters.append(continuation)
+                return .none
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    private func checkIn(_ connection: SQLiteHandle) {
+        let waiter = state.withLock { state -> CheckedContinuation<SQLiteHandle?, Never>? in
+            if state.closed { return nil }  // dropped: it closes with its last reference
+            if state.waiters.isEmpty {
+                state.idle.append(connection)
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        waiter?.resume(returning: connection)
+    }
+
+    /// Refuses new work and drops the idle connections; those in use close when returned.
+    func close() {
+        let waiters = state.withLock { state in
+            state.closed = true
+            state.idle.removeAll()
+            defer { state.waiters.removeAll() }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume(returning: nil) }
+    }
+}
+
+extension SQLiteFailure {
+    static let closed = SQLiteFailure(code: SQLITE_MISUSE, message: "the database is closed")
+}
