@@ -124,7 +124,7 @@ enum SearchBench {
         try await database.read { sql in
             guard try await sql.raw("SELECT COUNT(*) AS n FROM cases").first()?.decode(column: "n", as: Int64.self) == Int64(caseCount) else { return nil }
             func ids(_ table: String) async throws -> [UUID] {
-                try await sql.raw("SELECT id FROM \(unsafeRaw: table) ORDER BY id").all().compactMap { UUID(uuidString: try $0.decode(column: "id", as: String.self)) }
+                try await sql.raw("SELECT id FROM \(unsafeRaw: table) ORDER BY id").all().compactMap { UUID(storageKey: try $0.decode(column: "id", as: String.self)) }
             }
             let patientCount = max(1, caseCount / 4)
             guard let organisation = try await ids("organisations").first else { return nil }

@@ -206,7 +206,7 @@ public struct AccessPolicy: Sendable {
     public func decide(_ action: AccessAction, _ facts: AccessFacts, community: UUID? = nil, at now: Date) -> AccessDecision {
         var reachable = facts.caseCommunities.filter { facts.memberships[$0]?.status == .active }
         if let community { reachable = reachable.filter { $0 == community } }
-        let sorted = reachable.sorted { $0.uuidString < $1.uuidString }
+        let sorted = reachable.sorted { $0.storageKey < $1.storageKey }
         guard !sorted.isEmpty else {
             if facts.isPlatformAdmin, action == .readAdministrative || action == .readAuditTrail { return .allow(.platformAdministration) }
             return .deny(.notInCommunity)

@@ -139,23 +139,23 @@ public struct CaseStore: Sendable {
     static func date(_ text: String?) -> Date? { text.flatMap { try? Date($0, strategy: .iso8601) } }
 
     static func record(from row: any SQLRow) throws -> CaseRecord? {
-        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
-              let patient = UUID(uuidString: try row.decode(column: "patient_id", as: String.self)),
-              let community = UUID(uuidString: try row.decode(column: "community_id", as: String.self)),
+        guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
+              let patient = UUID(storageKey: try row.decode(column: "patient_id", as: String.self)),
+              let community = UUID(storageKey: try row.decode(column: "community_id", as: String.self)),
               let status = CaseStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
         return CaseRecord(
             id: id, patientID: patient, communityID: community, communityName: try row.decode(column: "community_name", as: String.self),
             status: status, revision: Int(try row.decode(column: "revision", as: Int64.self)), edition: Int(try row.decode(column: "edition", as: Int64.self)),
             content: try decode(CaseContent.self, try row.decode(column: "content", as: String.self)),
             decision: try row.decode(column: "decision", as: String?.self).map { try decode(CaseDecision.self, $0) },
-            meetingID: try row.decode(column: "meeting_id", as: String?.self).flatMap(UUID.init(uuidString:)),
-            previousCaseID: try row.decode(column: "previous_case_id", as: String?.self).flatMap(UUID.init(uuidString:)),
-            createdByID: try row.decode(column: "created_by", as: String?.self).flatMap(UUID.init(uuidString:)),
+            meetingID: try row.decode(column: "meeting_id", as: String?.self).flatMap(UUID.init(storageKey:)),
+            previousCaseID: try row.decode(column: "previous_case_id", as: String?.self).flatMap(UUID.init(storageKey:)),
+            createdByID: try row.decode(column: "created_by", as: String?.self).flatMap(UUID.init(storageKey:)),
             createdByName: try row.decode(column: "created_by_name", as: String?.self),
             createdAt: date(try row.decode(column: "created_at", as: String.self)) ?? Date(timeIntervalSince1970: 0),
             decidedAt: date(try row.decode(column: "decided_at", as: String?.self)),
             validatedAt: date(try row.decode(column: "validated_at", as: String?.self)),
-            validatedByID: try row.decode(column: "validated_by", as: String?.self).flatMap(UUID.init(uuidString:)),
+            validatedByID: try row.decode(column: "validated_by", as: String?.self).flatMap(UUID.init(storageKey:)),
             validatedByName: try row.decode(column: "validated_by_name", as: String?.self),
             updatedAt: date(try row.decode(column: "updated_at", as: String?.self)),
             updatedByName: try row.decode(column: "updated_by_name", as: String?.self)
@@ -281,8 +281,8 @@ public struct CaseStore: Sendable {
         """
 
     static func listItem(from row: any SQLRow) throws -> CaseListItem? {
-        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
-              let patient = UUID(uuidString: try row.decode(column: "patient_id", as: String.self)),
+        guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
+              let patient = UUID(storageKey: try row.decode(column: "patient_id", as: String.self)),
               let status = CaseStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
         return CaseListItem(
             id: id, patientID: patient,
@@ -291,7 +291,7 @@ public struct CaseStore: Sendable {
                 firstName: try row.decode(column: "first_name", as: String.self), usedFirstName: try row.decode(column: "used_first_name", as: String?.self)),
             birthDate: try row.decode(column: "birth_date", as: String.self), communityName: try row.decode(column: "community_name", as: String.self),
             status: status, tumourSiteCode: try row.decode(column: "tumour_site", as: String?.self),
-            meetingID: try row.decode(column: "meeting_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            meetingID: try row.decode(column: "meeting_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             meetingTitle: try row.decode(column: "meeting_title", as: String?.self),
             meetingStartsAt: try row.decode(column: "meeting_starts_at", as: Int64?.self).map(Timestamp.date(epochSeconds:)),
             createdAt: date(try row.decode(column: "created_at", as: String.self)) ?? Date(timeIntervalSince1970: 0)

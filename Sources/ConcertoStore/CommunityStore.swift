@@ -161,7 +161,7 @@ public struct CommunityStore: Sendable {
                 WHERE m.community_id = \(bind: communityID.storageKey)
                 ORDER BY u.display_name
                 """).all().compactMap { row -> Member? in
-                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
+                guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
                       let platformRole = ProfessionalRole(rawValue: try row.decode(column: "role", as: String.self)),
                       let role = CommunityRole(rawValue: try row.decode(column: "member_role", as: String.self)),
                       let status = MembershipStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
@@ -196,7 +196,7 @@ public struct CommunityStore: Sendable {
     }
 
     static func community(from row: any SQLRow) throws -> Community? {
-        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
+        guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
               let kind = CommunityKind(rawValue: try row.decode(column: "kind", as: String.self)) else { return nil }
         return Community(id: id, name: try row.decode(column: "name", as: String.self), region: try row.decode(column: "region", as: String.self), kind: kind)
     }

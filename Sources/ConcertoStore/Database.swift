@@ -191,11 +191,17 @@ public func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Senda
 
 // MARK: - SQLite
 
-/// Serialises async work: one body at a time, in arrival order.
+/// Serialises work: one body at a time, in arrival order. Tasks wait without holding a
+/// thread; a thread of its own (the SQLite checkpointer) may also take its turn, blocking
+/// only itself.
 final class AsyncSerialLock: Sendable {
+    private enum Waiter {
+        case task(CheckedContinuation<Void, Never>)
+        case thread(DispatchSemaphore)
+    }
     private struct State {
         var locked = false
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [Waiter] = []
     }
     private let state = Mutex(State())
 
@@ -205,11 +211,27 @@ final class AsyncSerialLock: Sendable {
         return try await body()
     }
 
+    /// For threads outside Swift concurrency only: blocks the calling thread until its turn.
+    func withLockBlocking<T>(_ body: () throws -> T) rethrows -> T {
+        let turn = DispatchSemaphore(value: 0)
+        let acquired = state.withLock { state -> Bool in
+            if state.locked {
+                state.waiters.append(.thread(turn))
+                return false
+            }
+            state.locked = true
+            return true
+        }
+        if !acquired { turn.wait() }
+        defer { release() }
+        return try body()
+    }
+
     private func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = state.withLock { state -> Bool in
                 if state.locked {
-                    state.waiters.append(continuation)
+                    state.waiters.append(.task(continuation))
                     return false
                 }
                 state.locked = true
@@ -219,28 +241,36 @@ final class AsyncSerialLock: Sendable {
         }
     }
 
+    /// Hands the lock to the first waiter, if any (it stays locked), else unlocks.
     private func release() {
-        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        let next = state.withLock { state -> Waiter? in
             if state.waiters.isEmpty {
                 state.locked = false
                 return nil
             }
             return state.waiters.removeFirst()
         }
-        next?.resume()
+        switch next {
+        case .task(let continuation): continuation.resume()
+        case .thread(let turn): turn.signal()
+        case nil: break
+        }
     }
 }
 
 private final class SQLiteBackend: Sendable {
     let writer: SQLiteHandle
     let readers: SQLiteConnectionPool
-    let writeLock = AsyncSerialLock()
+    let checkpointer: SQLiteCheckpointer?
+    let writeLock: AsyncSerialLock
     let closed = Atomic<Bool>(false)
     let logger: Logger
 
-    private init(writer: SQLiteHandle, readers: [SQLiteHandle], logger: Logger) {
+    private init(writer: SQLiteHandle, writeLock: AsyncSerialLock, readers: [SQLiteHandle], checkpointer: SQLiteCheckpointer?, logger: Logger) {
         self.writer = writer
+        self.writeLock = writeLock
         self.readers = SQLiteConnectionPool(readers)
+        self.checkpointer = checkpointer
         self.logger = logger
     }
 
@@ -253,11 +283,18 @@ private final class SQLiteBackend: Sendable {
         case .memory: ":memory:"
         }
         let writer = try SQLiteHandle(path: path)
+        let writeLock = AsyncSerialLock()
+        try configure(writer)
+        var checkpointer: SQLiteCheckpointer?
         if case .file = storage {
             try writer.run("PRAGMA journal_mode = WAL")
             try writer.run("PRAGMA synchronous = NORMAL")
+            // Checkpoints off the request path (SQLiteCheckpointer says why).
+            try writer.run("PRAGMA wal_autocheckpoint = 0")
+            let background = try SQLiteCheckpointer(path: path, writeLock: writeLock, logger: logger)
+            writer.reportCommits(to: background)
+            checkpointer = background
         }
-        try configure(writer)
         var readers: [SQLiteHandle] = []
         for _ in 0..<readerCount {
             let reader = try SQLiteHandle(path: path)
@@ -265,7 +302,7 @@ private final class SQLiteBackend: Sendable {
             try reader.run("PRAGMA query_only = ON")
             readers.append(reader)
         }
-        return SQLiteBackend(writer: writer, readers: readers, logger: logger)
+        return SQLiteBackend(writer: writer, writeLock: writeLock, readers: readers, checkpointer: checkpointer, logger: logger)
     }
 
     private static func configure(_ connection: SQLiteHandle) throws {
@@ -305,6 +342,7 @@ private final class SQLiteBackend: Sendable {
     func close() async {
         closed.store(true, ordering: .releasing)
         readers.close()
+        await checkpointer?.shutdown()
     }
 }
 

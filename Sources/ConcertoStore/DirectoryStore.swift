@@ -52,7 +52,7 @@ public struct OrganisationStore: Sendable {
     }
 
     static func organisation(from row: any SQLRow) throws -> Organisation? {
-        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
+        guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
               let finess = FINESSNumber(try row.decode(column: "finess", as: String.self)) else { return nil }
         return Organisation(id: id, name: try row.decode(column: "name", as: String.self), finess: finess, city: try row.decode(column: "city", as: String.self))
     }

@@ -127,7 +127,7 @@ public struct DocumentStore: Sendable {
 
     private static func existing(root: String, extension ext: String, on sql: any SQLDatabase) async throws -> (id: UUID, sha256: String)? {
         let row = try await sql.raw("SELECT id, sha256 FROM documents WHERE document_root = \(bind: root) AND document_extension = \(bind: ext)").first()
-        guard let row, let id = UUID(uuidString: try row.decode(column: "id", as: String.self)) else { return nil }
+        guard let row, let id = UUID(storageKey: try row.decode(column: "id", as: String.self)) else { return nil }
         return (id, try row.decode(column: "sha256", as: String.self))
     }
 
@@ -164,7 +164,7 @@ public struct DocumentStore: Sendable {
                     SELECT id FROM documents WHERE set_root = \(bind: new.setRoot) AND set_extension = \(bind: new.setExtension)
                     AND id <> \(bind: id.storageKey) AND superseded_by IS NULL
                     """).all()
-                superseded = try rows.compactMap { UUID(uuidString: try $0.decode(column: "id", as: String.self)) }
+                superseded = try rows.compactMap { UUID(storageKey: try $0.decode(column: "id", as: String.self)) }
                 try await sql.raw("""
                     UPDATE documents SET superseded_by = \(bind: id.storageKey)
                     WHERE set_root = \(bind: new.setRoot) AND set_extension = \(bind: new.setExtension) AND id <> \(bind: id.storageKey)
@@ -220,13 +220,13 @@ public struct DocumentStore: Sendable {
     }
 
     static func record(from row: any SQLRow) throws -> DocumentRecord? {
-        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
-              let patient = UUID(uuidString: try row.decode(column: "patient_id", as: String.self)),
-              let community = UUID(uuidString: try row.decode(column: "community_id", as: String.self)) else { return nil }
+        guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
+              let patient = UUID(storageKey: try row.decode(column: "patient_id", as: String.self)),
+              let community = UUID(storageKey: try row.decode(column: "community_id", as: String.self)) else { return nil }
         let tnmText = try row.decode(column: "tnm", as: String.self)
         return DocumentRecord(
             id: id, patientID: patient, communityID: community,
-            caseID: try row.decode(column: "case_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            caseID: try row.decode(column: "case_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             documentRoot: try row.decode(column: "document_root", as: String.self),
             documentExtension: try row.decode(column: "document_extension", as: String.self),
             setRoot: try row.decode(column: "set_root", as: String.self), setExtension: try row.decode(column: "set_extension", as: String.self),
@@ -237,7 +237,7 @@ public struct DocumentStore: Sendable {
             studyUIDs: try row.decode(column: "study_uids", as: String.self).split(separator: " ").map(String.init),
             tnm: (try? JSONDecoder().decode([String: String].self, from: Data(tnmText.utf8))) ?? [:],
             sha256: try row.decode(column: "sha256", as: String.self), byteCount: Int(try row.decode(column: "byte_count", as: Int64.self)),
-            supersededBy: try row.decode(column: "superseded_by", as: String?.self).flatMap(UUID.init(uuidString:)),
+            supersededBy: try row.decode(column: "superseded_by", as: String?.self).flatMap(UUID.init(storageKey:)),
             source: try row.decode(column: "source", as: String.self), importedByName: try row.decode(column: "imported_by_name", as: String?.self),
             importedAt: try row.decode(column: "imported_at", as: String.self))
     }
@@ -272,8 +272,8 @@ public struct DocumentStore: Sendable {
         let hash = Self.sha256(Data(secret.utf8))
         return try await database.read { sql in
             guard let row = try await sql.raw("SELECT id, community_id FROM api_tokens WHERE token_hash = \(bind: hash) AND revoked_at IS NULL").first(),
-                  let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
-                  let community = UUID(uuidString: try row.decode(column: "community_id", as: String.self)) else { return nil }
+                  let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
+                  let community = UUID(storageKey: try row.decode(column: "community_id", as: String.self)) else { return nil }
             return (id, community)
         }
     }
@@ -284,7 +284,7 @@ public struct DocumentStore: Sendable {
             try await sql.raw("""
                 SELECT DISTINCT p.id FROM patients p JOIN cases c ON c.patient_id = p.id
                 WHERE p.ins_matricule = \(bind: matricule) AND p.merged_into IS NULL AND c.community_id = \(bind: communityID.storageKey)
-                """).all().compactMap { UUID(uuidString: try $0.decode(column: "id", as: String.self)) }
+                """).all().compactMap { UUID(storageKey: try $0.decode(column: "id", as: String.self)) }
         }
     }
 }

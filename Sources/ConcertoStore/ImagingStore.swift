@@ -85,7 +85,7 @@ public struct ImagingStore: Sendable {
     private static func existing(caseID: UUID, exchangeID: String, studyUID: String, on sql: any SQLDatabase) async throws -> UUID? {
         try await sql.raw("""
             SELECT id FROM case_studies WHERE case_id = \(bind: caseID.storageKey) AND exchange_id = \(bind: exchangeID) AND study_uid = \(bind: studyUID)
-            """).first().flatMap { UUID(uuidString: try $0.decode(column: "id", as: String.self)) }
+            """).first().flatMap { UUID(storageKey: try $0.decode(column: "id", as: String.self)) }
     }
 
     /// Removes the reference (the study itself stays on the exchange). False when the
@@ -147,8 +147,8 @@ public struct ImagingStore: Sendable {
     }
 
     static func record(_ row: any SQLRow) throws -> AttachedStudy? {
-        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
-              let caseID = UUID(uuidString: try row.decode(column: "case_id", as: String.self)) else { return nil }
+        guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
+              let caseID = UUID(storageKey: try row.decode(column: "case_id", as: String.self)) else { return nil }
         let modalities = try row.decode(column: "modalities", as: String.self)
         return AttachedStudy(
             id: id, caseID: caseID,
@@ -161,7 +161,7 @@ public struct ImagingStore: Sendable {
                 instanceCount: try row.decode(column: "instance_count", as: Int64?.self).map(Int.init),
                 keySeriesUID: try row.decode(column: "key_series_uid", as: String?.self)),
             note: try row.decode(column: "note", as: String?.self),
-            documentID: try row.decode(column: "document_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            documentID: try row.decode(column: "document_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             attachedByName: try row.decode(column: "attached_by_name", as: String?.self),
             attachedAt: try Date(try row.decode(column: "attached_at", as: String.self), strategy: .iso8601)
         )

@@ -135,8 +135,8 @@ public struct MeetingStore: Sendable {
             query = "SELECT * FROM meeting_series WHERE community_id IN (\(binds: communityIDs.map(\.storageKey)))"
         }
         return try await sql.raw(query + " ORDER BY title").all().compactMap { row in
-            guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
-                  let community = UUID(uuidString: try row.decode(column: "community_id", as: String.self)),
+            guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
+                  let community = UUID(storageKey: try row.decode(column: "community_id", as: String.self)),
                   let kind = MeetingSeriesKind(rawValue: try row.decode(column: "kind", as: String.self)),
                   let recurrence = Recurrence(storageValue: try row.decode(column: "recurrence", as: String.self)),
                   let first = CalendarDate(iso: try row.decode(column: "first_date", as: String.self)),
@@ -184,12 +184,12 @@ public struct MeetingStore: Sendable {
     static let meetingJoins = "FROM meetings m JOIN communities c ON c.id = m.community_id LEFT JOIN users u ON u.id = m.chair_id"
 
     static func meeting(from row: any SQLRow) throws -> MeetingRecord? {
-        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
-              let community = UUID(uuidString: try row.decode(column: "community_id", as: String.self)),
+        guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
+              let community = UUID(storageKey: try row.decode(column: "community_id", as: String.self)),
               let status = MeetingStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
         return MeetingRecord(
             id: id, communityID: community, communityName: try row.decode(column: "community_name", as: String.self),
-            seriesID: try row.decode(column: "series_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            seriesID: try row.decode(column: "series_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             title: try row.decode(column: "title", as: String.self),
             startsAt: Timestamp.date(epochSeconds: try row.decode(column: "starts_at", as: Int64.self)),
             endsAt: Timestamp.date(epochSeconds: try row.decode(column: "ends_at", as: Int64.self)), status: status,
@@ -198,9 +198,9 @@ public struct MeetingStore: Sendable {
             maximumCases: try row.decode(column: "max_cases", as: Int64?.self).map(Int.init),
             quorum: QuorumRequirement(minimumSpecialties: Int(try row.decode(column: "quorum_minimum", as: Int64.self)),
                                       disciplinesStorageValue: try row.decode(column: "quorum_disciplines", as: String.self)),
-            chairID: try row.decode(column: "chair_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            chairID: try row.decode(column: "chair_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             chairName: try row.decode(column: "chair_name", as: String?.self),
-            currentCaseID: try row.decode(column: "current_case_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            currentCaseID: try row.decode(column: "current_case_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             sequence: Int(try row.decode(column: "sequence", as: Int64.self)),
             registeredCases: Int(try row.decode(column: "registered", as: Int64.self)),
             updatedAt: (try? Date(try row.decode(column: "updated_at", as: String.self), strategy: .iso8601)) ?? Date(timeIntervalSince1970: 0)
@@ -329,8 +329,8 @@ public struct MeetingStore: Sendable {
                 WHERE a.meeting_id = \(bind: meetingID.storageKey) AND c.meeting_id = a.meeting_id
                 ORDER BY a.position, p.birth_name
                 """).all().compactMap { row in
-                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
-                      let patient = UUID(uuidString: try row.decode(column: "patient_id", as: String.self)),
+                guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
+                      let patient = UUID(storageKey: try row.decode(column: "patient_id", as: String.self)),
                       let status = CaseStatus(rawValue: try row.decode(column: "status", as: String.self)),
                       let birthDate = CalendarDate(iso: try row.decode(column: "birth_date", as: String.self)) else { return nil }
                 return AgendaItem(
@@ -375,9 +375,9 @@ public struct MeetingStore: Sendable {
                 FROM meeting_attendance a LEFT JOIN users u ON u.id = a.user_id
                 WHERE a.meeting_id = \(bind: meetingID.storageKey) ORDER BY COALESCE(u.display_name, a.guest_name)
                 """).all().compactMap { row in
-                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
+                guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
                       let status = AttendanceStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
-                let user = try row.decode(column: "user_id", as: String?.self).flatMap(UUID.init(uuidString:))
+                let user = try row.decode(column: "user_id", as: String?.self).flatMap(UUID.init(storageKey:))
                 return AttendanceRow(
                     id: id, userID: user,
                     name: try row.decode(column: "display_name", as: String?.self) ?? row.decode(column: "guest_name", as: String?.self) ?? "",
@@ -447,7 +447,7 @@ public struct MeetingStore: Sendable {
         try await database.read { sql in
             try await sql.raw("""
                 SELECT user_id FROM calendar_feeds WHERE token_hash = \(bind: SecretToken.hash(token)) AND revoked_at IS NULL
-                """).first().flatMap { UUID(uuidString: try $0.decode(column: "user_id", as: String.self)) }
+                """).first().flatMap { UUID(storageKey: try $0.decode(column: "user_id", as: String.self)) }
         }
     }
 }

@@ -143,8 +143,8 @@ public struct PatientStore: Sendable {
                 SELECT c.id, c.community_id, m.name, c.status, c.created_at FROM cases c JOIN communities m ON m.id = c.community_id
                 WHERE c.patient_id = \(bind: patientID.storageKey) ORDER BY c.created_at DESC
                 """).all().compactMap { row -> HeldCase? in
-                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
-                      let community = UUID(uuidString: try row.decode(column: "community_id", as: String.self)) else { return nil }
+                guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
+                      let community = UUID(storageKey: try row.decode(column: "community_id", as: String.self)) else { return nil }
                 return HeldCase(id: id, communityID: community, communityName: try row.decode(column: "name", as: String.self),
                                 status: try row.decode(column: "status", as: String.self), createdAt: try row.decode(column: "created_at", as: String.self))
             }
@@ -223,7 +223,7 @@ public struct PatientStore: Sendable {
         while let next = frontier.popLast() {
             let children = try await database.read { sql in
                 try await sql.raw("SELECT merged_id FROM patient_merges WHERE survivor_id = \(bind: next.storageKey)").all()
-                    .compactMap { UUID(uuidString: try $0.decode(column: "merged_id", as: String.self)) }
+                    .compactMap { UUID(storageKey: try $0.decode(column: "merged_id", as: String.self)) }
             }
             found.append(contentsOf: children)
             frontier.append(contentsOf: children)
@@ -232,7 +232,7 @@ public struct PatientStore: Sendable {
     }
 
     static func record(from row: any SQLRow) throws -> PatientRecord? {
-        guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)),
+        guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
               let birthDate = CalendarDate(iso: try row.decode(column: "birth_date", as: String.self)),
               let sex = AdministrativeSex(rawValue: try row.decode(column: "sex", as: String.self)),
               let status = IdentityStatus(rawValue: try row.decode(column: "identity_status", as: String.self)) else { return nil }
@@ -253,7 +253,7 @@ public struct PatientStore: Sendable {
         )
         return PatientRecord(
             id: id, identity: identity,
-            mergedInto: try row.decode(column: "merged_into", as: String?.self).flatMap(UUID.init(uuidString:)),
+            mergedInto: try row.decode(column: "merged_into", as: String?.self).flatMap(UUID.init(storageKey:)),
             createdAt: try row.decode(column: "created_at", as: String.self)
         )
     }

@@ -28,6 +28,8 @@ public struct SQLiteFailure: Error, CustomStringConvertible, Sendable {
 final class SQLiteHandle: @unchecked Sendable {
     private let connection: OpaquePointer
     private var statements: [String: OpaquePointer] = [:]
+    /// Kept alive as long as SQLite may call it (see `reportCommits`).
+    private var commitObserver: SQLiteCheckpointer?
     /// Ad-hoc statements (search with a variable number of terms, migrations) would grow
     /// the cache for ever; past this size it starts again.
     static let statementCacheLimit = 256
@@ -143,8 +145,101 @@ final class SQLiteHandle: @unchecked Sendable {
         return values
     }
 
+    enum CheckpointMode {
+        /// Copies as far as readers allow, waiting for no one.
+        case passive
+        /// Copies everything, then waits (busy timeout) until no reader uses the log, so
+        /// that the next commit starts it again from the beginning. Needs no other writer.
+        case restart
+    }
+
+    func checkpoint(_ mode: CheckpointMode) throws {
+        let status = sqlite_nio_sqlite3_wal_checkpoint_v2(
+            connection, nil, mode == .passive ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_RESTART, nil, nil)
+        guard status == SQLITE_OK else { throw failure(status) }
+    }
+
+    /// After each commit on this connection, tells `checkpointer` how many frames the log holds.
+    func reportCommits(to checkpointer: SQLiteCheckpointer) {
+        commitObserver = checkpointer
+        sqlite_nio_sqlite3_wal_hook(connection, { context, _, _, frames in
+            Unmanaged<SQLiteCheckpointer>.fromOpaque(context!).takeUnretainedValue().committed(frames: frames)
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(checkpointer).toOpaque())
+    }
+
     private func failure(_ status: Int32) -> SQLiteFailure {
         SQLiteFailure(code: status, message: String(cString: sqlite_nio_sqlite3_errmsg(connection)))
+    }
+}
+
+/// Checkpoints the write-ahead log on a thread of its own, with its own connection, once
+/// the log passes `threshold` frames. SQLite's default runs the checkpoint inside the
+/// commit that crosses the threshold, on the thread of the request that made it: pages are
+/// copied and the file synced (~5 ms here, much more when the disk is busy) while that
+/// thread serves nobody else and every write queues behind it.
+///
+/// A first pass copies while commits go on. A second one takes the write lock, copies what
+/// was committed meanwhile and waits (briefly) for readers of older snapshots to finish,
+/// so that the next commit rewinds the log: were commits never held, the log would never
+/// be fully copied, so never rewound, and would grow for ever (it did, to a gigabyte in a
+/// minute of load). Writers wait for the second pass without holding a thread; readers
+/// never wait. Nothing here runs on Swift concurrency's threads, which busy requests
+/// could keep from a queued task.
+final class SQLiteCheckpointer: Sendable {
+    private let connection: SQLiteHandle
+    private let writeLock: AsyncSerialLock
+    private let thread = NIOThreadPool(numberOfThreads: 1)
+    /// A checkpoint is queued or running: commits meanwhile do not ask for another.
+    private let inFlight = Atomic<Bool>(false)
+    private let logger: Logger
+    /// SQLite's own default for automatic checkpoints (pages of the log).
+    let threshold: Int32
+
+    init(path: String, writeLock: AsyncSerialLock, threshold: Int32 = 1000, logger: Logger) throws {
+        connection = try SQLiteHandle(path: path)
+        // A connection that never read the file has not opened the log, and its
+        // checkpoints would silently do nothing.
+        try connection.run("PRAGMA journal_mode = WAL")
+        // How long the second pass waits for readers of older snapshots (they take
+        // microseconds to milliseconds); past it, the next checkpoint tries again.
+        try connection.run("PRAGMA busy_timeout = 50")
+        self.writeLock = writeLock
+        self.threshold = threshold
+        self.logger = logger
+        thread.start()
+    }
+
+    /// Called by SQLite on the writer's thread after each commit (write lock held): must
+    /// not block. While the log stays over the threshold, each commit asks again once the
+    /// last checkpoint is done, as SQLite's own hook does.
+    func committed(frames: Int32) {
+        guard frames >= threshold, !inFlight.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        thread.submit { [self] state in
+            defer { inFlight.store(false, ordering: .releasing) }
+            guard case .active = state else { return }
+            checkpoint()
+        }
+    }
+
+    private func checkpoint() {
+        do {
+            try connection.checkpoint(.passive)
+            let started = ContinuousClock.now
+            try writeLock.withLockBlocking { try connection.checkpoint(.restart) }
+            let held = ContinuousClock.now - started
+            if held > .milliseconds(100) {
+                logger.notice("SQLite checkpoint held writes", metadata: ["ms": "\(held.components.seconds * 1000 + held.components.attoseconds / 1_000_000_000_000_000)"])
+            }
+        } catch let failure as SQLiteFailure where failure.code == SQLITE_BUSY {
+            // A long read still uses the old log; the next commit asks again.
+        } catch {
+            logger.warning("SQLite checkpoint failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func shutdown() async {
+        try? await thread.shutdownGracefully()
     }
 }
 

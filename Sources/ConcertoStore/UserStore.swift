@@ -77,10 +77,10 @@ public struct UserStore: Sendable {
         }
 
         var user: User? {
-            guard let id = UUID(uuidString: id), let role = ProfessionalRole(rawValue: role) else { return nil }
+            guard let id = UUID(storageKey: id), let role = ProfessionalRole(rawValue: role) else { return nil }
             return User(
                 id: id, email: email, displayName: displayName, rppsNumber: rppsNumber, specialty: specialty,
-                specialtyCode: specialtyCode, organisationID: organisationID.flatMap(UUID.init(uuidString:)), role: role, locale: locale.flatMap(AppLanguage.init(rawValue:)), isAdmin: isAdmin,
+                specialtyCode: specialtyCode, organisationID: organisationID.flatMap(UUID.init(storageKey:)), role: role, locale: locale.flatMap(AppLanguage.init(rawValue:)), isAdmin: isAdmin,
                 totpEnabled: totpSecret != nil
             )
         }
@@ -200,9 +200,4 @@ public struct UserStore: Sendable {
             Int(try await sql.raw("SELECT COUNT(*) AS count FROM users").first(decoding: Count.self)?.count ?? 0)
         }
     }
-}
-
-extension UUID {
-    /// Ids are stored as lowercase text, the same on both engines.
-    public var storageKey: String { uuidString.lowercased() }
 }

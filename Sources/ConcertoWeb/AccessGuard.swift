@@ -93,7 +93,7 @@ struct AccessGuard: Sendable {
 extension Parameters {
     /// A UUID path parameter; anything else is a page that does not exist.
     func uuid(_ name: String) throws -> UUID {
-        guard let raw = get(name), let id = UUID(uuidString: raw) else { throw AppError.notFound }
+        guard let raw = get(name), let id = UUID(storageKey: raw) else { throw AppError.notFound }
         return id
     }
 }

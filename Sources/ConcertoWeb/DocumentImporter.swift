@@ -64,7 +64,7 @@ public struct DocumentImporter: Sendable {
     public func target(for document: CDADocument, community: UUID, caseParameter: String?, cases: CaseStore) async throws -> Result<Target, TargetProblem> {
         if let caseParameter {
             // A case of another community answers like one that does not exist.
-            guard let caseID = UUID(uuidString: caseParameter), let record = try await cases.find(id: caseID), record.communityID == community,
+            guard let caseID = UUID(storageKey: caseParameter), let record = try await cases.find(id: caseID), record.communityID == community,
                   let patient = try await patients.find(id: record.patientID) else {
                 return .failure(TargetProblem(code: "unknown_case", message: "Fiche RCP inconnue dans cette communauté."))
             }

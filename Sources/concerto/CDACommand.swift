@@ -83,7 +83,7 @@ extension CDACommand {
         var `case`: String?
 
         func run() async throws {
-            guard let communityID = UUID(uuidString: community) else { throw ValidationError("--community must be a community id") }
+            guard let communityID = UUID(storageKey: community) else { throw ValidationError("--community must be a community id") }
             let files = try Self.expand(paths)
             guard !files.isEmpty else { throw CommandFailure("No .xml file found in \(paths.joined(separator: ", ")).") }
             let config = try common.configuration()
@@ -174,7 +174,7 @@ extension CDACommand {
         var label: String
 
         func run() async throws {
-            guard let communityID = UUID(uuidString: community) else { throw ValidationError("--community must be a community id") }
+            guard let communityID = UUID(storageKey: community) else { throw ValidationError("--community must be a community id") }
             try await withDependencies(try common.configuration()) { dependencies in
                 guard try await dependencies.communities.find(id: communityID) != nil else { throw CommandFailure("Unknown community \(community).") }
                 let audit = AuditDraft(actorID: nil, action: .apiTokenCreate, resourceType: "api_token", outcome: .success, reason: "cli")

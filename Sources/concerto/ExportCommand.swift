@@ -36,7 +36,7 @@ struct ExportCommand: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
 
         func run() async throws {
-            guard let id = UUID(uuidString: caseID) else { throw ValidationError("CASE must be a case id") }
+            guard let id = UUID(storageKey: caseID) else { throw ValidationError("CASE must be a case id") }
             guard ["xml", "xml-pdf", "pdf"].contains(format) else { throw ValidationError("--format: xml, xml-pdf or pdf") }
             try await withDependencies(try common.configuration()) { dependencies in
                 guard let record = try await dependencies.cases.find(id: id) else { throw CommandFailure("Unknown case \(caseID).") }
@@ -61,7 +61,7 @@ struct ExportCommand: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
 
         func run() async throws {
-            guard let id = UUID(uuidString: meetingID) else { throw ValidationError("MEETING must be a meeting id") }
+            guard let id = UUID(storageKey: meetingID) else { throw ValidationError("MEETING must be a meeting id") }
             guard ["pdf", "zip", "csv", "csv-plain"].contains(format) else { throw ValidationError("--format: pdf, zip, csv or csv-plain") }
             try await withDependencies(try common.configuration()) { dependencies in
                 guard let meeting = try await dependencies.meetings.find(id: id) else { throw CommandFailure("Unknown meeting \(meetingID).") }
@@ -90,7 +90,7 @@ struct ExportCommand: AsyncParsableCommand {
         @Option(name: .shortAndLong, help: "Output file (default: standard output).") var output: String?
 
         func run() async throws {
-            guard let id = UUID(uuidString: community) else { throw ValidationError("--community must be a community id") }
+            guard let id = UUID(storageKey: community) else { throw ValidationError("--community must be a community id") }
             guard let period = ExportPeriod.parse(from: from, to: to, today: ParisCalendar.date(of: Date())) else {
                 throw ValidationError("--from/--to: dates as YYYY-MM-DD, from before to")
             }

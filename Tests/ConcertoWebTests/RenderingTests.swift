@@ -33,6 +33,18 @@ import Testing
         }
     }
 
+    /// An indented partial or block makes swift-mustache count the characters of every
+    /// piece it renders inside (to re-indent lines): 7 % of the agenda page's CPU.
+    @Test func noTemplateIndentsAPartialOrABlock() throws {
+        for file in try FileManager.default.contentsOfDirectory(atPath: Repository.templates.path) where file.hasSuffix(".mustache") {
+            let text = try String(contentsOf: Repository.templates.appendingPathComponent(file), encoding: .utf8)
+            for line in text.split(separator: "\n") where line.first == " " || line.first == "\t" {
+                let trimmed = line.drop(while: { $0 == " " || $0 == "\t" })
+                #expect(!trimmed.hasPrefix("{{>") && !trimmed.hasPrefix("{{$") && !trimmed.hasPrefix("{{<"), "\(file): \(line)")
+            }
+        }
+    }
+
     /// Each model answers Mustache by name; a property left out of `child(named:)` would
     /// silently render empty, so every stored property must resolve.
     @Test(arguments: RenderingTests.sampleModels())

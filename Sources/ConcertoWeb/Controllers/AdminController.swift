@@ -194,7 +194,7 @@ struct AdminController: Sendable {
         try requireAdmin(context)
         let form = try context.requiredForm
         let pages = PageBuilder(request: request, context: context)
-        guard let survivor = form["survivor"].flatMap(UUID.init(uuidString:)), let merged = form["merged"].flatMap(UUID.init(uuidString:)),
+        guard let survivor = form["survivor"].flatMap(UUID.init(storageKey:)), let merged = form["merged"].flatMap(UUID.init(storageKey:)),
               let reason = form.trimmed("reason"), reason.count <= 500 else {
             return try await renderMerge(request: request, context: context, error: pages.text("merge_error_fields"), status: .badRequest)
         }

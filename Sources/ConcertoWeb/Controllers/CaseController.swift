@@ -243,12 +243,12 @@ struct CaseController: Sendable {
     }
 
     @Sendable func newCaseForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard let patientID = request.uri.queryParameters["patient"].flatMap({ UUID(uuidString: String($0)) }) else { throw AppError.badRequest }
+        guard let patientID = request.uri.queryParameters["patient"].flatMap({ UUID(storageKey: String($0)) }) else { throw AppError.badRequest }
         let outcome = try await guardian.require(.writeClinical, patient: patientID, auditAction: .caseRead, resourceType: "case_new", auditAllowed: false, context: context)
         let mine = try await UserCommunities.load(communities, user: context.user.id)
         var values: [String: String] = ["tnm_edition": "8"]
         var hidden = ["patient": patientID.storageKey]
-        if let fromID = request.uri.queryParameters["from"].flatMap({ UUID(uuidString: String($0)) }) {
+        if let fromID = request.uri.queryParameters["from"].flatMap({ UUID(storageKey: String($0)) }) {
             // Re-presentation: the earlier fiche of the same patient, read under the same policy.
             guard let previous = try await cases.find(id: fromID), previous.patientID == patientID else { throw AppError.notFound }
             _ = try await guardian.require(.readClinical, patient: patientID, community: previous.communityID, auditAction: .caseRead, resourceType: "case",
@@ -264,12 +264,12 @@ struct CaseController: Sendable {
     @Sendable func create(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let form = try context.requiredForm
         let pages = PageBuilder(request: request, context: context)
-        guard let patientID = form["patient"].flatMap(UUID.init(uuidString:)), let communityID = form["community"].flatMap(UUID.init(uuidString:)) else {
+        guard let patientID = form["patient"].flatMap(UUID.init(storageKey:)), let communityID = form["community"].flatMap(UUID.init(storageKey:)) else {
             throw AppError.badRequest
         }
         let outcome = try await guardian.require(.writeClinical, patient: patientID, community: communityID, auditAction: .caseCreate, resourceType: "case",
                                                  auditAllowed: false, context: context)
-        let previous = form["previous"].flatMap(UUID.init(uuidString:))
+        let previous = form["previous"].flatMap(UUID.init(storageKey:))
         if let previous { guard try await cases.find(id: previous)?.patientID == patientID else { throw AppError.badRequest } }
         let (content, errors) = Self.content(from: form, pages: pages)
         guard errors.isEmpty else {
@@ -374,7 +374,7 @@ struct CaseController: Sendable {
     @Sendable func register(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await load(context, action: .readAdministrative, auditAction: .caseRegister)
         let form = try context.requiredForm
-        guard let meetingID = form["meeting"].flatMap(UUID.init(uuidString:)), let meeting = try await meetings.find(id: meetingID),
+        guard let meetingID = form["meeting"].flatMap(UUID.init(storageKey:)), let meeting = try await meetings.find(id: meetingID),
               meeting.communityID == loaded.record.communityID else { throw AppError.badRequest }
         let event = CaseWorkflow.Event.register(meeting.registrationWindow, status: meeting.status, alreadyRegistered: meeting.registeredCases)
         if case .failure(let refusal) = CaseWorkflow.apply(event, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
@@ -458,7 +458,7 @@ struct CaseController: Sendable {
         let site = param("site").map { $0.uppercased() }
         let search = CaseSearch(
             communityIDs: mine.activeIDs, fullTextCommunityIDs: mine.ids(withRoles: [.physician, .coordinator]), organisationID: context.user.organisationID,
-            text: param("q"), status: status, tumourSite: site, meetingID: param("meeting").flatMap(UUID.init(uuidString:)),
+            text: param("q"), status: status, tumourSite: site, meetingID: param("meeting").flatMap(UUID.init(storageKey:)),
             from: DisplayFormat.startOfDay(param("from")), to: DisplayFormat.startOfDay(param("to")).map { $0.addingTimeInterval(86_400) },
             limit: 20, offset: (page - 1) * 20
         )

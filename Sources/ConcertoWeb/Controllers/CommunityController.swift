@@ -169,7 +169,7 @@ struct CommunityController: Sendable {
     @Sendable func addOrganisation(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let (community, _) = try await load(context, requireAdmin: true)
         let form = try context.requiredForm
-        guard let organisationID = form["organisation"].flatMap(UUID.init(uuidString:)), try await organisations.find(id: organisationID) != nil else {
+        guard let organisationID = form["organisation"].flatMap(UUID.init(storageKey:)), try await organisations.find(id: organisationID) != nil else {
             throw AppError.badRequest
         }
         let added = try await communities.addOrganisation(organisationID, to: community.id, audit: context.auditDraft(
@@ -230,12 +230,12 @@ struct AuditPage: Sendable {
         let action = value("action").flatMap { AuditAction(rawValue: $0) != nil ? $0 : nil }
         let until = DisplayFormat.startOfDay(value("to")).map { $0.addingTimeInterval(86_400) }
         // The professional by id or by e-mail address; an unknown one matches nothing.
-        var actorID = value("user").flatMap(UUID.init(uuidString:))
+        var actorID = value("user").flatMap(UUID.init(storageKey:))
         if actorID == nil, let email = value("user") {
             actorID = try await users.findWithCredentials(email: email)?.user.id ?? UUID()
         }
         let filter = AuditLog.Filter(
-            patientIDs: value("patient").flatMap(UUID.init(uuidString:)).map { [$0] }, actorID: actorID,
+            patientIDs: value("patient").flatMap(UUID.init(storageKey:)).map { [$0] }, actorID: actorID,
             action: action, from: DisplayFormat.startOfDay(value("from")), until: until, communityID: scope
         )
         let rows = try await audit.events(matching: filter)

@@ -165,7 +165,7 @@ struct MeetingController: Sendable {
 
     func settings(from form: FormData, mine: UserCommunities) -> Settings {
         var problems: [String] = []
-        let community = form["community"].flatMap(UUID.init(uuidString:)).flatMap { mine.isCoordinator(of: $0) ? $0 : nil }
+        let community = form["community"].flatMap(UUID.init(storageKey:)).flatMap { mine.isCoordinator(of: $0) ? $0 : nil }
         if community == nil { problems.append("meeting_error_community") }
         let time = form.trimmed("start_time").flatMap(LocalTime.init)
         if time == nil { problems.append("meeting_error_time") }
@@ -306,7 +306,7 @@ struct MeetingController: Sendable {
     @Sendable func setChair(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await loadCoordinated(context)
         let form = try context.requiredForm
-        let chosen = form["chair"].flatMap(UUID.init(uuidString:))
+        let chosen = form["chair"].flatMap(UUID.init(storageKey:))
         if let chosen {
             guard try await communities.membership(userID: chosen, in: loaded.meeting.communityID)?.status == .active else { throw AppError.badRequest }
         }

@@ -128,7 +128,7 @@ struct MeetingSessionController: Sendable {
         guard let status = form["status"].flatMap(AttendanceStatus.init(rawValue:)) else { throw AppError.badRequest }
         let specialty = form.trimmed("specialty").flatMap { Specialty.find(code: $0)?.code }
         let audit = context.auditDraft(.meetingAttendance, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey, outcome: .success, reason: status.rawValue)
-        if let member = form["user"].flatMap(UUID.init(uuidString:)) {
+        if let member = form["user"].flatMap(UUID.init(storageKey:)) {
             guard try await communities.membership(userID: member, in: loaded.meeting.communityID)?.status == .active else { throw AppError.badRequest }
             try await meetings.recordAttendance(meetingID: loaded.meeting.id, member: member, guestName: nil, specialtyCode: specialty, status: status,
                                                 by: context.user.id, audit: audit)
@@ -145,7 +145,7 @@ struct MeetingSessionController: Sendable {
         let loaded = try await meetingPages.load(context)
         guard Self.runsSession(loaded, user: context.user.id) else { throw AppError.forbidden }
         let form = try context.requiredForm
-        guard let caseID = form["case"].flatMap(UUID.init(uuidString:)),
+        guard let caseID = form["case"].flatMap(UUID.init(storageKey:)),
               try await meetings.agenda(of: loaded.meeting.id).contains(where: { $0.caseID == caseID }) else { throw AppError.badRequest }
         try await meetings.setCurrentCase(meetingID: loaded.meeting.id, caseID: caseID)
         return .redirect(to: SiteURL.meetingSession(loaded.meeting.id).path, type: .normal)

@@ -133,7 +133,7 @@ struct PatientController: Sendable {
         let form = try context.requiredForm
         let pages = PageBuilder(request: request, context: context)
         let writable = try await writableCommunities(context)
-        guard let communityID = form["community"].flatMap(UUID.init(uuidString:)),
+        guard let communityID = form["community"].flatMap(UUID.init(storageKey:)),
               let (_, membership) = writable.first(where: { $0.0.id == communityID }) else {
             return try await renderNewPatient(request: request, context: context, form: form, errors: [pages.text("patient_error_community")], matches: [], status: .badRequest)
         }
@@ -189,7 +189,7 @@ struct PatientController: Sendable {
         let form = try context.requiredForm
         try await guardian.require(.readAdministrative, patient: patientID, auditAction: .patientUpdate, auditAllowed: false, context: context)
         let writable = try await writableCommunities(context)
-        guard let communityID = form["community"].flatMap(UUID.init(uuidString:)), writable.contains(where: { $0.0.id == communityID }) else {
+        guard let communityID = form["community"].flatMap(UUID.init(storageKey:)), writable.contains(where: { $0.0.id == communityID }) else {
             throw AppError.badRequest
         }
         try await patients.openCase(patientID: patientID, in: communityID, by: context.user.id, audit: context.auditDraft(
@@ -385,7 +385,7 @@ struct PatientController: Sendable {
         let form = try context.requiredForm
         let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .oppositionRecord, auditAllowed: false, context: context)
         let parts = (form["target"] ?? "").split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let id = UUID(uuidString: parts[1]) else { throw AppError.badRequest }
+        guard parts.count == 2, let id = UUID(storageKey: parts[1]) else { throw AppError.badRequest }
         let target: OppositionScope.Target
         switch parts[0] {
         case "community" where outcome.facts.caseCommunities.contains(id): target = .community(id)
@@ -509,7 +509,7 @@ struct PatientController: Sendable {
             return try await renderEmergency(request: request, context: context, patientID: patientID, form: form, problem: problem,
                                              status: problem == .confirmationRequired ? .ok : .badRequest)
         case .success(let grant):
-            let community = outcome.facts.caseCommunities.filter { outcome.facts.memberships[$0]?.status == .active }.sorted { $0.uuidString < $1.uuidString }.first
+            let community = outcome.facts.caseCommunities.filter { outcome.facts.memberships[$0]?.status == .active }.sorted { $0.storageKey < $1.storageKey }.first
             let reasonCode = form["reason_code"] ?? ""
             // The justification is evidence: it goes into the trail with the grant.
             try await care.recordEmergencyGrant(

@@ -95,7 +95,7 @@ struct ProfessionalsController: Sendable {
         if let specialty, Specialty.find(code: specialty) == nil { errors.append(pages.text("professional_error_specialty")) }
         var organisationID: UUID?
         if let raw = form.trimmed("organisation") {
-            organisationID = UUID(uuidString: raw)
+            organisationID = UUID(storageKey: raw)
             let known = if let organisationID { try await organisations.find(id: organisationID) != nil } else { false }
             if !known { errors.append(pages.text("professional_error_organisation")) }
         }

@@ -16,7 +16,7 @@ enum AuditPresentation {
             "denied": event.outcome == AuditOutcome.denied.rawValue || event.outcome == AuditOutcome.failure.rawValue ? true : nil,
             "outcome": pages.text("audit_outcome_\(event.outcome)"),
             "reason": event.reason.map { reasonLabel($0, pages: pages) },
-            "patientURL": event.patientID.flatMap(UUID.init(uuidString:)).map { SiteURL.patient($0).path },
+            "patientURL": event.patientID.flatMap(UUID.init(storageKey:)).map { SiteURL.patient($0).path },
             "clientAddress": event.clientAddress,
         ])
     }

@@ -1,0 +1,130 @@
+import ConcertoStore
+import ConcertoTestSupport
+import Foundation
+import SQLKit
+import Testing
+
+/// Our SQLite driver (SQLiteDriver.swift); SQLite only, the PostgreSQL path is SQLKit's own.
+@Suite(.enabled(if: TestDatabase.engineUnderTest == .sqlite))
+struct SQLiteDriverTests {
+    @Test func valuesDecodeAsSQLiteKitDecodedThem() async throws {
+        try await TestDatabase.withFresh { database in
+            let row = try await database.read { sql in
+                try await sql.raw("""
+                    SELECT 42 AS n, 'text' AS t, NULL AS z, 1.5 AS f, X'00FF' AS b, \(bind: "bound é") AS u, \(bind: Int64(-7)) AS i
+                    """).first()
+            }
+            let values = try #require(row)
+            #expect(try values.decode(column: "n", as: Int64.self) == 42)
+            #expect(try values.decode(column: "n", as: String.self) == "42")
+            #expect(try values.decode(column: "n", as: Int.self) == 42)
+            #expect(try values.decode(column: "t", as: String.self) == "text")
+            #expect(try values.decode(column: "t", as: String?.self) == "text")
+            #expect(try values.decode(column: "z", as: String?.self) == nil)
+            #expect(try values.decode(column: "z", as: Int64?.self) == nil)
+            #expect(try values.decodeNil(column: "z"))
+            #expect(try values.decode(column: "f", as: Double.self) == 1.5)
+            #expect(try values.decode(column: "b", as: Data.self) == Data([0x00, 0xFF]))
+            #expect(try values.decode(column: "u", as: String.self) == "bound é")
+            #expect(try values.decode(column: "i", as: Int64.self) == -7)
+            #expect(values.allColumns == ["n", "t", "z", "f", "b", "u", "i"])
+            // Text is not an integer, NULL is not a string, and a missing column is an error.
+            #expect(throws: (any Error).self) { try values.decode(column: "t", as: Int64.self) }
+            #expect(throws: (any Error).self) { try values.decode(column: "z", as: String.self) }
+            #expect(throws: (any Error).self) { try values.decode(column: "missing", as: String.self) }
+        }
+    }
+
+    @Test func aCachedStatementRunsAgainWithOtherValuesAndAfterTheSchemaChanges() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY, name TEXT)").run() }
+            for index in 1...3 {
+                try await database.write { try await $0.raw("INSERT INTO scratch (id, name) VALUES (\(bind: index), \(bind: "n\(index)"))").run() }
+            }
+            for index in 1...3 {
+                let name = try await database.read { try await $0.raw("SELECT name FROM scratch WHERE id = \(bind: index)").first()?.decode(column: "name", as: String.self) }
+                #expect(name == "n\(index)")
+            }
+            try await database.write { try await $0.raw("ALTER TABLE scratch ADD COLUMN extra TEXT DEFAULT 'x'").run() }
+            let columns = try await database.read { try await $0.raw("SELECT * FROM scratch WHERE id = \(bind: 1)").first()?.allColumns }
+            #expect(columns == ["id", "name", "extra"])
+        }
+    }
+
+    @Test func aFailedStatementLeavesNothingOpenAndTheTransactionRollsBack() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY)").run() }
+            await #expect(throws: SQLiteFailure.self) {
+                try await database.write { sql in
+                    try await sql.raw("INSERT INTO scratch (id) VALUES (\(bind: 1))").run()
+                    try await sql.raw("INSERT INTO scratch (id) VALUES (\(bind: 1))").run()  // duplicate key
+                }
+            }
+            await #expect(throws: SQLiteFailure.self) {
+                try await database.read { try await $0.raw("SELECT nothing FROM nowhere").run() }
+            }
+            let count = try await database.read { try await $0.raw("SELECT COUNT(*) AS n FROM scratch").first()?.decode(column: "n", as: Int64.self) }
+            #expect(count == 0)
+            // Readers are read-only connections.
+            await #expect(throws: SQLiteFailure.self) {
+                try await database.read { try await $0.raw("INSERT INTO scratch (id) VALUES (\(bind: 2))").run() }
+            }
+        }
+    }
+
+    /// A read body sees one snapshot, whatever commits meanwhile.
+    @Test func aReadBodyIsOneSnapshot() async throws {
+        try await TestDatabase.withFresh { database in
+            try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY)").run() }
+            let (before, after) = try await database.read { sql in
+                let before = try await sql.raw("SELECT COUNT(*) AS n FROM scratch").first()?.decode(column: "n", as: Int64.self)
+                try await database.write { try await $0.raw("INSERT INTO scratch (id) VALUES (\(bind: 1))").run() }
+                let after = try await sql.raw("SELECT COUNT(*) AS n FROM scratch").first()?.decode(column: "n", as: Int64.self)
+                return (before, after)
+            }
+            #expect(before == 0 && after == 0)
+            let now = try await database.read { try await $0.raw("SELECT COUNT(*) AS n FROM scratch").first()?.decode(column: "n", as: Int64.self) }
+            #expect(now == 1)
+        }
+    }
+
+    /// Checkpoints run on their own thread; the write-ahead log must still be copied back
+    /// and rewound under steady writes and reads, not grow without end.
+    @Test func theWriteAheadLogStaysBoundedUnderSteadyWritesAndReads() async throws {
+        try await TestDatabase.withFreshURL { url in
+            guard case .sqliteFile(let path) = url else { return }
+            let database = try await Database.open(url, logger: TestDatabase.quietLogger)
+            try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY, body TEXT)").run() }
+            let body = String(repeating: "x", count: 3000)  // about a page per commit
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for index in 0..<5000 {
+                        try await database.write { try await $0.raw("INSERT INTO scratch (id, body) VALUES (\(bind: index), \(bind: body))").run() }
+                    }
+                }
+                for _ in 0..<2 {
+                    group.addTask {
+                        for _ in 0..<1000 {
+                            _ = try await database.read { try await $0.raw("SELECT COUNT(*) AS n FROM scratch").first() }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            // Without checkpoints the log would hold every page written: over 20 MB here.
+            let walBytes = (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+            #expect(walBytes < 10_000_000, "write-ahead log of \(walBytes) bytes")
+            let count = try await database.read { try await $0.raw("SELECT COUNT(*) AS n FROM scratch").first()?.decode(column: "n", as: Int64.self) }
+            #expect(count == 5000)
+            await database.shutdown()
+        }
+    }
+
+    @Test func aClosedDatabaseRefusesWorkInsteadOfWaiting() async throws {
+        try await TestDatabase.withFresh { database in
+            await database.shutdown()
+            await #expect(throws: SQLiteFailure.self) { try await database.read { try await $0.raw("SELECT 1").run() } }
+            await #expect(throws: SQLiteFailure.self) { try await database.write { try await $0.raw("SELECT 1").run() } }
+        }
+    }
+}
