@@ -214,30 +214,26 @@ final class AsyncSerialLock: Sendable {
     /// For threads outside Swift concurrency only: blocks the calling thread until its turn.
     func withLockBlocking<T>(_ body: () throws -> T) rethrows -> T {
         let turn = DispatchSemaphore(value: 0)
-        let acquired = state.withLock { state -> Bool in
-            if state.locked {
-                state.waiters.append(.thread(turn))
-                return false
-            }
-            state.locked = true
-            return true
-        }
-        if !acquired { turn.wait() }
+        if !takeOrQueue(.thread(turn)) { turn.wait() }
         defer { release() }
         return try body()
     }
 
     private func acquire() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let acquired = state.withLock { state -> Bool in
-                if state.locked {
-                    state.waiters.append(.task(continuation))
-                    return false
-                }
-                state.locked = true
-                return true
+            if takeOrQueue(.task(continuation)) { continuation.resume() }
+        }
+    }
+
+    /// Takes the lock when free (true); otherwise queues `waiter`, whom `release` wakes.
+    private func takeOrQueue(_ waiter: Waiter) -> Bool {
+        state.withLock { state in
+            if state.locked {
+                state.waiters.append(waiter)
+                return false
             }
-            if acquired { continuation.resume() }
+            state.locked = true
+            return true
         }
     }
 
@@ -302,6 +298,12 @@ private final class SQLiteBackend: Sendable {
             try reader.run("PRAGMA query_only = ON")
             readers.append(reader)
         }
+        // Opening may wait for another process (switching to WAL takes a lock); once
+        // open, waits for locks happen as task sleeps in `SQLiteConnectionDatabase.execute`,
+        // never as sleeps of one of Swift concurrency's few threads.
+        for connection in [writer] + readers {
+            try connection.run("PRAGMA busy_timeout = 0")
+        }
         return SQLiteBackend(writer: writer, writeLock: writeLock, readers: readers, checkpointer: checkpointer, logger: logger)
     }
 
@@ -330,6 +332,7 @@ private final class SQLiteBackend: Sendable {
     func withWriter<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await writeLock.withLock {
             guard !closed.load(ordering: .acquiring) else { throw SQLiteFailure.closed }
+            writer.handedOut()
             return try await body(database(writer))
         }
     }

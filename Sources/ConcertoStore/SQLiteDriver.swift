@@ -21,6 +21,8 @@ public struct SQLiteFailure: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     public let message: String
     public var description: String { "SQLite error \(code): \(message)" }
+    /// Another connection holds the lock (any of SQLITE_BUSY's extended codes).
+    var isBusy: Bool { code & 0xFF == SQLITE_BUSY }
 }
 
 /// One SQLite connection and its prepared statements. Not thread-safe: the backend hands it
@@ -30,6 +32,8 @@ final class SQLiteHandle: @unchecked Sendable {
     private var statements: [String: OpaquePointer] = [:]
     /// Kept alive as long as SQLite may call it (see `reportCommits`).
     private var commitObserver: SQLiteCheckpointer?
+    /// When the task using this connection last let others run (see `timeToYield`).
+    private var lastYield = ContinuousClock.now
     /// Ad-hoc statements (search with a variable number of terms, migrations) would grow
     /// the cache for ever; past this size it starts again.
     static let statementCacheLimit = 256
@@ -75,6 +79,28 @@ final class SQLiteHandle: @unchecked Sendable {
             columns = names
             try onRow(SQLiteResultRow(columns: names, values: Self.values(of: statement, count: names.names.count)))
         }
+    }
+
+    /// Statements run on Swift concurrency's few threads without suspending; a long run of
+    /// them (a migration, a batch, a heavy search) would keep timers and other requests
+    /// waiting for a thread. True once per `slice` of such work: the caller then yields.
+    func timeToYield(slice: Duration = .milliseconds(2)) -> Bool {
+        let now = ContinuousClock.now
+        guard now - lastYield >= slice else { return false }
+        lastYield = now
+        return true
+    }
+
+    /// Starts a new slice (see `timeToYield`): a task has just been handed this connection.
+    func handedOut() {
+        lastYield = .now
+    }
+
+    /// No transaction is open on the connection: a statement refused as busy did nothing
+    /// and may simply run again (a BEGIN IMMEDIATE, a statement on its own, or the first
+    /// read of a deferred transaction).
+    var outsideTransaction: Bool {
+        sqlite_nio_sqlite3_txn_state(connection, nil) == SQLITE_TXN_NONE
     }
 
     /// Runs a statement that returns no rows worth reading (transaction control, pragmas).
@@ -200,9 +226,11 @@ final class SQLiteCheckpointer: Sendable {
         connection = try SQLiteHandle(path: path)
         // A connection that never read the file has not opened the log, and its
         // checkpoints would silently do nothing.
+        try connection.run("PRAGMA busy_timeout = 5000")
         try connection.run("PRAGMA journal_mode = WAL")
         // How long the second pass waits for readers of older snapshots (they take
-        // microseconds to milliseconds); past it, the next checkpoint tries again.
+        // microseconds to milliseconds) on this thread of its own; past it, the next
+        // checkpoint tries again.
         try connection.run("PRAGMA busy_timeout = 50")
         self.writeLock = writeLock
         self.threshold = threshold
@@ -327,8 +355,27 @@ struct SQLiteConnectionDatabase: SQLDatabase {
         }
     }
 
+    /// How long a statement may wait for another connection's lock (another process, or
+    /// another `Database` on the same file) before failing as busy.
+    static let busyLimit: Duration = .seconds(5)
+
+    /// SQLite's own busy handler would sleep on this thread, one of Swift concurrency's
+    /// few: two such sleepers stall every request (and the lock holder itself, when it
+    /// needs a thread to finish). Connections have no busy timeout; the wait is here, as
+    /// a task sleep, and only when retrying cannot repeat half a transaction.
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> ()) async throws {
-        try run(query, onRow)
+        var waited: Duration = .zero, pause: Duration = .milliseconds(1)
+        while true {
+            do {
+                try run(query, onRow)
+                break
+            } catch let failure as SQLiteFailure where failure.isBusy && handle.outsideTransaction && waited < Self.busyLimit {
+                try await Task.sleep(for: pause)
+                waited += pause
+                pause = min(pause * 2, .milliseconds(50))
+            }
+        }
+        if handle.timeToYield() { await Task.yield() }
     }
 
     private func run(_ query: any SQLExpression, _ onRow: (any SQLRow) -> ()) throws {
@@ -364,6 +411,7 @@ final class SQLiteConnectionPool: Sendable {
     func withConnection<T>(_ body: (SQLiteHandle) async throws -> T) async throws -> T {
         guard let connection = await checkOut() else { throw SQLiteFailure.closed }
         defer { checkIn(connection) }
+        connection.handedOut()
         return try await body(connection)
     }
 
