@@ -98,7 +98,7 @@ import Testing
             AccountController.AccountContent(displayName: "D", email: "e", rppsNumber: "1", specialty: "s", roleLabel: "r", totpEnabled: true, error: "x"),
             AccountController.EnrolmentContent(displayKey: "K", authenticatorURL: "u", error: "x"),
             DashboardController.DashboardContent(displayName: "D", communities: [], invitations: [], mayCreatePatient: true, isPlatformAdmin: true,
-                                                 upcomingMeetings: [], myCases: [], toValidate: []),
+                                                 upcomingMeetingsHTML: "<li></li>", myCasesHTML: "<li></li>", toValidateHTML: "<li></li>"),
             MeetingController.AgendaContent(meeting: ViewFields([:]), rowsHTML: "<tr></tr>", hasItems: true, slotMinutes: "5", mayReorder: true),
             DashboardController.DashboardContent.CommunityItem(name: "N", region: "R", url: "/", kind: "k", role: "r", suspended: false, acceptURL: "/"),
             CommunityController.CommunityContent(

@@ -99,6 +99,28 @@ import Testing
         }
     }
 
+    /// The dashboard's lists are written as HTML by hand (`DashboardLists`): values escaped,
+    /// links and badges as the template had them.
+    @Test func theDashboardListsTheNextMeetingsAndMyFichesEscaped() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            let id = UUID(), start = Date().addingTimeInterval(86_400)
+            try await d.meetings.create(id: id, communityID: world.south.id, title: #"RCP <b>"thorax"</b> & co"#, startsAt: start,
+                                        endsAt: start.addingTimeInterval(7200))
+            try await browser.logIn(email: "sud@t.fr")
+            let page = try await browser.get("/")
+            #expect(page.text.contains("RCP &lt;b&gt;&quot;thorax&quot;&lt;/b&gt; &amp; co"))
+            #expect(!page.text.contains(#"<b>"thorax"#))
+            #expect(page.text.contains(#"href="\#(SiteURL.meetingAgenda(id).path)">Ordre du jour</a></li>"#))
+            #expect(page.text.contains("data-test=\"dashboard-meetings\""))
+            let caseID = try await southCase(d, world)
+            #expect(page.text.contains(#"<li><a href="\#(SiteURL.caseItem(caseID).path)"><strong>"#))
+            #expect(page.text.contains(#"<span class="badge status--draft">"#))
+            // Validation is the coordinators' list.
+            #expect(!page.text.contains("data-test=\"to-validate\""))
+        }
+    }
+
     @Test func fromDraftToValidatedWithTheForbiddenStepsRefused() async throws {
         try await withTestApp { browser, d in
             let world = try await AccessWorld.make(d)
