@@ -73,7 +73,8 @@ public final class Database: Sendable {
         self.logger = logger
     }
 
-    /// Runs read-only statements; never wrapped in a transaction.
+    /// Runs read-only statements: on SQLite in one read transaction (one snapshot), on
+    /// PostgreSQL without a transaction.
     /// On PostgreSQL, throws `DatabaseError.unavailable` when the server does not answer in time.
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {

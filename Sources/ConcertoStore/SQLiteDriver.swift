@@ -1,3 +1,4 @@
+import ConcertoCore
 import Foundation
 import Logging
 import NIOCore
@@ -257,7 +258,7 @@ final class SQLiteCheckpointer: Sendable {
             try writeLock.withLockBlocking { try connection.checkpoint(.restart) }
             let held = ContinuousClock.now - started
             if held > .milliseconds(100) {
-                logger.notice("SQLite checkpoint held writes", metadata: ["ms": "\(held.components.seconds * 1000 + held.components.attoseconds / 1_000_000_000_000_000)"])
+                logger.notice("SQLite checkpoint held writes", metadata: ["ms": "\(Int(held.seconds * 1000))"])
             }
         } catch let failure as SQLiteFailure where failure.code == SQLITE_BUSY {
             // A long read still uses the old log; the next commit asks again.

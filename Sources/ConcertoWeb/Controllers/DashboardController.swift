@@ -93,7 +93,7 @@ struct DashboardController: Sendable {
         async let pending = cases.cases(withStatus: [.discussed], inCommunities: coordinatorIn, limit: 20)
         let lists = DashboardLists(
             casesLabel: pages.text("meeting_cases"), cancelledLabel: pages.text("meeting_cancelled"), agendaLabel: pages.text("meeting_agenda"),
-            statusLabels: Dictionary(uniqueKeysWithValues: CaseStatus.allCases.map { ($0, pages.text("case_status_\($0.rawValue)")) })
+            statusLabels: pages.caseStatusLabels
         )
         let content = DashboardContent(
             displayName: context.user.displayName,

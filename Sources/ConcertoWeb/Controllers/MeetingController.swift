@@ -360,7 +360,7 @@ struct MeetingController: Sendable {
         let mayReorder = loaded.isCoordinator && meeting.status == .scheduled && Date() < meeting.endsAt
         let rows = AgendaRows(
             startsAt: ParisCalendar.time(of: meeting.startsAt), slotMinutes: slot,
-            statusLabels: Dictionary(uniqueKeysWithValues: CaseStatus.allCases.map { ($0, pages.text("case_status_\($0.rawValue)")) }),
+            statusLabels: pages.caseStatusLabels,
             studies: studies,
             reorder: mayReorder ? .init(meetingID: meeting.id, csrfToken: pages.sessions.csrfToken(language: pages.language),
                                         up: pages.text("agenda_up"), down: pages.text("agenda_down")) : nil

@@ -183,6 +183,11 @@ struct PageBuilder: Sendable {
         Localization.text(key, in: language, arguments)
     }
 
+    /// Every case status's label, for rows written as HTML (`AgendaRows`, `DashboardLists`).
+    var caseStatusLabels: [CaseStatus: String] {
+        Dictionary(uniqueKeysWithValues: CaseStatus.allCases.map { ($0, text("case_status_\($0.rawValue)")) })
+    }
+
     /// The page's title, current navigation entry and language form are blocks of its
     /// template (`{{$title}}`, `{{$navHome}}`...): they depend on the page, not the request.
     func page(_ content: some MustacheParent & Sendable) -> Page {
