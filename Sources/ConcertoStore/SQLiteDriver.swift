@@ -84,8 +84,15 @@ final class SQLiteHandle: @unchecked Sendable {
 
     /// Statements run on Swift concurrency's few threads without suspending; a long run of
     /// them (a migration, a batch, a heavy search) would keep timers and other requests
-    /// waiting for a thread. True once per `slice` of such work: the caller then yields.
-    func timeToYield(slice: Duration = .milliseconds(2)) -> Bool {
+    /// waiting for a thread. True once per slice of such work: the caller then yields.
+    ///
+    /// Inside a transaction the slice is longer: a yielding task keeps its snapshot (or the
+    /// write lock) until it gets a thread again, which on busy threads takes as long as the
+    /// queue ahead of it, and a read that kept its snapshot that long kept the checkpointer
+    /// from rewinding the log (seen with the whole test suite on two cores). Usual read and
+    /// write bodies (a few statements, a millisecond or two) then never yield halfway.
+    func timeToYield() -> Bool {
+        let slice: Duration = outsideTransaction ? .milliseconds(2) : .milliseconds(20)
         let now = ContinuousClock.now
         guard now - lastYield >= slice else { return false }
         lastYield = now
@@ -186,6 +193,13 @@ final class SQLiteHandle: @unchecked Sendable {
         guard status == SQLITE_OK else { throw failure(status) }
     }
 
+    /// How long a statement waits for another connection's lock, SQLite's busy handler
+    /// sleeping on this thread: only for threads outside Swift concurrency.
+    func setBusyTimeout(_ wait: Duration) throws {
+        let status = sqlite_nio_sqlite3_busy_timeout(connection, Int32(wait.seconds * 1000))
+        guard status == SQLITE_OK else { throw failure(status) }
+    }
+
     /// After each commit on this connection, tells `checkpointer` how many frames the log holds.
     func reportCommits(to checkpointer: SQLiteCheckpointer) {
         commitObserver = checkpointer
@@ -213,6 +227,11 @@ final class SQLiteHandle: @unchecked Sendable {
 /// minute of load). Writers wait for the second pass without holding a thread; readers
 /// never wait. Nothing here runs on Swift concurrency's threads, which busy requests
 /// could keep from a queued task.
+///
+/// A read can outlast the brief wait again and again (a long one, or one whose task waits
+/// for a thread on a saturated machine), and the log then grows. So once it holds twice the
+/// threshold, the second pass waits longer for such readers: writes pause, as they do at
+/// every checkpoint with SQLite's default, but only when the log is that far behind.
 final class SQLiteCheckpointer: Sendable {
     private let connection: SQLiteHandle
     private let writeLock: AsyncSerialLock
@@ -222,6 +241,11 @@ final class SQLiteCheckpointer: Sendable {
     private let logger: Logger
     /// SQLite's own default for automatic checkpoints (pages of the log).
     let threshold: Int32
+    /// How long the second pass waits for readers of older snapshots (they take
+    /// microseconds to milliseconds), writes held; past it, the next commit asks again.
+    static let briefReaderWait: Duration = .milliseconds(50)
+    /// The same once the log holds `2 × threshold` frames (see above).
+    static let patientReaderWait: Duration = .seconds(1)
 
     init(path: String, writeLock: AsyncSerialLock, threshold: Int32 = 1000, logger: Logger) throws {
         connection = try SQLiteHandle(path: path)
@@ -229,10 +253,6 @@ final class SQLiteCheckpointer: Sendable {
         // checkpoints would silently do nothing.
         try connection.run("PRAGMA busy_timeout = 5000")
         try connection.run("PRAGMA journal_mode = WAL")
-        // How long the second pass waits for readers of older snapshots (they take
-        // microseconds to milliseconds) on this thread of its own; past it, the next
-        // checkpoint tries again.
-        try connection.run("PRAGMA busy_timeout = 50")
         self.writeLock = writeLock
         self.threshold = threshold
         self.logger = logger
@@ -244,17 +264,19 @@ final class SQLiteCheckpointer: Sendable {
     /// last checkpoint is done, as SQLite's own hook does.
     func committed(frames: Int32) {
         guard frames >= threshold, !inFlight.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let readerWait = frames >= 2 * threshold ? Self.patientReaderWait : Self.briefReaderWait
         thread.submit { [self] state in
             defer { inFlight.store(false, ordering: .releasing) }
             guard case .active = state else { return }
-            checkpoint()
+            checkpoint(readerWait: readerWait)
         }
     }
 
-    private func checkpoint() {
+    private func checkpoint(readerWait: Duration) {
         do {
             try connection.checkpoint(.passive)
             let started = ContinuousClock.now
+            try connection.setBusyTimeout(readerWait)
             try writeLock.withLockBlocking { try connection.checkpoint(.restart) }
             let held = ContinuousClock.now - started
             if held > .milliseconds(100) {

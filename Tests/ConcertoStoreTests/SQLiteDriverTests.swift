@@ -2,6 +2,7 @@ import ConcertoStore
 import ConcertoTestSupport
 import Foundation
 import SQLKit
+import Synchronization
 import Testing
 
 /// Our SQLite driver (SQLiteDriver.swift); SQLite only, the PostgreSQL path is SQLKit's own.
@@ -89,17 +90,32 @@ struct SQLiteDriverTests {
     }
 
     /// Checkpoints run on their own thread; the write-ahead log must still be copied back
-    /// and rewound under steady writes and reads, not grow without end.
+    /// and rewound under steady writes and reads, not grow without end, and also when
+    /// Swift concurrency's threads are busy, so that a task waits long for its turn (as
+    /// with the whole test suite running: a read that yielded inside its transaction then
+    /// kept its snapshot for seconds, and the log grew past 20 MB).
     @Test func theWriteAheadLogStaysBoundedUnderSteadyWritesAndReads() async throws {
         try await TestDatabase.withFreshURL { url in
             guard case .sqliteFile(let path) = url else { return }
             let database = try await Database.open(url, logger: TestDatabase.quietLogger)
             try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY, body TEXT)").run() }
             let body = String(repeating: "x", count: 3000)  // about a page per commit
+            let writing = WritingFlag()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
+                    defer { writing.value.store(false, ordering: .releasing) }
                     for index in 0..<5000 {
                         try await database.write { try await $0.raw("INSERT INTO scratch (id, body) VALUES (\(bind: index), \(bind: body))").run() }
+                    }
+                }
+                // Busy neighbours: each keeps a thread for 30 ms at a time.
+                for _ in 0..<3 {
+                    group.addTask {
+                        while writing.value.load(ordering: .acquiring) {
+                            let until = ContinuousClock.now + .milliseconds(30)
+                            while ContinuousClock.now < until {}
+                            await Task.yield()
+                        }
                     }
                 }
                 for _ in 0..<2 {
@@ -127,4 +143,9 @@ struct SQLiteDriverTests {
             await #expect(throws: SQLiteFailure.self) { try await database.write { try await $0.raw("SELECT 1").run() } }
         }
     }
+}
+
+/// Tells the busy neighbours of a test when the writer is done.
+private final class WritingFlag: Sendable {
+    let value = Atomic<Bool>(true)
 }

@@ -229,7 +229,7 @@ import Testing
     /// quickly, with a clear banner, and nothing attached is lost.
     @Test func aHangingExchangeNeverHoldsThePagesUp() async throws {
         let silent = try SilentServer()
-        try await withImagingApp(exchange: silent.url, timeout: 1) { browser, d, world in
+        try await withImagingApp(exchange: silent.url, timeout: 2) { browser, d, world in
             let caseID = try await southCase(d, world)
             let reference = StudyReference(exchangeID: "default", studyUID: "1.2.3.4.5", accessionNumber: "A-1", studyDate: CalendarDate(iso: "2026-01-02"),
                                            modalities: ["CT"], description: "TDM de référence", seriesCount: 1, instanceCount: 3, keySeriesUID: "1.2.3.4.5.1")
@@ -241,7 +241,7 @@ import Testing
             try await browser.logIn(email: "sud@t.fr")
             var started = Date()
             let tab = try await browser.get(SiteURL.caseImaging(caseID).path)
-            #expect(Date().timeIntervalSince(started) < 3)
+            #expect(Date().timeIntervalSince(started) < 4)
             #expect(tab.status == .ok)
             #expect(tab.text.contains("data-test=\"imaging-unavailable\""))
             #expect(tab.text.contains("n&#39;a pas répondu à temps") || tab.text.contains("n'a pas répondu à temps"))
@@ -249,7 +249,7 @@ import Testing
             // The thumbnail: a placeholder picture with 503, within the budget.
             started = Date()
             let thumbnail = try await browser.get(SiteURL.caseImagingThumbnail(caseID, study: attachment).path)
-            #expect(Date().timeIntervalSince(started) < 3)
+            #expect(Date().timeIntervalSince(started) < 4)
             #expect(thumbnail.status == .serviceUnavailable)
             #expect(thumbnail.headers[.contentType] == "image/svg+xml")
             // Attaching fails cleanly: 503 page, nothing stored.
@@ -259,13 +259,13 @@ import Testing
             // The case page never waits for the exchange, and says it is failing.
             started = Date()
             let casePage = try await browser.get(SiteURL.caseItem(caseID).path)
-            #expect(Date().timeIntervalSince(started) < 1)
+            #expect(Date().timeIntervalSince(started) < 1.5)  // waiting would take the 2 s budget
             #expect(casePage.text.contains("data-test=\"imaging-unavailable\""))
             #expect(attachedUIDs(casePage.text) == ["1.2.3.4.5"])
             // The breaker is open now: the tab answers without waiting for the budget.
             started = Date()
             let again = try await browser.get(SiteURL.caseImaging(caseID).path)
-            #expect(Date().timeIntervalSince(started) < 0.9)
+            #expect(Date().timeIntervalSince(started) < 1.5)
             #expect(again.text.contains("nouvel essai dans quelques secondes"))
             _ = silent
         }
