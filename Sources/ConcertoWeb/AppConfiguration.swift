@@ -48,6 +48,9 @@ public struct AppConfiguration: Sendable {
     public var viewerURLTemplate: String?
     /// The default exchange's budget for one call, in seconds: pages wait no longer.
     public var dicomwebTimeoutSeconds: Double = 2.5
+    /// Settings of earlier versions found in the environment: they no longer do anything,
+    /// and the server says so at start rather than ignore them without a word.
+    public var retiredSettings: [RetiredSetting] = []
 
     public init() {}
 
@@ -120,6 +123,7 @@ public struct AppConfiguration: Sendable {
             guard let value = Double(seconds), value >= 0.1, value <= 60 else { throw ConfigurationError.invalid("CONCERTO_DICOMWEB_TIMEOUT", seconds) }
             config.dicomwebTimeoutSeconds = value
         }
+        config.retiredSettings = RetiredSetting.all.filter { environment[$0.name] != nil }
         if let readers = environment["CONCERTO_SQLITE_READERS"] {
             guard let value = Int(readers), (1...256).contains(value) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_READERS", readers) }
             config.sqliteReaders = value
@@ -145,6 +149,19 @@ public struct AppConfiguration: Sendable {
         default: throw ConfigurationError.invalid(name, raw)
         }
     }
+}
+
+/// A setting an earlier version read, and what replaced it.
+public struct RetiredSetting: Sendable, Equatable {
+    public let name: String
+    public let replacement: String
+
+    static let all = [
+        RetiredSetting(name: "CONCERTO_SQLITE_THREADS",
+                       replacement: "SQLite work runs on the request's own thread now; CONCERTO_SQLITE_READERS sets the read connections"),
+    ]
+
+    public var notice: String { "\(name) is no longer used and is ignored: \(replacement)." }
 }
 
 public enum ConfigurationError: Error, CustomStringConvertible {

@@ -91,6 +91,7 @@ struct Serve: AsyncParsableCommand {
         let app = try await buildApplication(config, logger: makeLogger(config)) { accounts in
             for account in accounts { say(account.line) }
         }
+        for setting in config.retiredSettings { say(setting.notice) }
         say("Concerto listening on http://\(config.host):\(config.port) (database \(config.database))")
         say(config.dicomwebURL.map { "Imaging exchange: \($0)" } ?? "Imaging exchange: not configured (set CONCERTO_DICOMWEB_URL or --dicomweb-url; `make orthanc` starts a local one)")
         let flusher = Task { await logSink.runFlusher() }

@@ -1,0 +1,51 @@
+import ConcertoStore
+import ConcertoWeb
+import Testing
+
+/// The `CONCERTO_*` environment: values taken, bad values refused by name, retired ones reported.
+@Suite struct AppConfigurationTests {
+    @Test func anEmptyEnvironmentGivesTheDefaults() throws {
+        let config = try AppConfiguration.fromEnvironment([:])
+        #expect(config.port == 8080)
+        #expect(config.database == .sqliteFile(path: "data/concerto.sqlite"))
+        #expect(config.retiredSettings.isEmpty)
+        #expect(config.sqliteReaders >= 4)
+    }
+
+    @Test func valuesAreTaken() throws {
+        let config = try AppConfiguration.fromEnvironment([
+            "CONCERTO_PORT": "9090",
+            "CONCERTO_DATABASE_URL": "sqlite::memory:",
+            "CONCERTO_SQLITE_READERS": "6",
+            "CONCERTO_DICOMWEB_TIMEOUT": "1.5",
+            "CONCERTO_EMERGENCY_ACCESS_HOURS": "2",
+        ])
+        #expect(config.port == 9090)
+        #expect(config.database == .sqliteMemory)
+        #expect(config.sqliteReaders == 6)
+        #expect(config.dicomwebTimeoutSeconds == 1.5)
+        #expect(config.emergencyAccessDuration == .seconds(7200))
+    }
+
+    @Test(arguments: [
+        ("CONCERTO_PORT", "0"), ("CONCERTO_PORT", "http"), ("CONCERTO_SQLITE_READERS", "0"),
+        ("CONCERTO_SQLITE_READERS", "many"), ("CONCERTO_DICOMWEB_TIMEOUT", "600"),
+        ("CONCERTO_SECURE_COOKIES", "maybe"), ("CONCERTO_LOG_LEVEL", "loud"),
+    ])
+    func aBadValueIsRefusedByName(name: String, value: String) {
+        #expect {
+            try AppConfiguration.fromEnvironment([name: value])
+        } throws: { error in
+            "\(error)" == "Invalid value for \(name): \(value)"
+        }
+    }
+
+    /// An environment carried over from an earlier version keeps working, and the server
+    /// says at start which settings it now ignores.
+    @Test func aRetiredSettingIsReportedNotSilentlyIgnored() throws {
+        let config = try AppConfiguration.fromEnvironment(["CONCERTO_SQLITE_THREADS": "4"])
+        #expect(config.retiredSettings.map(\.name) == ["CONCERTO_SQLITE_THREADS"])
+        let notice = try #require(config.retiredSettings.first?.notice)
+        #expect(notice.contains("CONCERTO_SQLITE_READERS"))
+    }
+}
