@@ -187,17 +187,25 @@ final class SQLiteHandle: @unchecked Sendable {
         case restart
     }
 
-    func checkpoint(_ mode: CheckpointMode) throws {
-        let status = sqlite_nio_sqlite3_wal_checkpoint_v2(
-            connection, nil, mode == .passive ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_RESTART, nil, nil)
-        guard status == SQLITE_OK else { throw failure(status) }
+    /// How far a checkpoint got: the frames of the log when it began and how many of them
+    /// are now in the database file (fewer when a reader still uses an older snapshot; -1
+    /// both when it could not start), and whether it did all its mode asks (not when it
+    /// waited for readers in vain).
+    struct CheckpointProgress {
+        let logFrames: Int32
+        let copiedFrames: Int32
+        let done: Bool
+        var copiedAll: Bool { logFrames >= 0 && copiedFrames >= logFrames }
     }
 
-    /// How long a statement waits for another connection's lock, SQLite's busy handler
-    /// sleeping on this thread: only for threads outside Swift concurrency.
-    func setBusyTimeout(_ wait: Duration) throws {
-        let status = sqlite_nio_sqlite3_busy_timeout(connection, Int32(wait.seconds * 1000))
-        guard status == SQLITE_OK else { throw failure(status) }
+    /// Busy is an outcome here, not an error: the progress says how far it got.
+    @discardableResult
+    func checkpoint(_ mode: CheckpointMode) throws -> CheckpointProgress {
+        var logFrames: Int32 = -1, copiedFrames: Int32 = -1
+        let status = sqlite_nio_sqlite3_wal_checkpoint_v2(
+            connection, nil, mode == .passive ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_RESTART, &logFrames, &copiedFrames)
+        guard status == SQLITE_OK || status == SQLITE_BUSY else { throw failure(status) }
+        return CheckpointProgress(logFrames: logFrames, copiedFrames: copiedFrames, done: status == SQLITE_OK)
     }
 
     /// After each commit on this connection, tells `checkpointer` how many frames the log holds.
@@ -228,10 +236,13 @@ final class SQLiteHandle: @unchecked Sendable {
 /// never wait. Nothing here runs on Swift concurrency's threads, which busy requests
 /// could keep from a queued task.
 ///
-/// A read can outlast the brief wait again and again (a long one, or one whose task waits
-/// for a thread on a saturated machine), and the log then grows. So once it holds twice the
-/// threshold, the second pass waits longer for such readers: writes pause, as they do at
-/// every checkpoint with SQLite's default, but only when the log is that far behind.
+/// Readers of older snapshots hold the copy back. Those of a moment ago are done by the
+/// time the second pass waits for them, and the first pass got further than the last one
+/// did. One reading for long (an export, an audit verification) keeps the copy where it
+/// was: waiting for it would hold every write for the whole wait, in vain, at each commit,
+/// for as long as that read lasts. So the second pass runs only when the first copied the
+/// whole log or got further than the previous pass. Until such a read ends the log grows,
+/// as it does with SQLite's own checkpoints, and rewinds afterwards.
 final class SQLiteCheckpointer: Sendable {
     private let connection: SQLiteHandle
     private let writeLock: AsyncSerialLock
@@ -241,11 +252,8 @@ final class SQLiteCheckpointer: Sendable {
     private let logger: Logger
     /// SQLite's own default for automatic checkpoints (pages of the log).
     let threshold: Int32
-    /// How long the second pass waits for readers of older snapshots (they take
-    /// microseconds to milliseconds), writes held; past it, the next commit asks again.
-    static let briefReaderWait: Duration = .milliseconds(50)
-    /// The same once the log holds `2 × threshold` frames (see above).
-    static let patientReaderWait: Duration = .seconds(1)
+    /// Frames in the database file after the last pass (see above). Used on `thread` only.
+    private let lastCopiedFrames = Mutex<Int32>(0)
 
     init(path: String, writeLock: AsyncSerialLock, threshold: Int32 = 1000, logger: Logger) throws {
         connection = try SQLiteHandle(path: path)
@@ -253,6 +261,10 @@ final class SQLiteCheckpointer: Sendable {
         // checkpoints would silently do nothing.
         try connection.run("PRAGMA busy_timeout = 5000")
         try connection.run("PRAGMA journal_mode = WAL")
+        // How long the second pass waits for readers of older snapshots (they take
+        // microseconds to milliseconds) on this thread of its own, writes held; past it,
+        // the next commit asks again.
+        try connection.run("PRAGMA busy_timeout = 50")
         self.writeLock = writeLock
         self.threshold = threshold
         self.logger = logger
@@ -264,26 +276,29 @@ final class SQLiteCheckpointer: Sendable {
     /// last checkpoint is done, as SQLite's own hook does.
     func committed(frames: Int32) {
         guard frames >= threshold, !inFlight.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let readerWait = frames >= 2 * threshold ? Self.patientReaderWait : Self.briefReaderWait
         thread.submit { [self] state in
             defer { inFlight.store(false, ordering: .releasing) }
             guard case .active = state else { return }
-            checkpoint(readerWait: readerWait)
+            checkpoint()
         }
     }
 
-    private func checkpoint(readerWait: Duration) {
+    private func checkpoint() {
         do {
-            try connection.checkpoint(.passive)
+            let first = try connection.checkpoint(.passive)
+            let advanced = lastCopiedFrames.withLock { last in
+                defer { last = first.copiedFrames }
+                return first.copiedFrames != last  // fewer: the log was rewound meanwhile
+            }
+            guard first.copiedAll || advanced else { return }
             let started = ContinuousClock.now
-            try connection.setBusyTimeout(readerWait)
-            try writeLock.withLockBlocking { try connection.checkpoint(.restart) }
+            // Busy: a reader still used the old log after the wait; a later commit asks again.
+            let second = try writeLock.withLockBlocking { try connection.checkpoint(.restart) }
+            if second.copiedFrames >= 0 { lastCopiedFrames.withLock { $0 = second.copiedFrames } }
             let held = ContinuousClock.now - started
             if held > .milliseconds(100) {
-                logger.notice("SQLite checkpoint held writes", metadata: ["ms": "\(Int(held.seconds * 1000))"])
+                logger.notice("SQLite checkpoint held writes", metadata: ["ms": "\(Int(held.seconds * 1000))", "rewound": "\(second.done)"])
             }
-        } catch let failure as SQLiteFailure where failure.code == SQLITE_BUSY {
-            // A long read still uses the old log; the next commit asks again.
         } catch {
             logger.warning("SQLite checkpoint failed", metadata: ["error": "\(error)"])
         }
