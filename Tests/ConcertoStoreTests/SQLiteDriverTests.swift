@@ -139,8 +139,8 @@ struct SQLiteDriverTests {
     }
 
     /// A long read keeps the log from being copied back; writes meanwhile must not wait for
-    /// checkpoints that cannot succeed (they waited 50 ms per commit: 2,000 writes took
-    /// 100 s), and the log rewinds once the read is over.
+    /// checkpoints that cannot succeed (they waited up to 50 ms per commit: 2,000 writes
+    /// took over 5 s), and the log rewinds once the read is over.
     @Test func aLongReadDoesNotHoldWritesUp() async throws {
         try await TestDatabase.withFreshURL { url in
             guard case .sqliteFile(let path) = url else { return }
