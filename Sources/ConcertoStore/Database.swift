@@ -273,7 +273,8 @@ private final class SQLiteBackend: Sendable {
 
     /// SQLite calls run on the calling task's thread. They take microseconds: in WAL mode a
     /// reader never waits for the writer, and the writer waits only for another process
-    /// writing the same file (busy timeout) or for the occasional checkpoint.
+    /// writing the same file (retried as task sleeps, see `SQLiteConnectionDatabase`) or for
+    /// the checkpointer's short locked pass.
     static func open(storage: SQLiteStorage, readers readerCount: Int, logger: Logger) throws -> SQLiteBackend {
         let path = switch storage {
         case .file(let path): path

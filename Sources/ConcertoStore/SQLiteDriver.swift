@@ -199,7 +199,6 @@ final class SQLiteHandle: @unchecked Sendable {
     }
 
     /// Busy is an outcome here, not an error: the progress says how far it got.
-    @discardableResult
     func checkpoint(_ mode: CheckpointMode) throws -> CheckpointProgress {
         var logFrames: Int32 = -1, copiedFrames: Int32 = -1
         let status = sqlite_nio_sqlite3_wal_checkpoint_v2(

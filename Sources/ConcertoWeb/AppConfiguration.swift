@@ -25,7 +25,8 @@ public struct AppConfiguration: Sendable {
     public var maxRequestBodyBytes = 2 * 1024 * 1024
     public var logLevel = Logger.Level.info
     /// SQLite connections for reads (see `Database.open`): reads run on the request's own
-    /// thread, so more connections than threads would only sit idle.
+    /// thread, so about one per core; a few more let a read that yields (a long one) or
+    /// awaits something not hold the others up.
     public var sqliteReaders = max(4, ProcessInfo.processInfo.activeProcessorCount)
     /// How long a break-the-glass grant lasts.
     public var emergencyAccessDuration: Duration = .seconds(4 * 3600)

@@ -99,14 +99,11 @@ struct SQLiteDriverTests {
             guard case .sqliteFile(let path) = url else { return }
             let database = try await Database.open(url, logger: TestDatabase.quietLogger)
             try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY, body TEXT)").run() }
-            let body = String(repeating: "x", count: 3000)  // about a page per commit
             let writing = WritingFlag()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     defer { writing.value.store(false, ordering: .releasing) }
-                    for index in 0..<5000 {
-                        try await database.write { try await $0.raw("INSERT INTO scratch (id, body) VALUES (\(bind: index), \(bind: body))").run() }
-                    }
+                    try await Self.writePages(0..<5000, to: database)
                 }
                 // Busy neighbours: each keeps a thread for 30 ms at a time.
                 for _ in 0..<3 {
@@ -130,7 +127,7 @@ struct SQLiteDriverTests {
             // Without checkpoints the log would hold every page written, about 60 MB here;
             // with them it stays near the threshold (1,000 frames, 4 MB) plus what commits
             // while a checkpoint runs: 6–11 MB seen, 18–37 MB when reads yielded halfway.
-            let walBytes = (try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0
+            let walBytes = try Self.logBytes(path)
             #expect(walBytes < 15_000_000, "write-ahead log of \(walBytes) bytes")
             let count = try await database.read { try await $0.raw("SELECT COUNT(*) AS n FROM scratch").first()?.decode(column: "n", as: Int64.self) }
             #expect(count == 5000)
@@ -146,7 +143,6 @@ struct SQLiteDriverTests {
             guard case .sqliteFile(let path) = url else { return }
             let database = try await Database.open(url, logger: TestDatabase.quietLogger)
             try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY, body TEXT)").run() }
-            let body = String(repeating: "x", count: 3000)
             let writing = WritingFlag()
             let reading = AsyncStream<Void>.makeStream()
             async let longRead: Int64? = database.read { sql in
@@ -160,9 +156,7 @@ struct SQLiteDriverTests {
             }
             for await _ in reading.stream {}
             let started = ContinuousClock.now
-            for index in 0..<2000 {
-                try await database.write { try await $0.raw("INSERT INTO scratch (id, body) VALUES (\(bind: index), \(bind: body))").run() }
-            }
+            try await Self.writePages(0..<2000, to: database)
             let elapsed = ContinuousClock.now - started
             writing.value.store(false, ordering: .releasing)
             #expect(try await longRead == 0)  // its snapshot, all along
@@ -170,15 +164,26 @@ struct SQLiteDriverTests {
             // The read is over: the next checkpoint copies everything (writes go on meanwhile,
             // so the file still grows a little) and the log starts again from its beginning:
             // twice as many writes again, which would add twice its size, barely change it.
-            let walSize = { (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int) ?? 0 }
-            let grown = walSize()
+            let grown = try Self.logBytes(path)
             #expect(grown > 6_000_000)
-            for index in 2000..<6000 {
-                try await database.write { try await $0.raw("INSERT INTO scratch (id, body) VALUES (\(bind: index), \(bind: body))").run() }
-            }
-            #expect(walSize() < grown + grown / 2, "log of \(grown) bytes, then \(walSize())")
+            try await Self.writePages(2000..<6000, to: database)
+            let after = try Self.logBytes(path)
+            #expect(after < grown + grown / 2, "log of \(grown) bytes, then \(after)")
             await database.shutdown()
         }
+    }
+
+    /// One commit per row of `ids`, each about a page (3,000 bytes) of the `scratch` table.
+    private static func writePages(_ ids: Range<Int>, to database: Database) async throws {
+        let body = String(repeating: "x", count: 3000)
+        for index in ids {
+            try await database.write { try await $0.raw("INSERT INTO scratch (id, body) VALUES (\(bind: index), \(bind: body))").run() }
+        }
+    }
+
+    /// The size of the write-ahead log file next to the database at `path` (which must exist).
+    private static func logBytes(_ path: String) throws -> Int {
+        try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
     }
 
     @Test func aClosedDatabaseRefusesWorkInsteadOfWaiting() async throws {
