@@ -60,8 +60,12 @@ private struct HTMLWriter {
         case "linkHtml":
             link(node, inTable: inTable)
         case "renderMultiMedia":
-            append("<span class=\"cda-media\">[")
-            append(node.value("referencedObject").map { "Média \($0)" } ?? "Média")
+            // The reference is the document's text: escaped like any other.
+            append("<span class=\"cda-media\">[Média")
+            if let reference = node.value("referencedObject") {
+                append(" ")
+                escape(reference, attribute: true)
+            }
             append("]</span>")
         case "footnote":
             append("<small class=\"cda-footnote\">")

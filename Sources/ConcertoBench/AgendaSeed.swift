@@ -10,7 +10,9 @@ enum AgendaSeed {
         guard let url = options.database else { throw BenchError.usage }
         var logger = Logger(label: "bench")
         logger.logLevel = .error
-        let database = try await Database.open(url, logger: logger)
+        // The server's own key (beside its SQLite file): the seeded events join its chain.
+        let key = try AuditKey.load(path: AuditKey.defaultPath(for: url), create: false).key
+        let database = try await Database.open(url, auditKey: key, logger: logger)
         do {
             let communities = CommunityStore(database: database), meetings = MeetingStore(database: database)
             let users = UserStore(database: database), cases = CaseStore(database: database), patients = PatientStore(database: database)

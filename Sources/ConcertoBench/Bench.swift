@@ -80,7 +80,7 @@ func withBenchDatabase(_ options: Options, _ body: (Database, String) async thro
     try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: workdir) }
     let url = options.database ?? .sqliteFile(path: workdir.appendingPathComponent("bench.sqlite").path)
-    let database = try await Database.open(url, logger: logger)
+    let database = try await Database.open(url, auditKey: .random(), logger: logger)
     let met: Bool
     do {
         try await Migrator(directory: URL(fileURLWithPath: options.migrations), engine: database.engine, logger: logger).migrate(database)

@@ -39,7 +39,6 @@ func seed(_ database: Database, patients patientCount: Int, events: Int) async t
         patientIDs.append(id)
     }
     // Pad the trail to a busy platform's size, in large transactions.
-    let engine = database.engine
     let actorIDs = userIDs, readPatients = patientIDs
     var written = 0
     while written < events {
@@ -49,7 +48,7 @@ func seed(_ database: Database, patients patientCount: Int, events: Int) async t
                 _ = try await AuditLog.append(AuditDraft(actorID: actorIDs[index % actorIDs.count], organisationID: organisation.id, action: .patientRead,
                                                          resourceType: "patient", resourceID: readPatients[index % readPatients.count].storageKey,
                                                          patientID: readPatients[index % readPatients.count], outcome: .allowed, reason: "care_team",
-                                                         clientAddress: "10.0.0.\(index % 250)", requestID: UUID().uuidString), on: sql, engine: engine)
+                                                         clientAddress: "10.0.0.\(index % 250)", requestID: UUID().uuidString), on: sql, database: database)
             }
         }
         written += batch

@@ -55,6 +55,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case imagingDetach = "imaging.detach"
     case imagingView = "imaging.view"
     case imagingViewer = "imaging.viewer"
+    /// The chain was bound to its key (the first keyed link of a migrated trail).
+    case auditKeyBound = "audit.key_bound"
 }
 
 public enum AuditOutcome: String, Sendable, Codable, CaseIterable {
@@ -145,8 +147,9 @@ public struct AuditEvent: Sendable, Equatable {
 
     /// The bytes hashed for this event: every field, each length-prefixed so that no
     /// two different events encode alike ("ab"+"c" vs "a"+"bc"), absent fields marked
-    /// distinctly from empty ones, preceded by the previous hash.
-    public var canonicalEncoding: [UInt8] {
+    /// distinctly from empty ones, preceded by the previous hash. Keyed links (HMAC)
+    /// encode under another label than the plain SHA-256 links of older events.
+    public func canonicalEncoding(keyed: Bool) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(512)
         func append(_ value: String?) {
@@ -159,7 +162,7 @@ public struct AuditEvent: Sendable, Equatable {
             bytes.append(0x3A) // ":"
             bytes.append(contentsOf: utf8)
         }
-        append("concerto-audit-v1")
+        append(keyed ? "concerto-audit-v2" : "concerto-audit-v1")
         append(previousHash)
         append(String(sequence))
         append(recordedAt)

@@ -39,16 +39,14 @@ public struct CareStore: Sendable {
     }
 
     public func addCareLink(patientID: UUID, party: CareLink.Party, reason: String, start: Date, end: Date?, declaredBy: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
-        let engine = database.engine
         try await database.write { sql in
             try await Self.insertCareLink(patientID: patientID, party: party, reason: reason, start: start, end: end, declaredBy: declaredBy, on: sql, at: now)
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
 
     /// Ends an open relationship of this patient now; false when there is none by that id.
     public func endCareLink(id: UUID, patientID: UUID, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
-        let engine = database.engine
         return try await database.write { sql in
             let ended = try await sql.raw("""
                 UPDATE care_relationships SET ends_at = \(bind: Timestamp.epochSeconds(now))
@@ -57,7 +55,7 @@ public struct CareStore: Sendable {
                 RETURNING id
                 """).first()
             guard ended != nil else { return false }
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return true
         }
     }
@@ -103,7 +101,6 @@ public struct CareStore: Sendable {
     }
 
     public func recordOpposition(patientID: UUID, target: OppositionScope.Target, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
-        let engine = database.engine
         let (communityID, organisationID): (String?, String?) = switch target {
         case .community(let id): (id.storageKey, nil)
         case .organisation(let id): (nil, id.storageKey)
@@ -114,12 +111,11 @@ public struct CareStore: Sendable {
                 VALUES (\(bind: UUID().storageKey), \(bind: patientID.storageKey), \(bind: communityID), \(bind: organisationID),
                         \(bind: userID.storageKey), \(bind: Timestamp.epochSeconds(now)))
                 """).run()
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
 
     public func withdrawOpposition(id: UUID, patientID: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
-        let engine = database.engine
         return try await database.write { sql in
             let withdrawn = try await sql.raw("""
                 UPDATE oppositions SET withdrawn_at = \(bind: Timestamp.epochSeconds(now)), withdrawn_by = \(bind: userID.storageKey)
@@ -127,7 +123,7 @@ public struct CareStore: Sendable {
                 RETURNING id
                 """).first()
             guard withdrawn != nil else { return false }
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return true
         }
     }
@@ -167,7 +163,6 @@ public struct CareStore: Sendable {
     public func recordEmergencyGrant(
         _ grant: EmergencyGrant, patientID: UUID, userID: UUID, communityID: UUID?, reasonCode: String, justification: String, audit: AuditDraft
     ) async throws {
-        let engine = database.engine
         try await database.write { sql in
             try await sql.raw("""
                 INSERT INTO emergency_access (id, patient_id, user_id, community_id, reason_code, justification, overrides_opposition, granted_at, expires_at)
@@ -175,7 +170,7 @@ public struct CareStore: Sendable {
                         \(bind: reasonCode), \(bind: justification), \(bind: grant.overridesOpposition),
                         \(bind: Timestamp.epochSeconds(grant.grantedAt)), \(bind: Timestamp.epochSeconds(grant.expiresAt)))
                 """).run()
-            try await AuditLog.append(audit, on: sql, engine: engine, at: grant.grantedAt)
+            try await AuditLog.append(audit, on: sql, database: database, at: grant.grantedAt)
         }
     }
 

@@ -111,7 +111,6 @@ public struct CaseStore: Sendable {
     /// A new draft, optionally pre-filled from an earlier case of the patient (re-presentation).
     public func create(patientID: UUID, communityID: UUID, by userID: UUID, content: CaseContent = CaseContent(), previousCaseID: UUID? = nil,
                        id: UUID = UUID(), audit: AuditDraft, at now: Date = Date()) async throws -> UUID {
-        let engine = database.engine
         return try await database.write { sql in
             try await sql.raw("""
                 INSERT INTO cases (id, community_id, patient_id, status, created_by, created_at, content, tumour_site, search_text, previous_case_id, updated_at, updated_by)
@@ -121,7 +120,7 @@ public struct CaseStore: Sendable {
                 """).run()
             var audit = audit
             audit.resourceID = id.storageKey
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return id
         }
     }
@@ -171,7 +170,6 @@ public struct CaseStore: Sendable {
     /// Saves the content if nobody saved since `revision` was read; a validated fiche keeps
     /// its current edition in `case_editions` and becomes the next edition.
     public func save(id: UUID, revision: Int, content: CaseContent, newEdition: Bool, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
-        let engine = database.engine
         try await database.write { sql in
             if newEdition {
                 let copied = try await sql.raw("""
@@ -191,7 +189,7 @@ public struct CaseStore: Sendable {
                 RETURNING id
                 """).all()
             guard !updated.isEmpty else { throw StoreError.staleRevision }
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
 
@@ -236,7 +234,6 @@ public struct CaseStore: Sendable {
         id: UUID, from statuses: [CaseStatus], to status: CaseStatus, by userID: UUID, set extra: SQLQueryString, audit: AuditDraft, at now: Date,
         then: (@Sendable (any SQLDatabase) async throws -> Void)? = nil
     ) async throws {
-        let engine = database.engine
         try await database.write { sql in
             let rows = try await sql.raw("""
                 UPDATE cases SET status = \(bind: status.rawValue), \(extra), revision = revision + 1,
@@ -245,7 +242,7 @@ public struct CaseStore: Sendable {
                 """).all()
             guard !rows.isEmpty else { throw StoreError.statusChanged }
             try await then?(sql)
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
 

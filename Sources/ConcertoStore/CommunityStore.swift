@@ -12,7 +12,6 @@ public struct CommunityStore: Sendable {
 
     /// Creates the community, with its first coordinator when given, and the audit event.
     public func create(_ community: Community, coordinator: UUID? = nil, audit: AuditDraft? = nil, at now: Date = Date()) async throws {
-        let engine = database.engine
         try await database.write { sql in
             let taken = try await sql.raw("SELECT id FROM communities WHERE name = \(bind: community.name)").first()
             guard taken == nil else { throw StoreError.duplicateCommunityName }
@@ -28,14 +27,13 @@ public struct CommunityStore: Sendable {
                             \(bind: MembershipStatus.active.rawValue), \(bind: Timestamp.iso8601(now)))
                     """).run()
             }
-            if let audit { _ = try await AuditLog.append(audit, on: sql, engine: engine, at: now) }
+            if let audit { _ = try await AuditLog.append(audit, on: sql, database: database, at: now) }
         }
     }
 
     /// Adds a member organisation; false when it already is one.
     @discardableResult
     public func addOrganisation(_ organisationID: UUID, to communityID: UUID, audit: AuditDraft? = nil, at now: Date = Date()) async throws -> Bool {
-        let engine = database.engine
         return try await database.write { sql in
             let present = try await sql.raw("""
                 SELECT organisation_id FROM community_organisations
@@ -46,7 +44,7 @@ public struct CommunityStore: Sendable {
                 INSERT INTO community_organisations (community_id, organisation_id)
                 VALUES (\(bind: communityID.storageKey), \(bind: organisationID.storageKey))
                 """).run()
-            if let audit { _ = try await AuditLog.append(audit, on: sql, engine: engine, at: now) }
+            if let audit { _ = try await AuditLog.append(audit, on: sql, database: database, at: now) }
             return true
         }
     }
@@ -78,7 +76,6 @@ public struct CommunityStore: Sendable {
 
     /// Invites an existing account; an existing membership is left as it is.
     public func invite(userID: UUID, to communityID: UUID, role: CommunityRole, audit: AuditDraft, at now: Date = Date()) async throws {
-        let engine = database.engine
         try await database.write { sql in
             let existing = try await sql.raw("""
                 SELECT user_id FROM community_members WHERE community_id = \(bind: communityID.storageKey) AND user_id = \(bind: userID.storageKey)
@@ -89,13 +86,12 @@ public struct CommunityStore: Sendable {
                 VALUES (\(bind: communityID.storageKey), \(bind: userID.storageKey), \(bind: role.rawValue),
                         \(bind: MembershipStatus.invited.rawValue), \(bind: Timestamp.iso8601(now)))
                 """).run()
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
 
     /// Moves a membership from one of `from` to `to`; false when it was in none of them.
     public func changeStatus(userID: UUID, in communityID: UUID, from: [MembershipStatus], to: MembershipStatus, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
-        let engine = database.engine
         return try await database.write { sql in
             var query = SQLQueryString("""
                 UPDATE community_members SET status = \(bind: to.rawValue), updated_at = \(bind: Timestamp.iso8601(now))
@@ -104,7 +100,7 @@ public struct CommunityStore: Sendable {
             query.appendInterpolation(binds: from.map(\.rawValue))
             query = query + ") RETURNING user_id"
             guard try await sql.raw(query).first() != nil else { return false }
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return true
         }
     }

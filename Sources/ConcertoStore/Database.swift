@@ -20,6 +20,8 @@ public enum SQLEngine: String, Sendable {
 public final class Database: Sendable {
     public let engine: SQLEngine
     public let url: DatabaseURL
+    /// The key of the audit chain (see `AuditLog`); nil for commands that append nothing.
+    public let auditKey: AuditKey?
     private let backend: Backend
     private let logger: Logger
 
@@ -35,20 +37,21 @@ public final class Database: Sendable {
     ///   without it, requests would queue for ever while the server is down.
     /// - Parameter connectAtOpen: check at once that PostgreSQL answers (the default);
     ///   off, the first query finds out.
+    /// - Parameter auditKey: the audit chain's key; without it, audited changes fail.
     public static func open(
         _ url: DatabaseURL, sqliteReaders: Int = 4, postgresDeadline: Duration = .seconds(10), connectAtOpen: Bool = true,
-        logger: Logger = Logger(label: "concerto.db")
+        auditKey: AuditKey? = nil, logger: Logger = Logger(label: "concerto.db")
     ) async throws -> Database {
         switch url {
         case .sqliteFile(let path):
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let backend = try SQLiteBackend.open(storage: .file(path), readers: max(1, sqliteReaders), logger: logger)
-            return Database(engine: .sqlite, url: url, backend: .sqlite(backend), logger: logger)
+            return Database(engine: .sqlite, url: url, backend: .sqlite(backend), auditKey: auditKey, logger: logger)
         case .sqliteMemory:
             // An in-memory database lives in one connection: readers share the writer.
             let backend = try SQLiteBackend.open(storage: .memory, readers: 0, logger: logger)
-            return Database(engine: .sqlite, url: url, backend: .sqlite(backend), logger: logger)
+            return Database(engine: .sqlite, url: url, backend: .sqlite(backend), auditKey: auditKey, logger: logger)
         case .postgres(let host, let port, let username, let password, let database, let tlsMode):
             let tls: PostgresClient.Configuration.TLS = switch tlsMode {
             case .disable: .disable
@@ -62,13 +65,14 @@ public final class Database: Sendable {
                 connectAtOpen: connectAtOpen,
                 logger: logger
             )
-            return Database(engine: .postgres, url: url, backend: .postgres(backend), logger: logger)
+            return Database(engine: .postgres, url: url, backend: .postgres(backend), auditKey: auditKey, logger: logger)
         }
     }
 
-    private init(engine: SQLEngine, url: DatabaseURL, backend: Backend, logger: Logger) {
+    private init(engine: SQLEngine, url: DatabaseURL, backend: Backend, auditKey: AuditKey?, logger: Logger) {
         self.engine = engine
         self.url = url
+        self.auditKey = auditKey
         self.backend = backend
         self.logger = logger
     }
@@ -148,6 +152,11 @@ public final class Database: Sendable {
             try? await connection.raw("ROLLBACK").run()
             throw error
         }
+    }
+
+    func requireAuditKey() throws -> AuditKey {
+        guard let auditKey else { throw AuditError.noKey }
+        return auditKey
     }
 
     /// The statement that begins a write transaction on this engine.

@@ -11,7 +11,6 @@ public struct OrganisationStore: Sendable {
     }
 
     public func create(_ organisation: Organisation, audit: AuditDraft?, at now: Date = Date()) async throws {
-        let engine = database.engine
         try await database.write { sql in
             let existing = try await sql.raw("SELECT id FROM organisations WHERE finess = \(bind: organisation.finess)").first()
             guard existing == nil else { throw StoreError.duplicateFINESS }
@@ -20,7 +19,7 @@ public struct OrganisationStore: Sendable {
                 VALUES (\(bind: organisation.id.storageKey), \(bind: organisation.name), \(bind: organisation.finess),
                         \(bind: organisation.city), \(bind: Timestamp.iso8601(now)))
                 """).run()
-            if let audit { try await AuditLog.append(audit, on: sql, engine: engine, at: now) }
+            if let audit { try await AuditLog.append(audit, on: sql, database: database, at: now) }
         }
     }
 

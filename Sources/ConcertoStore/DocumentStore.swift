@@ -114,35 +114,43 @@ public struct DocumentStore: Sendable {
         } catch let error where !(error is CancellationError) {
             // Two imports of the same document at once: the unique index stops the second,
             // which then finds the first.
-            if let existing = try await existing(root: new.documentRoot, extension: new.documentExtension) {
+            if let existing = try await existing(new) {
                 return existing.sha256 == new.sha256 ? .alreadyImported(existing.id) : .conflict(existing: existing.id)
             }
             throw error
         }
     }
 
-    private func existing(root: String, extension ext: String) async throws -> (id: UUID, sha256: String)? {
-        try await database.read { sql in try await Self.existing(root: root, extension: ext, on: sql) }
+    private func existing(_ new: DocumentImport) async throws -> (id: UUID, sha256: String)? {
+        try await database.read { sql in try await Self.existing(new, on: sql) }
     }
 
-    private static func existing(root: String, extension ext: String, on sql: any SQLDatabase) async throws -> (id: UUID, sha256: String)? {
-        let row = try await sql.raw("SELECT id, sha256 FROM documents WHERE document_root = \(bind: root) AND document_extension = \(bind: ext)").first()
+    /// Document ids and sets are the patient's within one community: another patient's or
+    /// another community's document with the same id or set is none of this one's business
+    /// (and must not be revealed, replaced or superseded from here).
+    private static func existing(_ new: DocumentImport, on sql: any SQLDatabase) async throws -> (id: UUID, sha256: String)? {
+        let row = try await sql.raw("""
+            SELECT id, sha256 FROM documents
+            WHERE patient_id = \(bind: new.patientID.storageKey) AND community_id = \(bind: new.communityID.storageKey)
+              AND document_root = \(bind: new.documentRoot) AND document_extension = \(bind: new.documentExtension)
+            """).first()
         guard let row, let id = UUID(storageKey: try row.decode(column: "id", as: String.self)) else { return nil }
         return (id, try row.decode(column: "sha256", as: String.self))
     }
 
     private func insert(_ new: DocumentImport, id: UUID, audit: AuditDraft, at now: Date) async throws -> ImportOutcome {
-        let engine = database.engine
         let sha = new.sha256
         let tnm = String(decoding: try JSONEncoder.sorted.encode(new.tnm), as: UTF8.self)
         return try await database.write { sql in
-            if let found = try await Self.existing(root: new.documentRoot, extension: new.documentExtension, on: sql) {
+            if let found = try await Self.existing(new, on: sql) {
                 return found.sha256 == sha ? .alreadyImported(found.id) : .conflict(existing: found.id)
             }
             // A later version supersedes the set's current ones; an older one arriving late is
             // filed as already superseded by the newest.
             let newest = try await sql.raw("""
-                SELECT id, version FROM documents WHERE set_root = \(bind: new.setRoot) AND set_extension = \(bind: new.setExtension)
+                SELECT id, version FROM documents
+                WHERE patient_id = \(bind: new.patientID.storageKey) AND community_id = \(bind: new.communityID.storageKey)
+                  AND set_root = \(bind: new.setRoot) AND set_extension = \(bind: new.setExtension)
                 ORDER BY version DESC, imported_at DESC LIMIT 1
                 """).first()
             let newestVersion = try newest.map { Int(try $0.decode(column: "version", as: Int64.self)) }
@@ -161,18 +169,21 @@ public struct DocumentStore: Sendable {
             var superseded: [UUID] = []
             if supersededBy == nil {
                 let rows = try await sql.raw("""
-                    SELECT id FROM documents WHERE set_root = \(bind: new.setRoot) AND set_extension = \(bind: new.setExtension)
-                    AND id <> \(bind: id.storageKey) AND superseded_by IS NULL
+                    SELECT id FROM documents
+                    WHERE patient_id = \(bind: new.patientID.storageKey) AND community_id = \(bind: new.communityID.storageKey)
+                      AND set_root = \(bind: new.setRoot) AND set_extension = \(bind: new.setExtension)
+                      AND id <> \(bind: id.storageKey) AND superseded_by IS NULL
                     """).all()
                 superseded = try rows.compactMap { UUID(storageKey: try $0.decode(column: "id", as: String.self)) }
                 try await sql.raw("""
                     UPDATE documents SET superseded_by = \(bind: id.storageKey)
-                    WHERE set_root = \(bind: new.setRoot) AND set_extension = \(bind: new.setExtension) AND id <> \(bind: id.storageKey)
+                    WHERE patient_id = \(bind: new.patientID.storageKey) AND community_id = \(bind: new.communityID.storageKey)
+                      AND set_root = \(bind: new.setRoot) AND set_extension = \(bind: new.setExtension) AND id <> \(bind: id.storageKey)
                     """).run()
             }
             var audit = audit
             audit.resourceID = id.storageKey
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return .imported(id, superseded: superseded)
         }
     }
@@ -213,7 +224,8 @@ public struct DocumentStore: Sendable {
         try await database.read { sql in
             try await sql.raw("""
                 SELECT \(unsafeRaw: Self.columns) FROM documents d LEFT JOIN users u ON u.id = d.imported_by
-                WHERE d.set_root = \(bind: record.setRoot) AND d.set_extension = \(bind: record.setExtension)
+                WHERE d.patient_id = \(bind: record.patientID.storageKey) AND d.community_id = \(bind: record.communityID.storageKey)
+                  AND d.set_root = \(bind: record.setRoot) AND d.set_extension = \(bind: record.setExtension)
                 ORDER BY d.version DESC, d.imported_at DESC
                 """).all().compactMap(Self.record)
         }
@@ -253,7 +265,6 @@ public struct DocumentStore: Sendable {
         let secret = "cct_" + Self.sha256(Data(bytes)).prefix(8) + Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         let id = UUID()
-        let engine = database.engine
         try await database.write { sql in
             try await sql.raw("""
                 INSERT INTO api_tokens (id, community_id, label, token_hash, created_by, created_at)
@@ -262,7 +273,7 @@ public struct DocumentStore: Sendable {
                 """).run()
             var audit = audit
             audit.resourceID = id.storageKey
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
         return (id, secret)
     }

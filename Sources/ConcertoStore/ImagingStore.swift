@@ -51,7 +51,6 @@ public struct ImagingStore: Sendable {
 
     public func attach(_ reference: StudyReference, toCase caseID: UUID, note: String?, documentID: UUID? = nil, by userID: UUID?,
                        audit: AuditDraft, id: UUID = UUID(), at now: Date = Date()) async throws -> AttachOutcome {
-        let engine = database.engine
         do {
             return try await database.write { sql in
                 if let existing = try await Self.existing(caseID: caseID, exchangeID: reference.exchangeID, studyUID: reference.studyUID, on: sql) {
@@ -68,7 +67,7 @@ public struct ImagingStore: Sendable {
                 var audit = audit
                 audit.resourceType = "imaging_study"
                 audit.resourceID = reference.studyUID
-                try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+                try await AuditLog.append(audit, on: sql, database: database, at: now)
                 return .attached(id)
             }
         } catch let error where !(error is CancellationError) {
@@ -91,7 +90,6 @@ public struct ImagingStore: Sendable {
     /// Removes the reference (the study itself stays on the exchange). False when the
     /// attachment is not on that case.
     public func detach(_ id: UUID, fromCase caseID: UUID, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
-        let engine = database.engine
         return try await database.write { sql in
             guard let row = try await sql.raw("""
                 SELECT study_uid FROM case_studies WHERE id = \(bind: id.storageKey) AND case_id = \(bind: caseID.storageKey)
@@ -100,7 +98,7 @@ public struct ImagingStore: Sendable {
             var audit = audit
             audit.resourceType = "imaging_study"
             audit.resourceID = try row.decode(column: "study_uid", as: String.self)
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return true
         }
     }

@@ -75,7 +75,6 @@ public struct MeetingStore: Sendable {
     // MARK: Series and generated meetings
 
     public func createSeries(_ series: MeetingSeries, by userID: UUID, through horizon: CalendarDate, audit: AuditDraft, at now: Date = Date()) async throws -> Int {
-        let engine = database.engine
         return try await database.write { sql in
             try await sql.raw("""
                 INSERT INTO meeting_series (id, community_id, title, kind, organs, recurrence, first_date, start_time, duration_minutes,
@@ -87,7 +86,7 @@ public struct MeetingStore: Sendable {
                         \(bind: series.quorum.disciplinesStorageValue), \(bind: userID.storageKey), \(bind: Timestamp.iso8601(now)))
                 """).run()
             let created = try await Self.generate(series, from: ParisCalendar.date(of: now), through: horizon, on: sql, at: now)
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return created
         }
     }
@@ -161,7 +160,6 @@ public struct MeetingStore: Sendable {
         id: UUID = UUID(), communityID: UUID, title: String, startsAt: Date, endsAt: Date, place: String? = nil, videoLink: String? = nil,
         deadlineHours: Int = 48, maximumCases: Int? = nil, quorum: QuorumRequirement = .standard, audit: AuditDraft? = nil, at now: Date = Date()
     ) async throws {
-        let engine = database.engine
         try await database.write { sql in
             try await sql.raw("""
                 INSERT INTO meetings (id, community_id, title, starts_at, ends_at, created_at, status, place, video_link, deadline_hours, max_cases,
@@ -171,7 +169,7 @@ public struct MeetingStore: Sendable {
                         \(bind: Int64(deadlineHours)), \(bind: maximumCases.map(Int64.init)), \(bind: Int64(quorum.minimumSpecialties)),
                         \(bind: quorum.disciplinesStorageValue), \(bind: Timestamp.iso8601(now)))
                 """).run()
-            if let audit { try await AuditLog.append(audit, on: sql, engine: engine, at: now) }
+            if let audit { try await AuditLog.append(audit, on: sql, database: database, at: now) }
         }
     }
 
@@ -244,7 +242,6 @@ public struct MeetingStore: Sendable {
 
     /// Moves a meeting; calendar clients see the change through the raised sequence.
     public func move(id: UUID, startsAt: Date, endsAt: Date, place: String?, videoLink: String?, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
-        let engine = database.engine
         return try await database.write { sql in
             let rows = try await sql.raw("""
                 UPDATE meetings SET starts_at = \(bind: Timestamp.epochSeconds(startsAt)), ends_at = \(bind: Timestamp.epochSeconds(endsAt)),
@@ -252,7 +249,7 @@ public struct MeetingStore: Sendable {
                 WHERE id = \(bind: id.storageKey) AND status = 'scheduled' RETURNING id
                 """).all()
             guard !rows.isEmpty else { return false }
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return true
         }
     }
@@ -260,7 +257,6 @@ public struct MeetingStore: Sendable {
     /// Cancels a meeting and sends its registered cases back for re-registration, at once.
     /// Returns the number of cases flagged, or nil when the meeting was not scheduled.
     public func cancel(id: UUID, audit: AuditDraft, at now: Date = Date()) async throws -> Int? {
-        let engine = database.engine
         return try await database.write { sql in
             let rows = try await sql.raw("""
                 UPDATE meetings SET status = 'cancelled', sequence = sequence + 1, updated_at = \(bind: Timestamp.iso8601(now))
@@ -271,18 +267,17 @@ public struct MeetingStore: Sendable {
                 UPDATE cases SET status = 'to_represent', revision = revision + 1, updated_at = \(bind: Timestamp.iso8601(now))
                 WHERE meeting_id = \(bind: id.storageKey) AND status = 'registered' RETURNING id
                 """).all()
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return flagged.count
         }
     }
 
     public func setChair(meetingID: UUID, userID: UUID?, audit: AuditDraft, at now: Date = Date()) async throws {
-        let engine = database.engine
         try await database.write { sql in
             try await sql.raw("""
                 UPDATE meetings SET chair_id = \(bind: userID?.storageKey), updated_at = \(bind: Timestamp.iso8601(now)) WHERE id = \(bind: meetingID.storageKey)
                 """).run()
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
 
@@ -347,7 +342,6 @@ public struct MeetingStore: Sendable {
 
     /// Moves a case one place up (-1) or down (+1) by swapping positions with its neighbour.
     public func move(caseID: UUID, in meetingID: UUID, by offset: Int, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
-        let engine = database.engine
         return try await database.write { sql in
             let rows = try await sql.raw("""
                 SELECT a.case_id, a.position FROM meeting_agenda a JOIN cases c ON c.id = a.case_id AND c.meeting_id = a.meeting_id
@@ -361,7 +355,7 @@ public struct MeetingStore: Sendable {
                     UPDATE meeting_agenda SET position = \(bind: Int64(position + 1)) WHERE meeting_id = \(bind: meetingID.storageKey) AND case_id = \(bind: id)
                     """).run()
             }
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return true
         }
     }
@@ -393,7 +387,6 @@ public struct MeetingStore: Sendable {
         meetingID: UUID, member userID: UUID?, guestName: String?, specialtyCode: String?, status: AttendanceStatus,
         by recorder: UUID, audit: AuditDraft, at now: Date = Date()
     ) async throws {
-        let engine = database.engine
         try await database.write { sql in
             if let userID {
                 try await sql.raw("""
@@ -411,7 +404,7 @@ public struct MeetingStore: Sendable {
                             \(bind: status.rawValue), \(bind: recorder.storageKey), \(bind: Timestamp.iso8601(now)))
                     """).run()
             }
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
 

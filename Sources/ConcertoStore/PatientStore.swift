@@ -19,6 +19,38 @@ public struct HeldCase: Sendable, Equatable {
     public var createdAt: String
 }
 
+/// How an identity status was established (RNIV): the high-trust document checked (VALI)
+/// and the national INS verification (QUAL), by whom.
+public struct IdentityProof: Sendable, Equatable {
+    public enum Source: String, Sendable {
+        /// Recorded with the identity on the new-patient form.
+        case form
+        /// The identity desk (platform administrators).
+        case identityDesk = "identity_desk"
+    }
+
+    public var status: IdentityStatus
+    public var documentType: IdentityDocumentType?
+    /// The INS verifier that confirmed the INS (`INSVerifier.name`), for QUAL.
+    public var verifier: String?
+    public var source: Source
+    public var recordedBy: UUID?
+
+    public init(status: IdentityStatus, documentType: IdentityDocumentType?, verifier: String?, source: Source, recordedBy: UUID?) {
+        self.status = status
+        self.documentType = documentType
+        self.verifier = verifier
+        self.source = source
+        self.recordedBy = recordedBy
+    }
+}
+
+public struct RecordedIdentityProof: Sendable, Equatable {
+    public var proof: IdentityProof
+    public var recordedByName: String?
+    public var recordedAt: String
+}
+
 /// Patients, their local ids, the cases communities hold, merges.
 public struct PatientStore: Sendable {
     let database: Database
@@ -33,14 +65,17 @@ public struct PatientStore: Sendable {
         """
 
     /// Creates the patient and opens a draft case for them in `communityID`, with the
-    /// creator in the care team when `careReason` is given; all in one transaction.
+    /// creator in the care team when `careReason` is given, and the proof of a validated
+    /// or qualified identity when given; all in one transaction. An INS already carried by
+    /// another live record is refused (`StoreError.duplicateINS`): never two records with one INS.
     public func create(
         _ identity: PatientIdentity, id: UUID = UUID(), in communityID: UUID, by userID: UUID,
-        careReason: String?, localID: (organisationID: UUID, ipp: String)?, audit: AuditDraft, at now: Date = Date()
+        careReason: String?, localID: (organisationID: UUID, ipp: String)?, proof: IdentityProof? = nil,
+        audit: AuditDraft, at now: Date = Date()
     ) async throws -> UUID {
-        let engine = database.engine
         return try await database.write { sql in
             let stamp = Timestamp.iso8601(now)
+            if let ins = identity.ins, let holder = try await Self.holder(of: ins, on: sql) { throw StoreError.duplicateINS(holder) }
             try await sql.raw("""
                 INSERT INTO patients (id, birth_name, first_names, first_name, used_name, used_first_name, birth_date, sex,
                                       birth_place_code, ins_matricule, ins_oid, identity_status, created_by, created_at, updated_at)
@@ -54,20 +89,76 @@ public struct PatientStore: Sendable {
                 try await CareStore.insertCareLink(patientID: id, party: .professional(userID), reason: careReason, start: now, end: nil, declaredBy: userID, on: sql, at: now)
             }
             if let localID { try await Self.insertLocalID(patientID: id, organisationID: localID.organisationID, ipp: localID.ipp, on: sql) }
+            if let proof { try await Self.insertProof(proof, patientID: id, on: sql, at: now) }
             var audit = audit
             audit.patientID = id
             audit.resourceID = id.storageKey
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
             return id
+        }
+    }
+
+    /// The live record (not merged away) carrying this INS, if any.
+    public func holder(of ins: INS) async throws -> UUID? {
+        try await database.read { sql in try await Self.holder(of: ins, on: sql) }
+    }
+
+    static func holder(of ins: INS, on sql: any SQLDatabase) async throws -> UUID? {
+        try await sql.raw("""
+            SELECT id FROM patients WHERE ins_matricule = \(bind: ins.matricule) AND merged_into IS NULL
+            """).first().flatMap { UUID(storageKey: try $0.decode(column: "id", as: String.self)) }
+    }
+
+    // MARK: Identity proofs
+
+    static func insertProof(_ proof: IdentityProof, patientID: UUID, on sql: any SQLDatabase, at now: Date) async throws {
+        try await sql.raw("""
+            INSERT INTO identity_proofs (id, patient_id, status, document_type, verifier, source, recorded_by, recorded_at)
+            VALUES (\(bind: UUID().storageKey), \(bind: patientID.storageKey), \(bind: proof.status.rawValue), \(bind: proof.documentType?.rawValue),
+                    \(bind: proof.verifier), \(bind: proof.source.rawValue), \(bind: proof.recordedBy?.storageKey), \(bind: Timestamp.iso8601(now)))
+            """).run()
+    }
+
+    /// Raises (or confirms) the identity's status with its proof, in one transaction with
+    /// its audit event. Refused when the record changed status meanwhile (`statusChanged`).
+    public func recordIdentityProof(_ proof: IdentityProof, patientID: UUID, expectedStatus: IdentityStatus, audit: AuditDraft, at now: Date = Date()) async throws {
+        try await database.write { sql in
+            let updated = try await sql.raw("""
+                UPDATE patients SET identity_status = \(bind: proof.status.rawValue), updated_at = \(bind: Timestamp.iso8601(now))
+                WHERE id = \(bind: patientID.storageKey) AND identity_status = \(bind: expectedStatus.rawValue) AND merged_into IS NULL
+                RETURNING id
+                """).first()
+            guard updated != nil else { throw StoreError.statusChanged }
+            try await Self.insertProof(proof, patientID: patientID, on: sql, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
+        }
+    }
+
+    /// How the identity's status was established, newest first, with who recorded it.
+    public func identityProofs(of patientID: UUID) async throws -> [RecordedIdentityProof] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT p.status, p.document_type, p.verifier, p.source, p.recorded_at, u.display_name
+                FROM identity_proofs p LEFT JOIN users u ON u.id = p.recorded_by
+                WHERE p.patient_id = \(bind: patientID.storageKey) ORDER BY p.recorded_at DESC
+                """).all().compactMap { row -> RecordedIdentityProof? in
+                    guard let status = IdentityStatus(rawValue: try row.decode(column: "status", as: String.self)),
+                          let source = IdentityProof.Source(rawValue: try row.decode(column: "source", as: String.self)) else { return nil }
+                    return RecordedIdentityProof(
+                        proof: IdentityProof(status: status,
+                                             documentType: try row.decode(column: "document_type", as: String?.self).flatMap(IdentityDocumentType.init(rawValue:)),
+                                             verifier: try row.decode(column: "verifier", as: String?.self), source: source, recordedBy: nil),
+                        recordedByName: try row.decode(column: "display_name", as: String?.self),
+                        recordedAt: try row.decode(column: "recorded_at", as: String.self))
+                }
         }
     }
 
     /// Opens a draft case for an existing patient in another community (re-using the record).
     public func openCase(patientID: UUID, in communityID: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
-        let engine = database.engine
         try await database.write { sql in
             try await Self.openCase(patientID: patientID, communityID: communityID, by: userID, on: sql, at: now)
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
 
@@ -80,6 +171,7 @@ public struct PatientStore: Sendable {
     }
 
     static func insertLocalID(patientID: UUID, organisationID: UUID, ipp: String, on sql: any SQLDatabase) async throws {
+        guard LocalPatientID.isValid(ipp) else { throw StoreError.invalidLocalID }
         let taken = try await sql.raw("""
             SELECT patient_id FROM patient_local_ids WHERE organisation_id = \(bind: organisationID.storageKey) AND ipp = \(bind: ipp)
             """).first()
@@ -91,10 +183,9 @@ public struct PatientStore: Sendable {
     }
 
     public func addLocalID(patientID: UUID, organisationID: UUID, ipp: String, audit: AuditDraft, at now: Date = Date()) async throws {
-        let engine = database.engine
         try await database.write { sql in
             try await Self.insertLocalID(patientID: patientID, organisationID: organisationID, ipp: ipp, on: sql)
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
 
@@ -193,7 +284,6 @@ public struct PatientStore: Sendable {
     /// and its audit history stays under its own id (the access report reads both).
     public func merge(survivorID: UUID, mergedID: UUID, by userID: UUID, reason: String, audit: AuditDraft, at now: Date = Date()) async throws {
         guard survivorID != mergedID else { throw MergeError.samePatient }
-        let engine = database.engine
         try await database.write { sql in
             struct State: Decodable { var id: String; var merged_into: String? }
             let states = try await sql.raw("""
@@ -212,7 +302,7 @@ public struct PatientStore: Sendable {
                 INSERT INTO patient_merges (id, survivor_id, merged_id, merged_by, reason, merged_at)
                 VALUES (\(bind: UUID().storageKey), \(bind: survivor), \(bind: merged), \(bind: userID.storageKey), \(bind: reason), \(bind: Timestamp.iso8601(now)))
                 """).run()
-            try await AuditLog.append(audit, on: sql, engine: engine, at: now)
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
 

@@ -6,6 +6,10 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case duplicateEmail
     case duplicateFINESS
     case duplicateLocalID
+    /// An IPP outside the strict syntax (`LocalPatientID`).
+    case invalidLocalID
+    /// Another live record already carries this INS (the id of that record).
+    case duplicateINS(UUID)
     case alreadyMember
     case duplicateCommunityName
     case notFound
@@ -19,6 +23,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .duplicateEmail: "an account already uses this e-mail address"
         case .duplicateFINESS: "an organisation already has this FINESS number"
         case .duplicateLocalID: "this local patient id is already used in this organisation"
+        case .invalidLocalID: "a local patient id is 1 to 20 letters, digits, '-', '_' or '.'"
+        case .duplicateINS: "another patient record already carries this INS"
         case .alreadyMember: "already a member of this community"
         case .duplicateCommunityName: "a community already has this name"
         case .notFound: "not found"

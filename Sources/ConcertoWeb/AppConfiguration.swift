@@ -49,6 +49,13 @@ public struct AppConfiguration: Sendable {
     public var viewerURLTemplate: String?
     /// The default exchange's budget for one call, in seconds: pages wait no longer.
     public var dicomwebTimeoutSeconds: Double = 2.5
+    /// The audit key file (`AuditKey`); default: `audit.key` beside the SQLite file, or
+    /// `data/audit.key` with PostgreSQL. Created (0600) at first start when missing.
+    public var auditKeyFile: String?
+    /// Where signed checkpoints of the audit chain go; default `audit-checkpoints/` beside the key.
+    public var auditCheckpointDirectory: String?
+    /// How often the server writes a checkpoint (when the chain moved).
+    public var auditCheckpointInterval: Duration = .seconds(300)
     /// Settings of earlier versions found in the environment: they no longer do anything,
     /// and the server says so at start rather than ignore them without a word.
     public var retiredSettings: [RetiredSetting] = []
@@ -71,6 +78,14 @@ public struct AppConfiguration: Sendable {
     public func cdaReadOptions() throws -> CDAReadOptions {
         CDAReadOptions(limits: XMLLimits(maxBytes: cdaMaxBytes, maxDepth: XMLLimits.default.maxDepth),
                        schema: try cdaSchemaPath.map { try CDASchema(path: $0) })
+    }
+
+    public var resolvedAuditKeyFile: String { auditKeyFile ?? AuditKey.defaultPath(for: database) }
+
+    public var resolvedAuditCheckpointDirectory: String {
+        if let auditCheckpointDirectory { return auditCheckpointDirectory }
+        if let auditKeyFile { return URL(fileURLWithPath: auditKeyFile).deletingLastPathComponent().appendingPathComponent("audit-checkpoints").path }
+        return AuditKey.defaultCheckpointDirectory(for: database)
     }
 
     var accessPolicy: AccessPolicy {
@@ -135,6 +150,12 @@ public struct AppConfiguration: Sendable {
         }
         if let flag = environment["CONCERTO_EMERGENCY_ACCESS_OVERRIDES_OPPOSITION"] {
             config.emergencyAccessMayOverrideOpposition = try parseBool(flag, name: "CONCERTO_EMERGENCY_ACCESS_OVERRIDES_OPPOSITION")
+        }
+        if let path = environment["CONCERTO_AUDIT_KEY_FILE"], !path.isEmpty { config.auditKeyFile = path }
+        if let path = environment["CONCERTO_AUDIT_CHECKPOINT_DIR"], !path.isEmpty { config.auditCheckpointDirectory = path }
+        if let seconds = environment["CONCERTO_AUDIT_CHECKPOINT_SECONDS"] {
+            guard let value = Int(seconds), (1...86_400).contains(value) else { throw ConfigurationError.invalid("CONCERTO_AUDIT_CHECKPOINT_SECONDS", seconds) }
+            config.auditCheckpointInterval = .seconds(value)
         }
         if let level = environment["CONCERTO_LOG_LEVEL"] {
             guard let value = Logger.Level(rawValue: level) else { throw ConfigurationError.invalid("CONCERTO_LOG_LEVEL", level) }

@@ -25,17 +25,25 @@ public struct AppDependencies: Sendable {
     public let imaging: ImagingService
     public let ficheExporter: FicheExporter
     public let audit: AuditLog
+    public let auditCheckpoints: AuditCheckpointDirectory
     public let sessions: SQLPersistDriver
     public let passwords: PasswordHasher
     public let renderer: Renderer
     public let metrics: HTTPMetrics
 
-    /// Opens the database, applies migrations, loads templates.
+    /// Opens the database with the audit key (made at first start), applies migrations,
+    /// binds the audit chain to the key and pins it with a signed checkpoint, loads templates.
     public static func make(_ config: AppConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry = .init()) async throws -> AppDependencies {
-        let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, logger: logger)
+        let (auditKey, created) = try AuditKey.load(path: config.resolvedAuditKeyFile, create: true)
+        if created { logger.notice("Created the audit key file", metadata: ["path": "\(config.resolvedAuditKeyFile)"]) }
+        let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, auditKey: auditKey, logger: logger)
         do {
             let migrator = try Migrator(directory: URL(fileURLWithPath: config.migrationsDirectory), engine: database.engine, logger: logger)
             try await migrator.migrate(database)
+            let audit = AuditLog(database: database)
+            let checkpoints = AuditCheckpointDirectory(path: config.resolvedAuditCheckpointDirectory)
+            try await audit.bindKey()
+            try await audit.checkpoint(into: checkpoints)
             let imaging = ImagingService(directory: try config.imagingExchanges(), logger: logger)
             return AppDependencies(
                 config: config,
@@ -57,7 +65,8 @@ public struct AppDependencies: Sendable {
                     cases: CaseStore(database: database), patients: PatientStore(database: database), meetings: MeetingStore(database: database),
                     users: UserStore(database: database), organisations: OrganisationStore(database: database),
                     communities: CommunityStore(database: database)),
-                audit: AuditLog(database: database),
+                audit: audit,
+                auditCheckpoints: checkpoints,
                 sessions: SQLPersistDriver(database: database, logger: logger),
                 passwords: PasswordHasher(cost: config.bcryptCost),
                 renderer: try await Renderer(templatesDirectory: config.templatesDirectory),
@@ -173,8 +182,33 @@ public func buildApplication(
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Concerto"),
         logger: logger
     )
-    app.addServices(dependencies.sessions, DatabaseCloser(database: dependencies.database))
+    // Services stop in reverse order: the last checkpoint is written before the database closes.
+    app.addServices(
+        dependencies.sessions,
+        DatabaseCloser(database: dependencies.database),
+        AuditCheckpointService(audit: dependencies.audit, directory: dependencies.auditCheckpoints, interval: config.auditCheckpointInterval, logger: logger)
+    )
     return app
+}
+
+/// Pins the audit chain every few minutes with a signed checkpoint outside the database,
+/// and once more at shutdown.
+struct AuditCheckpointService: Service {
+    let audit: AuditLog
+    let directory: AuditCheckpointDirectory
+    let interval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            do {
+                try await audit.checkpoint(into: directory)
+            } catch {
+                logger.error("Could not write an audit checkpoint", metadata: ["error": "\(error)"])
+            }
+        }
+    }
 }
 
 /// Closes the database when the application shuts down.

@@ -149,7 +149,9 @@ public struct DocumentImporter: Sendable {
             for exchange in imaging.directory.exchanges where reference == nil {
                 guard let client = imaging.client(exchange.id) else { continue }
                 do throws(DICOMwebError) {
-                    reference = try await imaging.lookUp(studyUID: uid, identifiers: identifiers, on: client)
+                    if case .found(let study) = try await imaging.lookUp(studyUID: uid, identifiers: identifiers, identity: target.patient.identity, on: client) {
+                        reference = study
+                    }
                 } catch {
                     unavailable = error.frenchMessage
                 }

@@ -40,33 +40,45 @@ public final class ImagingService: Sendable {
         return try await patients.localIdentifiers(of: patient.id).map { PatientIdentifier(id: $0.ipp, issuer: $0.finess) }
     }
 
-    /// The patient's studies on one exchange, under each of their identifiers, newest first.
-    func search(_ query: StudyQuery, identifiers: [PatientIdentifier], on client: DICOMwebClient) async throws(DICOMwebError) -> [StudySummary] {
+    /// The patient's studies on one exchange, under each of their identifiers, newest
+    /// first; only those whose identifier and traits are the patient's (see `ownershipMismatch`).
+    func search(_ query: StudyQuery, identifiers: [PatientIdentifier], identity: PatientIdentity, on client: DICOMwebClient) async throws(DICOMwebError) -> [StudySummary] {
         var found: [String: StudySummary] = [:]
         for identifier in identifiers {
             var query = query
             query.patient = identifier
-            for study in try await client.searchStudies(query) where found[study.studyInstanceUID] == nil {
+            for study in try await client.searchStudies(query) where found[study.studyInstanceUID] == nil
+                && study.ownershipMismatch(identifiers: identifiers, birthDate: identity.birthDate, sex: identity.sex) == nil {
                 found[study.studyInstanceUID] = study
             }
         }
         return found.values.sorted(by: StudySummary.newestFirst)
     }
 
+    enum LookUp: Sendable {
+        case found(StudyReference)
+        case notFound
+        /// The exchange returned it, but it is not this patient's.
+        case notThisPatients(StudySummary.OwnershipMismatch)
+    }
+
     /// The study if it is this patient's on that exchange, with the series thumbnails show.
-    /// A UID of another patient's study finds nothing.
-    func lookUp(studyUID: String, identifiers: [PatientIdentifier], on client: DICOMwebClient) async throws(DICOMwebError) -> StudyReference? {
+    /// A UID of another patient's study finds nothing, or is refused with the reason.
+    func lookUp(studyUID: String, identifiers: [PatientIdentifier], identity: PatientIdentity, on client: DICOMwebClient) async throws(DICOMwebError) -> LookUp {
         var match: StudySummary?
         for identifier in identifiers where match == nil {
             match = try await client.study(studyUID, patient: identifier)
         }
-        guard let study = match else { return nil }
+        guard let study = match else { return .notFound }
+        if let mismatch = study.ownershipMismatch(identifiers: identifiers, birthDate: identity.birthDate, sex: identity.sex) {
+            return .notThisPatients(mismatch)
+        }
         // The key series is a convenience: its absence does not stop the attachment.
         let keySeries = try? await SeriesSummary.keySeries(client.series(ofStudy: study.studyInstanceUID))
-        return StudyReference(
+        return .found(StudyReference(
             exchangeID: client.exchange.id, studyUID: study.studyInstanceUID, accessionNumber: study.accessionNumber, studyDate: study.date,
             modalities: study.modalities, description: study.description, seriesCount: study.seriesCount, instanceCount: study.instanceCount,
-            keySeriesUID: keySeries?.seriesInstanceUID)
+            keySeriesUID: keySeries?.seriesInstanceUID))
     }
 
     /// The thumbnail of a study's key series, from the cache when fresh.

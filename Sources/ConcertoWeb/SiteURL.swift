@@ -184,15 +184,39 @@ public enum SiteURL: Sendable, Equatable {
     }
 }
 
-/// Only same-site paths are followed after login, never another host.
+/// Only same-site paths are followed after login (and by every `return_to`), never
+/// another host. Browsers drop TAB, CR and LF from URLs and read `\\` as `/`, so
+/// `/<TAB>/evil.example` or `/\\evil.example` lead off-site: the path is checked as sent
+/// and after each round of percent-decoding (a proxy or framework may decode it again).
 enum SafeRedirect {
     static func isLocal(_ target: String) -> Bool {
-        target.hasPrefix("/") && !target.hasPrefix("//") && !target.hasPrefix("/\\")
-            && !target.contains(where: { $0.isNewline || $0 == "\\" })
+        var candidate = target
+        for _ in 0..<3 {
+            guard isPlainLocalPath(candidate) else { return false }
+            guard let decoded = candidate.removingPercentEncoding else { return false }
+            if decoded == candidate { return true }
+            candidate = decoded
+        }
+        return false // still encoded after three rounds: nothing legitimate looks like that
+    }
+
+    private static func isPlainLocalPath(_ path: String) -> Bool {
+        let bytes = Array(path.utf8)
+        guard bytes.first == UInt8(ascii: "/"), bytes.count < 2048 else { return false }
+        if bytes.count > 1, bytes[1] == UInt8(ascii: "/") || bytes[1] == UInt8(ascii: "\\") { return false }
+        // No control characters, no backslash, and no non-ASCII (some browsers fold
+        // look-alike characters to `/`); our own paths are plain ASCII.
+        return !bytes.contains { $0 < 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "\\") }
     }
 
     static func target(_ candidate: String?) -> String {
         guard let candidate, isLocal(candidate) else { return SiteURL.home.path }
+        return candidate
+    }
+
+    /// What a form may carry over to the next step: the path when it is safe, else nothing.
+    static func keep(_ candidate: String?) -> String {
+        guard let candidate, isLocal(candidate) else { return "" }
         return candidate
     }
 }

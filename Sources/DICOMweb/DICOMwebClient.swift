@@ -97,6 +97,7 @@ public final class DICOMwebClient: Sendable {
 
     /// Studies matching the query, newest first.
     public func searchStudies(_ query: StudyQuery) async throws(DICOMwebError) -> [StudySummary] {
+        guard query.isSafeToSend else { throw .invalidRequest }
         let datasets = try await getJSON(path: "/studies", query: query.queryItems, operation: "qido.studies")
         return datasets.compactMap(StudySummary.init).sorted(by: StudySummary.newestFirst)
     }

@@ -42,7 +42,21 @@ public struct StudyQuery: Sendable, Equatable {
     /// required ones otherwise (counts and descriptions are optional in PS3.18).
     static let includedFields: [DICOMTag] = [
         .studyDescription, .modalitiesInStudy, .numberOfStudyRelatedSeries, .numberOfStudyRelatedInstances, .issuerOfPatientID,
+        .patientBirthDate, .patientSex,
     ]
+
+    /// DICOM matching turns `*` and `?` into wildcards and `\\` (or `,` in QIDO-RS) into
+    /// lists: in an identifier or a filter they would widen the search to other patients'
+    /// studies. Such a query is never sent.
+    public var isSafeToSend: Bool {
+        let exact = [patient?.id, patient?.issuer, accessionNumber, studyInstanceUID].compactMap { $0 }
+        return exact.allSatisfy(Self.hasNoMatchingCharacters) && modalities.allSatisfy(ImagingModality.isValid)
+    }
+
+    public static func hasNoMatchingCharacters(_ value: String) -> Bool {
+        !value.utf8.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: ",") || $0 < 0x20 }
+            && !value.isEmpty
+    }
 
     public var queryItems: [URLQueryItem] {
         var items: [URLQueryItem] = []
@@ -76,11 +90,14 @@ public struct StudySummary: Sendable, Equatable {
     public var patientID: String?
     public var issuer: String?
     public var patientName: PersonName?
+    public var patientBirthDate: CalendarDate?
+    /// DICOM's code: M, F or O.
+    public var patientSex: String?
 
     public init(
         studyInstanceUID: String, date: CalendarDate? = nil, time: String? = nil, accessionNumber: String? = nil, description: String? = nil,
         modalities: [String] = [], seriesCount: Int? = nil, instanceCount: Int? = nil, patientID: String? = nil, issuer: String? = nil,
-        patientName: PersonName? = nil
+        patientName: PersonName? = nil, patientBirthDate: CalendarDate? = nil, patientSex: String? = nil
     ) {
         self.studyInstanceUID = studyInstanceUID
         self.date = date
@@ -93,6 +110,8 @@ public struct StudySummary: Sendable, Equatable {
         self.patientID = patientID
         self.issuer = issuer
         self.patientName = patientName
+        self.patientBirthDate = patientBirthDate
+        self.patientSex = patientSex
     }
 
     /// Nil when the data set has no usable StudyInstanceUID: such a result cannot be referenced.
@@ -107,8 +126,31 @@ public struct StudySummary: Sendable, Equatable {
                 if !modality.isEmpty && !list.contains(modality) { list.append(modality) }
             },
             seriesCount: dataset.integer(.numberOfStudyRelatedSeries), instanceCount: dataset.integer(.numberOfStudyRelatedInstances),
-            patientID: dataset.string(.patientID), issuer: dataset.string(.issuerOfPatientID), patientName: dataset.personName(.patientName)
+            patientID: dataset.string(.patientID), issuer: dataset.string(.issuerOfPatientID), patientName: dataset.personName(.patientName),
+            patientBirthDate: dataset.date(.patientBirthDate), patientSex: dataset.string(.patientSex)?.trimmedSpaces.uppercased()
         )
+    }
+
+    /// Why a study the exchange returned is not this patient's: exchanges match loosely
+    /// (an issuer they do not index is ignored, an IPP of another hospital looks alike),
+    /// so what comes back is checked before anyone sees or attaches it.
+    public enum OwnershipMismatch: String, Sendable, Equatable {
+        /// PatientID and IssuerOfPatientID are not exactly one of the patient's identifiers.
+        case identifier = "study_identifier_mismatch"
+        case birthDate = "study_birth_date_mismatch"
+        case sex = "study_sex_mismatch"
+    }
+
+    /// Nil when the study is this patient's: its PatientID and issuer equal one of the
+    /// patient's identifiers, and its birth date and sex, when the exchange gives them,
+    /// agree with the identity (DICOM's O, other, agrees with anything).
+    public func ownershipMismatch(identifiers: [PatientIdentifier], birthDate: CalendarDate, sex: AdministrativeSex) -> OwnershipMismatch? {
+        guard let patientID, identifiers.contains(where: { $0.id == patientID && $0.issuer != nil && $0.issuer == issuer }) else {
+            return .identifier
+        }
+        if let patientBirthDate, patientBirthDate != birthDate { return .birthDate }
+        if let patientSex, ["M", "F"].contains(patientSex), sex != .undetermined, patientSex != sex.rawValue { return .sex }
+        return nil
     }
 
     /// Newest first; studies without a date last, then by UID so the order is stable.

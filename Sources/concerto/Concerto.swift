@@ -221,35 +221,67 @@ struct UserCommand: AsyncParsableCommand {
 }
 
 struct AuditCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "audit", abstract: "Check the audit trail.", subcommands: [Verify.self])
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Check and pin the audit trail.", subcommands: [Verify.self, Checkpoint.self]
+    )
+
+    /// Opens the database with the audit key, which must exist already.
+    static func withAuditLog<T>(_ config: AppConfiguration, _ body: (AuditLog) async throws -> T) async throws -> T {
+        let key = try AuditKey.load(path: config.resolvedAuditKeyFile, create: false).key
+        let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, auditKey: key, logger: makeLogger(config))
+        defer { logSink.flush() }
+        do {
+            let result = try await body(AuditLog(database: database))
+            await database.shutdown()
+            return result
+        } catch {
+            await database.shutdown()
+            throw error
+        }
+    }
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Walk the hash chain of the audit trail; exit 1 naming the first broken event if a row was edited, deleted or reordered."
+            abstract: "Walk the keyed chain of the audit trail and hold it against the signed checkpoints; exit 1 naming the first break "
+                + "(an event edited, deleted, reordered or re-linked, the end deleted, the head rewound, the chain recomputed)."
+        )
+
+        @OptionGroup var common: CommonOptions
+
+        @Option(name: .long, help: "Folder of signed checkpoints. Default: CONCERTO_AUDIT_CHECKPOINT_DIR, else audit-checkpoints/ beside the key file.")
+        var checkpoints: String?
+
+        func run() async throws {
+            var config = try common.configuration()
+            if let checkpoints { config.auditCheckpointDirectory = checkpoints }
+            let directory = AuditCheckpointDirectory(path: config.resolvedAuditCheckpointDirectory)
+            let started = ContinuousClock.now
+            let result = try await AuditCommand.withAuditLog(config) { try await $0.verify(checkpoints: directory) }
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let rate = seconds > 0 ? Int(Double(result.checked) / seconds) : result.checked
+            if let broken = result.firstBreak {
+                throw CommandFailure("Audit trail broken: \(broken) (\(result.checked) events checked before it).")
+            }
+            say("Audit trail intact: \(result.checked) events verified against \(result.checkpoints) signed checkpoints "
+                + "in \(String(format: "%.3f", seconds)) s (\(rate) events/s).")
+        }
+    }
+
+    struct Checkpoint: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Sign the audit chain's current head and write it to the checkpoint folder (the server does so every 5 minutes)."
         )
 
         @OptionGroup var common: CommonOptions
 
         func run() async throws {
             let config = try common.configuration()
-            let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, logger: makeLogger(config))
-            defer { logSink.flush() }
-            let started = ContinuousClock.now
-            let result: AuditLog.Verification
-            do {
-                result = try await AuditLog(database: database).verify()
-            } catch {
-                await database.shutdown()
-                throw error
+            let directory = AuditCheckpointDirectory(path: config.resolvedAuditCheckpointDirectory)
+            let written = try await AuditCommand.withAuditLog(config) { try await $0.checkpoint(into: directory) }
+            if let written {
+                say("Checkpoint written to \(directory.path): event \(written.sequence), head \(written.headHash).")
             }
-            await database.shutdown()
-            let elapsed = ContinuousClock.now - started
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            let rate = seconds > 0 ? Int(Double(result.checked) / seconds) : result.checked
-            if let broken = result.firstBreak {
-                throw CommandFailure("Audit trail broken at event \(broken.sequence): \(broken) (\(result.checked) events checked before it).")
-            }
-            say("Audit trail intact: \(result.checked) events verified in \(String(format: "%.3f", seconds)) s (\(rate) events/s).")
         }
     }
 }

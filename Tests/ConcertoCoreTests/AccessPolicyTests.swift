@@ -123,24 +123,26 @@ import Testing
     }
 
     @Test func everyFieldChangesTheEncoding() {
-        let base = event().canonicalEncoding
+        let base = event().canonicalEncoding(keyed: true)
         let changes: [(inout AuditEvent) -> Void] = [
             { $0.sequence = 2 }, { $0.recordedAt = "2026-11-29T10:00:00.001Z" }, { $0.actorID = "b" }, { $0.organisationID = "o" },
             { $0.action = "patient.create" }, { $0.resourceType = "case" }, { $0.resourceID = nil }, { $0.patientID = "q" },
             { $0.mode = "bris_de_glace" }, { $0.outcome = "denied" }, { $0.reason = nil }, { $0.clientAddress = "::1" },
             { $0.requestID = nil }, { $0.previousHash = String(repeating: "1", count: 64) },
         ]
-        for change in changes { #expect(event(change).canonicalEncoding != base) }
+        for change in changes { #expect(event(change).canonicalEncoding(keyed: true) != base) }
         // The stored hash is not part of what is hashed.
-        #expect(event { $0.hash = "x" }.canonicalEncoding == base)
+        #expect(event { $0.hash = "x" }.canonicalEncoding(keyed: true) == base)
+        // A keyed link never encodes like a plain one.
+        #expect(event().canonicalEncoding(keyed: false) != base)
     }
 
     @Test func fieldBoundariesCannotBeShifted() {
         let a = event { $0.resourceType = "ab"; $0.resourceID = "c" }
         let b = event { $0.resourceType = "a"; $0.resourceID = "bc" }
-        #expect(a.canonicalEncoding != b.canonicalEncoding)
+        #expect(a.canonicalEncoding(keyed: true) != b.canonicalEncoding(keyed: true))
         let empty = event { $0.reason = "" }
         let absent = event { $0.reason = nil }
-        #expect(empty.canonicalEncoding != absent.canonicalEncoding)
+        #expect(empty.canonicalEncoding(keyed: true) != absent.canonicalEncoding(keyed: true))
     }
 }

@@ -67,17 +67,15 @@ import Testing
             for index in 0..<6 {
                 try await (index % 2 == 0 ? first : second).record(AuditDraft(actorID: nil, action: .logout, resourceType: "session", outcome: .success))
                 if index % 3 == 0 {
-                    let engine = database.engine
                     _ = try await database.write { sql in
-                        try await AuditLog.append(AuditDraft(actorID: nil, action: .loginSucceeded, resourceType: "session", outcome: .success), on: sql, engine: engine)
+                        try await AuditLog.append(AuditDraft(actorID: nil, action: .loginSucceeded, resourceType: "session", outcome: .success), on: sql, database: database)
                     }
                 }
             }
             // A transaction that fails takes its event with it.
             await #expect(throws: (any Error).self) {
-                let engine = database.engine
                 try await database.write { sql in
-                    _ = try await AuditLog.append(AuditDraft(actorID: nil, action: .logout, resourceType: "session", outcome: .success), on: sql, engine: engine)
+                    _ = try await AuditLog.append(AuditDraft(actorID: nil, action: .logout, resourceType: "session", outcome: .success), on: sql, database: database)
                     throw AuditError.headMissing
                 }
             }
@@ -211,6 +209,8 @@ import Testing
             _ = try await f.patients.create(Self.qualified, in: f.community.id, by: f.user.id, careReason: nil, localID: (f.organisation.id, "IPP1"), audit: f.draft())
             var other = Self.qualified
             other.birthName = "AUTRE"
+            other.ins = nil // one INS, one record: that rule is tested apart
+            other.status = .provisional
             await #expect(throws: StoreError.duplicateLocalID) {
                 try await f.patients.create(other, in: f.community.id, by: f.user.id, careReason: "r", localID: (f.organisation.id, "IPP1"), audit: f.draft())
             }

@@ -40,7 +40,7 @@ public enum TestDatabase {
     /// Runs `body` with an open, empty, fresh database (no migrations applied).
     public static func withFresh<T>(_ body: (Database) async throws -> T) async throws -> T {
         try await withFreshURL { url in
-            let database = try await Database.open(url, logger: quietLogger)
+            let database = try await Database.open(url, auditKey: testAuditKey, logger: quietLogger)
             do {
                 let result = try await body(database)
                 await database.shutdown()
@@ -59,6 +59,9 @@ public enum TestDatabase {
             return try await body(database)
         }
     }
+
+    /// One audit key for the test process's databases.
+    public static let testAuditKey = AuditKey.random()
 
     public static var quietLogger: Logger {
         var logger = Logger(label: "concerto.test")

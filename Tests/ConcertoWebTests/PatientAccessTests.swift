@@ -141,11 +141,12 @@ func denials(_ d: AppDependencies, patient: UUID, actor: UUID) async throws -> [
             let world = try await AccessWorld.make(d)
             var identity = try #require(try await d.patients.find(id: world.southPatient)).identity
             identity.status = .validated
+            identity.ins = try INS(matricule: "145078619401282", kind: .test) // one INS, one record
             let id = try await d.patients.create(identity, in: world.south.id, by: world.southPhysician.id, careReason: "r", localID: nil,
                                                  audit: AuditDraft(actorID: nil, action: .patientCreate, resourceType: "patient", outcome: .success))
             try await browser.logIn(email: "sud@t.fr")
             let page = try await browser.get(SiteURL.patient(id).path)
-            #expect(!page.text.contains("261053306312304"))
+            #expect(!page.text.contains("145078619401282"))
             #expect(page.text.contains("Identité validée"))
             #expect(page.text.contains("12/05/1961"))
         }

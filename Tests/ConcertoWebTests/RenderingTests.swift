@@ -106,7 +106,7 @@ import Testing
                 patients: [], emergencyGrants: [], roleOptions: [], organisationOptions: [], links: ViewFields([:]), error: "e"),
             AdminController.CommunitiesContent(communities: [], kinds: [], values: ViewFields([:]), error: "e"),
             AuditPage.AuditContent(scopeName: "s", formAction: "/", filters: ViewFields([:]), events: [], actions: []),
-            PatientController.NewPatientContent(communities: [], values: ViewFields([:]), errors: ["e"], matches: [], sexOptions: [], statusOptions: [], insKindOptions: []),
+            PatientController.NewPatientContent(communities: [], values: ViewFields([:]), errors: ["e"], identityDeskURL: "/admin/patients/merge", matches: [], sexOptions: [], statusOptions: [], documentOptions: [], insKindOptions: []),
             PatientController.PatientContent(
                 patientID: "p", name: "n", identity: ViewFields([:]), localIDs: [], heldCases: [], importedRCP: [], accessAllowed: true, accessMessage: "m",
                 breakTheGlass: true, emergencyURL: "/", careLinks: [], oppositions: [], mayDeclareCare: true, mayWriteAdministrative: true,

@@ -27,7 +27,11 @@ func withTestApp(
     _ body: @Sendable (TestBrowser, AppDependencies) async throws -> Void
 ) async throws {
     try await TestDatabase.withFreshURL { url in
+        // The audit key and checkpoints of this test only (PostgreSQL's default is ./data).
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-audit-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
         var config = testConfiguration(url)
+        config.auditKeyFile = folder.appendingPathComponent("audit.key").path
         configure(&config)
         let dependencies = try await AppDependencies.make(config, logger: TestDatabase.quietLogger)
         do {

@@ -151,3 +151,26 @@ struct DICOMJSONTests {
         }
     }
 }
+
+/// What an exchange returns is checked against the patient before anyone sees or attaches it.
+@Suite("Security: study ownership") struct StudyOwnershipTests {
+    let ins = PatientIdentifier(id: "261053306312304", issuer: "1.2.250.1.213.1.4.10")
+    let birth = CalendarDate(year: 1961, month: 5, day: 12)!
+
+    func study(id: String? = "261053306312304", issuer: String? = "1.2.250.1.213.1.4.10", birth: CalendarDate? = nil, sex: String? = nil) -> StudySummary {
+        StudySummary(studyInstanceUID: "1.2.3", patientID: id, issuer: issuer, patientBirthDate: birth, patientSex: sex)
+    }
+
+    @Test func onlyTheExactIdentifierAndAgreeingTraitsPass() {
+        #expect(study().ownershipMismatch(identifiers: [ins], birthDate: birth, sex: .female) == nil)
+        #expect(study(birth: birth, sex: "F").ownershipMismatch(identifiers: [ins], birthDate: birth, sex: .female) == nil)
+        #expect(study(sex: "O").ownershipMismatch(identifiers: [ins], birthDate: birth, sex: .female) == nil)
+        // Same number, another authority (an IPP of a hospital, or no issuer at all).
+        #expect(study(issuer: "330000662").ownershipMismatch(identifiers: [ins], birthDate: birth, sex: .female) == .identifier)
+        #expect(study(issuer: nil).ownershipMismatch(identifiers: [ins], birthDate: birth, sex: .female) == .identifier)
+        #expect(study(id: "261053306312304 ").ownershipMismatch(identifiers: [ins], birthDate: birth, sex: .female) == .identifier)
+        #expect(study(id: nil).ownershipMismatch(identifiers: [ins], birthDate: birth, sex: .female) == .identifier)
+        #expect(study(birth: CalendarDate(year: 1961, month: 5, day: 13)).ownershipMismatch(identifiers: [ins], birthDate: birth, sex: .female) == .birthDate)
+        #expect(study(sex: "M").ownershipMismatch(identifiers: [ins], birthDate: birth, sex: .female) == .sex)
+    }
+}

@@ -1,4 +1,6 @@
 """A clinician's first minutes: log in with a printed demo account, see the dashboard, log out."""
+import urllib.parse
+
 from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -78,3 +80,23 @@ def test_language_can_be_switched_to_english(server, browser):
 def test_unknown_page_is_a_french_404(server, browser):
     browser.get(server["base"] + "/nulle-part")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Page introuvable"
+
+
+def test_login_never_redirects_off_site(server, browser):
+    """Attack: `next=/<TAB>/evil.example` was answered as is, and Chromium followed it to
+    //evil.example. Each payload is put in the login form's hidden field, as a crafted link
+    or a tampered form would, and the browser must land on Concerto's own dashboard."""
+    email, password = server["accounts"]["physician"][0]
+    base_host = urllib.parse.urlsplit(server["base"]).netloc
+    for payload in ["/\t/evil.example", "/%09/evil.example", "//evil.example", "/\\evil.example",
+                    "https://evil.example", "/%2F%2Fevil.example", "javascript:alert(1)"]:
+        browser.get(server["base"] + "/login?next=" + urllib.parse.quote(payload, safe=""))
+        browser.execute_script("document.querySelector('input[name=next]').value = arguments[0]", payload)
+        browser.find_element(By.ID, "email").send_keys(email)
+        browser.find_element(By.ID, "password").send_keys(password)
+        submit_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "form.form button[type=submit]"))
+        landed = urllib.parse.urlsplit(browser.current_url)
+        assert landed.netloc == base_host, (payload, browser.current_url)
+        assert landed.path == "/", (payload, browser.current_url)
+        assert browser.find_element(By.TAG_NAME, "h1").text.startswith("Bonjour")
+        submit_and_wait(browser, browser.find_element(By.CSS_SELECTOR, "[data-test=logout]"))

@@ -63,7 +63,7 @@ struct AuthController: Sendable {
         let next = request.uri.queryParameters["next"].map(String.init)
         let pages = PageBuilder(request: request, context: context)
         let info = next.map { _ in pages.text("flash_login_required") }
-        let content = LoginContent(email: "", next: SafeRedirect.isLocal(next ?? "") ? next! : "", error: nil, info: info)
+        let content = LoginContent(email: "", next: SafeRedirect.keep(next), error: nil, info: info)
         return try renderer.html("login", pages.page(content))
     }
 
@@ -72,7 +72,7 @@ struct AuthController: Sendable {
         let pages = PageBuilder(request: request, context: context)
         let next = SafeRedirect.target(form["next"])
         func refuse(_ message: String, status: HTTPResponse.Status) throws -> Response {
-            let content = LoginContent(email: form.trimmed("email") ?? "", next: form["next"] ?? "", error: message, info: nil)
+            let content = LoginContent(email: form.trimmed("email") ?? "", next: SafeRedirect.keep(form["next"]), error: message, info: nil)
             return try renderer.html("login", pages.page(content), status: status)
         }
         guard let email = form.trimmed("email"), let password = form["password"], !password.isEmpty else {
@@ -116,8 +116,8 @@ struct AuthController: Sendable {
             return .redirect(to: SiteURL.login.path, type: .normal)
         }
         let pages = PageBuilder(request: request, context: context)
-        let next = request.uri.queryParameters["next"].map(String.init) ?? ""
-        return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.isLocal(next) ? next : "", error: nil)))
+        let next = request.uri.queryParameters["next"].map(String.init)
+        return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.keep(next), error: nil)))
     }
 
     @Sendable func submitTOTP(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -133,7 +133,7 @@ struct AuthController: Sendable {
             return .redirect(to: SiteURL.login.path, type: .normal)
         }
         if lockout.isLocked(credentials.lockout, at: now) {
-            let content = TOTPContent(next: context.form?["next"] ?? "", error: lockedMessage(credentials.lockout, pages: pages, now: now))
+            let content = TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: lockedMessage(credentials.lockout, pages: pages, now: now))
             return try renderer.html("login_totp", pages.page(content), status: .forbidden)
         }
         let code = context.form?["code"] ?? ""
@@ -144,7 +144,7 @@ struct AuthController: Sendable {
             let state = try await users.recordFailedLogin(id: userID, policy: lockout, at: now)
             let message = lockout.isLocked(state, at: now)
                 ? lockedMessage(state, pages: pages, now: now) : pages.text("totp_error_invalid")
-            return try renderer.html("login_totp", pages.page(TOTPContent(next: context.form?["next"] ?? "", error: message)), status: .unauthorized)
+            return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: message)), status: .unauthorized)
         }
         try await completeLogin(user, request: request, context: context, now: now)
         return .redirect(to: SafeRedirect.target(context.form?["next"]), type: .normal)

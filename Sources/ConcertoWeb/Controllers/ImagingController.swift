@@ -92,7 +92,11 @@ struct ImagingController: Sendable {
         let to = value("to").flatMap(CalendarDate.init(iso:))
         if value("to") != nil && to == nil { problems.append(pages.text("imaging_error_date")) }
         let modalities = query.getAll("modality").map { $0.uppercased() }.filter(ImagingModality.isValid)
-        let accession = value("accession").map { String($0.prefix(16)) }
+        var accession = value("accession").map { String($0.prefix(16)) }
+        if let given = accession, !LocalPatientID.isValidAccessionNumber(given) {
+            problems.append(pages.text("imaging_error_accession"))
+            accession = nil
+        }
         let offset = value("offset").flatMap(Int.init).map { max(0, min($0, 10_000)) } ?? 0
         return SearchForm(exchange: exchange, from: from, to: to, modalities: modalities, accession: accession, offset: offset, problems: problems)
     }
@@ -110,13 +114,13 @@ struct ImagingController: Sendable {
         var results: [StudySummary] = []
         var failure: DICOMwebError?
         var searched = false
-        if let exchange = form.exchange, let client = imaging.client(exchange.id), !identifiers.isEmpty, form.problems.isEmpty {
+        if let exchange = form.exchange, let client = imaging.client(exchange.id), let patient, !identifiers.isEmpty, form.problems.isEmpty {
             try await guardian.audit.record(draft(.imagingSearch, loaded, context: context, reason: "exchange:\(exchange.id)"))
             searched = true
             do throws(DICOMwebError) {
                 let query = StudyQuery(from: form.from, to: form.to, modalities: form.modalities, accessionNumber: form.accession,
                                        limit: Self.pageSize + 1, offset: form.offset)
-                results = try await imaging.search(query, identifiers: identifiers, on: client)
+                results = try await imaging.search(query, identifiers: identifiers, identity: patient.identity, on: client)
             } catch {
                 failure = error
             }
@@ -213,19 +217,25 @@ struct ImagingController: Sendable {
             return try refusal(pages.text("imaging_error_study"), record: record, pages: pages, status: .unprocessableContent)
         }
         let note = form.trimmed("note").map { String($0.prefix(200)) }
-        let identifiers = try await identifiers(of: try await patients.find(id: record.patientID))
-        let reference: StudyReference?
+        guard let patient = try await patients.find(id: record.patientID) else { throw AppError.notFound }
+        let identifiers = try await identifiers(of: patient)
+        let found: ImagingService.LookUp
         do throws(DICOMwebError) {
             // Described by the exchange, for this patient: never what the form claims.
-            reference = try await imaging.lookUp(studyUID: studyUID, identifiers: identifiers, on: client)
+            found = try await imaging.lookUp(studyUID: studyUID, identifiers: identifiers, identity: patient.identity, on: client)
         } catch {
             return try refusal(error.frenchMessage + " " + pages.text("imaging_nothing_changed"), record: record, pages: pages,
                                status: error.exchangeUnavailable ? .serviceUnavailable : .badGateway)
         }
-        guard let reference else {
+        let reference: StudyReference
+        switch found {
+        case .found(let study): reference = study
+        case .notFound, .notThisPatients:
+            let reason = if case .notThisPatients(let mismatch) = found { mismatch.rawValue } else { "study_not_found_for_patient" }
             try await guardian.audit.record(context.auditDraft(.imagingAttach, resourceType: "imaging_study", resourceID: studyUID, patientID: record.patientID,
-                                                               mode: loaded.outcome.decision.mode, outcome: .denied, reason: "study_not_found_for_patient"))
-            return try refusal(pages.text("imaging_error_not_found"), record: record, pages: pages, status: .unprocessableContent)
+                                                               mode: loaded.outcome.decision.mode, outcome: .denied, reason: reason))
+            let message = if case .notThisPatients(let mismatch) = found { pages.text("imaging_error_\(mismatch.rawValue)") } else { pages.text("imaging_error_not_found") }
+            return try refusal(message, record: record, pages: pages, status: .unprocessableContent)
         }
         _ = try await studies.attach(reference, toCase: record.id, note: note, by: context.user.id,
                                      audit: draft(.imagingAttach, loaded, context: context, reason: "exchange:\(exchange.id)"))

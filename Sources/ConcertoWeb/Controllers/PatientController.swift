@@ -47,9 +47,12 @@ struct PatientController: Sendable {
         let communities: [ViewFields]
         let values: ViewFields
         let errors: [String]
+        /// Where a possible duplicate is reported (an INS already carried by another record).
+        let identityDeskURL: String?
         let matches: [ViewFields]
         let sexOptions: [ViewFields]
         let statusOptions: [ViewFields]
+        let documentOptions: [ViewFields]
         let insKindOptions: [ViewFields]
 
         func child(named name: String) -> Any? {
@@ -57,9 +60,11 @@ struct PatientController: Sendable {
             case "communities": communities
             case "values": values
             case "errors": errors
+            case "identityDeskURL": identityDeskURL
             case "matches": matches
             case "sexOptions": sexOptions
             case "statusOptions": statusOptions
+            case "documentOptions": documentOptions
             case "insKindOptions": insKindOptions
             default: nil
             }
@@ -77,7 +82,8 @@ struct PatientController: Sendable {
     }
 
     private func renderNewPatient(
-        request: Request, context: AuthenticatedContext, form: FormData, errors: [String], matches: [ViewFields], status: HTTPResponse.Status = .ok
+        request: Request, context: AuthenticatedContext, form: FormData, errors: [String], matches: [ViewFields], status: HTTPResponse.Status = .ok,
+        insTaken: Bool = false
     ) async throws -> Response {
         let pages = PageBuilder(request: request, context: context)
         let writable = try await writableCommunities(context)
@@ -89,9 +95,12 @@ struct PatientController: Sendable {
             communities: writable.map { ViewFields(["id": $0.0.id.storageKey, "name": $0.0.name, "selected": form["community"] == $0.0.id.storageKey ? true : nil]) },
             values: ViewFields(form.fields),
             errors: errors,
+            identityDeskURL: insTaken ? SiteURL.adminPatientMerge.path : nil,
             matches: matches,
             sexOptions: options(AdministrativeSex.allCases, field: "sex") { pages.text("sex_\($0.rawValue)") },
-            statusOptions: options(IdentityStatus.allCases, field: "identity_status") { pages.text("identity_status_\($0.rawValue)") },
+            // A form records PROV, or VALI with the document checked; QUAL comes from the identity desk.
+            statusOptions: options([IdentityStatus.provisional, .validated], field: "identity_status") { pages.text("identity_status_\($0.rawValue)") },
+            documentOptions: options(IdentityDocumentType.allCases, field: "identity_document") { pages.text("identity_document_\($0.rawValue)") },
             insKindOptions: options(INSKind.allCases, field: "ins_kind") { pages.text("ins_kind_\($0.rawValue)") }
         )
         return try renderer.html("patient_new", pages.page(content), status: status)
@@ -100,7 +109,7 @@ struct PatientController: Sendable {
     /// Reads the identity form; returns the identity or the messages to show.
     struct FormErrors: Error { let messages: [String] }
 
-    static func identity(from form: FormData, pages: PageBuilder) -> Result<PatientIdentity, FormErrors> {
+    static func identity(from form: FormData, pages: PageBuilder) -> Result<(PatientIdentity, IdentityDocumentType?), FormErrors> {
         var errors: [String] = []
         let birthName = form.trimmed("birth_name") ?? ""
         let firstNames = form.trimmed("first_names") ?? ""
@@ -108,7 +117,14 @@ struct PatientController: Sendable {
         if birthDate == nil { errors.append(pages.text("patient_error_birth_date")) }
         let sex = form["sex"].flatMap(AdministrativeSex.init(rawValue:))
         if sex == nil { errors.append(pages.text("patient_error_sex")) }
-        let status = form["identity_status"].flatMap(IdentityStatus.init(rawValue:)) ?? .provisional
+        let requested = form["identity_status"].flatMap(IdentityStatus.init(rawValue:)) ?? .provisional
+        let document = form["identity_document"].flatMap(IdentityDocumentType.init(rawValue:))
+        var status = IdentityStatus.provisional
+        switch IdentityStatusRules.declared(requested, document: document) {
+        case .success(let declared): status = declared
+        case .failure(.documentMissing): errors.append(pages.text("patient_error_identity_document"))
+        case .failure: errors.append(pages.text("patient_error_status_not_declarable"))
+        }
         var ins: INS?
         if let matricule = form.trimmed("ins_matricule") {
             let kind = form["ins_kind"].flatMap(INSKind.init(rawValue:)) ?? .nir
@@ -126,7 +142,7 @@ struct PatientController: Sendable {
         )
         let problems = identity.problems()
         guard problems.isEmpty else { return .failure(FormErrors(messages: problems.map { pages.text("patient_error_\($0)") })) }
-        return .success(identity)
+        return .success((identity, status == .validated ? document : nil))
     }
 
     @Sendable func createPatient(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -137,11 +153,17 @@ struct PatientController: Sendable {
               let (_, membership) = writable.first(where: { $0.0.id == communityID }) else {
             return try await renderNewPatient(request: request, context: context, form: form, errors: [pages.text("patient_error_community")], matches: [], status: .badRequest)
         }
-        let identity: PatientIdentity
+        let identity: PatientIdentity, document: IdentityDocumentType?
         switch Self.identity(from: form, pages: pages) {
-        case .success(let value): identity = value
+        case .success(let value): (identity, document) = value
         case .failure(let errors):
             return try await renderNewPatient(request: request, context: context, form: form, errors: errors.messages, matches: [], status: .badRequest)
+        }
+        // One INS, one record: another record carrying it is a possible duplicate for the
+        // identity desk, whatever the user may see of it (which is not revealed).
+        if let ins = identity.ins, try await patients.holder(of: ins) != nil {
+            return try await renderNewPatient(request: request, context: context, form: form,
+                                              errors: [pages.text("patient_error_ins_taken")], matches: [], status: .conflict, insTaken: true)
         }
         // Offer records the user may already see instead of creating a duplicate; a match
         // they may not see is not revealed (the identity admins see it as a suspected duplicate).
@@ -165,6 +187,9 @@ struct PatientController: Sendable {
         }
         var localID: (UUID, String)?
         if let ipp = form.trimmed("ipp") {
+            guard LocalPatientID.isValid(ipp) else {
+                return try await renderNewPatient(request: request, context: context, form: form, errors: [pages.text("patient_error_ipp_syntax")], matches: [], status: .badRequest)
+            }
             guard let organisation = context.user.organisationID else {
                 return try await renderNewPatient(request: request, context: context, form: form, errors: [pages.text("patient_error_ipp_no_organisation")], matches: [], status: .badRequest)
             }
@@ -172,14 +197,20 @@ struct PatientController: Sendable {
         }
         let careReason = membership.role == .physician ? pages.text("care_reason_creator") : nil
         do {
+            let proof = document.map {
+                IdentityProof(status: .validated, documentType: $0, verifier: nil, source: .form, recordedBy: context.user.id)
+            }
             let id = try await patients.create(
-                identity, in: communityID, by: context.user.id, careReason: careReason, localID: localID,
+                identity, in: communityID, by: context.user.id, careReason: careReason, localID: localID, proof: proof,
                 audit: context.auditDraft(.patientCreate, resourceType: "patient", outcome: .success, reason: communityID.storageKey)
             )
             context.sessions.flash(.success, "flash_patient_created")
             return .redirect(to: SiteURL.patient(id).path, type: .normal)
         } catch StoreError.duplicateLocalID {
             return try await renderNewPatient(request: request, context: context, form: form, errors: [pages.text("patient_error_ipp_taken")], matches: [], status: .conflict)
+        } catch StoreError.duplicateINS {
+            return try await renderNewPatient(request: request, context: context, form: form,
+                                              errors: [pages.text("patient_error_ins_taken")], matches: [], status: .conflict, insTaken: true)
         }
     }
 
@@ -413,7 +444,7 @@ struct PatientController: Sendable {
         let patientID = try context.parameters.uuid("id")
         let form = try context.requiredForm
         let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .patientLocalID, auditAllowed: false, context: context)
-        guard let ipp = form.trimmed("ipp"), ipp.count <= 40, let organisation = context.user.organisationID else {
+        guard let ipp = form.trimmed("ipp"), LocalPatientID.isValid(ipp), let organisation = context.user.organisationID else {
             context.sessions.flash(.error, "flash_ipp_invalid")
             return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
         }

@@ -1,0 +1,174 @@
+import ConcertoCore
+import ConcertoStore
+import ConcertoTestSupport
+@testable import ConcertoWeb
+import DICOMweb
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import SQLKit
+import Testing
+
+/// Attack: a physician of the southern community created *Nouveau patient* with another
+/// person's test INS and the status *Identité qualifiée*, then listed and attached that
+/// person's images from the exchange (which are searched by the INS of a qualified identity).
+@Suite("Security: identities") struct SecurityIdentityTests {
+    static func form(_ world: AccessWorld, ins: String?, status: String, extra: [(String, String)] = []) -> [(String, String)] {
+        var fields: [(String, String)] = [("community", world.south.id.storageKey), ("birth_name", "Autre"), ("first_names", "Personne"),
+                                          ("birth_date", "1980-01-01"), ("sex", "M"), ("identity_status", status), ("confirm_new", "1")]
+        if let ins { fields += [("ins_matricule", ins), ("ins_kind", "test")] }
+        return fields + extra
+    }
+
+    func patientCount(_ d: AppDependencies) async throws -> Int {
+        try await d.database.read { sql in
+            Int(try await sql.raw("SELECT COUNT(*) AS n FROM patients").first()?.decode(column: "n", as: Int64.self) ?? -1)
+        }
+    }
+
+    @Test func aQualifiedIdentityCannotBeDeclaredInAForm() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            try await browser.logIn(email: "sud@t.fr")
+            let page = try await browser.get(SiteURL.newPatient.path)
+            // The form does not even offer it...
+            #expect(!page.text.contains("value=\"QUAL\""))
+            #expect(!page.text.contains("value=\"RECUP\""))
+            let before = try await patientCount(d)
+            // ...and a forged post is refused, for an unused test INS (Paul LEROY's of the demo) as for any.
+            for status in ["QUAL", "RECUP"] {
+                let forged = try await browser.post(SiteURL.patients.path, form: Self.form(world, ins: "145078619401282", status: status))
+                #expect(forged.status == .badRequest)
+                #expect(forged.text.contains("ne se déclare pas"))
+            }
+            // VALI needs the identity document checked.
+            let noDocument = try await browser.post(SiteURL.patients.path, form: Self.form(world, ins: "145078619401282", status: "VALI"))
+            #expect(noDocument.status == .badRequest)
+            #expect(noDocument.text.contains("haut niveau de confiance"))
+            #expect(try await patientCount(d) == before)
+
+            let validated = try await browser.post(SiteURL.patients.path,
+                                                   form: Self.form(world, ins: "145078619401282", status: "VALI", extra: [("identity_document", "cni")]))
+            #expect(validated.status == .seeOther)
+            let id = try #require(validated.headers[.location].flatMap { UUID(storageKey: String($0.split(separator: "/").last ?? "")) })
+            let record = try #require(try await d.patients.find(id: id))
+            #expect(record.identity.status == .validated)
+            #expect(record.identity.usableINS == nil) // the INS is not shared until qualified
+            let proofs = try await d.patients.identityProofs(of: id)
+            #expect(proofs.map(\.proof.status) == [.validated])
+            #expect(proofs.first?.proof.documentType == .nationalIDCard)
+            #expect(proofs.first?.recordedByName == "sud@t.fr")
+            // So the exchange is asked by the IPPs only, never by that INS.
+            #expect(try await ImagingService.identifiers(of: record, patients: d.patients).isEmpty)
+        }
+    }
+
+    @Test func anINSAlreadyCarriedByAnotherRecordIsRefused() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            // The northern physician tries the southern patient's INS: that record is not
+            // theirs to see, and the refusal does not name it.
+            try await browser.logIn(email: "nord@t.fr")
+            try await browser.get(SiteURL.newPatient.path)
+            let before = try await patientCount(d)
+            var fields = Self.form(world, ins: "261053306312304", status: "PROV")
+            fields[0] = ("community", world.north.id.storageKey)
+            let refused = try await browser.post(SiteURL.patients.path, form: fields)
+            #expect(refused.status == .conflict)
+            #expect(refused.text.contains("déjà porté par un autre dossier"))
+            #expect(refused.text.contains("data-test=\"identity-desk\""))
+            #expect(!refused.text.contains(world.southPatient.storageKey))
+            #expect(try await patientCount(d) == before)
+            // The store holds the rule too (another path, another instance).
+            var identity = try #require(try await d.patients.find(id: world.southPatient)).identity
+            identity.birthName = "DOUBLON"
+            await #expect(throws: StoreError.duplicateINS(world.southPatient)) {
+                _ = try await d.patients.create(identity, in: world.north.id, by: world.northPhysician.id, careReason: nil, localID: nil,
+                                                audit: AuditDraft(actorID: nil, action: .patientCreate, resourceType: "patient", outcome: .success))
+            }
+            #expect(try await patientCount(d) == before)
+        }
+    }
+
+    @Test func anIPPOutsideTheStrictSyntaxIsRefused() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            try await browser.logIn(email: "sud@t.fr")
+            let before = try await patientCount(d)
+            for ipp in ["*", "1*", "?", "A,B", "A\\B", "IPP 1", "ABCDEFGHIJKLMNOPQRSTU", "é1"] {
+                try await browser.get(SiteURL.newPatient.path)
+                let created = try await browser.post(SiteURL.patients.path, form: Self.form(world, ins: nil, status: "PROV", extra: [("ipp", ipp)]))
+                #expect(created.status == .badRequest, "\(ipp)")
+                #expect(created.text.contains("Un IPP compte 1 à 20 caractères"), "\(ipp)")
+                #expect(try await patientCount(d) == before, "\(ipp)")
+                try await browser.get(SiteURL.patient(world.southPatient).path)
+                _ = try await browser.post(SiteURL.patientLocalIDs(world.southPatient).path, form: [("ipp", ipp)])
+                #expect(try await d.patients.localIDs(of: world.southPatient).isEmpty, "\(ipp)")
+                await #expect(throws: StoreError.invalidLocalID) {
+                    try await d.patients.addLocalID(patientID: world.southPatient, organisationID: world.organisation.id, ipp: ipp,
+                                                    audit: AuditDraft(actorID: nil, action: .patientLocalID, resourceType: "patient", outcome: .success))
+                }
+            }
+            // A plain one is taken.
+            try await browser.get(SiteURL.patient(world.southPatient).path)
+            _ = try await browser.post(SiteURL.patientLocalIDs(world.southPatient).path, form: [("ipp", "BGN-1.2_3")])
+            #expect(try await d.patients.localIDs(of: world.southPatient).map(\.ipp) == ["BGN-1.2_3"])
+        }
+    }
+
+    @Test func strictIPPSyntax() {
+        for valid in ["1", "BGN-004512", "a_b.C-9", "ABCDEFGHIJKLMNOPQRST"] { #expect(LocalPatientID.isValid(valid), "\(valid)") }
+        for invalid in ["", "*", "1*", "?1", "A,B", "A\\B", "A B", "ABCDEFGHIJKLMNOPQRSTU", "é", "A\n"] {
+            #expect(!LocalPatientID.isValid(invalid), "\(invalid)")
+        }
+    }
+
+    /// The last gate before the exchange: no identifier or filter with a DICOM matching
+    /// character leaves, whoever built the query.
+    @Test func wildcardsNeverReachAQIDOQuery() async throws {
+        let client = DICOMwebClient(exchange: ExchangeConfiguration(id: "x", name: "X", baseURL: "http://127.0.0.1:9/dicom-web"), logger: TestDatabase.quietLogger)
+        for query in [
+            StudyQuery(patient: PatientIdentifier(id: "*", issuer: "1.2.250.1.71.4.2.2")),
+            StudyQuery(patient: PatientIdentifier(id: "1*", issuer: "1.2.250.1.71.4.2.2")),
+            StudyQuery(patient: PatientIdentifier(id: "12", issuer: "*")),
+            StudyQuery(patient: PatientIdentifier(id: "1\\2", issuer: nil)),
+            StudyQuery(patient: PatientIdentifier(id: "1,2", issuer: nil)),
+            StudyQuery(patient: PatientIdentifier(id: "", issuer: nil)),
+            StudyQuery(patient: PatientIdentifier(id: "12", issuer: "x"), accessionNumber: "*"),
+            StudyQuery(patient: PatientIdentifier(id: "12", issuer: "x"), accessionNumber: "ACC?"),
+            StudyQuery(patient: PatientIdentifier(id: "12", issuer: "x"), modalities: ["C*"]),
+        ] {
+            #expect(!query.isSafeToSend)
+            // Refused before any connection is tried (port 9 would answer "unreachable").
+            await #expect(throws: DICOMwebError.invalidRequest) { _ = try await client.searchStudies(query) }
+        }
+        #expect(client.requestsSent == 0)
+        #expect(StudyQuery(patient: PatientIdentifier(id: "BGN-004512", issuer: "1.2.250.1.71.4.2.2"), accessionNumber: "ACC-M-0001").isSafeToSend)
+    }
+
+    /// An IPP that happens to be (or is typed as) another person's INS number: exchanges
+    /// that ignore the issuer answer with that person's studies. They are neither listed
+    /// nor attachable.
+    @Test(.enabled(if: TestExchange.isAvailable, "needs the test run's Orthanc"))
+    func anotherPersonsStudiesNeverShowUnderALookalikeIdentifier() async throws {
+        try await withTestApp(configure: { $0.dicomwebURL = TestExchange.url }) { browser, d in
+            let world = try await AccessWorld.make(d)
+            try await browser.logIn(email: "sud@t.fr")
+            try await browser.get(SiteURL.newPatient.path)
+            let created = try await browser.post(SiteURL.patients.path, form: Self.form(world, ins: nil, status: "PROV", extra: [("ipp", "261053306312304")]))
+            #expect(created.status == .seeOther)
+            let id = try #require(created.headers[.location].flatMap { UUID(storageKey: String($0.split(separator: "/").last ?? "")) })
+            let caseID = try #require(try await d.patients.cases(of: id).first).id
+            let marie = TestExchange.studies(of: "marie")
+            let tab = try await browser.get(SiteURL.caseImaging(caseID).path + "?from=")
+            #expect(tab.status == .ok)
+            for study in marie { #expect(!tab.text.contains(study.studyInstanceUID)) }
+            let attach = try await browser.post(SiteURL.caseImaging(caseID).path, form: [("study", marie[0].studyInstanceUID), ("exchange", "default")])
+            #expect(attach.status == .unprocessableContent)
+            #expect(try await d.imagingStudies.studies(ofCase: caseID).isEmpty)
+            let denied = try await d.audit.events(matching: .init(patientIDs: [id], action: "imaging.attach")).map(\.event)
+            #expect(denied.count == 1)
+            #expect(denied.first?.outcome == "denied")
+        }
+    }
+}
