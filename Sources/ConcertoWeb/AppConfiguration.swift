@@ -21,8 +21,8 @@ public struct AppConfiguration: Sendable {
     public var lockout = LoginLockoutPolicy()
     /// bcrypt work factor; tests lower it to stay fast.
     public var bcryptCost: UInt8 = 12
-    /// Largest request body accepted (forms today, uploads later), in bytes.
-    public var maxRequestBodyBytes = 2 * 1024 * 1024
+    /// Largest form body accepted, in bytes (uploads have their own limit, `cdaMaxBytes`).
+    public var maxRequestBodyBytes = 64 * 1024
     public var logLevel = Logger.Level.info
     /// SQLite connections for reads (see `Database.open`): reads run on the request's own
     /// thread, so about one per core; a few more let a read that yields (a long one) or

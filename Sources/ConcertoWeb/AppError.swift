@@ -17,6 +17,8 @@ public enum AppError: Error, Equatable, Sendable {
     /// The request cannot be understood (malformed form, bad parameter).
     case badRequest
     case payloadTooLarge
+    /// A body of a kind this route does not take (a file upload outside the upload routes).
+    case unsupportedMediaType
 
     var status: HTTPResponse.Status {
         switch self {
@@ -25,6 +27,7 @@ public enum AppError: Error, Equatable, Sendable {
         case .notFound: .notFound
         case .badRequest: .badRequest
         case .payloadTooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
         }
     }
 }

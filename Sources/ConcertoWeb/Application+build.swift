@@ -106,7 +106,8 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         .add(middleware: SessionMiddleware(sessionStorage: sessionStorage, defaultSessionExpiration: config.sessionLifetime.idleTimeout))
         .add(middleware: CurrentUserMiddleware(users: dependencies.users, lifetime: config.sessionLifetime))
         .add(middleware: CSRFMiddleware(maxBodyBytes: config.maxRequestBodyBytes,
-                                        maxUploadBytes: config.cdaMaxBytes * 3 + 1024 * 1024, maxUploadFiles: config.maxUploadFiles))
+                                        maxUploadBytes: config.cdaMaxBytes * 3 + 1024 * 1024, maxUploadFiles: config.maxUploadFiles,
+                                        isUploadPath: SiteURL.isUploadPath))
     AuthController(
         users: dependencies.users, audit: dependencies.audit, passwords: dependencies.passwords, lockout: config.lockout,
         lifetime: config.sessionLifetime, sessionStorage: sessionStorage, renderer: dependencies.renderer

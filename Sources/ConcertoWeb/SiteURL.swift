@@ -174,6 +174,12 @@ public enum SiteURL: Sendable, Equatable {
         make(UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2)))
     }
 
+    /// Paths that take multipart uploads (a fiche's documents): `/cases/{uuid}/documents`.
+    static func isUploadPath(_ path: String) -> Bool {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0].isEmpty && parts[1] == "cases" && UUID(storageKey: String(parts[2])) != nil && parts[3] == "documents"
+    }
+
     /// This page with a `next` path to return to afterwards (login and its second step).
     public func withNext(_ next: String) -> String {
         guard SafeRedirect.isLocal(next), next != SiteURL.home.path else { return path }

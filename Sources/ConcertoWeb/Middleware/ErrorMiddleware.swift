@@ -75,6 +75,7 @@ struct ErrorMiddleware: RouterMiddleware {
         var emergencyURL: String?
         switch error as? AppError {
         case .csrfRejected: messageKey = "error_403_csrf"
+        case .unsupportedMediaType: messageKey = "error_415_text"
         case .accessDenied(let reason, let patientID):
             // Every refusal says why, in the user's language.
             messageKey = "access_reason_\(reason.rawValue)"

@@ -89,6 +89,7 @@ public enum Localization {
         "error_404_text": ("Cette page n'existe pas ou a été déplacée.", "This page does not exist or has moved."),
         "error_413_title": ("Contenu trop volumineux", "Content too large"),
         "error_413_text": ("Les données envoyées dépassent la taille autorisée. Rien n'a été enregistré.", "The data sent is larger than allowed. Nothing was saved."),
+        "error_415_text": ("Ce formulaire n'accepte pas de fichiers. Rien n'a été enregistré.", "This form does not take files. Nothing was saved."),
         "error_500_title": ("Erreur interne", "Internal error"),
         "error_500_text": ("Une erreur inattendue s'est produite. Elle a été enregistrée ; réessayez dans un instant.", "An unexpected error occurred. It has been logged; try again in a moment."),
         "error_503_title": ("Service momentanément indisponible", "Service temporarily unavailable"),
