@@ -11,6 +11,10 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case patientCreate = "patient.create"
     case patientUpdate = "patient.update"
     case patientMerge = "patient.merge"
+    /// The identity desk recorded the identity document checked (VALI).
+    case identityValidate = "patient.identity_validate"
+    /// The identity desk verified the INS with the national service (QUAL), or tried.
+    case identityQualify = "patient.identity_qualify"
     case patientLocalID = "patient.local_id"
     case careLinkAdd = "care.add"
     case careLinkEnd = "care.end"

@@ -27,6 +27,8 @@ public struct IdentityProof: Sendable, Equatable {
         case form
         /// The identity desk (platform administrators).
         case identityDesk = "identity_desk"
+        /// Seeded with the demonstration data.
+        case demo
     }
 
     public var status: IdentityStatus
@@ -65,12 +67,12 @@ public struct PatientStore: Sendable {
         """
 
     /// Creates the patient and opens a draft case for them in `communityID`, with the
-    /// creator in the care team when `careReason` is given, and the proof of a validated
+    /// creator in the care team when `careReason` is given, and the proofs of a validated
     /// or qualified identity when given; all in one transaction. An INS already carried by
     /// another live record is refused (`StoreError.duplicateINS`): never two records with one INS.
     public func create(
         _ identity: PatientIdentity, id: UUID = UUID(), in communityID: UUID, by userID: UUID,
-        careReason: String?, localID: (organisationID: UUID, ipp: String)?, proof: IdentityProof? = nil,
+        careReason: String?, localID: (organisationID: UUID, ipp: String)?, proofs: [IdentityProof] = [],
         audit: AuditDraft, at now: Date = Date()
     ) async throws -> UUID {
         return try await database.write { sql in
@@ -89,7 +91,7 @@ public struct PatientStore: Sendable {
                 try await CareStore.insertCareLink(patientID: id, party: .professional(userID), reason: careReason, start: now, end: nil, declaredBy: userID, on: sql, at: now)
             }
             if let localID { try await Self.insertLocalID(patientID: id, organisationID: localID.organisationID, ipp: localID.ipp, on: sql) }
-            if let proof { try await Self.insertProof(proof, patientID: id, on: sql, at: now) }
+            for proof in proofs { try await Self.insertProof(proof, patientID: id, on: sql, at: now) }
             var audit = audit
             audit.patientID = id
             audit.resourceID = id.storageKey

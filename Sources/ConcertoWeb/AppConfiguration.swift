@@ -56,6 +56,12 @@ public struct AppConfiguration: Sendable {
     public var auditCheckpointDirectory: String?
     /// How often the server writes a checkpoint (when the chain moved).
     public var auditCheckpointInterval: Duration = .seconds(300)
+    /// A file of test identities answering INS verifications in place of the national INSi
+    /// teleservice (the demo's `Fixtures/ins-test-identities.json` with `--demo`).
+    public var insFixturesFile: String?
+    /// The INSi teleservice's address: read so that a deployment that sets it is told this
+    /// build has no INSi client, rather than silently verifying nothing.
+    public var insiURL: String?
     /// Settings of earlier versions found in the environment: they no longer do anything,
     /// and the server says so at start rather than ignore them without a word.
     public var retiredSettings: [RetiredSetting] = []
@@ -86,6 +92,19 @@ public struct AppConfiguration: Sendable {
         if let auditCheckpointDirectory { return auditCheckpointDirectory }
         if let auditKeyFile { return URL(fileURLWithPath: auditKeyFile).deletingLastPathComponent().appendingPathComponent("audit-checkpoints").path }
         return AuditKey.defaultCheckpointDirectory(for: database)
+    }
+
+    /// The INS verifier of the identity desk; nil when none is configured (then identities
+    /// cannot be qualified here, and the desk says so).
+    public func insVerifier() throws -> (any INSVerifier)? {
+        if let insiURL {
+            throw ConfigurationError.unsupported("CONCERTO_INSI_URL", insiURL,
+                                                 "this build has no client for the INSi teleservice (see docs/security.md, identity desk)")
+        }
+        if let path = insFixturesFile ?? (seedDemoData ? "Fixtures/ins-test-identities.json" : nil) {
+            return try FixtureINSVerifier(path: path)
+        }
+        return nil
     }
 
     var accessPolicy: AccessPolicy {
@@ -151,6 +170,8 @@ public struct AppConfiguration: Sendable {
         if let flag = environment["CONCERTO_EMERGENCY_ACCESS_OVERRIDES_OPPOSITION"] {
             config.emergencyAccessMayOverrideOpposition = try parseBool(flag, name: "CONCERTO_EMERGENCY_ACCESS_OVERRIDES_OPPOSITION")
         }
+        if let path = environment["CONCERTO_INS_FIXTURES"], !path.isEmpty { config.insFixturesFile = path }
+        if let url = environment["CONCERTO_INSI_URL"], !url.isEmpty { config.insiURL = url }
         if let path = environment["CONCERTO_AUDIT_KEY_FILE"], !path.isEmpty { config.auditKeyFile = path }
         if let path = environment["CONCERTO_AUDIT_CHECKPOINT_DIR"], !path.isEmpty { config.auditCheckpointDirectory = path }
         if let seconds = environment["CONCERTO_AUDIT_CHECKPOINT_SECONDS"] {
@@ -188,10 +209,12 @@ public struct RetiredSetting: Sendable, Equatable {
 
 public enum ConfigurationError: Error, CustomStringConvertible {
     case invalid(String, String)
+    case unsupported(String, String, String)
 
     public var description: String {
         switch self {
         case .invalid(let name, let value): "Invalid value for \(name): \(value)"
+        case .unsupported(let name, let value, let reason): "\(name)=\(value) cannot be used: \(reason)"
         }
     }
 }

@@ -26,6 +26,8 @@ public struct AppDependencies: Sendable {
     public let ficheExporter: FicheExporter
     public let audit: AuditLog
     public let auditCheckpoints: AuditCheckpointDirectory
+    /// The identity desk's INS verifier, when one is configured.
+    public let insVerifier: (any INSVerifier)?
     public let sessions: SQLPersistDriver
     public let passwords: PasswordHasher
     public let renderer: Renderer
@@ -67,6 +69,7 @@ public struct AppDependencies: Sendable {
                     communities: CommunityStore(database: database)),
                 audit: audit,
                 auditCheckpoints: checkpoints,
+                insVerifier: try config.insVerifier(),
                 sessions: SQLPersistDriver(database: database, logger: logger),
                 passwords: PasswordHasher(cost: config.bcryptCost),
                 renderer: try await Renderer(templatesDirectory: config.templatesDirectory),
@@ -124,6 +127,7 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         organisations: dependencies.organisations, documents: dependencies.documents, audit: dependencies.audit, guardian: guardian,
         emergencyRules: EmergencyAccessRules(duration: config.emergencyAccessDuration), renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
+    IdentityDeskController(patients: dependencies.patients, guardian: guardian, verifier: dependencies.insVerifier).addRoutes(to: authenticated)
     meetingController.addRoutes(to: authenticated)
     MeetingSessionController(
         meetingPages: meetingController, meetings: dependencies.meetings, cases: dependencies.cases, communities: dependencies.communities,

@@ -127,11 +127,22 @@ public struct DemoData: Sendable {
         func audit(_ by: UUID) -> AuditDraft {
             AuditDraft(actorID: by, action: .patientCreate, resourceType: "patient", outcome: .success, reason: "demo_seed")
         }
+        /// What the identity desk would have recorded: the document checked, then the INS
+        /// verified against the test identities (Fixtures/ins-test-identities.json).
+        func proofs(_ status: IdentityStatus, document: IdentityDocumentType = .nationalIDCard) -> [IdentityProof] {
+            let validated = IdentityProof(status: .validated, documentType: document, verifier: nil, source: .demo, recordedBy: nil)
+            switch status {
+            case .validated: return [validated]
+            case .qualified: return [validated, IdentityProof(status: .qualified, documentType: nil, verifier: "fixtures", source: .demo, recordedBy: nil)]
+            case .provisional, .retrieved: return []
+            }
+        }
         let patients = dependencies.patients, care = dependencies.care
         // Qualified identity, followed by the oncologist, on today's board.
         let marie = try await patients.create(
             identity("DUPONT", "Marie Louise", "1961-05-12", .female, place: "33063", ins: "261053306312304", status: .qualified, used: "MARTIN"),
-            in: southID, by: oncologist, careReason: "Oncologue référent", localID: (bergonie, "BGN-004512"), audit: audit(oncologist), at: now)
+            in: southID, by: oncologist, careReason: "Oncologue référent", localID: (bergonie, "BGN-004512"), proofs: proofs(.qualified),
+            audit: audit(oncologist), at: now)
         // Provisional identity: traits only; the whole Institut Bergonié is in the care team.
         let jean = try await patients.create(
             identity("LAMBERT", "Jean", "1952-03-20", .male, place: "64445", ins: nil, status: .provisional),
@@ -141,21 +152,25 @@ public struct DemoData: Sendable {
         // Held by both communities; opposes sharing with the northern one.
         let louise = try await patients.create(
             identity("BERNARD", "Louise", "1978-02-14", .female, place: "33063", ins: "278023306304574", status: .qualified),
-            in: southID, by: oncologist, careReason: "Oncologue référent", localID: nil, audit: audit(oncologist), at: now)
+            in: southID, by: oncologist, careReason: "Oncologue référent", localID: nil, proofs: proofs(.qualified, document: .passport),
+            audit: audit(oncologist), at: now)
         try await patients.openCase(patientID: louise, in: northID, by: coordinator, audit: audit(coordinator), at: now)
         try await care.addCareLink(patientID: louise, party: .professional(surgeon), reason: "Avis chirurgical", start: now, end: nil,
                                    declaredBy: surgeon, audit: AuditDraft(actorID: surgeon, action: .careLinkAdd, resourceType: "care_relationship", patientID: louise, outcome: .success, reason: "demo_seed"))
         try await care.recordOpposition(patientID: louise, target: .community(northID), by: coordinator,
                                         audit: AuditDraft(actorID: coordinator, action: .oppositionRecord, resourceType: "opposition", patientID: louise, outcome: .success, reason: "demo_seed"), at: now)
-        // Northern community's patient, followed by the surgeon.
+        // Northern community's patient, followed by the surgeon; validated (passport seen), not yet qualified:
+        // the identity desk (admin) can verify the INS.
         _ = try await patients.create(
             identity("LEROY", "Paul André", "1945-07-08", .male, place: "86194", ins: "145078619401282", status: .validated),
-            in: northID, by: surgeon, careReason: "Chirurgien référent", localID: nil, audit: audit(surgeon), at: now)
+            in: northID, by: surgeon, careReason: "Chirurgien référent", localID: nil, proofs: proofs(.validated, document: .passport),
+            audit: audit(surgeon), at: now)
         // The patient of the public CDA samples (../shared/corpus/cda, test INS): their reports
         // can be uploaded on her fiche RCP.
         _ = try await patients.create(
             identity("PAT-TROIS", "DOMINIQUE MARIE-LOUISE", "1979-03-28", .female, place: "51215", ins: "279035121518989", status: .qualified),
-            in: southID, by: oncologist, careReason: "Oncologue référent", localID: nil, audit: audit(oncologist), at: now)
+            in: southID, by: oncologist, careReason: "Oncologue référent", localID: nil, proofs: proofs(.qualified),
+            audit: audit(oncologist), at: now)
         // A second, provisional record of Marie created in the north: a suspected duplicate for the identity desk.
         _ = try await patients.create(
             identity("DUPONT", "Marie", "1961-05-12", .female, place: "33063", ins: nil, status: .provisional),

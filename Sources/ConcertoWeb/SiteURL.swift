@@ -33,6 +33,8 @@ public enum SiteURL: Sendable, Equatable {
     case patientOppositionWithdraw(UUID, opposition: UUID)
     case patientLocalIDs(UUID)
     case patientEmergencyAccess(UUID)
+    case patientIdentityValidate(UUID)
+    case patientIdentityQualify(UUID)
     case patientAccessReport(UUID)
     case patientAccessReportCSV(UUID)
     case adminOrganisations
@@ -112,6 +114,8 @@ public enum SiteURL: Sendable, Equatable {
         case .patientOppositionWithdraw(let id, let opposition): "/patients/\(id.storageKey)/oppositions/\(opposition.storageKey)/withdraw"
         case .patientLocalIDs(let id): "/patients/\(id.storageKey)/local-ids"
         case .patientEmergencyAccess(let id): "/patients/\(id.storageKey)/emergency-access"
+        case .patientIdentityValidate(let id): "/patients/\(id.storageKey)/identity/validate"
+        case .patientIdentityQualify(let id): "/patients/\(id.storageKey)/identity/qualify"
         case .patientAccessReport(let id): "/patients/\(id.storageKey)/access-report"
         case .patientAccessReportCSV(let id): "/patients/\(id.storageKey)/access-report.csv"
         case .adminOrganisations: "/admin/organisations"

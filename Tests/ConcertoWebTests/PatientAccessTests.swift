@@ -60,6 +60,8 @@ struct AccessWorld {
             (.post, SiteURL.patientEmergencyAccess(patient).path),
             (.get, SiteURL.patientAccessReport(patient).path),
             (.get, SiteURL.patientAccessReportCSV(patient).path),
+            (.post, SiteURL.patientIdentityValidate(patient).path),
+            (.post, SiteURL.patientIdentityQualify(patient).path),
         ]
     }
 }

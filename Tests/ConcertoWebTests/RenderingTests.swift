@@ -108,7 +108,7 @@ import Testing
             AuditPage.AuditContent(scopeName: "s", formAction: "/", filters: ViewFields([:]), events: [], actions: []),
             PatientController.NewPatientContent(communities: [], values: ViewFields([:]), errors: ["e"], identityDeskURL: "/admin/patients/merge", matches: [], sexOptions: [], statusOptions: [], documentOptions: [], insKindOptions: []),
             PatientController.PatientContent(
-                patientID: "p", name: "n", identity: ViewFields([:]), localIDs: [], heldCases: [], importedRCP: [], accessAllowed: true, accessMessage: "m",
+                patientID: "p", name: "n", identity: ViewFields([:]), identityProofs: [], identityDesk: ViewFields([:]), localIDs: [], heldCases: [], importedRCP: [], accessAllowed: true, accessMessage: "m",
                 breakTheGlass: true, emergencyURL: "/", careLinks: [], oppositions: [], mayDeclareCare: true, mayWriteAdministrative: true,
                 mayReadAuditTrail: true, oppositionTargets: [], openCaseCommunities: [], links: ViewFields([:])),
             PatientController.EmergencyContent(

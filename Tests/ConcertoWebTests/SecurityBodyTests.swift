@@ -165,8 +165,8 @@ enum Flood {
         return status(fd)
     }
 
-    /// Posts `bytes` of multipart body without a session; stops sending when the server
-    /// has answered and closed. Returns the status it answered.
+    /// Posts `bytes` of multipart body without a session; stops sending as soon as the
+    /// server has answered (or closed). Returns the status it answered.
     static func post(port: Int, bytes: Int, boundary: String) -> Int? {
         guard let fd = connect(port: port) else { return nil }
         defer { close(fd) }
@@ -175,7 +175,8 @@ enum Flood {
         guard sendAll(fd, Array(head.utf8)) else { return status(fd) }
         let chunk = [UInt8](repeating: UInt8(ascii: "A"), count: 64 * 1024)
         var sent = head.utf8.count
-        while sent < bytes {
+        var peek: UInt8 = 0
+        while sent < bytes, recv(fd, &peek, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0 {
             guard sendAll(fd, Array(chunk.prefix(min(chunk.count, bytes - sent)))) else { break }
             sent += chunk.count
         }

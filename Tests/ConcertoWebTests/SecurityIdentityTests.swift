@@ -172,3 +172,100 @@ import Testing
         }
     }
 }
+
+/// The identity desk: the one way to a qualified identity.
+@Suite("Security: the identity desk") struct IdentityDeskTests {
+    static var fixtures: String { Repository.root.appendingPathComponent("Fixtures/ins-test-identities.json").path }
+
+    /// A validated record with an INS, created as the form would (VALI, document checked).
+    func validatedRecord(_ d: AppDependencies, _ world: AccessWorld, ins: String, birthName: String, firstNames: String, birthDate: String, sex: AdministrativeSex) async throws -> UUID {
+        try await d.patients.create(
+            PatientIdentity(birthName: birthName, firstNames: firstNames, birthDate: CalendarDate(iso: birthDate)!, sex: sex,
+                            ins: try INS(matricule: ins, kind: .test), status: .validated),
+            in: world.south.id, by: world.southPhysician.id, careReason: "Référent", localID: nil,
+            proofs: [IdentityProof(status: .validated, documentType: .passport, verifier: nil, source: .form, recordedBy: world.southPhysician.id)],
+            audit: AuditDraft(actorID: nil, action: .patientCreate, resourceType: "patient", outcome: .success))
+    }
+
+    @Test func onlyTheDeskQualifiesAndOnlyWhenTheINSIsConfirmed() async throws {
+        try await withTestApp(configure: { $0.insFixturesFile = Self.fixtures }) { browser, d in
+            let world = try await AccessWorld.make(d)
+            let paul = try await validatedRecord(d, world, ins: "145078619401282", birthName: "LEROY", firstNames: "Paul André", birthDate: "1945-07-08", sex: .male)
+            // A physician of the patient's care team is not the desk.
+            try await browser.logIn(email: "sud@t.fr")
+            let page = try await browser.get(SiteURL.patient(paul).path)
+            #expect(!page.text.contains("data-test=\"identity-desk\""))
+            #expect(try await browser.post(SiteURL.patientIdentityQualify(paul).path, form: []).status == .forbidden)
+            #expect(try await d.patients.find(id: paul)?.identity.status == .validated)
+            // A physician of another community does not even learn the record exists.
+            let north = browser.fresh()
+            try await north.logIn(email: "nord@t.fr")
+            try await north.get("/")
+            #expect(try await north.post(SiteURL.patientIdentityQualify(paul).path, form: []).status == .notFound)
+
+            let admin = browser.fresh()
+            try await admin.logIn(email: "admin@t.fr")
+            let desk = try await admin.get(SiteURL.patient(paul).path)
+            #expect(desk.text.contains("data-test=\"identity-qualify\""))
+            let qualified = try await admin.post(SiteURL.patientIdentityQualify(paul).path, form: [])
+            #expect(qualified.status == .seeOther)
+            let record = try #require(try await d.patients.find(id: paul))
+            #expect(record.identity.status == .qualified)
+            #expect(record.identity.usableINS?.matricule == "145078619401282")
+            let proofs = try await d.patients.identityProofs(of: paul)
+            #expect(proofs.map(\.proof.status) == [.qualified, .validated])
+            #expect(proofs.first?.proof.verifier == "fixtures")
+            #expect(proofs.first?.recordedByName == "admin@t.fr")
+            let events = try await d.audit.events(matching: .init(patientIDs: [paul], action: "patient.identity_qualify")).map(\.event)
+            // Newest first: the desk's act, the stranger's refusal, the physician's.
+            #expect(events.map(\.outcome) == ["allowed", "denied", "denied"])
+            #expect(events.map(\.reason).suffix(2) == ["not_in_community", "not_identity_desk"])
+        }
+    }
+
+    @Test func anINSTheServiceDoesNotConfirmStaysValidated() async throws {
+        try await withTestApp(configure: { $0.insFixturesFile = Self.fixtures }) { browser, d in
+            let world = try await AccessWorld.make(d)
+            // Louise's test INS, typed on somebody else's record.
+            let impostor = try await validatedRecord(d, world, ins: "278023306304574", birthName: "MARTIN", firstNames: "Luc", birthDate: "1980-01-01", sex: .male)
+            // A valid test INS the service does not know.
+            let unknown = try await validatedRecord(d, world, ins: "180017511200169", birthName: "NOUVEAU", firstNames: "Jean", birthDate: "1980-01-01", sex: .male)
+            try await browser.logIn(email: "admin@t.fr")
+            try await browser.get(SiteURL.patient(impostor).path)
+            _ = try await browser.post(SiteURL.patientIdentityQualify(impostor).path, form: [])
+            let page = try await browser.get(SiteURL.patient(impostor).path)
+            #expect(page.text.contains("ne sont pas ceux du dossier"))
+            _ = try await browser.post(SiteURL.patientIdentityQualify(unknown).path, form: [])
+            for id in [impostor, unknown] { #expect(try await d.patients.find(id: id)?.identity.status == .validated) }
+            let reasons = try await d.audit.events(matching: .init(action: "patient.identity_qualify")).map(\.event).sorted { $0.sequence < $1.sequence }.map(\.reason)
+            #expect(reasons == ["traits_differ:birth_name,first_name,birth_date,sex", "ins_unknown"])
+        }
+    }
+
+    @Test func theDeskValidatesAProvisionalIdentityWithItsDocument() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            try await browser.logIn(email: "admin@t.fr")
+            try await browser.get(SiteURL.patient(world.northPatient).path)
+            _ = try await browser.post(SiteURL.patientIdentityValidate(world.northPatient).path, form: [])
+            #expect(try await d.patients.find(id: world.northPatient)?.identity.status == .provisional)
+            _ = try await browser.post(SiteURL.patientIdentityValidate(world.northPatient).path, form: [("identity_document", "titre_sejour")])
+            #expect(try await d.patients.find(id: world.northPatient)?.identity.status == .validated)
+            #expect(try await d.patients.identityProofs(of: world.northPatient).first?.proof.documentType == .residencePermit)
+            // Without a verifier configured, nothing qualifies.
+            let page = try await browser.get(SiteURL.patient(world.northPatient).path)
+            #expect(!page.text.contains("data-test=\"identity-qualify\"")) // no INS on this record
+        }
+    }
+
+    @Test func aConfiguredINSiURLIsRefusedRatherThanIgnored() throws {
+        var config = AppConfiguration()
+        config.insiURL = "https://insi.example/ws"
+        #expect(throws: ConfigurationError.self) { try config.insVerifier() }
+        config.insiURL = nil
+        #expect(try config.insVerifier() == nil)
+        config.seedDemoData = true
+        config.insFixturesFile = Self.fixtures
+        #expect(try config.insVerifier()?.name == "fixtures")
+    }
+}

@@ -197,11 +197,11 @@ struct PatientController: Sendable {
         }
         let careReason = membership.role == .physician ? pages.text("care_reason_creator") : nil
         do {
-            let proof = document.map {
-                IdentityProof(status: .validated, documentType: $0, verifier: nil, source: .form, recordedBy: context.user.id)
-            }
+            let proofs = document.map {
+                [IdentityProof(status: .validated, documentType: $0, verifier: nil, source: .form, recordedBy: context.user.id)]
+            } ?? []
             let id = try await patients.create(
-                identity, in: communityID, by: context.user.id, careReason: careReason, localID: localID, proof: proof,
+                identity, in: communityID, by: context.user.id, careReason: careReason, localID: localID, proofs: proofs,
                 audit: context.auditDraft(.patientCreate, resourceType: "patient", outcome: .success, reason: communityID.storageKey)
             )
             context.sessions.flash(.success, "flash_patient_created")
@@ -235,6 +235,10 @@ struct PatientController: Sendable {
         let patientID: String
         let name: String
         let identity: ViewFields
+        /// How the identity's status was established (documents checked, INS verifications).
+        let identityProofs: [ViewFields]
+        /// The identity desk's forms, for platform administrators.
+        let identityDesk: ViewFields?
         let localIDs: [ViewFields]
         let heldCases: [ViewFields]
         /// Fiches RCP received as CDA documents (earlier boards, other platforms).
@@ -257,6 +261,8 @@ struct PatientController: Sendable {
             case "patientID": patientID
             case "name": self.name
             case "identity": identity
+            case "identityProofs": identityProofs
+            case "identityDesk": identityDesk
             case "localIDs": localIDs
             case "heldCases": heldCases
             case "importedRCP": importedRCP
@@ -324,6 +330,19 @@ struct PatientController: Sendable {
                 "ins": identity.usableINS?.matricule, "insKind": identity.usableINS.map { pages.text("ins_kind_\($0.kind.rawValue)") },
                 "insOID": identity.usableINS?.oid,
             ]),
+            identityProofs: try await patients.identityProofs(of: patientID).map { recorded in
+                ViewFields([
+                    "status": pages.text("identity_status_\(recorded.proof.status.rawValue)"),
+                    "document": recorded.proof.documentType.map { pages.text("identity_document_\($0.rawValue)") },
+                    "verifier": recorded.proof.verifier.map { pages.text("identity_verifier_\($0)") },
+                    "by": recorded.recordedByName, "at": DisplayFormat.dateTime(iso: recorded.recordedAt),
+                ])
+            },
+            identityDesk: context.user.isAdmin ? ViewFields([
+                "validateURL": identity.status == .provisional || identity.status == .retrieved ? SiteURL.patientIdentityValidate(patientID).path : nil,
+                "qualifyURL": identity.status == .validated && identity.ins != nil ? SiteURL.patientIdentityQualify(patientID).path : nil,
+                "documentOptions": IdentityDocumentType.allCases.map { ViewFields(["value": $0.rawValue, "label": pages.text("identity_document_\($0.rawValue)")]) },
+            ]) : nil,
             localIDs: try await patients.localIDs(of: patientID).map { ViewFields(["organisation": $0.organisation, "ipp": $0.ipp]) },
             heldCases: heldCases.map { ViewFields(["community": $0.communityName, "status": pages.text("case_status_\($0.status)"),
                                                    "createdAt": DisplayFormat.dateTime(iso: $0.createdAt), "url": SiteURL.caseItem($0.id).path]) },
