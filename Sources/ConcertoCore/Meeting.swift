@@ -297,3 +297,22 @@ extension QuorumRequirement {
                   requiredDisciplines: disciplinesStorageValue.split(separator: ",").compactMap { Specialty.Discipline(rawValue: String($0)) })
     }
 }
+
+/// Who may record attendance, and when. A member checked in present joins the care scope
+/// of the agenda's patients, so a check-in must not be a way to give oneself access: it is
+/// recorded during the séance only (from an hour before its start to its end), by the
+/// chair or a coordinator (the caller checks that), and never for oneself.
+public enum AttendanceRules {
+    public enum Refusal: String, Sendable, Equatable {
+        case ownCheckIn = "own_check_in"
+        case outsideSeance = "outside_seance"
+    }
+
+    public static let leadTime: TimeInterval = 3600
+
+    public static func refusal(recorder: UUID, member: UUID?, startsAt: Date, endsAt: Date, at now: Date) -> Refusal? {
+        if let member, member == recorder { return .ownCheckIn }
+        guard startsAt.addingTimeInterval(-leadTime) <= now, now <= endsAt else { return .outsideSeance }
+        return nil
+    }
+}

@@ -382,7 +382,8 @@ public struct MeetingStore: Sendable {
     }
 
     /// Records a member's attendance (replacing an earlier mark) or a guest's. A member marked
-    /// present joins the meeting's participants, and so the care scope of its agenda.
+    /// present joins the meeting's participants, and so the care scope of its agenda; marked
+    /// absent or excused afterwards, they leave it again.
     public func recordAttendance(
         meetingID: UUID, member userID: UUID?, guestName: String?, specialtyCode: String?, status: AttendanceStatus,
         by recorder: UUID, audit: AuditDraft, at now: Date = Date()
@@ -396,7 +397,13 @@ public struct MeetingStore: Sendable {
                     ON CONFLICT (meeting_id, user_id) DO UPDATE SET specialty_code = \(bind: specialtyCode), status = \(bind: status.rawValue),
                         recorded_by = \(bind: recorder.storageKey), recorded_at = \(bind: Timestamp.iso8601(now))
                     """).run()
-                if status == .present { try await Self.addParticipant(userID: userID, meetingID: meetingID, on: sql) }
+                if status == .present {
+                    try await Self.addParticipant(userID: userID, meetingID: meetingID, on: sql)
+                } else {
+                    try await sql.raw("""
+                        DELETE FROM meeting_participants WHERE meeting_id = \(bind: meetingID.storageKey) AND user_id = \(bind: userID.storageKey)
+                        """).run()
+                }
             } else {
                 try await sql.raw("""
                     INSERT INTO meeting_attendance (id, meeting_id, user_id, guest_name, specialty_code, status, recorded_by, recorded_at)

@@ -177,7 +177,8 @@ public struct DemoData: Sendable {
             in: northID, by: surgeon, careReason: nil, localID: nil, audit: audit(surgeon), at: now)
         // Today's board in the south: the radiotherapist takes part and sees Marie's case for its window.
         let meeting = UUID()
-        let start = now.addingTimeInterval(2 * 3600)
+        // Starts in half an hour: the séance's check-in is open (from an hour before the start).
+        let start = now.addingTimeInterval(30 * 60)
         try await dependencies.meetings.create(id: meeting, communityID: southID, title: "RCP thoracique", startsAt: start, endsAt: start.addingTimeInterval(2 * 3600),
                                                place: "Institut Bergonié, salle du conseil", videoLink: "https://visio.concerto.test/rcp-thoracique", deadlineHours: 0)
         for participant in [radiotherapist, coordinator, oncologist] {

@@ -125,7 +125,7 @@ import Testing
         try await withTestApp { browser, d in
             let world = try await AccessWorld.make(d)
             let caseID = try await southCase(d, world)
-            let meetingID = try await meeting(d, world, startingIn: 3)
+            let meetingID = try await meeting(d, world, startingIn: 0.5)
             let physician = browser
             try await physician.logIn(email: "sud@t.fr")
             try await physician.get(SiteURL.caseItem(caseID).path)
@@ -133,7 +133,7 @@ import Testing
             _ = try await physician.post(SiteURL.caseRegister(caseID).path, form: [("meeting", meetingID.storageKey)])
             #expect(try await d.cases.find(id: caseID)?.status == .draft)
             _ = try await physician.post(SiteURL.caseItem(caseID).path, form: [("revision", "1")] + Self.fiche)
-            // The deadline (48 h) has passed for a meeting in 3 h: refused to the physician.
+            // The deadline (48 h) has passed for a meeting in 30 min: refused to the physician.
             let late = try await physician.follow(try await physician.post(SiteURL.caseRegister(caseID).path, form: [("meeting", meetingID.storageKey)]))
             #expect(late.text.contains("date limite d&#39;inscription est passée"))
             #expect(try await d.cases.find(id: caseID)?.status == .draft)
@@ -153,11 +153,16 @@ import Testing
             _ = try await coordinator.post(SiteURL.caseValidate(caseID).path, form: [])
             #expect(try await d.cases.find(id: caseID)?.status == .registered)
 
-            // Checking herself in puts the coordinator in the agenda's care scope; two
-            // specialties are not a quorum, so the decision says so and validation waits.
-            for (user, specialty) in [(world.southCoordinator.id, "G15_10/SM36"), (world.southPhysician.id, "G15_10/SM14")] {
-                _ = try await coordinator.post(SiteURL.meetingAttendance(meetingID).path, form: [("user", user.storageKey), ("specialty", specialty), ("status", "present")])
-            }
+            // The chair checks the coordinator in, which puts her in the agenda's care scope
+            // (nobody checks themselves in); two specialties are not a quorum, so the
+            // decision says so and validation waits.
+            try await d.meetings.setChair(meetingID: meetingID, userID: world.southPhysician.id,
+                                          audit: AuditDraft(actorID: nil, action: .meetingChair, resourceType: "meeting", outcome: .success))
+            try await physician.get(SiteURL.meetingSession(meetingID).path)
+            _ = try await physician.post(SiteURL.meetingAttendance(meetingID).path,
+                                         form: [("user", world.southCoordinator.id.storageKey), ("specialty", "G15_10/SM36"), ("status", "present")])
+            _ = try await coordinator.post(SiteURL.meetingAttendance(meetingID).path,
+                                           form: [("user", world.southPhysician.id.storageKey), ("specialty", "G15_10/SM14"), ("status", "present")])
             let session = try await coordinator.get(SiteURL.meetingSession(meetingID).path)
             #expect(session.text.contains("data-quorum=\"not-met\""))
             _ = try await coordinator.post(SiteURL.caseDecision(caseID).path, form: decision)

@@ -128,6 +128,16 @@ struct MeetingSessionController: Sendable {
         guard let status = form["status"].flatMap(AttendanceStatus.init(rawValue:)) else { throw AppError.badRequest }
         let specialty = form.trimmed("specialty").flatMap { Specialty.find(code: $0)?.code }
         let audit = context.auditDraft(.meetingAttendance, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey, outcome: .success, reason: status.rawValue)
+        // A member checked in present joins the care scope of the agenda's patients: so it
+        // happens during the séance only, and nobody checks themselves in.
+        let back = Response.redirect(to: SiteURL.meetingSession(loaded.meeting.id).path, type: .normal)
+        if let refusal = AttendanceRules.refusal(recorder: context.user.id, member: form["user"].flatMap(UUID.init(storageKey:)),
+                                                  startsAt: loaded.meeting.startsAt, endsAt: loaded.meeting.endsAt, at: Date()) {
+            try await guardian.audit.record(context.auditDraft(.meetingAttendance, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey,
+                                                               outcome: .denied, reason: refusal.rawValue))
+            context.sessions.flash(.error, "flash_attendance_\(refusal.rawValue)")
+            return back
+        }
         if let member = form["user"].flatMap(UUID.init(storageKey:)) {
             guard try await communities.membership(userID: member, in: loaded.meeting.communityID)?.status == .active else { throw AppError.badRequest }
             try await meetings.recordAttendance(meetingID: loaded.meeting.id, member: member, guestName: nil, specialtyCode: specialty, status: status,
@@ -138,7 +148,7 @@ struct MeetingSessionController: Sendable {
         } else {
             throw AppError.badRequest
         }
-        return .redirect(to: SiteURL.meetingSession(loaded.meeting.id).path, type: .normal)
+        return back
     }
 
     @Sendable func setCurrentCase(_ request: Request, context: AuthenticatedContext) async throws -> Response {
