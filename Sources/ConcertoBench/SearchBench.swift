@@ -144,7 +144,7 @@ enum SearchBench {
             try await communities.create(community)
             communityIDs.append(community.id)
         }
-        let author = User(email: "bench@bench.test", displayName: "Bench", organisationID: organisation.id, role: .physician)
+        let author = User(email: "bench@bench.test", displayName: "Bench", rppsNumber: RPPSNumber(completing: "1000000001")?.digits, organisationID: organisation.id, role: .physician)
         try await users.create(author, passwordHash: "x")
         for community in communityIDs { try await communities.addMember(userID: author.id, to: community, role: .physician) }
 

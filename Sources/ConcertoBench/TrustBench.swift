@@ -14,7 +14,8 @@ func seed(_ database: Database, patients patientCount: Int, events: Int) async t
     for community in [south, north] { try await communities.create(community) }
     var userIDs: [UUID] = []
     for index in 0..<50 {
-        let user = User(email: "u\(index)@bench.test", displayName: "U\(index)", organisationID: index % 3 == 0 ? organisation.id : nil, role: .physician)
+        let user = User(email: "u\(index)@bench.test", displayName: "U\(index)", rppsNumber: RPPSNumber(completing: "10000000\(10 + index)")?.digits,
+                        organisationID: index % 3 == 0 ? organisation.id : nil, role: .physician)
         try await users.create(user, passwordHash: "x")
         try await communities.addMember(userID: user.id, to: index % 2 == 0 ? south.id : north.id, role: index % 5 == 0 ? .secretary : .physician)
         userIDs.append(user.id)

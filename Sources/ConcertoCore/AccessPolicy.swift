@@ -97,6 +97,10 @@ public struct EmergencyGrant: Sendable, Equatable {
 public struct AccessFacts: Sendable, Equatable {
     public var userID: UUID
     public var isPlatformAdmin: Bool
+    /// The user's profession is physician, with a valid RPPS number: only then does the
+    /// community role *physician* count (writing clinical data, declaring care) and may
+    /// break-the-glass be used.
+    public var isPhysician: Bool
     public var organisationID: UUID?
     /// The user's memberships (any status); only those in `caseCommunities` count.
     public var memberships: [UUID: (role: CommunityRole, status: MembershipStatus)]
@@ -109,13 +113,14 @@ public struct AccessFacts: Sendable, Equatable {
     public var grants: [EmergencyGrant]
 
     public init(
-        userID: UUID, isPlatformAdmin: Bool = false, organisationID: UUID? = nil,
+        userID: UUID, isPlatformAdmin: Bool = false, isPhysician: Bool = false, organisationID: UUID? = nil,
         memberships: [UUID: (role: CommunityRole, status: MembershipStatus)] = [:], caseCommunities: Set<UUID> = [],
         careLinks: [CareLink] = [], oppositions: [OppositionScope] = [], meetings: [MeetingParticipation] = [],
         grants: [EmergencyGrant] = []
     ) {
         self.userID = userID
         self.isPlatformAdmin = isPlatformAdmin
+        self.isPhysician = isPhysician
         self.organisationID = organisationID
         self.memberships = memberships
         self.caseCommunities = caseCommunities
@@ -126,7 +131,8 @@ public struct AccessFacts: Sendable, Equatable {
     }
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.userID == rhs.userID && lhs.isPlatformAdmin == rhs.isPlatformAdmin && lhs.organisationID == rhs.organisationID
+        lhs.userID == rhs.userID && lhs.isPlatformAdmin == rhs.isPlatformAdmin && lhs.isPhysician == rhs.isPhysician
+            && lhs.organisationID == rhs.organisationID
             && lhs.memberships.mapValues { "\($0.role.rawValue)/\($0.status.rawValue)" }
                 == rhs.memberships.mapValues { "\($0.role.rawValue)/\($0.status.rawValue)" }
             && lhs.caseCommunities == rhs.caseCommunities && lhs.careLinks == rhs.careLinks
@@ -212,6 +218,8 @@ public struct AccessPolicy: Sendable {
             return .deny(.notInCommunity)
         }
         func role(_ community: UUID) -> CommunityRole? { facts.memberships[community]?.role }
+        // A role follows a profession: the community's physician role counts for a physician only.
+        func actsAsPhysician(_ community: UUID) -> Bool { role(community) == .physician && facts.isPhysician }
         switch action {
         case .readAdministrative:
             return .allow(.communityMember, via: sorted[0])
@@ -219,7 +227,7 @@ public struct AccessPolicy: Sendable {
             guard let community = sorted.first(where: { role($0) != .observer }) else { return .deny(.readOnlyRole) }
             return .allow(.communityMember, via: community)
         case .declareCare:
-            guard let community = sorted.first(where: { role($0) == .physician }) else { return .deny(.physicianRoleRequired) }
+            guard let community = sorted.first(where: actsAsPhysician) else { return .deny(.physicianRoleRequired) }
             return .allow(.communityPhysician, via: community)
         case .readAuditTrail:
             if facts.isPlatformAdmin { return .allow(.platformAdministration) }
@@ -229,11 +237,12 @@ public struct AccessPolicy: Sendable {
             break
         }
 
-        let candidates = action == .writeClinical ? sorted.filter { facts.memberships[$0]?.role == .physician } : sorted
+        let candidates = action == .writeClinical ? sorted.filter(actsAsPhysician) : sorted
         guard !candidates.isEmpty else { return .deny(.physicianRoleRequired) }
 
         let open = candidates.filter { !isOpposed(via: $0, facts, at: now) }
-        let grant = facts.grants.first { $0.isActive(at: now) }
+        // Break-the-glass is a physician's act: a grant held by anyone else opens nothing.
+        let grant = facts.isPhysician ? facts.grants.first { $0.isActive(at: now) } : nil
         guard let through = open.first else {
             if breakTheGlassMayOverrideOpposition, let grant, grant.overridesOpposition {
                 return .allow(.breakTheGlassOverOpposition, mode: .breakTheGlass, via: candidates[0])
@@ -294,6 +303,8 @@ public struct EmergencyAccessRules: Sendable {
         case confirmationRequired
         /// The user already has access: nothing to break.
         case notNeeded
+        /// Only physicians (with an RPPS number) may break the glass.
+        case physicianOnly
     }
 
     public var duration: Duration
@@ -307,9 +318,10 @@ public struct EmergencyAccessRules: Sendable {
     /// grant to record (with whether it lifts an opposition) or the problem to show.
     public func grant(
         justification: String, reasonCode: String?, confirmedOverride: Bool,
-        current: AccessDecision, policy: AccessPolicy, at now: Date
+        current: AccessDecision, requesterIsPhysician: Bool, policy: AccessPolicy, at now: Date
     ) -> Result<EmergencyGrant, Problem> {
         if current.allowed { return .failure(.notNeeded) }
+        guard requesterIsPhysician else { return .failure(.physicianOnly) }
         guard justification.trimmingCharacters(in: .whitespacesAndNewlines).count >= minimumJustificationLength else {
             return .failure(.justificationTooShort)
         }

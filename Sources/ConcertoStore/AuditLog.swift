@@ -108,7 +108,9 @@ public struct AuditLog: Sendable {
     /// recorded before the chain was keyed (`key` nil), plain SHA-256.
     public static func link(of event: AuditEvent, key: AuditKey?) -> String {
         if let key {
-            return HMAC<SHA256>.authenticationCode(for: event.canonicalEncoding(keyed: true), using: key.chainKey).withUnsafeBytes { $0.hexString }
+            var mac = key.chainMAC
+            mac.update(data: event.canonicalEncoding(keyed: true))
+            return mac.finalize().withUnsafeBytes { $0.hexString }
         }
         return SHA256.hash(data: event.canonicalEncoding(keyed: false)).withUnsafeBytes { $0.hexString }
     }

@@ -236,7 +236,7 @@ public struct CareStore: Sendable {
                        CAST(NULL AS BIGINT) AS t1, CAST(NULL AS BIGINT) AS t2
                   FROM patients WHERE id = \(bind: patient) AND merged_into IS NULL
                 UNION ALL
-                SELECT 'user', organisation_id, CASE WHEN is_admin THEN 'admin' ELSE '' END, NULL, NULL, NULL
+                SELECT 'user', organisation_id, CASE WHEN is_admin THEN 'admin' ELSE '' END, role || ':' || COALESCE(rpps_number, ''), NULL, NULL
                   FROM users WHERE id = \(bind: user)
                 UNION ALL
                 SELECT 'case', community_id, NULL, NULL, NULL, NULL FROM cases WHERE patient_id = \(bind: patient)
@@ -280,6 +280,8 @@ public struct CareStore: Sendable {
             case "user":
                 facts.organisationID = ref
                 facts.isPlatformAdmin = a == "admin"
+                let profession = fields[3].split(separator: ":", omittingEmptySubsequences: false)
+                facts.isPhysician = profession.first == "physician" && profession.count == 2 && RPPSNumber(String(profession[1])) != nil
             case "case": if let ref { facts.caseCommunities.insert(ref) }
             case "member":
                 if let ref, let role = CommunityRole(rawValue: String(a)), let status = MembershipStatus(rawValue: String(fields[3])) {

@@ -66,11 +66,23 @@ public struct CommunityStore: Sendable {
     /// Adds an active member directly (seeding, CLI); the web goes through `invite`.
     public func addMember(userID: UUID, to communityID: UUID, role: CommunityRole, status: MembershipStatus = .active, at now: Date = Date()) async throws {
         try await database.write { sql in
+            try await Self.requireProfession(for: role, userID: userID, on: sql)
             try await sql.raw("""
                 INSERT INTO community_members (community_id, user_id, member_role, status, updated_at)
                 VALUES (\(bind: communityID.storageKey), \(bind: userID.storageKey), \(bind: role.rawValue),
                         \(bind: status.rawValue), \(bind: Timestamp.iso8601(now)))
                 """).run()
+        }
+    }
+
+    /// A role follows a profession: the community's physician role goes to physicians with
+    /// a valid RPPS number only.
+    static func requireProfession(for role: CommunityRole, userID: UUID, on sql: any SQLDatabase) async throws {
+        guard role == .physician else { return }
+        struct Profession: Decodable { var role: String; var rpps_number: String? }
+        let profession = try await sql.raw("SELECT role, rpps_number FROM users WHERE id = \(bind: userID.storageKey)").first(decoding: Profession.self)
+        guard let profession, profession.role == ProfessionalRole.physician.rawValue, profession.rpps_number.flatMap({ RPPSNumber($0) }) != nil else {
+            throw StoreError.physicianRoleNeedsRPPS
         }
     }
 
@@ -81,6 +93,7 @@ public struct CommunityStore: Sendable {
                 SELECT user_id FROM community_members WHERE community_id = \(bind: communityID.storageKey) AND user_id = \(bind: userID.storageKey)
                 """).first()
             guard existing == nil else { throw StoreError.alreadyMember }
+            try await Self.requireProfession(for: role, userID: userID, on: sql)
             try await sql.raw("""
                 INSERT INTO community_members (community_id, user_id, member_role, status, updated_at)
                 VALUES (\(bind: communityID.storageKey), \(bind: userID.storageKey), \(bind: role.rawValue),

@@ -10,6 +10,8 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
     case invalidLocalID
     /// Another live record already carries this INS (the id of that record).
     case duplicateINS(UUID)
+    /// The community role physician for an account whose profession is not physician with an RPPS number.
+    case physicianRoleNeedsRPPS
     case alreadyMember
     case duplicateCommunityName
     case notFound
@@ -25,6 +27,7 @@ public enum StoreError: Error, Equatable, CustomStringConvertible {
         case .duplicateLocalID: "this local patient id is already used in this organisation"
         case .invalidLocalID: "a local patient id is 1 to 20 letters, digits, '-', '_' or '.'"
         case .duplicateINS: "another patient record already carries this INS"
+        case .physicianRoleNeedsRPPS: "the physician role in a community is for physicians with an RPPS number"
         case .alreadyMember: "already a member of this community"
         case .duplicateCommunityName: "a community already has this name"
         case .notFound: "not found"

@@ -33,7 +33,7 @@ struct AccessGuard: Sendable {
             }
             return outcome
         }
-        throw AppError.accessDenied(outcome.decision.reason, patientID: breakTheGlassMayHelp(outcome.decision) ? patientID : nil)
+        throw AppError.accessDenied(outcome.decision.reason, patientID: breakTheGlassMayHelp(outcome.decision, facts: outcome.facts) ? patientID : nil)
     }
 
     /// The case named by the URL's `id`, once `action` is allowed on its patient in its
@@ -77,8 +77,9 @@ struct AccessGuard: Sendable {
 
     /// Whether break-the-glass could lift this refusal here: outside the care scope, or an
     /// opposition when the configuration lets break-the-glass override it.
-    func breakTheGlassMayHelp(_ decision: AccessDecision) -> Bool {
-        decision.breakTheGlassMayHelp || (decision.reason == .opposition && policy.breakTheGlassMayOverrideOpposition)
+    /// Whether to offer break-the-glass: a physician's act, for a refusal it can lift.
+    func breakTheGlassMayHelp(_ decision: AccessDecision, facts: AccessFacts) -> Bool {
+        facts.isPhysician && (decision.breakTheGlassMayHelp || (decision.reason == .opposition && policy.breakTheGlassMayOverrideOpposition))
     }
 
     func allowedEvent(

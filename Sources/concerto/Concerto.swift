@@ -206,7 +206,7 @@ struct UserCommand: AsyncParsableCommand {
                     organisationID = organisation.id
                 }
                 let user = User(
-                    email: EmailAddress.normalize(email), displayName: name, rppsNumber: rpps.flatMap(RPPSNumber.init)?.digits,
+                    email: EmailAddress.normalize(email), displayName: name, rppsNumber: rpps.flatMap({ RPPSNumber($0) })?.digits,
                     specialtyCode: specialty, organisationID: organisationID, role: role, isAdmin: admin || role == .admin
                 )
                 do {

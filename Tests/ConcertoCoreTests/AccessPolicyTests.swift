@@ -10,7 +10,8 @@ import Testing
     /// The facts of a scenario, built in memory.
     func facts(_ scenario: PolicyScenario) -> AccessFacts {
         let t = PolicyScenario.window(now)
-        var facts = AccessFacts(userID: user, isPlatformAdmin: scenario.platformAdmin, organisationID: organisation, caseCommunities: [community])
+        var facts = AccessFacts(userID: user, isPlatformAdmin: scenario.platformAdmin, isPhysician: scenario.profession == .physician,
+                                organisationID: organisation, caseCommunities: [community])
         switch scenario.membership {
         case .none: break
         case .invited: facts.memberships[community] = (.physician, .invited)
@@ -68,7 +69,7 @@ import Testing
     }
 
     @Test func anOppositionToOneCommunityLeavesAccessThroughAnother() {
-        var facts = AccessFacts(userID: user, organisationID: organisation, caseCommunities: [community, otherCommunity])
+        var facts = AccessFacts(userID: user, isPhysician: true, organisationID: organisation, caseCommunities: [community, otherCommunity])
         facts.memberships = [community: (.physician, .active), otherCommunity: (.physician, .active)]
         facts.careLinks = [CareLink(party: .professional(user), start: now.addingTimeInterval(-60))]
         facts.oppositions = [OppositionScope(target: .community(community), recordedAt: now.addingTimeInterval(-60))]
@@ -98,18 +99,21 @@ import Testing
         let outside = AccessDecision.deny(.outsideCareScope)
         let opposed = AccessDecision.deny(.opposition)
         let justification = "Hospitalisé en urgence, avis oncologique requis"
-        #expect(rules.grant(justification: "trop court", reasonCode: "urgence_vitale", confirmedOverride: false, current: outside, policy: closed, at: now) == .failure(.justificationTooShort))
-        #expect(rules.grant(justification: justification, reasonCode: nil, confirmedOverride: false, current: outside, policy: closed, at: now) == .failure(.reasonCodeMissing))
-        #expect(rules.grant(justification: justification, reasonCode: "bidon", confirmedOverride: false, current: outside, policy: closed, at: now) == .failure(.reasonCodeMissing))
-        let grant = try? rules.grant(justification: justification, reasonCode: "urgence_vitale", confirmedOverride: false, current: outside, policy: closed, at: now).get()
+        #expect(rules.grant(justification: "trop court", reasonCode: "urgence_vitale", confirmedOverride: false, current: outside, requesterIsPhysician: true, policy: closed, at: now) == .failure(.justificationTooShort))
+        #expect(rules.grant(justification: justification, reasonCode: nil, confirmedOverride: false, current: outside, requesterIsPhysician: true, policy: closed, at: now) == .failure(.reasonCodeMissing))
+        #expect(rules.grant(justification: justification, reasonCode: "bidon", confirmedOverride: false, current: outside, requesterIsPhysician: true, policy: closed, at: now) == .failure(.reasonCodeMissing))
+        let grant = try? rules.grant(justification: justification, reasonCode: "urgence_vitale", confirmedOverride: false, current: outside, requesterIsPhysician: true, policy: closed, at: now).get()
         #expect(grant == EmergencyGrant(grantedAt: now, expiresAt: now.addingTimeInterval(4 * 3600), overridesOpposition: false))
-        #expect(rules.grant(justification: justification, reasonCode: "urgence_vitale", confirmedOverride: true, current: opposed, policy: closed, at: now) == .failure(.oppositionCannotBeOverridden))
-        #expect(rules.grant(justification: justification, reasonCode: "urgence_vitale", confirmedOverride: false, current: opposed, policy: open, at: now) == .failure(.confirmationRequired))
-        #expect((try? rules.grant(justification: justification, reasonCode: "urgence_vitale", confirmedOverride: true, current: opposed, policy: open, at: now).get())?.overridesOpposition == true)
-        #expect(rules.grant(justification: justification, reasonCode: "autre", confirmedOverride: false, current: .allow(.careTeam), policy: closed, at: now) == .failure(.notNeeded))
-        #expect(rules.grant(justification: justification, reasonCode: "autre", confirmedOverride: false, current: .deny(.notInCommunity), policy: closed, at: now) == .failure(.notNeeded))
-        #expect(EmergencyAccessRules(duration: .seconds(3600)).grant(justification: justification, reasonCode: "autre", confirmedOverride: false, current: outside, policy: closed, at: now)
+        #expect(rules.grant(justification: justification, reasonCode: "urgence_vitale", confirmedOverride: true, current: opposed, requesterIsPhysician: true, policy: closed, at: now) == .failure(.oppositionCannotBeOverridden))
+        #expect(rules.grant(justification: justification, reasonCode: "urgence_vitale", confirmedOverride: false, current: opposed, requesterIsPhysician: true, policy: open, at: now) == .failure(.confirmationRequired))
+        #expect((try? rules.grant(justification: justification, reasonCode: "urgence_vitale", confirmedOverride: true, current: opposed, requesterIsPhysician: true, policy: open, at: now).get())?.overridesOpposition == true)
+        #expect(rules.grant(justification: justification, reasonCode: "autre", confirmedOverride: false, current: .allow(.careTeam), requesterIsPhysician: true, policy: closed, at: now) == .failure(.notNeeded))
+        #expect(rules.grant(justification: justification, reasonCode: "autre", confirmedOverride: false, current: .deny(.notInCommunity), requesterIsPhysician: true, policy: closed, at: now) == .failure(.notNeeded))
+        #expect(EmergencyAccessRules(duration: .seconds(3600)).grant(justification: justification, reasonCode: "autre", confirmedOverride: false, current: outside, requesterIsPhysician: true, policy: closed, at: now)
             == .success(EmergencyGrant(grantedAt: now, expiresAt: now.addingTimeInterval(3600))))
+        // Break-the-glass is a physician's act (a secretary could use it before).
+        #expect(rules.grant(justification: justification, reasonCode: "urgence_vitale", confirmedOverride: false, current: outside,
+                            requesterIsPhysician: false, policy: closed, at: now) == .failure(.physicianOnly))
     }
 }
 

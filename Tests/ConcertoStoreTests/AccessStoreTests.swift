@@ -26,7 +26,7 @@ import Testing
             ]
             var accounts: [(membership: PolicyScenario.Membership, admin: Bool, id: UUID)] = []
             for (index, (membership, admin)) in kinds.enumerated() {
-                let user = User(email: "u\(index)@t.fr", displayName: "U\(index)", organisationID: organisation.id, role: .physician, isAdmin: admin)
+                let user = User(email: "u\(index)@t.fr", displayName: "U\(index)", rppsNumber: TestIdentifiers.rpps(100 + index), organisationID: organisation.id, role: .physician, isAdmin: admin)
                 try await users.create(user, passwordHash: "x")
                 let scenario = PolicyScenario(membership: membership, care: .none, opposition: .none, meeting: .none, grant: .none, platformAdmin: admin, overrideAllowed: false)
                 switch membership {
@@ -116,7 +116,7 @@ import Testing
         try await TestDatabase.withMigrated { database in
             let care = CareStore(database: database)
             let users = UserStore(database: database)
-            let user = User(email: "a@b.fr", displayName: "A", role: .physician)
+            let user = User(email: "a@b.fr", displayName: "A", rppsNumber: TestIdentifiers.rpps(1), role: .physician)
             try await users.create(user, passwordHash: "x")
             #expect(try await care.accessFacts(userID: user.id, patientID: UUID()) == nil)
         }

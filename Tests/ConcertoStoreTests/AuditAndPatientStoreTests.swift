@@ -165,7 +165,7 @@ import Testing
         static func make(_ database: Database) async throws -> Fixture {
             let organisation = Organisation(name: "Bergonié", finess: FINESSNumber("330000662")!, city: "Bordeaux")
             try await OrganisationStore(database: database).create(organisation, audit: nil)
-            let user = User(email: "a@b.fr", displayName: "A", organisationID: organisation.id, role: .physician)
+            let user = User(email: "a@b.fr", displayName: "A", rppsNumber: TestIdentifiers.rpps(4), organisationID: organisation.id, role: .physician)
             try await UserStore(database: database).create(user, passwordHash: "x")
             let community = Community(name: "Sud", region: "NA")
             try await CommunityStore(database: database).create(community)

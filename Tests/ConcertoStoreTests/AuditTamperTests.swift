@@ -251,6 +251,22 @@ import Testing
         }
     }
 
+    /// The link is the standard HMAC-SHA256, under the key HKDF derives from the file's
+    /// secret: anyone holding the key file can check it with any tool.
+    @Test func aLinkIsHMACSHA256UnderTheDerivedKey() throws {
+        let secret = Data((0..<32).map { UInt8($0) })
+        let key = try AuditKey(secret: secret)
+        let event = AuditEvent(sequence: 7, recordedAt: "2026-12-01T10:00:00.000Z", actorID: "a", organisationID: nil, action: "patient.read",
+                               resourceType: "patient", resourceID: "p", patientID: "p", mode: "normal", outcome: "allowed", reason: "care_team",
+                               clientAddress: "127.0.0.1", requestID: "r", previousHash: AuditEvent.genesisHash, hash: "")
+        let derived = HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: secret), info: Data("concerto audit chain v2".utf8), outputByteCount: 32)
+        let expected = HMAC<SHA256>.authenticationCode(for: event.canonicalEncoding(keyed: true), using: derived).map { String(format: "%02x", $0) }.joined()
+        #expect(AuditLog.link(of: event, key: key) == expected)
+        #expect(AuditLog.link(of: event, key: key) == AuditLog.link(of: event, key: key)) // the prepared MAC is copied, not consumed
+        #expect(AuditLog.link(of: event, key: nil) == SHA256.hash(data: event.canonicalEncoding(keyed: false)).map { String(format: "%02x", $0) }.joined())
+        #expect(throws: AuditKeyError.self) { try AuditKey(secret: Data(count: 16)) }
+    }
+
     @Test func theKeyFileIsCreatedForItsOwnerOnlyAndRefusedWhenOthersMayReadIt() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-key-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -127,7 +127,7 @@ import Testing
         try await TestDatabase.withMigrated { database in
             let users = UserStore(database: database)
             let communities = CommunityStore(database: database)
-            let user = User(email: "a@b.fr", displayName: "A", role: .physician)
+            let user = User(email: "a@b.fr", displayName: "A", rppsNumber: TestIdentifiers.rpps(1), role: .physician)
             try await users.create(user, passwordHash: "x")
             let south = Community(name: "Sud", region: "NA")
             let north = Community(name: "Nord", region: "NA")

@@ -10,7 +10,7 @@ struct WorkflowFixture {
     let database: Database
     let community = Community(name: "Sud", region: "NA")
     let coordinator = User(email: "coord@t.fr", displayName: "Claire Coord", role: .coordinator)
-    let physician = User(email: "onco@t.fr", displayName: "Olivier Onco", role: .physician)
+    let physician = User(email: "onco@t.fr", displayName: "Olivier Onco", rppsNumber: TestIdentifiers.rpps(2), role: .physician)
     var cases: CaseStore { CaseStore(database: database) }
     var meetings: MeetingStore { MeetingStore(database: database) }
     var patients: PatientStore { PatientStore(database: database) }
@@ -86,7 +86,7 @@ struct WorkflowFixture {
             #expect(try await fixture.meetings.agenda(of: meetingID).map(\.caseID) == [caseID])
 
             // A guest and an excused member do not join the participants; a present member does.
-            let radiologist = User(email: "radio@t.fr", displayName: "Rémi Radio", role: .physician)
+            let radiologist = User(email: "radio@t.fr", displayName: "Rémi Radio", rppsNumber: TestIdentifiers.rpps(3), role: .physician)
             try await UserStore(database: database).create(radiologist, passwordHash: "x")
             try await CommunityStore(database: database).addMember(userID: radiologist.id, to: fixture.community.id, role: .physician)
             try await fixture.meetings.recordAttendance(meetingID: meetingID, member: radiologist.id, guestName: nil, specialtyCode: "G15_10/SM74", status: .excused,

@@ -10,6 +10,9 @@ public struct PolicyScenario: Sendable, CustomStringConvertible {
     public enum Opposition: CaseIterable, Sendable { case none, thisCommunity, userOrganisation, otherCommunity, withdrawn }
     public enum Meeting: CaseIterable, Sendable { case none, inWindow, past, otherCommunity }
     public enum Grant: CaseIterable, Sendable { case none, active, expired, activeOverridingOpposition }
+    /// The account's profession: a physician with a valid RPPS number, or anything else
+    /// (a secretary, a coordinator, a physician's account without RPPS).
+    public enum Profession: CaseIterable, Sendable { case physician, other }
 
     public var membership: Membership
     public var care: Care
@@ -18,8 +21,10 @@ public struct PolicyScenario: Sendable, CustomStringConvertible {
     public var grant: Grant
     public var platformAdmin: Bool
     public var overrideAllowed: Bool
+    public var profession: Profession
 
-    public init(membership: Membership, care: Care, opposition: Opposition, meeting: Meeting, grant: Grant, platformAdmin: Bool, overrideAllowed: Bool) {
+    public init(membership: Membership, care: Care, opposition: Opposition, meeting: Meeting, grant: Grant, platformAdmin: Bool, overrideAllowed: Bool,
+                profession: Profession = .physician) {
         self.membership = membership
         self.care = care
         self.opposition = opposition
@@ -27,10 +32,11 @@ public struct PolicyScenario: Sendable, CustomStringConvertible {
         self.grant = grant
         self.platformAdmin = platformAdmin
         self.overrideAllowed = overrideAllowed
+        self.profession = profession
     }
 
     public var description: String {
-        "\(membership)/care:\(care)/opposition:\(opposition)/meeting:\(meeting)/grant:\(grant)\(platformAdmin ? "/admin" : "")\(overrideAllowed ? "/override-allowed" : "")"
+        "\(membership)/\(profession)/care:\(care)/opposition:\(opposition)/meeting:\(meeting)/grant:\(grant)\(platformAdmin ? "/admin" : "")\(overrideAllowed ? "/override-allowed" : "")"
     }
 
     public var role: CommunityRole? {
@@ -55,6 +61,9 @@ public struct PolicyScenario: Sendable, CustomStringConvertible {
         func allow(_ reason: AccessReason, _ mode: AccessMode = .normal) -> Expected { Expected(allowed: true, reason: reason, mode: mode) }
         func deny(_ reason: AccessReason) -> Expected { Expected(allowed: false, reason: reason, mode: .normal) }
         let activeMember = [.coordinator, .physician, .secretary, .observer].contains(membership)
+        // The community's physician role counts for a physician by profession only; so does a grant.
+        let sitsAsPhysician = role == .physician && profession == .physician
+        let grantCounts = profession == .physician
         guard activeMember else {
             if platformAdmin, action == .readAdministrative || action == .readAuditTrail { return allow(.platformAdministration) }
             return deny(.notInCommunity)
@@ -62,18 +71,18 @@ public struct PolicyScenario: Sendable, CustomStringConvertible {
         switch action {
         case .readAdministrative: return allow(.communityMember)
         case .writeAdministrative: return role == .observer ? deny(.readOnlyRole) : allow(.communityMember)
-        case .declareCare: return role == .physician ? allow(.communityPhysician) : deny(.physicianRoleRequired)
+        case .declareCare: return sitsAsPhysician ? allow(.communityPhysician) : deny(.physicianRoleRequired)
         case .readAuditTrail:
             if platformAdmin { return allow(.platformAdministration) }
             return role == .coordinator ? allow(.communityCoordinator) : deny(.coordinatorRoleRequired)
         case .readClinical, .writeClinical:
-            if action == .writeClinical, role != .physician { return deny(.physicianRoleRequired) }
+            if action == .writeClinical, !sitsAsPhysician { return deny(.physicianRoleRequired) }
             if opposition == .thisCommunity || opposition == .userOrganisation {
-                return overrideAllowed && grant == .activeOverridingOpposition ? allow(.breakTheGlassOverOpposition, .breakTheGlass) : deny(.opposition)
+                return overrideAllowed && grantCounts && grant == .activeOverridingOpposition ? allow(.breakTheGlassOverOpposition, .breakTheGlass) : deny(.opposition)
             }
             if care == .professional || care == .organisation { return allow(.careTeam) }
             if meeting == .inWindow { return allow(.meetingParticipant) }
-            if grant == .active || grant == .activeOverridingOpposition { return allow(.breakTheGlass, .breakTheGlass) }
+            if grantCounts, grant == .active || grant == .activeOverridingOpposition { return allow(.breakTheGlass, .breakTheGlass) }
             return deny(.outsideCareScope)
         }
     }
@@ -87,8 +96,10 @@ public struct PolicyScenario: Sendable, CustomStringConvertible {
                         for grant in Grant.allCases {
                             for platformAdmin in [false, true] {
                                 for overrideAllowed in [false, true] {
-                                    scenarios.append(.init(membership: membership, care: care, opposition: opposition, meeting: meeting,
-                                                           grant: grant, platformAdmin: platformAdmin, overrideAllowed: overrideAllowed))
+                                    for profession in Profession.allCases {
+                                        scenarios.append(.init(membership: membership, care: care, opposition: opposition, meeting: meeting,
+                                                               grant: grant, platformAdmin: platformAdmin, overrideAllowed: overrideAllowed, profession: profession))
+                                    }
                                 }
                             }
                         }

@@ -1,3 +1,4 @@
+import ConcertoCore
 import ConcertoStore
 import Foundation
 import Logging
@@ -77,4 +78,13 @@ public enum Repository {
     public static var migrations: URL { root.appendingPathComponent("Migrations") }
     public static var templates: URL { root.appendingPathComponent("Templates") }
     public static var publicFiles: URL { root.appendingPathComponent("Public") }
+}
+
+/// Valid identifiers for test accounts.
+public enum TestIdentifiers {
+    /// The `n`-th valid RPPS number: "1", nine digits of `n`, and the Luhn check digit.
+    public static func rpps(_ n: Int) -> String {
+        let nine = String(n % 1_000_000_000)
+        return RPPSNumber(completing: "1" + String(repeating: "0", count: 9 - nine.count) + nine)!.digits
+    }
 }

@@ -20,8 +20,12 @@ struct AccessWorld {
         try await d.organisations.create(organisation, audit: nil)
         let south = Community(name: "Sud", region: "NA"), north = Community(name: "Nord", region: "NA", kind: .organBased)
         for c in [south, north] { try await d.communities.create(c) }
+        /// A role follows a profession: physicians (with an RPPS number) sit as physicians,
+        /// secretaries and coordinators have those professions.
         func person(_ email: String, _ role: CommunityRole?, in community: Community, admin: Bool = false) async throws -> User {
-            let user = User(email: email, displayName: email, organisationID: organisation.id, role: admin ? .admin : .physician, isAdmin: admin)
+            let profession: ProfessionalRole = admin ? .admin : role == .secretary ? .secretary : role == .coordinator ? .coordinator : .physician
+            let user = User(email: email, displayName: email, rppsNumber: profession == .physician ? TestIdentifiers.rpps(Int.random(in: 1..<999_999_999)) : nil,
+                            organisationID: organisation.id, role: profession, isAdmin: admin)
             try await d.users.create(user, passwordHash: try await d.passwords.hash(testPassword))
             if let role { try await d.communities.addMember(userID: user.id, to: community.id, role: role) }
             return user

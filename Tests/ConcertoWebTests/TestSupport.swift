@@ -54,7 +54,8 @@ func createUser(
     _ dependencies: AppDependencies, email: String = "dr.martin@chu.fr", name: String = "Dr Martin",
     role: ProfessionalRole = .physician, locale: AppLanguage? = nil
 ) async throws -> User {
-    let user = User(email: email, displayName: name, role: role, locale: locale)
+    let user = User(email: email, displayName: name, rppsNumber: role == .physician ? TestIdentifiers.rpps(Int.random(in: 1..<999_999_999)) : nil,
+                    role: role, locale: locale)
     try await dependencies.users.create(user, passwordHash: try await dependencies.passwords.hash(testPassword))
     return user
 }

@@ -142,6 +142,8 @@ struct CommunityController: Sendable {
                 .memberInvite, resourceType: "community", resourceID: community.id.storageKey, outcome: .success, reason: "\(invitee.id.storageKey) \(role.rawValue)"))
         } catch StoreError.alreadyMember {
             return try await render(request: request, context: context, error: pages.text("community_error_already_member"), status: .conflict)
+        } catch StoreError.physicianRoleNeedsRPPS {
+            return try await render(request: request, context: context, error: pages.text("community_error_physician_rpps"), status: .unprocessableContent)
         }
         context.sessions.flash(.success, "flash_member_invited")
         return .redirect(to: SiteURL.community(community.id).path, type: .normal)

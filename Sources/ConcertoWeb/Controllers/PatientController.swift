@@ -352,7 +352,7 @@ struct PatientController: Sendable {
             accessAllowed: clinical.allowed,
             accessMessage: accessMessage,
             breakTheGlass: clinical.mode == .breakTheGlass,
-            emergencyURL: guardian.breakTheGlassMayHelp(clinical) ? SiteURL.patientEmergencyAccess(patientID).path : nil,
+            emergencyURL: guardian.breakTheGlassMayHelp(clinical, facts: facts) ? SiteURL.patientEmergencyAccess(patientID).path : nil,
             careLinks: careRows.map { row in
                 let active = row.link.isActive(at: now)
                 return ViewFields([
@@ -524,6 +524,8 @@ struct PatientController: Sendable {
         let clinical = guardian.policy.decide(.readClinical, outcome.facts, at: Date())
         if clinical.allowed, problem == nil { return .redirect(to: SiteURL.patient(patientID).path, type: .normal) }
         guard let record = try await patients.find(id: patientID) else { throw AppError.notFound }
+        var problem = problem, status = status
+        if problem == nil, !outcome.facts.isPhysician { (problem, status) = (.physicianOnly, .forbidden) }
         let content = EmergencyContent(
             patientID: patientID.storageKey, name: record.identity.displayName,
             refusal: pages.text("access_reason_\(clinical.reason.rawValue)"),
@@ -549,7 +551,7 @@ struct PatientController: Sendable {
         let justification = form.trimmed("justification") ?? ""
         switch emergencyRules.grant(
             justification: justification, reasonCode: form["reason_code"], confirmedOverride: form["confirm_override"] == "1",
-            current: clinical, policy: guardian.policy, at: now
+            current: clinical, requesterIsPhysician: outcome.facts.isPhysician, policy: guardian.policy, at: now
         ) {
         case .failure(.notNeeded) where clinical.allowed:
             return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
@@ -557,7 +559,7 @@ struct PatientController: Sendable {
             try await audit.record(context.auditDraft(.emergencyAccessGrant, resourceType: "patient", resourceID: patientID.storageKey, patientID: patientID,
                                                       mode: .breakTheGlass, outcome: .denied, reason: "\(problem)"), at: now)
             return try await renderEmergency(request: request, context: context, patientID: patientID, form: form, problem: problem,
-                                             status: problem == .confirmationRequired ? .ok : .badRequest)
+                                             status: problem == .confirmationRequired ? .ok : problem == .physicianOnly ? .forbidden : .badRequest)
         case .success(let grant):
             let community = outcome.facts.caseCommunities.filter { outcome.facts.memberships[$0]?.status == .active }.sorted { $0.storageKey < $1.storageKey }.first
             let reasonCode = form["reason_code"] ?? ""

@@ -38,6 +38,8 @@ extension Localization {
         "community_no_emergency_grants": ("Aucun accès en bris de glace.", "No break-the-glass access."),
         "community_error_invite_fields": ("Indiquez l'adresse e-mail et le rôle.", "Give the e-mail address and the role."),
         "community_error_no_account": ("Aucun compte n'utilise cette adresse : faites d'abord créer le compte par un administrateur.", "No account uses this address: have an administrator create it first."),
+        "community_error_physician_rpps": ("Le rôle de médecin est réservé aux comptes de médecins ayant un numéro RPPS : choisissez un autre rôle ou complétez la fiche du professionnel.",
+                                           "The physician role is for physicians' accounts with an RPPS number: choose another role or complete the professional's record."),
         "community_error_already_member": ("Ce professionnel est déjà membre (ou invité) de la communauté.", "This professional is already a member (or invited)."),
 
         // Patients
@@ -199,6 +201,7 @@ extension Localization {
         "emergency_problem_reasonCodeMissing": ("Choisissez un motif.", "Choose a reason."),
         "emergency_problem_oppositionCannotBeOverridden": ("Le patient s'est opposé au partage : le bris de glace ne peut pas lever cette opposition sur cette plateforme.", "The patient opposed sharing: break-the-glass cannot lift it on this platform."),
         "emergency_problem_confirmationRequired": ("Le patient s'est opposé au partage. Confirmez que vous passez outre, dans son intérêt vital.", "The patient opposed sharing. Confirm that you override it, in their vital interest."),
+        "emergency_problem_physicianOnly": ("Le bris de glace est réservé aux médecins (compte avec un numéro RPPS).", "Break-the-glass is for physicians only (an account with an RPPS number)."),
         "emergency_problem_notNeeded": ("Le bris de glace ne s'applique pas ici.", "Break-the-glass does not apply here."),
 
         // Audit
