@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -26,33 +27,41 @@ public struct SQLPersistDriver: PersistDriver {
         expires.map { Int64((Date().timeIntervalSince1970 + TimeInterval($0.components.seconds)).rounded(.up)) }
     }
 
+    /// Session ids are bearer secrets: the table keeps only their SHA-256, so a copy of the
+    /// database (a backup, a replica) opens no session.
+    static func storedKey(_ key: String) -> String {
+        SHA256.hash(data: Data(key.utf8)).withUnsafeBytes { $0.hexString }
+    }
+
     private static func encode(_ value: some Encodable) throws -> String {
         String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
 
     public func create<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
+        let stored = Self.storedKey(key)
         let text = try Self.encode(value)
         try await database.write { sql in
             let now = Timestamp.epochSeconds(Date())
             let live = try await sql.raw("""
                 SELECT session_key FROM sessions
-                WHERE session_key = \(bind: key) AND (expires_at IS NULL OR expires_at > \(bind: now))
+                WHERE session_key = \(bind: stored) AND (expires_at IS NULL OR expires_at > \(bind: now))
                 """).first()
             guard live == nil else { throw PersistError.duplicate }
-            try await sql.raw("DELETE FROM sessions WHERE session_key = \(bind: key)").run()
+            try await sql.raw("DELETE FROM sessions WHERE session_key = \(bind: stored)").run()
             try await sql.raw("""
-                INSERT INTO sessions (session_key, value, expires_at) VALUES (\(bind: key), \(bind: text), \(bind: Self.expiry(expires)))
+                INSERT INTO sessions (session_key, value, expires_at) VALUES (\(bind: stored), \(bind: text), \(bind: Self.expiry(expires)))
                 """).run()
         }
     }
 
     public func set<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
+        let stored = Self.storedKey(key)
         let text = try Self.encode(value)
         let expiresAt = Self.expiry(expires)
         try await database.write { sql in
             // A nil expiry keeps the one already stored (PersistDriver contract).
             try await sql.raw("""
-                INSERT INTO sessions (session_key, value, expires_at) VALUES (\(bind: key), \(bind: text), \(bind: expiresAt))
+                INSERT INTO sessions (session_key, value, expires_at) VALUES (\(bind: stored), \(bind: text), \(bind: expiresAt))
                 ON CONFLICT (session_key) DO UPDATE
                 SET value = excluded.value, expires_at = COALESCE(excluded.expires_at, sessions.expires_at)
                 """).run()
@@ -65,12 +74,13 @@ public struct SQLPersistDriver: PersistDriver {
     }
 
     public func getWithTTL<Object: Codable & Sendable>(key: String, as type: Object.Type) async throws -> (object: Object, ttl: Duration?)? {
+        let stored = Self.storedKey(key)
         let now = Timestamp.epochSeconds(Date())
         // Columns read directly: this runs on every request, and SQLKit's Decodable rows cost more.
         let row = try await database.read { sql -> (value: String, expiresAt: Int64?)? in
             guard let row = try await sql.raw("""
                 SELECT value, expires_at FROM sessions
-                WHERE session_key = \(bind: key) AND (expires_at IS NULL OR expires_at > \(bind: now))
+                WHERE session_key = \(bind: stored) AND (expires_at IS NULL OR expires_at > \(bind: now))
                 """).first()
             else { return nil }
             return (try row.decode(column: "value", as: String.self), try row.decode(column: "expires_at", as: Int64?.self))
@@ -90,8 +100,9 @@ public struct SQLPersistDriver: PersistDriver {
     }
 
     public func remove(key: String) async throws {
+        let stored = Self.storedKey(key)
         try await database.write { sql in
-            try await sql.raw("DELETE FROM sessions WHERE session_key = \(bind: key)").run()
+            try await sql.raw("DELETE FROM sessions WHERE session_key = \(bind: stored)").run()
         }
     }
 

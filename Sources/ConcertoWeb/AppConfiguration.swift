@@ -12,8 +12,18 @@ public struct AppConfiguration: Sendable {
     public var port = 8080
     public var database = DatabaseURL.sqliteFile(path: "data/concerto.sqlite")
     public var seedDemoData = false
-    /// Mark cookies `Secure` and send HSTS: set when the server sits behind TLS.
-    public var secureCookies = false
+    /// Mark cookies `Secure` and send HSTS; unset: on whenever the server listens on
+    /// anything but loopback (then a TLS proxy is in front), off on loopback (`make run`).
+    public var secureCookiesSetting: Bool?
+    public var secureCookies: Bool {
+        get { secureCookiesSetting ?? !Self.isLoopback(host) }
+        set { secureCookiesSetting = newValue }
+    }
+    /// The address users reach the server at (`https://rcp.example.fr`): absolute links
+    /// (calendar files) are built from it, never from the request's Host header.
+    public var publicURL: String?
+    /// Lets a scraper that is not on this machine read /metrics (as a bearer token).
+    public var metricsToken: String?
     public var templatesDirectory = "Templates"
     public var publicDirectory = "Public"
     public var migrationsDirectory = "Migrations"
@@ -84,6 +94,16 @@ public struct AppConfiguration: Sendable {
     public func cdaReadOptions() throws -> CDAReadOptions {
         CDAReadOptions(limits: XMLLimits(maxBytes: cdaMaxBytes, maxDepth: XMLLimits.default.maxDepth),
                        schema: try cdaSchemaPath.map { try CDASchema(path: $0) })
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// The base of absolute links: `publicURL`, else this server's own address.
+    public var linkBase: String {
+        if let publicURL { return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL }
+        return "\(secureCookies ? "https" : "http")://\(host.contains(":") ? "[\(host)]" : host):\(port)"
     }
 
     public var resolvedAuditKeyFile: String { auditKeyFile ?? AuditKey.defaultPath(for: database) }
@@ -169,6 +189,15 @@ public struct AppConfiguration: Sendable {
         }
         if let flag = environment["CONCERTO_EMERGENCY_ACCESS_OVERRIDES_OPPOSITION"] {
             config.emergencyAccessMayOverrideOpposition = try parseBool(flag, name: "CONCERTO_EMERGENCY_ACCESS_OVERRIDES_OPPOSITION")
+        }
+        if let url = environment["CONCERTO_PUBLIC_URL"], !url.isEmpty {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil,
+                  parsed.query == nil, parsed.fragment == nil else { throw ConfigurationError.invalid("CONCERTO_PUBLIC_URL", url) }
+            config.publicURL = url
+        }
+        if let token = environment["CONCERTO_METRICS_TOKEN"], !token.isEmpty {
+            guard token.count >= 24 else { throw ConfigurationError.invalid("CONCERTO_METRICS_TOKEN", "(at least 24 characters)") }
+            config.metricsToken = token
         }
         if let path = environment["CONCERTO_INS_FIXTURES"], !path.isEmpty { config.insFixturesFile = path }
         if let url = environment["CONCERTO_INSI_URL"], !url.isEmpty { config.insiURL = url }

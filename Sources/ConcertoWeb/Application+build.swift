@@ -91,13 +91,13 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     router.add(middleware: ErrorMiddleware(renderer: dependencies.renderer))
     router.add(middleware: FileMiddleware(config.publicDirectory, cacheControl: .init([(.text, [.maxAge(3600)]), (MediaType(type: .any), [.maxAge(3600)])]), searchForIndexHtml: false))
 
-    OperationsController(database: dependencies.database, metrics: dependencies.metrics).addRoutes(to: router)
+    OperationsController(database: dependencies.database, metrics: dependencies.metrics, metricsToken: config.metricsToken).addRoutes(to: router)
     // Hospital systems: bearer token, no session and so no CSRF token.
     DocumentAPIController(documents: dependencies.documents, importer: dependencies.importer, cases: dependencies.cases,
                           patients: dependencies.patients, maxBytes: config.cdaMaxBytes).addRoutes(to: router)
     let meetingController = MeetingController(
         meetings: dependencies.meetings, imagingStudies: dependencies.imagingStudies, communities: dependencies.communities, audit: dependencies.audit, renderer: dependencies.renderer,
-        horizonMonths: config.meetingHorizonMonths, secureCookies: config.secureCookies
+        horizonMonths: config.meetingHorizonMonths, linkBase: config.linkBase
     )
     meetingController.addPublicRoutes(to: router)
 

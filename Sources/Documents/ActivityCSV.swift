@@ -43,10 +43,11 @@ public enum ActivityCSV {
     }
 
     /// Quoted when it holds the separator, a quote or a line break; quotes doubled. A
-    /// leading = + - @ is prefixed with an apostrophe: spreadsheets would run it as a formula.
-    static func quoted(_ field: String, separator: String) -> String {
+    /// leading = + - @, TAB or CR is prefixed with an apostrophe: spreadsheets would run
+    /// it as a formula (OWASP's CSV injection list).
+    public static func quoted(_ field: String, separator: String) -> String {
         var value = field
-        if let first = value.first, "=+-@".contains(first) { value = "'" + value }
+        if let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { value = "'" + value }
         guard value.contains(separator) || value.contains("\"") || value.contains("\n") || value.contains("\r") else { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -202,10 +202,12 @@ import Testing
     }
 
     @Test func metricsCountRequestsByRoute() async throws {
-        try await withTestApp { browser, _ in
+        let token = "scraper-token-0123456789abcdef"
+        try await withTestApp(configure: { $0.metricsToken = token }) { browser, _ in
             try await browser.get("/login")
             try await browser.get("/ping")
-            let metrics = try await browser.get("/metrics")
+            // The router test client has no peer address: the scraper presents its token.
+            let metrics = try await browser.get("/metrics", headers: [.authorization: "Bearer \(token)"])
             #expect(metrics.status == .ok)
             #expect(metrics.text.contains(#"concerto_http_requests_total{method="GET",route="/login",status="200"} 1"#))
             #expect(metrics.text.contains("concerto_http_request_duration_seconds_bucket"))

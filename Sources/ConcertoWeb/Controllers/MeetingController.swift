@@ -15,7 +15,8 @@ struct MeetingController: Sendable {
     let audit: AuditLog
     let renderer: Renderer
     let horizonMonths: Int
-    let secureCookies: Bool
+    /// The base of absolute links (`AppConfiguration.linkBase`), never the request's Host.
+    let linkBase: String
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
         group.get(RouterPath(SiteURL.meetings.pattern), use: list)
@@ -391,9 +392,6 @@ struct MeetingController: Sendable {
         )
     }
 
-    func baseURL(_ request: Request) -> String {
-        "\(secureCookies ? "https" : "http")://\(request.head.authority ?? "localhost")"
-    }
 
     static func calendarResponse(_ calendar: ICalendar, filename: String) -> Response {
         var headers = HTTPFields()
@@ -405,7 +403,7 @@ struct MeetingController: Sendable {
 
     @Sendable func meetingCalendar(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await load(context)
-        return Self.calendarResponse(ICalendar(name: loaded.meeting.title, events: [event(loaded.meeting, base: baseURL(request))]),
+        return Self.calendarResponse(ICalendar(name: loaded.meeting.title, events: [event(loaded.meeting, base: linkBase)]),
                                      filename: "rcp-\(DisplayFormat.dateInput(loaded.meeting.startsAt)).ics")
     }
 
@@ -413,7 +411,7 @@ struct MeetingController: Sendable {
         // One live feed per user: a new link replaces the old one.
         try await meetings.revokeCalendarFeeds(userID: context.user.id)
         let token = try await meetings.createCalendarFeed(userID: context.user.id)
-        return try await renderList(request: request, context: context, newFeedURL: baseURL(request) + SiteURL.calendarFeedICS(token: token).path)
+        return try await renderList(request: request, context: context, newFeedURL: linkBase + SiteURL.calendarFeedICS(token: token).path)
     }
 
     @Sendable func revokeFeed(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -431,7 +429,7 @@ struct MeetingController: Sendable {
         let now = Date()
         let list = try await meetings.meetings(inCommunities: mine.activeIDs, from: now.addingTimeInterval(-30 * 86_400),
                                                to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400), limit: 1000)
-        let base = baseURL(request)
+        let base = linkBase
         return Self.calendarResponse(ICalendar(name: "Concerto — RCP", events: list.map { event($0, base: base) }), filename: "concerto.ics")
     }
 }

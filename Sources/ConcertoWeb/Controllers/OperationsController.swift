@@ -8,6 +8,8 @@ import Prometheus
 struct OperationsController: Sendable {
     let database: Database
     let metrics: HTTPMetrics
+    /// Who may read /metrics besides a scraper on this machine: a bearer of this token.
+    let metricsToken: String?
 
     func addRoutes(to router: some RouterMethods<AppRequestContext>) {
         router.get(RouterPath(SiteURL.healthz.pattern), use: health)
@@ -31,12 +33,22 @@ struct OperationsController: Sendable {
         }
     }
 
+    /// Metrics tell request volumes per route and error rates: for the machine's own
+    /// scraper (loopback) or a bearer of `CONCERTO_METRICS_TOKEN`; others get a 404.
     @Sendable func prometheus(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let tokenMatches = metricsToken.map { expected in presented.map { CSRFToken.matches($0, expected) } ?? false } ?? false
+        guard tokenMatches || Self.isLoopback(context.clientAddress) else { throw AppError.notFound }
         var buffer: [UInt8] = []
         metrics.registry.emit(into: &buffer)
         var headers = HTTPFields()
         headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+    }
+
+    static func isLoopback(_ address: String?) -> Bool {
+        guard let address else { return false }
+        return address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127.")
     }
 
     /// No database, no session: the ceiling for benchmarks and a liveness probe.

@@ -39,10 +39,16 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         let level: Logger.Level = status.code >= 500 ? .error : .info
         context.logger.log(level: level, "request", metadata: [
             "method": .string(request.method.rawValue),
-            "path": .string(request.uri.path),
+            "path": .string(Self.loggablePath(request.uri.path)),
             "status": .stringConvertible(status.code),
             "duration_us": .stringConvertible(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000),
         ])
+    }
+
+    /// The path without the secrets some paths carry (a calendar feed's token).
+    static func loggablePath(_ path: String) -> String {
+        if path.hasPrefix("/calendar/"), path.hasSuffix(".ics") { return "/calendar/[token].ics" }
+        return path
     }
 
     /// Accepts ids made of letters, digits, '-' and '_', up to 64 characters.

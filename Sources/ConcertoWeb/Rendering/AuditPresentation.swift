@@ -1,3 +1,4 @@
+import Documents
 import ConcertoCore
 import ConcertoStore
 import Foundation
@@ -46,12 +47,9 @@ enum AuditPresentation {
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
-    /// Quotes a field when needed; a leading =, +, - or @ is neutralised so a spreadsheet
-    /// does not run it as a formula.
+    /// Quotes a field when needed and neutralises what a spreadsheet would run as a formula,
+    /// by the activity export's rule.
     static func csvField(_ value: String) -> String {
-        var value = value
-        if let first = value.first, "=+-@".contains(first) { value = "'" + value }
-        guard value.contains(where: { $0 == ";" || $0 == "\"" || $0 == "," || $0.isNewline }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        ActivityCSV.quoted(value, separator: ";")
     }
 }
