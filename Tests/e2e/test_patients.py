@@ -1,5 +1,6 @@
 """The trust layer as clinicians meet it: care scope, break-the-glass, identity checks, audit."""
 import http.cookiejar
+import os
 import re
 import shutil
 import sqlite3
@@ -91,13 +92,18 @@ def test_creating_a_patient_checks_the_ins_and_offers_the_existing_record(server
     assert browser.find_elements(By.CSS_SELECTOR, "[data-test=clinical]")
 
 
-def verify(server, database):
-    return subprocess.run([server["binary"], "audit", "verify", "--database", f"sqlite:{database}"],
-                          capture_output=True, text=True, timeout=60)
+def audit_command(server, verb, database, checkpoints):
+    """`concerto audit VERB` on a copy of the demo database, with the server's audit key
+    (beside its database) and a folder of checkpoints of our own."""
+    key = os.path.join(os.path.dirname(server["database"]), "audit.key")
+    env = dict(os.environ, CONCERTO_AUDIT_KEY_FILE=key, CONCERTO_AUDIT_CHECKPOINT_DIR=checkpoints)
+    return subprocess.run([server["binary"], "audit", verb, "--database", f"sqlite:{database}"],
+                          capture_output=True, text=True, timeout=60, env=env)
 
 
 def snapshot(server):
-    """A consistent copy of the live demo database, after the browser tests above."""
+    """A consistent copy of the live demo database, after the browser tests above, with
+    the server's signed checkpoints so far."""
     directory = tempfile.mkdtemp(prefix="concerto-audit-")
     path = f"{directory}/copy.sqlite"
     source = sqlite3.connect(server["database"])
@@ -105,6 +111,7 @@ def snapshot(server):
     source.backup(target)
     source.close()
     target.close()
+    shutil.copytree(os.path.join(os.path.dirname(server["database"]), "audit-checkpoints"), f"{directory}/checkpoints")
     return directory, path
 
 
@@ -137,8 +144,12 @@ def make_busy(server, rounds=60):
 def test_audit_verify_passes_on_the_busy_demo_database_and_names_the_first_broken_event(server):
     make_busy(server)
     directory, path = snapshot(server)
+    checkpoints = f"{directory}/checkpoints"
     try:
-        result = verify(server, path)
+        # Pin the copy's head as the server does every 5 minutes.
+        pinned = audit_command(server, "checkpoint", path, checkpoints)
+        assert pinned.returncode == 0, pinned.stderr
+        result = audit_command(server, "verify", path, checkpoints)
         assert result.returncode == 0, result.stderr
         assert "Audit trail intact" in result.stdout
         count = sqlite3.connect(path).execute("SELECT COUNT(*) FROM audit_events").fetchone()[0]
@@ -154,8 +165,16 @@ def test_audit_verify_passes_on_the_busy_demo_database_and_names_the_first_broke
             copy = f"{directory}/{name}.sqlite"
             shutil.copy(path, copy)
             tamper(copy, *statements)
-            result = verify(server, copy)
+            result = audit_command(server, "verify", copy, checkpoints)
             assert result.returncode != 0, name
             assert "event 20" in result.stderr + result.stdout, (name, result.stderr)
+        # The end deleted and the head rewound: only the signed checkpoint can tell.
+        copy = f"{directory}/rewound.sqlite"
+        shutil.copy(path, copy)
+        tamper(copy, f"DELETE FROM audit_events WHERE seq > {count - 5}",
+               f"UPDATE audit_head SET seq = {count - 5}, hash = (SELECT hash FROM audit_events WHERE seq = {count - 5})")
+        result = audit_command(server, "verify", copy, checkpoints)
+        assert result.returncode != 0
+        assert "end of the trail was deleted" in result.stderr, result.stderr
     finally:
         shutil.rmtree(directory, ignore_errors=True)
