@@ -268,7 +268,7 @@ public struct AccessPolicy: Sendable {
         }
     }
 
-    func isInCareTeam(_ facts: AccessFacts, at now: Date) -> Bool {
+    public func isInCareTeam(_ facts: AccessFacts, at now: Date) -> Bool {
         facts.careLinks.contains { link in
             guard link.isActive(at: now) else { return false }
             switch link.party {
@@ -283,6 +283,22 @@ public struct AccessPolicy: Sendable {
             meeting.communityID == community
                 && meeting.startsAt.addingTimeInterval(-meetingLeadTime.seconds) <= now
                 && now < meeting.endsAt.addingTimeInterval(meetingTrailTime.seconds)
+        }
+    }
+}
+
+/// Who may lift a patient's opposition: a physician of the patient's care team, or a
+/// coordinator of a community holding the patient that the patient did not oppose; never
+/// the community the opposition shuts out on its own say-so.
+public enum OppositionRules {
+    public static func mayLift(_ opposition: OppositionScope, _ facts: AccessFacts, policy: AccessPolicy, at now: Date) -> Bool {
+        if facts.isPhysician, policy.isInCareTeam(facts, at: now) { return true }
+        let opposedCommunities = Set(facts.oppositions.filter { $0.isActive(at: now) }.compactMap { opposition -> UUID? in
+            if case .community(let id) = opposition.target { id } else { nil }
+        })
+        return facts.caseCommunities.contains { community in
+            facts.memberships[community]?.status == .active && facts.memberships[community]?.role == .coordinator
+                && !opposedCommunities.contains(community)
         }
     }
 }

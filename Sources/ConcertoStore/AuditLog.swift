@@ -318,7 +318,9 @@ public struct AuditLog: Sendable {
         public var action: String?
         public var from: Date?
         public var until: Date?
-        /// Restricts to events about patients held by this community, or done by its members.
+        /// Restricts to events about this community's patients, the community itself or its
+        /// meetings (not everything its members did elsewhere: other communities' patients
+        /// are none of its coordinators' business).
         public var communityID: UUID?
 
         public init(patientIDs: [UUID]? = nil, actorID: UUID? = nil, action: String? = nil, from: Date? = nil, until: Date? = nil, communityID: UUID? = nil) {
@@ -362,8 +364,8 @@ public struct AuditLog: Sendable {
             if let community = filter.communityID {
                 query = query + """
                      AND (e.patient_id IN (SELECT patient_id FROM cases WHERE community_id = \(bind: community.storageKey))
-                          OR e.actor_id IN (SELECT user_id FROM community_members WHERE community_id = \(bind: community.storageKey))
-                          OR e.resource_id = \(bind: community.storageKey))
+                          OR e.resource_id = \(bind: community.storageKey)
+                          OR e.resource_id IN (SELECT id FROM meetings WHERE community_id = \(bind: community.storageKey)))
                     """
             }
             query = query + " ORDER BY e.seq DESC LIMIT \(literal: limit)"

@@ -115,10 +115,11 @@ public struct CareStore: Sendable {
         }
     }
 
-    public func withdrawOpposition(id: UUID, patientID: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
+    public func withdrawOpposition(id: UUID, patientID: UUID, by userID: UUID, reason: String, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
         return try await database.write { sql in
             let withdrawn = try await sql.raw("""
-                UPDATE oppositions SET withdrawn_at = \(bind: Timestamp.epochSeconds(now)), withdrawn_by = \(bind: userID.storageKey)
+                UPDATE oppositions SET withdrawn_at = \(bind: Timestamp.epochSeconds(now)), withdrawn_by = \(bind: userID.storageKey),
+                       withdrawal_reason = \(bind: reason)
                 WHERE id = \(bind: id.storageKey) AND patient_id = \(bind: patientID.storageKey) AND withdrawn_at IS NULL
                 RETURNING id
                 """).first()

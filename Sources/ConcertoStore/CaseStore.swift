@@ -43,6 +43,7 @@ public struct CaseListItem: Sendable, Equatable {
     public var patientID: UUID
     public var patientName: String
     public var birthDate: String
+    public var communityID: UUID
     public var communityName: String
     public var status: CaseStatus
     public var tumourSiteCode: String?
@@ -270,7 +271,7 @@ public struct CaseStore: Sendable {
     // MARK: Lists and search
 
     static let listColumns = """
-        c.id, c.patient_id, p.birth_name, p.used_name, p.first_name, p.used_first_name, p.birth_date, cm.name AS community_name,
+        c.id, c.patient_id, p.birth_name, p.used_name, p.first_name, p.used_first_name, p.birth_date, c.community_id, cm.name AS community_name,
         c.status, c.tumour_site, c.meeting_id, m.title AS meeting_title, m.starts_at AS meeting_starts_at, c.created_at
         """
     static let listJoins = """
@@ -280,13 +281,15 @@ public struct CaseStore: Sendable {
     static func listItem(from row: any SQLRow) throws -> CaseListItem? {
         guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
               let patient = UUID(storageKey: try row.decode(column: "patient_id", as: String.self)),
+              let community = UUID(storageKey: try row.decode(column: "community_id", as: String.self)),
               let status = CaseStatus(rawValue: try row.decode(column: "status", as: String.self)) else { return nil }
         return CaseListItem(
             id: id, patientID: patient,
             patientName: PatientIdentity.displayName(
                 birthName: try row.decode(column: "birth_name", as: String.self), usedName: try row.decode(column: "used_name", as: String?.self),
                 firstName: try row.decode(column: "first_name", as: String.self), usedFirstName: try row.decode(column: "used_first_name", as: String?.self)),
-            birthDate: try row.decode(column: "birth_date", as: String.self), communityName: try row.decode(column: "community_name", as: String.self),
+            birthDate: try row.decode(column: "birth_date", as: String.self), communityID: community,
+            communityName: try row.decode(column: "community_name", as: String.self),
             status: status, tumourSiteCode: try row.decode(column: "tumour_site", as: String?.self),
             meetingID: try row.decode(column: "meeting_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             meetingTitle: try row.decode(column: "meeting_title", as: String?.self),

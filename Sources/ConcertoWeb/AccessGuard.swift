@@ -98,3 +98,38 @@ extension Parameters {
         return id
     }
 }
+
+extension AccessGuard {
+    /// What a list (agenda, dashboard) may show of each patient's row, as the record pages
+    /// would: nothing when an active opposition covers the row's community or the user's
+    /// organisation (as search leaves such patients out); identity, slot and status for the
+    /// other members; the clinical columns (site, imaging) only for a physician or a
+    /// coordinator of that community the policy lets read the patient's clinical data there.
+    enum ListVisibility: Sendable, Equatable { case hidden, identity, clinical }
+
+    func listVisibility(
+        of rows: [(patient: UUID, community: UUID)], roles: [UUID: CommunityRole], user: UUID, at now: Date = Date()
+    ) async throws -> [ListRowKey: ListVisibility] {
+        var facts: [UUID: AccessFacts?] = [:]
+        var visibility: [ListRowKey: ListVisibility] = [:]
+        for row in rows {
+            let key = ListRowKey(patient: row.patient, community: row.community)
+            guard visibility[key] == nil else { continue }
+            if facts[row.patient] == nil { facts[row.patient] = .some(try await care.accessFacts(userID: user, patientID: row.patient, at: now)) }
+            guard let known = facts[row.patient], let patientFacts = known, !policy.isOpposed(via: row.community, patientFacts, at: now) else {
+                visibility[key] = .hidden
+                continue
+            }
+            let role = roles[row.community]
+            let mayReadClinical = (role == .physician || role == .coordinator)
+                && policy.decide(.readClinical, patientFacts, community: row.community, at: now).allowed
+            visibility[key] = mayReadClinical ? .clinical : .identity
+        }
+        return visibility
+    }
+
+    struct ListRowKey: Hashable, Sendable {
+        let patient: UUID
+        let community: UUID
+    }
+}

@@ -95,8 +95,10 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     // Hospital systems: bearer token, no session and so no CSRF token.
     DocumentAPIController(documents: dependencies.documents, importer: dependencies.importer, cases: dependencies.cases,
                           patients: dependencies.patients, maxBytes: config.cdaMaxBytes).addRoutes(to: router)
+    let guardian = AccessGuard(care: dependencies.care, audit: dependencies.audit, policy: config.accessPolicy)
     let meetingController = MeetingController(
-        meetings: dependencies.meetings, imagingStudies: dependencies.imagingStudies, communities: dependencies.communities, audit: dependencies.audit, renderer: dependencies.renderer,
+        meetings: dependencies.meetings, imagingStudies: dependencies.imagingStudies, communities: dependencies.communities, audit: dependencies.audit,
+        guardian: guardian, renderer: dependencies.renderer,
         horizonMonths: config.meetingHorizonMonths, linkBase: config.linkBase
     )
     meetingController.addPublicRoutes(to: router)
@@ -118,10 +120,10 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     LanguageController(users: dependencies.users).addRoutes(to: web)
 
     let authenticated = web.group(context: AuthenticatedContext.self)
-    DashboardController(communities: dependencies.communities, meetings: dependencies.meetings, cases: dependencies.cases, renderer: dependencies.renderer)
+    DashboardController(communities: dependencies.communities, meetings: dependencies.meetings, cases: dependencies.cases, guardian: guardian,
+                        renderer: dependencies.renderer)
         .addRoutes(to: authenticated)
     AccountController(users: dependencies.users, lockout: config.lockout, renderer: dependencies.renderer).addRoutes(to: authenticated)
-    let guardian = AccessGuard(care: dependencies.care, audit: dependencies.audit, policy: config.accessPolicy)
     PatientController(
         patients: dependencies.patients, care: dependencies.care, communities: dependencies.communities,
         organisations: dependencies.organisations, documents: dependencies.documents, audit: dependencies.audit, guardian: guardian,

@@ -79,7 +79,7 @@ import Testing
                             case .withdrawn:
                                 try await care.recordOpposition(patientID: patient, target: .community(community.id), by: creator, audit: draft(.oppositionRecord), at: t.pastStart)
                                 let id = try #require(try await care.oppositions(of: patient).first?.id)
-                                #expect(try await care.withdrawOpposition(id: id, patientID: patient, by: creator, audit: draft(.oppositionWithdraw), at: t.recent))
+                                #expect(try await care.withdrawOpposition(id: id, patientID: patient, by: creator, reason: "Patient revenu sur son choix", audit: draft(.oppositionWithdraw), at: t.recent))
                             case .none: break
                             }
                             switch meeting {

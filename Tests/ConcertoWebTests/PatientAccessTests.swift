@@ -219,10 +219,15 @@ func denials(_ d: AppDependencies, patient: UUID, actor: UUID) async throws -> [
                     #expect(first.text.contains("ne peut pas lever"))
                     #expect(try await d.care.accessFacts(userID: world.southPhysician.id, patientID: world.southPatient)?.grants.isEmpty == true)
                 }
-                // Withdrawing the opposition gives the care team its access back.
+                // Withdrawing the opposition (a physician of the care team, with the reason)
+                // gives the care team its access back; the secretary may not lift it.
                 let opposition = try #require(try await d.care.oppositions(of: world.southPatient).first)
                 try await secretary.get(SiteURL.patient(world.southPatient).path)
-                #expect(try await secretary.post(SiteURL.patientOppositionWithdraw(world.southPatient, opposition: opposition.id).path, form: []).status == .seeOther)
+                #expect(try await secretary.post(SiteURL.patientOppositionWithdraw(world.southPatient, opposition: opposition.id).path,
+                                                 form: [("reason", "La patiente revient sur son choix")]).status == .forbidden)
+                try await browser.get(SiteURL.patient(world.southPatient).path)
+                #expect(try await browser.post(SiteURL.patientOppositionWithdraw(world.southPatient, opposition: opposition.id).path,
+                                               form: [("reason", "La patiente revient sur son choix")]).status == .seeOther)
                 #expect(try await browser.get(SiteURL.patient(world.southPatient).path).text.contains("data-test=\"clinical\""))
             }
         }

@@ -10,6 +10,8 @@ struct DashboardController: Sendable {
     let communities: CommunityStore
     let meetings: MeetingStore
     let cases: CaseStore
+    /// Lists are reads: each case shows as the policy lets this user see its patient.
+    let guardian: AccessGuard
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
@@ -91,9 +93,14 @@ struct DashboardController: Sendable {
         async let upcoming = meetings.meetings(inCommunities: activeIDs, from: now.addingTimeInterval(-4 * 3600), to: now.addingTimeInterval(62 * 86_400), limit: 5)
         async let mine = cases.cases(createdBy: context.user.id, inCommunities: physicianIn, limit: 10)
         async let pending = cases.cases(withStatus: [.discussed], inCommunities: coordinatorIn, limit: 20)
+        let (myCases, toValidate) = (try await mine, try await pending)
+        let roles = Dictionary(active.map { ($0.community.id, $0.membership.role) }, uniquingKeysWith: { first, _ in first })
+        let visibility = try await guardian.listVisibility(of: (myCases + toValidate).map { ($0.patientID, $0.communityID) }, roles: roles,
+                                                           user: context.user.id, at: now)
         let lists = DashboardLists(
             casesLabel: pages.text("meeting_cases"), cancelledLabel: pages.text("meeting_cancelled"), agendaLabel: pages.text("meeting_agenda"),
-            statusLabels: pages.caseStatusLabels
+            statusLabels: pages.caseStatusLabels,
+            visibility: { visibility[AccessGuard.ListRowKey(patient: $0.patientID, community: $0.communityID)] ?? .hidden }
         )
         let content = DashboardContent(
             displayName: context.user.displayName,
@@ -102,8 +109,8 @@ struct DashboardController: Sendable {
             mayCreatePatient: memberships.contains { $0.membership.status == .active && $0.membership.role != .observer },
             isPlatformAdmin: context.user.isAdmin,
             upcomingMeetingsHTML: lists.meetings(try await upcoming),
-            myCasesHTML: physicianIn.isEmpty ? nil : lists.cases(try await mine, showingStatus: true),
-            toValidateHTML: coordinatorIn.isEmpty ? nil : lists.cases(try await pending, showingStatus: false)
+            myCasesHTML: physicianIn.isEmpty ? nil : lists.cases(myCases, showingStatus: true),
+            toValidateHTML: coordinatorIn.isEmpty ? nil : lists.cases(toValidate, showingStatus: false)
         )
         return try renderer.html("dashboard", pages.page(content))
     }
@@ -117,6 +124,8 @@ struct DashboardLists: Sendable {
     let cancelledLabel: String
     let agendaLabel: String
     let statusLabels: [CaseStatus: String]
+    /// How much of each case this user may see (hidden cases are left out).
+    var visibility: @Sendable (CaseListItem) -> AccessGuard.ListVisibility = { _ in .clinical }
 
     func meetings(_ meetings: [MeetingRecord]) -> String {
         var out = ""
@@ -135,11 +144,13 @@ struct DashboardLists: Sendable {
         var out = ""
         out.reserveCapacity(items.count * 250)
         for item in items {
+            let shown = visibility(item)
+            if shown == .hidden { continue }
             out += "<li><a href=\"\(SiteURL.caseItem(item.id).path)\"><strong>\(HTMLEscaping.escape(item.patientName))</strong></a> "
             if showingStatus {
                 out += "<span class=\"badge status--\(item.status.rawValue)\">\(HTMLEscaping.escape(statusLabels[item.status] ?? item.status.rawValue))</span> "
             }
-            out += "<span class=\"muted\">\(HTMLEscaping.escape(item.tumourSiteCode ?? ""))"
+            out += "<span class=\"muted\">\(HTMLEscaping.escape(shown == .clinical ? item.tumourSiteCode ?? "" : ""))"
             if let meeting = item.meetingStartsAt { out += " · \(HTMLEscaping.escape(DisplayFormat.dateTime(meeting)))" }
             out += "</span></li>"
         }

@@ -13,6 +13,8 @@ struct MeetingController: Sendable {
     let imagingStudies: ImagingStore
     let communities: CommunityStore
     let audit: AuditLog
+    /// Lists are reads: the agenda shows each row as the policy lets this viewer see it.
+    let guardian: AccessGuard
     let renderer: Renderer
     let horizonMonths: Int
     /// The base of absolute links (`AppConfiguration.linkBase`), never the request's Host.
@@ -359,10 +361,13 @@ struct MeetingController: Sendable {
                                                   reason: AccessReason.communityMember.rawValue))
         let slot = Self.slotMinutes(meeting, count: items.count)
         let mayReorder = loaded.isCoordinator && meeting.status == .scheduled && Date() < meeting.endsAt
+        let visibility = try await guardian.listVisibility(of: items.map { ($0.patientID, meeting.communityID) },
+                                                           roles: [meeting.communityID: loaded.role], user: context.user.id)
         let rows = AgendaRows(
             startsAt: ParisCalendar.time(of: meeting.startsAt), slotMinutes: slot,
             statusLabels: pages.caseStatusLabels,
             studies: studies,
+            visibility: { visibility[AccessGuard.ListRowKey(patient: $0.patientID, community: meeting.communityID)] ?? .hidden },
             reorder: mayReorder ? .init(meetingID: meeting.id, csrfToken: pages.sessions.csrfToken(language: pages.language),
                                         up: pages.text("agenda_up"), down: pages.text("agenda_down")) : nil
         )
@@ -447,19 +452,24 @@ struct AgendaRows: Sendable {
     let statusLabels: [CaseStatus: String]
     /// Studies attached to each case: modality and date, so the board sees what imaging comes.
     var studies: [UUID: [AttachedStudy]] = [:]
+    /// How much of a row this viewer may see: hidden rows keep their slot but are not shown.
+    var visibility: @Sendable (AgendaItem) -> AccessGuard.ListVisibility = { _ in .clinical }
     let reorder: Reorder?
 
     func html(_ items: [AgendaItem]) -> String {
         var out = ""
         out.reserveCapacity(items.count * 700)
         for (index, item) in items.enumerated() {
+            let shown = visibility(item)
+            if shown == .hidden { continue }
+            let clinical = shown == .clinical
             let minutes = startsAt.hour * 60 + startsAt.minute + index * slotMinutes
-            let site = item.tumourSiteCode.map { "\($0) · \(Terminology.tumourSites.concept($0)?.label ?? "")" } ?? ""
+            let site = clinical ? item.tumourSiteCode.map { "\($0) · \(Terminology.tumourSites.concept($0)?.label ?? "")" } ?? "" : ""
             out += "<tr data-test=\"agenda-row\"><td>\(index + 1)</td><td>\(Digits.padded(minutes / 60 % 24, 2)):\(Digits.padded(minutes % 60, 2))</td>"
             out += "<td><a href=\"\(SiteURL.caseItem(item.caseID).path)\"><strong>\(HTMLEscaping.escape(item.patientName))</strong></a>"
             out += " <span class=\"muted\">\(item.birthDate.french)</span></td><td>\(HTMLEscaping.escape(site))</td>"
             out += "<td>\(HTMLEscaping.escape(item.presenterName ?? ""))</td><td class=\"study-summary\" data-test=\"agenda-imaging\">"
-            for (number, study) in (studies[item.caseID] ?? []).enumerated() {
+            for (number, study) in (clinical ? studies[item.caseID] ?? [] : []).enumerated() {
                 let reference = study.reference
                 out += number == 0 ? "" : "<br>"
                 out += HTMLEscaping.escape(reference.modalities.joined(separator: ", ")) + " " + (reference.studyDate?.french ?? "")

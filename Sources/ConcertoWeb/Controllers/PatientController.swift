@@ -367,7 +367,8 @@ struct PatientController: Sendable {
                 return ViewFields([
                     "target": row.targetName, "recordedBy": row.recordedByName, "recordedAt": DisplayFormat.dateTime(row.scope.recordedAt),
                     "withdrawnAt": row.scope.withdrawnAt.map(DisplayFormat.dateTime), "active": active ? true : nil,
-                    "withdrawURL": active && writeAdmin ? SiteURL.patientOppositionWithdraw(patientID, opposition: row.id).path : nil,
+                    "withdrawURL": active && writeAdmin && OppositionRules.mayLift(row.scope, facts, policy: guardian.policy, at: now)
+                        ? SiteURL.patientOppositionWithdraw(patientID, opposition: row.id).path : nil,
                 ])
             },
             mayDeclareCare: clinical.allowed && guardian.policy.decide(.declareCare, facts, at: now).allowed,
@@ -452,7 +453,19 @@ struct PatientController: Sendable {
         let patientID = try context.parameters.uuid("id")
         let oppositionID = try context.parameters.uuid("item")
         let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .oppositionWithdraw, auditAllowed: false, context: context)
-        guard try await care.withdrawOpposition(id: oppositionID, patientID: patientID, by: context.user.id, audit: guardian.allowedEvent(
+        guard let opposition = try await care.oppositions(of: patientID).first(where: { $0.id == oppositionID && $0.scope.withdrawnAt == nil }) else {
+            throw AppError.notFound
+        }
+        guard OppositionRules.mayLift(opposition.scope, outcome.facts, policy: guardian.policy, at: Date()) else {
+            try await audit.record(context.auditDraft(.oppositionWithdraw, resourceType: "opposition", resourceID: oppositionID.storageKey, patientID: patientID,
+                                                      outcome: .denied, reason: "not_care_team_or_coordinator"))
+            throw AppError.forbidden
+        }
+        guard let reason = context.form?.trimmed("reason"), (5...500).contains(reason.count) else {
+            context.sessions.flash(.error, "flash_opposition_reason_required")
+            return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+        }
+        guard try await care.withdrawOpposition(id: oppositionID, patientID: patientID, by: context.user.id, reason: reason, audit: guardian.allowedEvent(
             outcome.decision, auditAction: .oppositionWithdraw, resourceType: "opposition", resourceID: oppositionID.storageKey, patientID: patientID, context: context))
         else { throw AppError.notFound }
         context.sessions.flash(.success, "flash_opposition_withdrawn")

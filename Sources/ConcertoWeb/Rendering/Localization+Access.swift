@@ -179,6 +179,8 @@ extension Localization {
         "opposition_recorded": ("recueillie le", "recorded on"),
         "opposition_record": ("Le patient s'oppose au partage avec", "The patient opposes sharing with"),
         "opposition_submit": ("Enregistrer l'opposition", "Record the opposition"),
+        "opposition_withdraw_reason": ("Motif de la levée (obligatoire)", "Why it is lifted (required)"),
+        "flash_opposition_reason_required": ("Indiquez le motif de la levée de l'opposition (5 caractères au moins) : rien n'a été changé.", "Give the reason for lifting the opposition (at least 5 characters): nothing was changed."),
         "opposition_withdraw": ("Enregistrer la levée", "Record the withdrawal"),
         "opposition_none": ("Aucune opposition.", "No opposition."),
 
