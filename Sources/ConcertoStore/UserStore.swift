@@ -145,17 +145,56 @@ public struct UserStore: Sendable {
     }
 
     /// Counts one failed login under `policy`, atomically; returns the new state.
-    public func recordFailedLogin(id: UUID, policy: LoginLockoutPolicy, at now: Date = Date()) async throws -> LoginLockoutPolicy.State {
-        try await database.write { sql in
-            guard let row = try await Self.row(id: id, on: sql) else { throw StoreError.notFound }
-            let state = policy.recordingFailure(row.credentials.lockout, at: now)
-            try await sql.raw("""
-                UPDATE users SET failed_logins = \(bind: Int64(state.failedAttempts)),
-                                 locked_until = \(bind: state.lockedUntil.map(Timestamp.epochSeconds))
+    /// Takes one attempt at the password or the second factor, before it is checked, in
+    /// one atomic UPDATE … RETURNING: parallel guesses each take their own number, so no
+    /// more than `maximumFailures` of them are ever checked before the lock, as when they
+    /// come one after the other. A lock that ran out starts a fresh count. The attempt is
+    /// refused while the account is locked or once the allowance is used up (which locks it):
+    /// the state returned is then locked. Otherwise the caller checks the secret and then
+    /// calls `recordFailedLogin` or `resetFailedLogins`.
+    public func reserveLoginAttempt(id: UUID, policy: LoginLockoutPolicy, at now: Date = Date()) async throws -> LoginLockoutPolicy.State {
+        let nowSeconds = Timestamp.epochSeconds(now)
+        let until = Timestamp.epochSeconds(now.addingTimeInterval(policy.lockDuration.seconds))
+        let maximum = Int64(policy.maximumFailures)
+        return try await database.write { sql -> LoginLockoutPolicy.State in
+            guard let row = try await sql.raw("""
+                UPDATE users SET
+                    failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= \(bind: nowSeconds) THEN 1 ELSE failed_logins + 1 END,
+                    locked_until = CASE
+                        WHEN locked_until IS NOT NULL AND locked_until > \(bind: nowSeconds) THEN locked_until
+                        WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= \(bind: nowSeconds) THEN 1 ELSE failed_logins + 1 END) > \(bind: maximum)
+                            THEN \(bind: until)
+                        ELSE NULL END
                 WHERE id = \(bind: id.storageKey)
-                """).run()
-            return state
+                RETURNING failed_logins, locked_until
+                """).first() else { throw StoreError.notFound }
+            return LoginLockoutPolicy.State(
+                failedAttempts: Int(try row.decode(column: "failed_logins", as: Int64.self)),
+                lockedUntil: try row.decode(column: "locked_until", as: Int64?.self).map(Timestamp.date(epochSeconds:)))
         }
+    }
+
+    /// The attempt taken by `reserveLoginAttempt` succeeded but the login goes on (the
+    /// second factor follows): it is given back, so a right password neither counts as a
+    /// failure nor wipes the earlier ones.
+    public func releaseLoginAttempt(id: UUID) async throws {
+        try await database.write { sql in
+            try await sql.raw("UPDATE users SET failed_logins = failed_logins - 1 WHERE id = \(bind: id.storageKey) AND failed_logins > 0").run()
+        }
+    }
+
+    /// The attempt taken by `reserveLoginAttempt` failed: the account locks when that was
+    /// the last one allowed. Returns the state to explain.
+    public func recordFailedLogin(id: UUID, attempt: LoginLockoutPolicy.State, policy: LoginLockoutPolicy, at now: Date = Date()) async throws -> LoginLockoutPolicy.State {
+        guard attempt.failedAttempts >= policy.maximumFailures else { return attempt }
+        let until = now.addingTimeInterval(policy.lockDuration.seconds)
+        try await database.write { sql in
+            try await sql.raw("""
+                UPDATE users SET locked_until = \(bind: Timestamp.epochSeconds(until))
+                WHERE id = \(bind: id.storageKey) AND (locked_until IS NULL OR locked_until <= \(bind: Timestamp.epochSeconds(now)))
+                """).run()
+        }
+        return LoginLockoutPolicy.State(failedAttempts: attempt.failedAttempts, lockedUntil: until)
     }
 
     public func resetFailedLogins(id: UUID) async throws {

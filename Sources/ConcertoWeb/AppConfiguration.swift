@@ -29,6 +29,8 @@ public struct AppConfiguration: Sendable {
     public var migrationsDirectory = "Migrations"
     public var sessionLifetime = SessionLifetimePolicy()
     public var lockout = LoginLockoutPolicy()
+    /// Login and second-factor attempts allowed per client address and minute.
+    public var loginAttemptsPerMinute = 20
     /// bcrypt work factor; tests lower it to stay fast.
     public var bcryptCost: UInt8 = 12
     /// Largest form body accepted, in bytes (uploads have their own limit, `cdaMaxBytes`).
@@ -153,6 +155,10 @@ public struct AppConfiguration: Sendable {
         if let hours = environment["CONCERTO_SESSION_MAX_HOURS"] {
             guard let value = Int(hours), value > 0 else { throw ConfigurationError.invalid("CONCERTO_SESSION_MAX_HOURS", hours) }
             config.sessionLifetime.absoluteTimeout = .seconds(value * 3600)
+        }
+        if let attempts = environment["CONCERTO_LOGIN_ATTEMPTS_PER_MINUTE"] {
+            guard let value = Int(attempts), (1...10_000).contains(value) else { throw ConfigurationError.invalid("CONCERTO_LOGIN_ATTEMPTS_PER_MINUTE", attempts) }
+            config.loginAttemptsPerMinute = value
         }
         if let cost = environment["CONCERTO_BCRYPT_COST"] {
             guard let value = UInt8(cost), (4...31).contains(value) else { throw ConfigurationError.invalid("CONCERTO_BCRYPT_COST", cost) }

@@ -115,7 +115,8 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
                                         isUploadPath: SiteURL.isUploadPath))
     AuthController(
         users: dependencies.users, audit: dependencies.audit, passwords: dependencies.passwords, lockout: config.lockout,
-        lifetime: config.sessionLifetime, sessionStorage: sessionStorage, renderer: dependencies.renderer
+        lifetime: config.sessionLifetime, sessionStorage: sessionStorage, renderer: dependencies.renderer,
+        rateLimiter: AttemptRateLimiter(limit: config.loginAttemptsPerMinute)
     ).addRoutes(to: web)
     LanguageController(users: dependencies.users).addRoutes(to: web)
 
@@ -123,7 +124,8 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     DashboardController(communities: dependencies.communities, meetings: dependencies.meetings, cases: dependencies.cases, guardian: guardian,
                         renderer: dependencies.renderer)
         .addRoutes(to: authenticated)
-    AccountController(users: dependencies.users, lockout: config.lockout, renderer: dependencies.renderer).addRoutes(to: authenticated)
+    AccountController(users: dependencies.users, lockout: config.lockout, passwords: dependencies.passwords, renderer: dependencies.renderer)
+        .addRoutes(to: authenticated)
     PatientController(
         patients: dependencies.patients, care: dependencies.care, communities: dependencies.communities,
         organisations: dependencies.organisations, documents: dependencies.documents, audit: dependencies.audit, guardian: guardian,

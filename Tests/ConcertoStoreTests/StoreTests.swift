@@ -42,14 +42,50 @@ import Testing
             try await store.create(user, passwordHash: "hash")
             let policy = LoginLockoutPolicy(maximumFailures: 2, lockDuration: .seconds(60))
             let now = Date()
-            _ = try await store.recordFailedLogin(id: user.id, policy: policy, at: now)
-            let state = try await store.recordFailedLogin(id: user.id, policy: policy, at: now)
+            for _ in 1...2 {
+                let attempt = try await store.reserveLoginAttempt(id: user.id, policy: policy, at: now)
+                #expect(!policy.isLocked(attempt, at: now))
+                _ = try await store.recordFailedLogin(id: user.id, attempt: attempt, policy: policy, at: now)
+            }
+            // The third attempt is refused before any check.
+            let state = try await store.reserveLoginAttempt(id: user.id, policy: policy, at: now)
             #expect(policy.isLocked(state, at: now))
             let stored = try await store.credentials(id: user.id)?.lockout
-            #expect(stored?.failedAttempts == 2)
+            #expect(stored?.failedAttempts == 3)
             #expect(policy.isLocked(stored!, at: now))
             try await store.resetFailedLogins(id: user.id)
             #expect(try await store.credentials(id: user.id)?.lockout == .init(failedAttempts: 0, lockedUntil: nil))
+            // A lock that ran out starts a fresh count.
+            _ = try await store.recordFailedLogin(id: user.id, attempt: .init(failedAttempts: 2, lockedUntil: nil), policy: policy, at: now)
+            let later = now.addingTimeInterval(61)
+            let fresh = try await store.reserveLoginAttempt(id: user.id, policy: policy, at: later)
+            #expect(fresh == .init(failedAttempts: 1, lockedUntil: nil))
+        }
+    }
+
+    /// Attack: parallel wrong passwords each read the counter before any of them wrote it,
+    /// so far more than the allowed guesses were checked. Now each attempt takes its number
+    /// atomically before the check: 30 at once get no more checks than 30 in a row.
+    @Test func parallelAttemptsCountAndLockLikeSequentialOnes() async throws {
+        try await TestDatabase.withMigrated { database in
+            let store = UserStore(database: database)
+            let user = makeUser()
+            try await store.create(user, passwordHash: "hash")
+            let policy = LoginLockoutPolicy(maximumFailures: 5, lockDuration: .seconds(900))
+            let checked = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<30 {
+                    group.addTask {
+                        let attempt = try await store.reserveLoginAttempt(id: user.id, policy: policy)
+                        guard !policy.isLocked(attempt, at: Date()) else { return false }
+                        _ = try await store.recordFailedLogin(id: user.id, attempt: attempt, policy: policy)
+                        return true
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(checked == 5)
+            let stored = try #require(try await store.credentials(id: user.id)?.lockout)
+            #expect(policy.isLocked(stored, at: Date()))
         }
     }
 

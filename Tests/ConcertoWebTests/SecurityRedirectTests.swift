@@ -19,7 +19,8 @@ import Testing
     /// One server for the whole table (a fresh browser per payload): each payload is a
     /// crafted link to the login page, then the login form posted with it.
     @Test func loginNeverLeadsOffSite() async throws {
-        try await withTestApp { server, dependencies in
+        // One client address for the whole table: lift the per-address limit (tested apart).
+        try await withTestApp(configure: { $0.loginAttemptsPerMinute = 1000 }) { server, dependencies in
             try await createUser(dependencies)
             for next in Self.offSite {
                 let browser = server.fresh()

@@ -9,6 +9,7 @@ import Mustache
 struct AccountController: Sendable {
     let users: UserStore
     let lockout: LoginLockoutPolicy
+    let passwords: PasswordHasher
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
@@ -115,20 +116,32 @@ struct AccountController: Sendable {
         return .redirect(to: SiteURL.account.path, type: .normal)
     }
 
-    /// Turning the second factor off needs a current code, so a borrowed session cannot.
+    /// Turning the second factor off needs the password and a current code, so a borrowed
+    /// session cannot; each try counts against the account's lock like a login.
     @Sendable func disable(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         guard let credentials = try await users.credentials(id: context.user.id), let secret = credentials.totpSecret else {
             return .redirect(to: SiteURL.account.path, type: .normal)
         }
         let now = Date()
-        guard let step = TwoFactor.matchingStep(code: context.form?["code"] ?? "", secret: secret, at: now),
+        let pages = PageBuilder(request: request, context: context)
+        func refuse(_ message: String, status: HTTPResponse.Status) async throws -> Response {
+            let user = try await users.find(id: context.user.id) ?? context.user
+            return try renderAccount(request: request, context: context, user: user, error: message, status: status)
+        }
+        let attempt = try await users.reserveLoginAttempt(id: context.user.id, policy: lockout, at: now)
+        if lockout.isLocked(attempt, at: now) {
+            return try await refuse(pages.text("login_error_locked", ["failures": String(lockout.maximumFailures),
+                                                                       "minutes": String(max(1, lockout.minutesRemaining(attempt, at: now)))]),
+                                    status: .forbidden)
+        }
+        guard let password = context.form?["password"], !password.isEmpty, try await passwords.verify(password, hash: credentials.passwordHash),
+              let step = TwoFactor.matchingStep(code: context.form?["code"] ?? "", secret: secret, at: now),
               try await users.consumeTOTPStep(id: context.user.id, step: step)
         else {
-            _ = try await users.recordFailedLogin(id: context.user.id, policy: lockout, at: now)
-            let pages = PageBuilder(request: request, context: context)
-            let user = try await users.find(id: context.user.id) ?? context.user
-            return try renderAccount(request: request, context: context, user: user, error: pages.text("totp_error_invalid"), status: .unprocessableContent)
+            _ = try await users.recordFailedLogin(id: context.user.id, attempt: attempt, policy: lockout, at: now)
+            return try await refuse(pages.text("totp_error_disable"), status: .unprocessableContent)
         }
+        try await users.resetFailedLogins(id: context.user.id)
         try await users.setTOTPSecret(id: context.user.id, secret: nil)
         context.sessions.updateUser { $0.totpEnabled = false }
         context.sessions.flash(.success, "flash_totp_disabled")

@@ -15,6 +15,8 @@ struct AuthController: Sendable {
     let lifetime: SessionLifetimePolicy
     let sessionStorage: SessionStorage<WebSession>
     let renderer: Renderer
+    /// Attempts per client address (password and second factor together).
+    let rateLimiter: AttemptRateLimiter
     /// How long the second-factor step may take after the password was accepted.
     let pendingLoginTimeout: TimeInterval = 300
 
@@ -67,6 +69,14 @@ struct AuthController: Sendable {
         return try renderer.html("login", pages.page(content))
     }
 
+    /// The 429 answer once an address has used its attempts for the minute.
+    private func slowDown(_ retryAfter: Int, context: AppRequestContext, render: (String) throws -> Response, pages: PageBuilder) throws -> Response {
+        context.logger.notice("login attempts rate-limited")
+        var response = try render(pages.text("login_error_too_many", ["seconds": String(retryAfter)]))
+        response.headers[.retryAfter] = String(retryAfter)
+        return response
+    }
+
     @Sendable func submitLogin(_ request: Request, context: AppRequestContext) async throws -> Response {
         let form = context.form ?? FormData(fields: [:])
         let pages = PageBuilder(request: request, context: context)
@@ -74,6 +84,9 @@ struct AuthController: Sendable {
         func refuse(_ message: String, status: HTTPResponse.Status) throws -> Response {
             let content = LoginContent(email: form.trimmed("email") ?? "", next: SafeRedirect.keep(form["next"]), error: message, info: nil)
             return try renderer.html("login", pages.page(content), status: status)
+        }
+        if let retryAfter = rateLimiter.take(context.clientAddress ?? "unknown") {
+            return try slowDown(retryAfter, context: context, render: { try refuse($0, status: .tooManyRequests) }, pages: pages)
         }
         guard let email = form.trimmed("email"), let password = form["password"], !password.isEmpty else {
             return try refuse(pages.text("login_error_missing"), status: .badRequest)
@@ -84,13 +97,16 @@ struct AuthController: Sendable {
             try await audit.record(context.auditDraft(.loginFailed, actor: nil, resourceType: "session", outcome: .failure, reason: "unknown_account"))
             return try refuse(pages.text("login_error_invalid"), status: .unauthorized)
         }
-        if lockout.isLocked(credentials.lockout, at: now) {
+        // The attempt is counted before the password is checked: parallel guesses cannot
+        // get more checks than the lock allows.
+        let attempt = try await users.reserveLoginAttempt(id: user.id, policy: lockout, at: now)
+        if lockout.isLocked(attempt, at: now) {
             try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "locked"))
-            return try refuse(lockedMessage(credentials.lockout, pages: pages, now: now), status: .forbidden)
+            return try refuse(lockedMessage(attempt, pages: pages, now: now), status: .forbidden)
         }
         guard try await passwords.verify(password, hash: credentials.passwordHash) else {
             try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "wrong_password"))
-            let state = try await users.recordFailedLogin(id: user.id, policy: lockout, at: now)
+            let state = try await users.recordFailedLogin(id: user.id, attempt: attempt, policy: lockout, at: now)
             if lockout.isLocked(state, at: now) {
                 context.logger.notice("account locked after failed logins")
                 return try refuse(lockedMessage(state, pages: pages, now: now), status: .forbidden)
@@ -100,6 +116,7 @@ struct AuthController: Sendable {
         // The failure count is reset only once the whole login succeeds: otherwise the
         // password alone would reopen unlimited guesses at the second factor.
         if credentials.totpSecret != nil {
+            try await users.releaseLoginAttempt(id: user.id)
             try await rotateSession(request: request, context: context) { session in
                 session.pendingUserID = user.id
                 session.pendingSince = now
@@ -122,6 +139,11 @@ struct AuthController: Sendable {
 
     @Sendable func submitTOTP(_ request: Request, context: AppRequestContext) async throws -> Response {
         let pages = PageBuilder(request: request, context: context)
+        if let retryAfter = rateLimiter.take(context.clientAddress ?? "unknown") {
+            return try slowDown(retryAfter, context: context, render: {
+                try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: $0)), status: .tooManyRequests)
+            }, pages: pages)
+        }
         guard let userID = pendingUserID(context) else {
             context.sessions.flash(.error, "totp_error_expired")
             return .redirect(to: SiteURL.login.path, type: .normal)
@@ -132,8 +154,9 @@ struct AuthController: Sendable {
         else {
             return .redirect(to: SiteURL.login.path, type: .normal)
         }
-        if lockout.isLocked(credentials.lockout, at: now) {
-            let content = TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: lockedMessage(credentials.lockout, pages: pages, now: now))
+        let attempt = try await users.reserveLoginAttempt(id: userID, policy: lockout, at: now)
+        if lockout.isLocked(attempt, at: now) {
+            let content = TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: lockedMessage(attempt, pages: pages, now: now))
             return try renderer.html("login_totp", pages.page(content), status: .forbidden)
         }
         let code = context.form?["code"] ?? ""
@@ -141,7 +164,7 @@ struct AuthController: Sendable {
               try await users.consumeTOTPStep(id: userID, step: step)
         else {
             try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "wrong_totp"))
-            let state = try await users.recordFailedLogin(id: userID, policy: lockout, at: now)
+            let state = try await users.recordFailedLogin(id: userID, attempt: attempt, policy: lockout, at: now)
             let message = lockout.isLocked(state, at: now)
                 ? lockedMessage(state, pages: pages, now: now) : pages.text("totp_error_invalid")
             return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: message)), status: .unauthorized)

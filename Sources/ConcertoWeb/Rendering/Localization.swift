@@ -37,6 +37,8 @@ public enum Localization {
                        "Enter the 6-digit code shown by your authenticator app."),
         "totp_code": ("Code de vérification", "Verification code"),
         "totp_submit": ("Vérifier", "Verify"),
+        "totp_error_disable": ("Mot de passe ou code incorrect : la double authentification reste active.", "Wrong password or code: two-factor authentication stays on."),
+        "login_error_too_many": ("Trop de tentatives de connexion depuis cette adresse : réessayez dans {seconds} secondes.", "Too many login attempts from this address: try again in {seconds} seconds."),
         "totp_error_invalid": ("Code incorrect ou expiré.", "Incorrect or expired code."),
         "totp_error_expired": ("La vérification a expiré : reconnectez-vous.", "Verification timed out: please log in again."),
 
@@ -60,6 +62,7 @@ public enum Localization {
         "account_totp_enable": ("Activer la double authentification", "Turn on two-factor authentication"),
         "account_totp_disable": ("Désactiver", "Turn off"),
         "account_totp_disable_code": ("Code actuel pour confirmer", "Current code to confirm"),
+        "account_totp_disable_password": ("Votre mot de passe", "Your password"),
         "totp_enrol_title": ("Activer la double authentification", "Turn on two-factor authentication"),
         "totp_enrol_intro": ("Ajoutez un compte dans votre application d'authentification (FreeOTP, Aegis, Google Authenticator…) avec la clé ci-dessous, puis saisissez le code qu'elle affiche.",
                              "Add an account in your authenticator app (FreeOTP, Aegis, Google Authenticator…) with the key below, then enter the code it shows."),
