@@ -43,7 +43,7 @@ func seed(_ database: Database, patients patientCount: Int, events: Int) async t
     let actorIDs = userIDs, readPatients = patientIDs
     var written = 0
     while written < events {
-        let batch = min(5_000, events - written)
+        let batch = min(1_000, events - written)
         try await database.write { sql in
             for index in 0..<batch {
                 _ = try await AuditLog.append(AuditDraft(actorID: actorIDs[index % actorIDs.count], organisationID: organisation.id, action: .patientRead,

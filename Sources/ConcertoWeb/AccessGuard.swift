@@ -110,13 +110,13 @@ extension AccessGuard {
     func listVisibility(
         of rows: [(patient: UUID, community: UUID)], roles: [UUID: CommunityRole], user: UUID, at now: Date = Date()
     ) async throws -> [ListRowKey: ListVisibility] {
-        var facts: [UUID: AccessFacts?] = [:]
+        // One query for every row's patient.
+        let facts = try await care.accessFacts(userID: user, patientIDs: Array(Set(rows.map(\.patient))), at: now)
         var visibility: [ListRowKey: ListVisibility] = [:]
         for row in rows {
             let key = ListRowKey(patient: row.patient, community: row.community)
             guard visibility[key] == nil else { continue }
-            if facts[row.patient] == nil { facts[row.patient] = .some(try await care.accessFacts(userID: user, patientID: row.patient, at: now)) }
-            guard let known = facts[row.patient], let patientFacts = known, !policy.isOpposed(via: row.community, patientFacts, at: now) else {
+            guard let patientFacts = facts[row.patient], !policy.isOpposed(via: row.community, patientFacts, at: now) else {
                 visibility[key] = .hidden
                 continue
             }

@@ -74,6 +74,16 @@ import Testing
         }
     }
 
+    /// Deletes the events after `last` and moves the head back onto it: the chain alone
+    /// is consistent again.
+    func deleteTheEndAndRewindTheHead(_ database: Database, keeping last: Int64) async throws {
+        let kept = try #require(try await events(database).first { $0.sequence == last })
+        try await database.write { sql in
+            try await sql.raw("DELETE FROM audit_events WHERE seq > \(bind: last)").run()
+            try await sql.raw("UPDATE audit_head SET seq = \(bind: last), hash = \(bind: kept.hash) WHERE id = 1").run()
+        }
+    }
+
     @Test func anEditedEventIsCaught() async throws {
         try await withPinnedTrail { database, log, directory in
             try await database.write { try await $0.raw("UPDATE audit_events SET outcome = 'denied' WHERE seq = 4").run() }
@@ -117,13 +127,8 @@ import Testing
 
     @Test func aRewoundHeadIsCaught() async throws {
         try await withPinnedTrail { database, log, directory in
-            // Delete the last three events and move the head back onto the ninth: the chain
-            // alone is consistent again.
-            let ninth = try #require(try await events(database).first { $0.sequence == 9 })
-            try await database.write { sql in
-                try await sql.raw("DELETE FROM audit_events WHERE seq >= 10").run()
-                try await sql.raw("UPDATE audit_head SET seq = 9, hash = \(bind: ninth.hash) WHERE id = 1").run()
-            }
+            // The last three events deleted, the head back on the ninth.
+            try await deleteTheEndAndRewindTheHead(database, keeping: 9)
             #expect(try await log.verify().firstBreak == nil) // what today's verify would have said
             #expect(try await log.verify(checkpoints: directory).firstBreak == .truncated(lastPresent: 9, expected: 12))
         }
@@ -133,20 +138,16 @@ import Testing
         try await withPinnedTrail { database, log, directory in
             // The server appends on (its key in memory) after the rewind: the chain is whole
             // and keyed, but not the one the checkpoint signed.
-            let ninth = try #require(try await events(database).first { $0.sequence == 9 })
-            try await database.write { sql in
-                try await sql.raw("DELETE FROM audit_events WHERE seq >= 10").run()
-                try await sql.raw("UPDATE audit_head SET seq = 9, hash = \(bind: ninth.hash) WHERE id = 1").run()
-            }
-            try await dropNothingAndAppend(database, log, count: 5)
+            try await deleteTheEndAndRewindTheHead(database, keeping: 9)
+            try await appendAsTheServerWould(database, log, count: 5)
             #expect(try await log.verify().firstBreak == nil)
             #expect(try await log.verify(checkpoints: directory).firstBreak == .rewritten(sequence: 12))
         }
     }
 
-    /// Appends through the normal path; the head trigger was dropped, so move the head by hand
-    /// as the attacker's server would see it.
-    func dropNothingAndAppend(_ database: Database, _ log: AuditLog, count: Int) async throws {
+    /// Appends as the server does (its key in memory); the head trigger was dropped with
+    /// the guards, so the head is moved along by hand as the trigger would.
+    func appendAsTheServerWould(_ database: Database, _ log: AuditLog, count: Int) async throws {
         for index in 0..<count {
             let event = try await database.write { sql in
                 try await AuditLog.append(AuditDraft(actorID: nil, action: .logout, resourceType: "session", resourceID: "t\(index)", outcome: .success),

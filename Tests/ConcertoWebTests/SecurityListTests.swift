@@ -22,6 +22,23 @@ import Testing
         return meetingID
     }
 
+    /// Loaded together with other patients', each patient's facts are the ones it has alone.
+    @Test func factsForSeveralPatientsAreEachPatientsOwn() async throws {
+        try await withTestApp { _, d in
+            let world = try await AccessWorld.make(d)
+            _ = try await setUp(d, world, status: "registered")
+            try await d.care.recordOpposition(patientID: world.northPatient, target: .organisation(world.organisation.id), by: world.northPhysician.id,
+                                              audit: AuditDraft(actorID: nil, action: .oppositionRecord, resourceType: "opposition", outcome: .success))
+            for user in [world.southPhysician.id, world.northPhysician.id, world.southSecretary.id, world.admin.id] {
+                let batch = try await d.care.accessFacts(userID: user, patientIDs: [world.southPatient, world.northPatient, UUID()])
+                #expect(batch.count == 2)
+                for patient in [world.southPatient, world.northPatient] {
+                    #expect(batch[patient] == (try await d.care.accessFacts(userID: user, patientID: patient)))
+                }
+            }
+        }
+    }
+
     func page(_ browser: TestBrowser, _ email: String, _ path: String) async throws -> String {
         let viewer = browser.fresh()
         try await viewer.logIn(email: email)

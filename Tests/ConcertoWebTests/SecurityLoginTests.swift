@@ -70,14 +70,21 @@ import Testing
         for index in 0..<10 { #expect(small.take("k\(index)", at: start) == nil) }
     }
 
+    let secret = "ABCDEFGHIJKLMNOPQRST"
+
+    /// An account with TOTP, logged in with its password and a current code.
+    func loggedInWithSecondFactor(_ browser: TestBrowser, _ dependencies: AppDependencies) async throws -> User {
+        let user = try await createUser(dependencies)
+        try await dependencies.users.setTOTPSecret(id: user.id, secret: secret)
+        try await browser.logIn()
+        try await browser.get("/login/totp")
+        _ = try await browser.post("/login/totp", form: [("code", TwoFactorTests.code(secret))])
+        return user
+    }
+
     @Test func turningTheSecondFactorOffNeedsThePasswordAndRespectsTheLock() async throws {
         try await withTestApp(configure: { $0.lockout = LoginLockoutPolicy(maximumFailures: 3, lockDuration: .seconds(600)) }) { browser, dependencies in
-            let user = try await createUser(dependencies)
-            let secret = "ABCDEFGHIJKLMNOPQRST"
-            try await dependencies.users.setTOTPSecret(id: user.id, secret: secret)
-            try await browser.logIn()
-            try await browser.get("/login/totp")
-            _ = try await browser.post("/login/totp", form: [("code", TwoFactorTests.code(secret))])
+            let user = try await loggedInWithSecondFactor(browser, dependencies)
             #expect(try await browser.get("/").status == .ok)
             // Someone at the unlocked screen has the session and can read the code off a phone, not the password.
             try await browser.get("/account")
@@ -97,12 +104,7 @@ import Testing
 
     @Test func thePasswordAndACurrentCodeTurnItOff() async throws {
         try await withTestApp { browser, dependencies in
-            let user = try await createUser(dependencies)
-            let secret = "ABCDEFGHIJKLMNOPQRST"
-            try await dependencies.users.setTOTPSecret(id: user.id, secret: secret)
-            try await browser.logIn()
-            try await browser.get("/login/totp")
-            _ = try await browser.post("/login/totp", form: [("code", TwoFactorTests.code(secret))])
+            let user = try await loggedInWithSecondFactor(browser, dependencies)
             try await browser.get("/account")
             let off = try await browser.post("/account/totp/disable", form: [("password", testPassword), ("code", TwoFactorTests.code(secret, at: Date().addingTimeInterval(30)))])
             #expect(off.status == .seeOther)
