@@ -13,22 +13,33 @@ public enum TestDatabase {
     }
 
     /// Runs `body` with the URL of a new, empty database, removed afterwards.
+    /// On PostgreSQL, tests take one of a few lanes (`PostgresLanes`): hundreds of tests
+    /// starting at once would otherwise each open an admin connection, CREATE DATABASE
+    /// together and pass the server's 300 connections, and wait past the 10 s deadline a
+    /// request may wait (seen on a clean CI machine, never on a warm one).
     public static func withFreshURL<T>(_ body: (DatabaseURL) async throws -> T) async throws -> T {
         let name = "concerto_t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         if let raw = ProcessInfo.processInfo.environment["CONCERTO_TEST_DATABASE_URL"],
            case .postgres(let host, let port, let username, let password, _, let tls) = try DatabaseURL(parsing: raw) {
-            let admin = try await Database.open(try DatabaseURL(parsing: raw), logger: quietLogger)
-            // Names cannot be bound parameters; this one is made of hex digits only.
-            _ = try await admin.read { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
-            let url = DatabaseURL.postgres(host: host, port: port, username: username, password: password, database: name, tls: tls)
+            let lanes = PostgresLanes.shared
+            await lanes.enter()
             do {
-                let result = try await body(url)
+                let admin = try await lanes.admin(try DatabaseURL(parsing: raw))
+                // Names cannot be bound parameters; this one is made of hex digits only.
+                _ = try await admin.read { try await $0.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+                let url = DatabaseURL.postgres(host: host, port: port, username: username, password: password, database: name, tls: tls)
+                let result: T
+                do {
+                    result = try await body(url)
+                } catch {
+                    _ = try? await admin.read { try await $0.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
+                    throw error
+                }
                 _ = try? await admin.read { try await $0.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
-                await admin.shutdown()
+                await lanes.leave()
                 return result
             } catch {
-                _ = try? await admin.read { try await $0.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
-                await admin.shutdown()
+                await lanes.leave()
                 throw error
             }
         }
@@ -86,5 +97,40 @@ public enum TestIdentifiers {
     public static func rpps(_ n: Int) -> String {
         let nine = String(n % 1_000_000_000)
         return RPPSNumber(completing: "1" + String(repeating: "0", count: 9 - nine.count) + nine)!.digits
+    }
+}
+
+/// The PostgreSQL tests' shared admin connection pool and their lanes: at most `width`
+/// tests hold a database of their own at once.
+actor PostgresLanes {
+    static let shared = PostgresLanes()
+    let width = 12
+    private var busy = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var opening: Task<Database, any Error>?
+
+    func enter() async {
+        if busy < width {
+            busy += 1
+            return
+        }
+        // The lane is handed over by `leave`, which keeps `busy` as it is.
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func leave() {
+        if waiting.isEmpty {
+            busy -= 1
+        } else {
+            waiting.removeFirst().resume()
+        }
+    }
+
+    /// One admin pool for the whole run, with room to wait for a busy server.
+    func admin(_ url: DatabaseURL) async throws -> Database {
+        if let opening { return try await opening.value }
+        let task = Task { try await Database.open(url, postgresDeadline: .seconds(120), logger: TestDatabase.quietLogger) }
+        opening = task
+        return try await task.value
     }
 }
