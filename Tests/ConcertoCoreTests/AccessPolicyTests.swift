@@ -57,10 +57,14 @@ import Testing
             for action in AccessAction.allCases {
                 let decision = policy.decide(action, facts, at: now)
                 let expected = scenario.expected(action)
-                #expect(decision.allowed == expected.allowed && decision.reason == expected.reason && decision.mode == expected.mode,
-                        "\(scenario) \(action): got \(decision.reason.rawValue), expected \(expected)")
-                if decision.allowed, action != .readAdministrative || !scenario.platformAdmin || scenario.role != nil {
-                    if decision.reason != .platformAdministration { #expect(decision.communityID == community) }
+                // Plain comparisons, an issue recorded per mismatch: 201,600 `#expect`s cost
+                // seconds of CPU that the rest of the suite's timing tests share.
+                if !(decision.allowed == expected.allowed && decision.reason == expected.reason && decision.mode == expected.mode) {
+                    Issue.record("\(scenario) \(action): got \(decision.reason.rawValue), expected \(expected)")
+                }
+                if decision.allowed, action != .readAdministrative || !scenario.platformAdmin || scenario.role != nil,
+                   decision.reason != .platformAdministration, decision.communityID != community {
+                    Issue.record("\(scenario) \(action): allowed through \(String(describing: decision.communityID)), expected the case's community")
                 }
                 checked += 1
             }

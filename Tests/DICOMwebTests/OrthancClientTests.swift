@@ -101,8 +101,10 @@ struct OrthancClientTests {
         let started = Date()
         await #expect(throws: DICOMwebError.timeout) { try await client.searchStudies(StudyQuery(accessionNumber: "X")) }
         let elapsed = Date().timeIntervalSince(started)
-        // Well under the 30 s read timeout; the margin is for a loaded CI machine.
-        #expect(elapsed >= 0.7 && elapsed < 5, "took \(elapsed) s")
+        // Well under the 30 s read timeout that would apply without the budget. The margin
+        // is for the whole suite starting on 2 cores (300 tests, each migrating a database):
+        // 5.2 to 7.8 s were measured there in 3 runs of 12 on 2026-12-01, 0.8 s alone.
+        #expect(elapsed >= 0.7 && elapsed < 12, "took \(elapsed) s")
         _ = silent
     }
 
