@@ -102,10 +102,7 @@ public struct DocumentStore: Sendable {
     }
 
     public static func sha256(_ data: Data) -> String {
-        SHA256.hash(data: data).map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
+        SHA256.hash(data: data).withUnsafeBytes { $0.hexString }
     }
 
     public func importDocument(_ new: DocumentImport, id: UUID = UUID(), audit: AuditDraft, at now: Date = Date()) async throws -> ImportOutcome {

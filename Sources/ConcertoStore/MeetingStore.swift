@@ -462,6 +462,6 @@ enum SecretToken {
     }
 
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(token.utf8)).withUnsafeBytes { $0.hexString }
     }
 }

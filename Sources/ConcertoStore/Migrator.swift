@@ -12,7 +12,7 @@ public struct Migration: Sendable, Equatable {
 
     /// SHA-256 of the file, hex: an applied migration whose file changes is refused.
     public var checksum: String {
-        SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(sql.utf8)).withUnsafeBytes { $0.hexString }
     }
 }
 

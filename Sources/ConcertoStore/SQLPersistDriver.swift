@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -29,9 +28,7 @@ public struct SQLPersistDriver: PersistDriver {
 
     /// Session ids are bearer secrets: the table keeps only their SHA-256, so a copy of the
     /// database (a backup, a replica) opens no session.
-    static func storedKey(_ key: String) -> String {
-        SHA256.hash(data: Data(key.utf8)).withUnsafeBytes { $0.hexString }
-    }
+    static func storedKey(_ key: String) -> String { SecretToken.hash(key) }
 
     private static func encode(_ value: some Encodable) throws -> String {
         String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
