@@ -1,9 +1,12 @@
 import Foundation
 import Synchronization
 
-/// At most `limit` attempts per client address in any sliding `window` (login and its
-/// second step): guessing from one address is slowed to a crawl whatever the accounts
-/// tried, on top of each account's lock. Per server instance, in memory.
+/// At most `limit` unsuccessful attempts per client address in any sliding `window` (login
+/// and its second step): guessing from one address is slowed to a crawl whatever the
+/// accounts tried, on top of each account's lock. An attempt is counted before it is
+/// checked (parallel guesses cannot overshoot) and given back when it succeeds: a
+/// hospital's clinicians share one address and log in all morning. Per server instance,
+/// in memory.
 final class AttemptRateLimiter: Sendable {
     let limit: Int
     let window: TimeInterval
@@ -34,6 +37,15 @@ final class AttemptRateLimiter: Sendable {
                 while table.count > capacity, let quietest = table.min(by: { $0.value.count < $1.value.count })?.key { table[quietest] = nil }
             }
             return nil
+        }
+    }
+
+    /// Returns the attempt taken for `key` at `takenAt`: it succeeded.
+    func giveBack(_ key: String, takenAt: Date) {
+        attempts.withLock { table in
+            guard var recent = table[key], let index = recent.lastIndex(of: takenAt) else { return }
+            recent.remove(at: index)
+            table[key] = recent.isEmpty ? nil : recent
         }
     }
 }

@@ -29,6 +29,22 @@ import Testing
         }
     }
 
+    /// A hospital's clinicians reach the platform through one address (its NAT): their
+    /// logins that succeed must not use up the budget meant for guesses. (The browser suite
+    /// logging in a few dozen times a minute from 127.0.0.1 was refused with 429.)
+    @Test func loginsThatSucceedDoNotUseUpTheAddressBudget() async throws {
+        try await withTestApp(configure: { $0.loginAttemptsPerMinute = 3 }) { browser, dependencies in
+            try await createUser(dependencies)
+            for index in 1...8 {
+                #expect(try await browser.fresh().logIn().status == .seeOther, "login \(index)")
+            }
+            for index in 1...3 {
+                #expect(try await browser.fresh().logIn(password: "not the password").status == .unauthorized, "guess \(index)")
+            }
+            #expect(try await browser.fresh().logIn().status == .tooManyRequests)
+        }
+    }
+
     /// Attack: 30 wrong passwords at once each read the failure count before any wrote it.
     @Test func thirtyParallelWrongPasswordsGetNoMoreChecksThanThirtyInARow() async throws {
         try await withTestApp(configure: { $0.loginAttemptsPerMinute = 1000 }) { browser, dependencies in
@@ -66,6 +82,11 @@ import Testing
         #expect(limiter.take("a", at: start.addingTimeInterval(2)) == 58)
         #expect(limiter.take("b", at: start.addingTimeInterval(2)) == nil) // per address
         #expect(limiter.take("a", at: start.addingTimeInterval(60)) == nil)
+        #expect(limiter.take("c", at: start) == nil)
+        #expect(limiter.take("c", at: start.addingTimeInterval(1)) == nil)
+        limiter.giveBack("c", takenAt: start.addingTimeInterval(1)) // that attempt succeeded
+        #expect(limiter.take("c", at: start.addingTimeInterval(2)) == nil)
+        #expect(limiter.take("c", at: start.addingTimeInterval(3)) == 57)
         let small = AttemptRateLimiter(limit: 1, window: 60, capacity: 3)
         for index in 0..<10 { #expect(small.take("k\(index)", at: start) == nil) }
     }

@@ -85,13 +85,14 @@ struct AuthController: Sendable {
             let content = LoginContent(email: form.trimmed("email") ?? "", next: SafeRedirect.keep(form["next"]), error: message, info: nil)
             return try renderer.html("login", pages.page(content), status: status)
         }
-        if let retryAfter = rateLimiter.take(context.clientAddress ?? "unknown") {
+        let now = Date()
+        let address = context.clientAddress ?? "unknown"
+        if let retryAfter = rateLimiter.take(address, at: now) {
             return try slowDown(retryAfter, context: context, render: { try refuse($0, status: .tooManyRequests) }, pages: pages)
         }
         guard let email = form.trimmed("email"), let password = form["password"], !password.isEmpty else {
             return try refuse(pages.text("login_error_missing"), status: .badRequest)
         }
-        let now = Date()
         guard let (user, credentials) = try await users.findWithCredentials(email: email) else {
             _ = try await passwords.verifyDecoy(password)
             try await audit.record(context.auditDraft(.loginFailed, actor: nil, resourceType: "session", outcome: .failure, reason: "unknown_account"))
@@ -113,6 +114,7 @@ struct AuthController: Sendable {
             }
             return try refuse(pages.text("login_error_invalid"), status: .unauthorized)
         }
+        rateLimiter.giveBack(address, takenAt: now)
         // The failure count is reset only once the whole login succeeds: otherwise the
         // password alone would reopen unlimited guesses at the second factor.
         if credentials.totpSecret != nil {
@@ -139,7 +141,9 @@ struct AuthController: Sendable {
 
     @Sendable func submitTOTP(_ request: Request, context: AppRequestContext) async throws -> Response {
         let pages = PageBuilder(request: request, context: context)
-        if let retryAfter = rateLimiter.take(context.clientAddress ?? "unknown") {
+        let now = Date()
+        let address = context.clientAddress ?? "unknown"
+        if let retryAfter = rateLimiter.take(address, at: now) {
             return try slowDown(retryAfter, context: context, render: {
                 try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: $0)), status: .tooManyRequests)
             }, pages: pages)
@@ -148,7 +152,6 @@ struct AuthController: Sendable {
             context.sessions.flash(.error, "totp_error_expired")
             return .redirect(to: SiteURL.login.path, type: .normal)
         }
-        let now = Date()
         guard let user = try await users.find(id: userID), let credentials = try await users.credentials(id: userID),
               let secret = credentials.totpSecret
         else {
@@ -169,6 +172,7 @@ struct AuthController: Sendable {
                 ? lockedMessage(state, pages: pages, now: now) : pages.text("totp_error_invalid")
             return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: message)), status: .unauthorized)
         }
+        rateLimiter.giveBack(address, takenAt: now)
         try await completeLogin(user, request: request, context: context, now: now)
         return .redirect(to: SafeRedirect.target(context.form?["next"]), type: .normal)
     }
