@@ -83,3 +83,49 @@ extension Duration {
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 }
+
+/// Who must log in with a second factor: accounts that administer the platform or run a
+/// community (they reach every community's configuration, members and audit) cannot rely
+/// on a password alone.
+public struct SecondFactorRequirement: Sendable, Equatable {
+    public var roles: Set<ProfessionalRole>
+
+    public init(roles: Set<ProfessionalRole> = [.admin, .coordinator]) {
+        self.roles = roles
+    }
+
+    public static let nobody = SecondFactorRequirement(roles: [])
+
+    public func applies(to user: User) -> Bool {
+        roles.contains(user.role) || (user.isAdmin && roles.contains(.admin))
+    }
+
+    /// Logged in with a password only while a second factor is required: the account may
+    /// do nothing but enrol one.
+    public func mustEnrol(_ user: User) -> Bool {
+        applies(to: user) && !user.totpEnabled
+    }
+}
+
+/// What a platform admin may do to an account.
+public enum AccountAdministration {
+    public enum Refusal: Error, Equatable, Sendable {
+        /// An admin disabling their own account would lock the platform's door from inside.
+        case ownAccount
+    }
+
+    public static func mayDisable(_ target: User, by admin: User) -> Refusal? {
+        target.id == admin.id ? .ownAccount : nil
+    }
+}
+
+/// One-time password links printed by `concerto user reset-password`.
+public struct PasswordResetPolicy: Sendable {
+    /// Long enough to reach the person by another channel, short enough to be of little use
+    /// if the link leaks later.
+    public var lifetime: Duration
+
+    public init(lifetime: Duration = .seconds(24 * 3600)) {
+        self.lifetime = lifetime
+    }
+}

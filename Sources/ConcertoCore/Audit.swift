@@ -30,6 +30,13 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case memberSuspend = "community.member.suspend"
     case organisationCreate = "organisation.create"
     case professionalCreate = "professional.create"
+    case passwordChange = "account.password_change"
+    /// A platform admin disabled an account (its sessions ended) or enabled it again.
+    case accountDisable = "account.disable"
+    case accountEnable = "account.enable"
+    /// `concerto user reset-password` issued a one-time link; the link was used.
+    case passwordResetIssue = "account.password_reset_issue"
+    case passwordReset = "account.password_reset"
     case auditRead = "audit.read"
     case caseRead = "case.read"
     case caseCreate = "case.create"

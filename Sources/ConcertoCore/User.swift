@@ -23,11 +23,14 @@ public struct User: Codable, Sendable, Equatable, Identifiable {
     public var locale: AppLanguage?
     public var isAdmin: Bool
     public var totpEnabled: Bool
+    /// Set by a platform admin: the account keeps its history but cannot log in.
+    public var disabledAt: Date?
 
     public init(
         id: UUID = UUID(), email: String, displayName: String, rppsNumber: String? = nil,
         specialty: String? = nil, specialtyCode: String? = nil, organisationID: UUID? = nil,
-        role: ProfessionalRole, locale: AppLanguage? = nil, isAdmin: Bool = false, totpEnabled: Bool = false
+        role: ProfessionalRole, locale: AppLanguage? = nil, isAdmin: Bool = false, totpEnabled: Bool = false,
+        disabledAt: Date? = nil
     ) {
         self.id = id
         self.email = email
@@ -40,7 +43,10 @@ public struct User: Codable, Sendable, Equatable, Identifiable {
         self.locale = locale
         self.isAdmin = isAdmin
         self.totpEnabled = totpEnabled
+        self.disabledAt = disabledAt
     }
+
+    public var isDisabled: Bool { disabledAt != nil }
 }
 
 extension User {

@@ -5,6 +5,14 @@ import SQLKit
 import ServiceLifecycle
 import Synchronization
 
+/// A stored value that belongs to an account (a logged-in session): its row is marked
+/// with the account, so `UserStore.endSessions` can end them all at once.
+public protocol SessionOwned {
+    var ownerID: UUID? { get }
+    /// When the owner proved who they are (password, second factor).
+    var ownerAuthenticatedAt: Date? { get }
+}
+
 /// Hummingbird `PersistDriver` over our database, so sessions survive restarts and are
 /// shared by every server instance using the same database.
 public struct SQLPersistDriver: PersistDriver {
@@ -37,6 +45,7 @@ public struct SQLPersistDriver: PersistDriver {
     public func create<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
         let stored = Self.storedKey(key)
         let text = try Self.encode(value)
+        let owner = (value as? any SessionOwned)?.ownerID?.storageKey
         try await database.write { sql in
             let now = Timestamp.epochSeconds(Date())
             let live = try await sql.raw("""
@@ -46,7 +55,8 @@ public struct SQLPersistDriver: PersistDriver {
             guard live == nil else { throw PersistError.duplicate }
             try await sql.raw("DELETE FROM sessions WHERE session_key = \(bind: stored)").run()
             try await sql.raw("""
-                INSERT INTO sessions (session_key, value, expires_at) VALUES (\(bind: stored), \(bind: text), \(bind: Self.expiry(expires)))
+                INSERT INTO sessions (session_key, value, expires_at, user_id)
+                VALUES (\(bind: stored), \(bind: text), \(bind: Self.expiry(expires)), \(bind: owner))
                 """).run()
         }
     }
@@ -55,16 +65,25 @@ public struct SQLPersistDriver: PersistDriver {
         let stored = Self.storedKey(key)
         let text = try Self.encode(value)
         let expiresAt = Self.expiry(expires)
+        let owned = value as? any SessionOwned
+        let owner = owned?.ownerID?.storageKey
+        let since = Timestamp.epochSeconds(owned?.ownerAuthenticatedAt ?? .distantPast)
         try await database.write { sql in
-            // A nil expiry keeps the one already stored (PersistDriver contract).
+            // A nil expiry keeps the one already stored (PersistDriver contract). A session
+            // of an account that was disabled, or whose sessions were ended after it logged
+            // in, is not written back: a request in flight when they were ended would
+            // otherwise store it again.
             try await sql.raw("""
-                INSERT INTO sessions (session_key, value, expires_at) VALUES (\(bind: stored), \(bind: text), \(bind: expiresAt))
+                INSERT INTO sessions (session_key, value, expires_at, user_id)
+                SELECT \(bind: stored), \(bind: text), \(bind: expiresAt), \(bind: owner)
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM users
+                    WHERE id = \(bind: owner) AND (disabled_at IS NOT NULL OR sessions_ended_at > \(bind: since)))
                 ON CONFLICT (session_key) DO UPDATE
-                SET value = excluded.value, expires_at = COALESCE(excluded.expires_at, sessions.expires_at)
+                SET value = excluded.value, expires_at = COALESCE(excluded.expires_at, sessions.expires_at), user_id = excluded.user_id
                 """).run()
         }
     }
-
 
     public func get<Object: Codable & Sendable>(key: String, as type: Object.Type) async throws -> Object? {
         try await getWithTTL(key: key, as: type)?.object

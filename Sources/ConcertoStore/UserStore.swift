@@ -69,6 +69,7 @@ public struct UserStore: Sendable {
         var totpLastStep: Int64?
         var failedLogins: Int64
         var lockedUntil: Int64?
+        var disabledAt: String?
 
         // Spelled out: SQLKit's convertFromSnakeCase strategy re-converts every key of every row.
         enum CodingKeys: String, CodingKey {
@@ -83,6 +84,7 @@ public struct UserStore: Sendable {
             case totpLastStep = "totp_last_step"
             case failedLogins = "failed_logins"
             case lockedUntil = "locked_until"
+            case disabledAt = "disabled_at"
         }
 
         var user: User? {
@@ -90,7 +92,7 @@ public struct UserStore: Sendable {
             return User(
                 id: id, email: email, displayName: displayName, rppsNumber: rppsNumber, specialty: specialty,
                 specialtyCode: specialtyCode, organisationID: organisationID.flatMap(UUID.init(storageKey:)), role: role, locale: locale.flatMap(AppLanguage.init(rawValue:)), isAdmin: isAdmin,
-                totpEnabled: totpSecret != nil
+                totpEnabled: totpSecret != nil, disabledAt: disabledAt.flatMap { try? Date($0, strategy: .iso8601) }
             )
         }
 
@@ -104,8 +106,12 @@ public struct UserStore: Sendable {
 
     static let columns = """
         id, email, display_name, password_hash, rpps_number, specialty, specialty_code, organisation_id, role, locale, is_admin,
-        totp_secret, totp_last_step, failed_logins, locked_until
+        totp_secret, totp_last_step, failed_logins, locked_until, disabled_at
         """
+
+    /// `columns` of the `users` table aliased `u`.
+    static let qualifiedColumns = columns.split(separator: ",").map { "u." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        .joined(separator: ", ")
 
     public func create(_ user: User, passwordHash: String, at now: Date = Date()) async throws {
         try await database.write { sql in
@@ -220,6 +226,85 @@ public struct UserStore: Sendable {
                 WHERE id = \(bind: id.storageKey) AND (totp_last_step IS NULL OR totp_last_step < \(bind: step))
                 RETURNING id
                 """).first() != nil
+        }
+    }
+
+    /// Ends every session of the account but `keeping` (the persist key of the session
+    /// that asked, when it stays): their rows go now, and one being written back by a
+    /// request in flight is not stored again (`SQLPersistDriver.set`).
+    public func endSessions(id: UUID, keeping sessionKey: String? = nil, at now: Date = Date()) async throws {
+        try await database.write { sql in
+            try await Self.endSessions(id: id, keeping: sessionKey, at: now, on: sql)
+        }
+    }
+
+    static func endSessions(id: UUID, keeping sessionKey: String?, at now: Date, on sql: any SQLDatabase) async throws {
+        try await sql.raw("UPDATE users SET sessions_ended_at = \(bind: Timestamp.epochSeconds(now)) WHERE id = \(bind: id.storageKey)").run()
+        let kept = sessionKey.map(SQLPersistDriver.storedKey) ?? ""
+        try await sql.raw("DELETE FROM sessions WHERE user_id = \(bind: id.storageKey) AND session_key <> \(bind: kept)").run()
+    }
+
+    /// A new password hash (changed by its owner); every other session ends.
+    public func setPassword(id: UUID, hash: String, keepingSession sessionKey: String? = nil, at now: Date = Date()) async throws {
+        try await database.write { sql in
+            try await sql.raw("UPDATE users SET password_hash = \(bind: hash) WHERE id = \(bind: id.storageKey)").run()
+            try await Self.endSessions(id: id, keeping: sessionKey, at: now, on: sql)
+        }
+    }
+
+    /// Disables (or, with nil, enables again) an account; disabling ends its sessions.
+    public func setDisabled(id: UUID, at date: Date?) async throws {
+        try await database.write { sql in
+            guard try await sql.raw("""
+                UPDATE users SET disabled_at = \(bind: date.map(Timestamp.iso8601)) WHERE id = \(bind: id.storageKey) RETURNING id
+                """).first() != nil else { throw StoreError.notFound }
+            if let date { try await Self.endSessions(id: id, keeping: nil, at: date, on: sql) }
+        }
+    }
+
+    /// A one-time password link's token for the account (only its SHA-256 is stored).
+    public func createPasswordReset(id: UUID, policy: PasswordResetPolicy, at now: Date = Date()) async throws -> String {
+        let token = SecretToken.generate()
+        try await database.write { sql in
+            try await sql.raw("""
+                INSERT INTO password_resets (token_hash, user_id, created_at, expires_at)
+                VALUES (\(bind: SecretToken.hash(token)), \(bind: id.storageKey), \(bind: Timestamp.iso8601(now)),
+                        \(bind: Timestamp.epochSeconds(now.addingTimeInterval(policy.lifetime.seconds))))
+                """).run()
+        }
+        return token
+    }
+
+    /// The account a password link opens, while it is unused and not expired.
+    public func passwordResetAccount(token: String, at now: Date = Date()) async throws -> User? {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.qualifiedColumns) FROM password_resets r JOIN users u ON u.id = r.user_id
+                WHERE r.token_hash = \(bind: SecretToken.hash(token)) AND r.used_at IS NULL
+                  AND r.expires_at > \(bind: Timestamp.epochSeconds(now))
+                """).first(decoding: Row.self)?.user
+        }
+    }
+
+    /// Uses a password link once: sets the password, clears the lock, ends every session,
+    /// and voids the account's other links. Nil when the link is unknown, used or expired
+    /// (two tabs posting the same link: one wins).
+    public func redeemPasswordReset(token: String, hash: String, at now: Date = Date()) async throws -> UUID? {
+        try await database.write { sql -> UUID? in
+            guard let row = try await sql.raw("""
+                UPDATE password_resets SET used_at = \(bind: Timestamp.iso8601(now))
+                WHERE token_hash = \(bind: SecretToken.hash(token)) AND used_at IS NULL AND expires_at > \(bind: Timestamp.epochSeconds(now))
+                RETURNING user_id
+                """).first(), let id = UUID(storageKey: try row.decode(column: "user_id", as: String.self))
+            else { return nil }
+            try await sql.raw("""
+                UPDATE password_resets SET used_at = \(bind: Timestamp.iso8601(now)) WHERE user_id = \(bind: id.storageKey) AND used_at IS NULL
+                """).run()
+            try await sql.raw("""
+                UPDATE users SET password_hash = \(bind: hash), failed_logins = 0, locked_until = NULL WHERE id = \(bind: id.storageKey)
+                """).run()
+            try await Self.endSessions(id: id, keeping: nil, at: now, on: sql)
+            return id
         }
     }
 

@@ -29,6 +29,12 @@ public struct AppConfiguration: Sendable {
     public var migrationsDirectory = "Migrations"
     public var sessionLifetime = SessionLifetimePolicy()
     public var lockout = LoginLockoutPolicy()
+    /// Who must log in with a second factor; unset: admins and coordinators, nobody with
+    /// `--demo` (its accounts are shared by everyone trying it).
+    public var secondFactorSetting: SecondFactorRequirement?
+    public var secondFactorRequirement: SecondFactorRequirement {
+        secondFactorSetting ?? (seedDemoData ? .nobody : SecondFactorRequirement())
+    }
     /// Login and second-factor attempts allowed per client address and minute.
     public var loginAttemptsPerMinute = 20
     /// bcrypt work factor; tests lower it to stay fast.
@@ -160,6 +166,9 @@ public struct AppConfiguration: Sendable {
             guard let value = Int(attempts), (1...10_000).contains(value) else { throw ConfigurationError.invalid("CONCERTO_LOGIN_ATTEMPTS_PER_MINUTE", attempts) }
             config.loginAttemptsPerMinute = value
         }
+        if let roles = environment["CONCERTO_SECOND_FACTOR_ROLES"] {
+            config.secondFactorSetting = try parseSecondFactorRoles(roles)
+        }
         if let cost = environment["CONCERTO_BCRYPT_COST"] {
             guard let value = UInt8(cost), (4...31).contains(value) else { throw ConfigurationError.invalid("CONCERTO_BCRYPT_COST", cost) }
             config.bcryptCost = value
@@ -218,6 +227,15 @@ public struct AppConfiguration: Sendable {
             config.logLevel = value
         }
         return config
+    }
+
+    /// `admin,coordinator` (the default), any list of roles, or `none`.
+    static func parseSecondFactorRoles(_ raw: String) throws -> SecondFactorRequirement {
+        let names = raw.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        if names == ["none"] { return .nobody }
+        let roles = names.compactMap(ProfessionalRole.init(rawValue:))
+        guard !roles.isEmpty, roles.count == names.count else { throw ConfigurationError.invalid("CONCERTO_SECOND_FACTOR_ROLES", raw) }
+        return SecondFactorRequirement(roles: Set(roles))
     }
 
     static func parseBool(_ raw: String, name: String) throws -> Bool {

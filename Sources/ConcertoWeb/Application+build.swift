@@ -104,8 +104,8 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     meetingController.addPublicRoutes(to: router)
 
     let sessionStorage = SessionStorage<WebSession>(dependencies.sessions, configuration: .init(
-        sessionCookieParameters: .init(name: "concerto_session", path: "/", secure: config.secureCookies, sameSite: .lax),
-        keyPrefix: "s."
+        sessionCookieParameters: .init(name: SessionCookie.name, path: "/", secure: config.secureCookies, sameSite: .lax),
+        keyPrefix: SessionCookie.keyPrefix
     ))
     let web = router.group()
         .add(middleware: SessionMiddleware(sessionStorage: sessionStorage, defaultSessionExpiration: config.sessionLifetime.idleTimeout))
@@ -119,12 +119,16 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         rateLimiter: AttemptRateLimiter(limit: config.loginAttemptsPerMinute)
     ).addRoutes(to: web)
     LanguageController(users: dependencies.users).addRoutes(to: web)
+    PasswordResetController(users: dependencies.users, audit: dependencies.audit, passwords: dependencies.passwords, renderer: dependencies.renderer)
+        .addRoutes(to: web)
 
     let authenticated = web.group(context: AuthenticatedContext.self)
+        .add(middleware: SecondFactorMiddleware(requirement: config.secondFactorRequirement))
     DashboardController(communities: dependencies.communities, meetings: dependencies.meetings, cases: dependencies.cases, guardian: guardian,
                         renderer: dependencies.renderer)
         .addRoutes(to: authenticated)
-    AccountController(users: dependencies.users, lockout: config.lockout, passwords: dependencies.passwords, renderer: dependencies.renderer)
+    AccountController(users: dependencies.users, audit: dependencies.audit, lockout: config.lockout, passwords: dependencies.passwords,
+                      sessionStorage: sessionStorage, renderer: dependencies.renderer)
         .addRoutes(to: authenticated)
     PatientController(
         patients: dependencies.patients, care: dependencies.care, communities: dependencies.communities,

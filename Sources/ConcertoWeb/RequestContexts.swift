@@ -1,4 +1,5 @@
 import ConcertoCore
+import ConcertoStore
 import Foundation
 import Hummingbird
 import HummingbirdAuth
@@ -15,7 +16,7 @@ public struct Flash: Codable, Sendable, Equatable {
 
 /// What a browser session carries. Anonymous visitors get one too, for the CSRF token
 /// of the login form.
-public struct WebSession: Codable, Sendable, Equatable {
+public struct WebSession: Codable, Sendable, Equatable, SessionOwned {
     public var csrfToken: String
     public var userID: UUID?
     /// The account as last read from the database (see `CurrentUserMiddleware`).
@@ -34,6 +35,16 @@ public struct WebSession: Codable, Sendable, Equatable {
         self.csrfToken = csrfToken
         self.language = language
     }
+
+    /// The account this session is (or is becoming, at the second step) logged in as.
+    public var ownerID: UUID? { userID ?? pendingUserID }
+    public var ownerAuthenticatedAt: Date? { userID != nil ? authenticatedAt : pendingSince }
+}
+
+/// The session cookie, and the prefix of its id in the session store.
+enum SessionCookie {
+    static let name = "concerto_session"
+    static let keyPrefix = "s."
 }
 
 public enum CSRFToken {

@@ -10,6 +10,8 @@ public enum SiteURL: Sendable, Equatable {
     case account
     case accountTOTP
     case accountTOTPDisable
+    case accountPassword
+    case passwordReset(token: String)
     case language
     case healthz
     case metrics
@@ -39,6 +41,8 @@ public enum SiteURL: Sendable, Equatable {
     case patientAccessReportCSV(UUID)
     case adminOrganisations
     case adminProfessionals
+    case adminProfessionalDisable(user: UUID)
+    case adminProfessionalEnable(user: UUID)
     case adminCommunities
     case adminAudit
     case adminPatientMerge
@@ -91,6 +95,8 @@ public enum SiteURL: Sendable, Equatable {
         case .account: "/account"
         case .accountTOTP: "/account/totp"
         case .accountTOTPDisable: "/account/totp/disable"
+        case .accountPassword: "/account/password"
+        case .passwordReset(let token): "/password-reset/\(token)"
         case .language: "/language"
         case .healthz: "/healthz"
         case .metrics: "/metrics"
@@ -120,6 +126,8 @@ public enum SiteURL: Sendable, Equatable {
         case .patientAccessReportCSV(let id): "/patients/\(id.storageKey)/access-report.csv"
         case .adminOrganisations: "/admin/organisations"
         case .adminProfessionals: "/admin/professionals"
+        case .adminProfessionalDisable(let user): "/admin/professionals/\(user.storageKey)/disable"
+        case .adminProfessionalEnable(let user): "/admin/professionals/\(user.storageKey)/enable"
         case .adminCommunities: "/admin/communities"
         case .adminAudit: "/admin/audit"
         case .adminPatientMerge: "/admin/patients/merge"

@@ -142,7 +142,39 @@ struct Demo: AsyncParsableCommand {
 }
 
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage accounts.", subcommands: [Create.self])
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Manage accounts.", subcommands: [Create.self, ResetPassword.self])
+
+    struct ResetPassword: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset-password",
+            abstract: "Print a one-time link (valid 24 hours) to choose a new password; hand it over by another channel. "
+                + "Using it ends the account's sessions and lifts its lock."
+        )
+
+        @OptionGroup var common: CommonOptions
+
+        @Option(name: .long, help: "E-mail address of the account.")
+        var email: String
+
+        @Flag(name: .long, help: "Also remove the account's second factor (a lost phone): it enrols a new one at its next login when its role requires one.")
+        var clearSecondFactor = false
+
+        func run() async throws {
+            let config = try common.configuration()
+            try await withDependencies(config) { dependencies in
+                let policy = PasswordResetPolicy()
+                guard let issued = try await PasswordResetLinks.issue(
+                    email: email, users: dependencies.users, audit: dependencies.audit, linkBase: config.linkBase, policy: policy,
+                    clearSecondFactor: clearSecondFactor)
+                else { throw CommandFailure("No account uses \(EmailAddress.normalize(email))") }
+                if config.publicURL == nil {
+                    FileHandle.standardError.write(Data("Note: CONCERTO_PUBLIC_URL is not set; the link uses this server's own address.\n".utf8))
+                }
+                say("One-time link for \(issued.user.email), valid \(Int(policy.lifetime.seconds / 3600)) hours:")
+                say(issued.link)
+            }
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -18,6 +18,9 @@ func testConfiguration(_ url: DatabaseURL) -> AppConfiguration {
     config.publicDirectory = Repository.publicFiles.path
     config.migrationsDirectory = Repository.migrations.path
     config.logLevel = .critical
+    // Most suites log admins and coordinators in with a password only; the second factor
+    // they must have in production is tested on its own (SecurityAccountLifecycleTests).
+    config.secondFactorSetting = .nobody
     return config
 }
 

@@ -3,13 +3,16 @@ import ConcertoStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdAuth
 import Mustache
 
-/// The user's own account: profile, TOTP enrolment, interface language.
+/// The user's own account: profile, password, TOTP enrolment.
 struct AccountController: Sendable {
     let users: UserStore
+    let audit: AuditLog
     let lockout: LoginLockoutPolicy
     let passwords: PasswordHasher
+    let sessionStorage: SessionStorage<WebSession>
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
@@ -17,6 +20,7 @@ struct AccountController: Sendable {
         group.get(RouterPath(SiteURL.accountTOTP.pattern), use: showEnrolment)
         group.post(RouterPath(SiteURL.accountTOTP.pattern), use: confirmEnrolment)
         group.post(RouterPath(SiteURL.accountTOTPDisable.pattern), use: disable)
+        group.post(RouterPath(SiteURL.accountPassword.pattern), use: changePassword)
     }
 
     struct AccountContent: Sendable, MustacheParent {
@@ -27,9 +31,11 @@ struct AccountController: Sendable {
         let roleLabel: String
         let totpEnabled: Bool
         let error: String?
+        var passwordError: String? = nil
 
         func child(named name: String) -> Any? {
             switch name {
+            case "passwordError": passwordError
             case "displayName": displayName
             case "email": email
             case "rppsNumber": rppsNumber
@@ -62,12 +68,56 @@ struct AccountController: Sendable {
         try renderAccount(request: request, context: context, user: try await users.find(id: context.user.id) ?? context.user, error: nil)
     }
 
-    private func renderAccount(request: Request, context: AuthenticatedContext, user: User, error: String?, status: HTTPResponse.Status = .ok) throws -> Response {
+    private func renderAccount(request: Request, context: AuthenticatedContext, user: User, error: String?, passwordError: String? = nil,
+                               status: HTTPResponse.Status = .ok) throws -> Response {
         let pages = PageBuilder(request: request, context: context)
         return try renderer.html("account", pages.page(AccountContent(
             displayName: user.displayName, email: user.email, rppsNumber: user.rppsNumber, specialty: user.specialtyLabel,
-            roleLabel: pages.text("role_\(user.role.rawValue)"), totpEnabled: user.totpEnabled, error: error
+            roleLabel: pages.text("role_\(user.role.rawValue)"), totpEnabled: user.totpEnabled, error: error, passwordError: passwordError
         )), status: status)
+    }
+
+    /// The current password is asked (a borrowed session cannot change it) and counts
+    /// against the lock like a login; every other session of the account ends, this one
+    /// stays.
+    @Sendable func changePassword(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        let now = Date()
+        func refuse(_ key: String, status: HTTPResponse.Status, values: [String: String] = [:]) async throws -> Response {
+            let user = try await users.find(id: context.user.id) ?? context.user
+            return try renderAccount(request: request, context: context, user: user, error: nil, passwordError: pages.text(key, values), status: status)
+        }
+        guard let credentials = try await users.credentials(id: context.user.id) else { throw AppError.notAuthenticated }
+        let attempt = try await users.reserveLoginAttempt(id: context.user.id, policy: lockout, at: now)
+        if lockout.isLocked(attempt, at: now) {
+            return try await refuse("login_error_locked", status: .forbidden, values: [
+                "failures": String(lockout.maximumFailures), "minutes": String(max(1, lockout.minutesRemaining(attempt, at: now))),
+            ])
+        }
+        guard let current = form["current_password"], !current.isEmpty, try await passwords.verify(current, hash: credentials.passwordHash) else {
+            _ = try await users.recordFailedLogin(id: context.user.id, attempt: attempt, policy: lockout, at: now)
+            try await audit.record(context.auditDraft(.passwordChange, resourceType: "user", resourceID: context.user.id.storageKey,
+                                                      outcome: .failure, reason: "wrong_password"))
+            return try await refuse("password_error_current", status: .unprocessableContent)
+        }
+        try await users.releaseLoginAttempt(id: context.user.id)
+        let new = form["new_password"] ?? ""
+        switch PasswordRules.problem(with: new) {
+        case .tooShort: return try await refuse("password_error_short", status: .unprocessableContent)
+        case .tooLong: return try await refuse("password_error_long", status: .unprocessableContent)
+        case nil: break
+        }
+        guard form["confirm_password"] == new else { return try await refuse("password_error_mismatch", status: .unprocessableContent) }
+        let keep = sessionStorage.getId(request: request).map { SessionCookie.keyPrefix + $0 }
+        try await users.setPassword(id: context.user.id, hash: try await passwords.hash(new), keepingSession: keep, at: now)
+        // This session proved the password just now: it outlives the end of the others.
+        context.sessions.withLockedSession { data in
+            data?.authenticatedAt = now
+            data?.flash = Flash(kind: .success, messageKey: "flash_password_changed")
+        }
+        try await audit.record(context.auditDraft(.passwordChange, resourceType: "user", resourceID: context.user.id.storageKey, outcome: .success))
+        return .redirect(to: SiteURL.account.path, type: .normal)
     }
 
     private func hasSecondFactor(_ context: AuthenticatedContext) async throws -> Bool {

@@ -115,6 +115,12 @@ struct AuthController: Sendable {
             return try refuse(pages.text("login_error_invalid"), status: .unauthorized)
         }
         rateLimiter.giveBack(address, takenAt: now)
+        // Said only to whoever knows the password: the state of an account is no one else's business.
+        if user.isDisabled {
+            try await users.releaseLoginAttempt(id: user.id)
+            try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "disabled"))
+            return try refuse(pages.text("login_error_disabled"), status: .forbidden)
+        }
         // The failure count is reset only once the whole login succeeds: otherwise the
         // password alone would reopen unlimited guesses at the second factor.
         if credentials.totpSecret != nil {
@@ -152,7 +158,7 @@ struct AuthController: Sendable {
             context.sessions.flash(.error, "totp_error_expired")
             return .redirect(to: SiteURL.login.path, type: .normal)
         }
-        guard let user = try await users.find(id: userID), let credentials = try await users.credentials(id: userID),
+        guard let user = try await users.find(id: userID), !user.isDisabled, let credentials = try await users.credentials(id: userID),
               let secret = credentials.totpSecret
         else {
             return .redirect(to: SiteURL.login.path, type: .normal)

@@ -17,6 +17,8 @@ struct ProfessionalsController: Sendable {
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
         group.get(RouterPath(SiteURL.adminProfessionals.pattern), use: list)
         group.post(RouterPath(SiteURL.adminProfessionals.pattern), use: create)
+        group.post(RouterPath(SiteURL.template { _, user in .adminProfessionalDisable(user: user) }.pattern), use: disable)
+        group.post(RouterPath(SiteURL.template { _, user in .adminProfessionalEnable(user: user) }.pattern), use: enable)
     }
 
     struct ProfessionalsContent: Sendable, MustacheParent {
@@ -53,6 +55,10 @@ struct ProfessionalsController: Sendable {
                     "name": entry.user.displayName, "email": entry.user.email, "rpps": entry.user.rppsNumber,
                     "specialty": entry.user.specialtyLabel, "organisation": entry.organisationName,
                     "role": pages.text("role_\(entry.user.role.rawValue)"),
+                    "disabled": entry.user.isDisabled ? true : nil,
+                    "status": pages.text(entry.user.isDisabled ? "professional_disabled" : "professional_active"),
+                    "disableURL": entry.user.id == context.user.id ? nil : SiteURL.adminProfessionalDisable(user: entry.user.id).path,
+                    "enableURL": SiteURL.adminProfessionalEnable(user: entry.user.id).path,
                 ])
             },
             values: ViewFields(form.fields.filter { $0.key != "password" }),
@@ -118,5 +124,37 @@ struct ProfessionalsController: Sendable {
         try await audit.record(context.auditDraft(.professionalCreate, resourceType: "user", resourceID: user.id.storageKey, outcome: .success, reason: role.rawValue))
         context.sessions.flash(.success, "flash_professional_created")
         return .redirect(to: SiteURL.adminProfessionals.path, type: .normal)
+    }
+
+    /// Disabling ends the account's sessions at once; its history (audit, decisions) stays.
+    @Sendable func disable(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        guard context.user.isAdmin else { throw AppError.forbidden }
+        let target = try await account(context)
+        if AccountAdministration.mayDisable(target, by: context.user) == .ownAccount {
+            let pages = PageBuilder(request: request, context: context)
+            return try await render(request: request, context: context, form: FormData(fields: [:]),
+                                    errors: [pages.text("professional_error_own_account")], status: .conflict)
+        }
+        if !target.isDisabled { try await users.setDisabled(id: target.id, at: Date()) }
+        try await audit.record(context.auditDraft(.accountDisable, resourceType: "user", resourceID: target.id.storageKey, outcome: .success))
+        context.logger.notice("account disabled", metadata: ["user_id": .string(target.id.storageKey)])
+        context.sessions.flash(.success, "flash_professional_disabled")
+        return .redirect(to: SiteURL.adminProfessionals.path, type: .normal)
+    }
+
+    @Sendable func enable(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        guard context.user.isAdmin else { throw AppError.forbidden }
+        let target = try await account(context)
+        if target.isDisabled { try await users.setDisabled(id: target.id, at: nil) }
+        try await audit.record(context.auditDraft(.accountEnable, resourceType: "user", resourceID: target.id.storageKey, outcome: .success))
+        context.sessions.flash(.success, "flash_professional_enabled")
+        return .redirect(to: SiteURL.adminProfessionals.path, type: .normal)
+    }
+
+    private func account(_ context: AuthenticatedContext) async throws -> User {
+        guard let id = context.parameters.get("item").flatMap(UUID.init(storageKey:)), let user = try await users.find(id: id) else {
+            throw AppError.notFound
+        }
+        return user
     }
 }

@@ -33,7 +33,7 @@ struct CurrentUserMiddleware: RouterMiddleware {
             case .valid where session.user?.id == userID:
                 context.user = session.user
             case .refreshActivity, .valid:
-                if let user = try await users.find(id: userID) {
+                if let user = try await users.find(id: userID), !user.isDisabled {
                     context.user = user
                     context.sessions.withLockedSession { data in
                         data?.user = user
@@ -43,7 +43,7 @@ struct CurrentUserMiddleware: RouterMiddleware {
                         }
                     }
                 } else {
-                    // The account was removed while logged in.
+                    // The account was removed or disabled while logged in.
                     downgrade(context.sessions, flash: nil)
                 }
             }

@@ -45,9 +45,10 @@ struct RequestLogMiddleware<Context: RequestContext>: RouterMiddleware {
         ])
     }
 
-    /// The path without the secrets some paths carry (a calendar feed's token).
+    /// The path without the secrets some paths carry (a calendar feed's token, a password link's).
     static func loggablePath(_ path: String) -> String {
         if path.hasPrefix("/calendar/"), path.hasSuffix(".ics") { return "/calendar/[token].ics" }
+        if path.hasPrefix("/password-reset/") { return "/password-reset/[token]" }
         return path
     }
 

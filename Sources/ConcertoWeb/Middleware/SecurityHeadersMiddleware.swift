@@ -15,7 +15,8 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         var response = try await next(request, context)
         response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
         response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
+        // A page may ask for less (a password link's page sends no referrer at all).
+        if response.headers[.concertoReferrerPolicy] == nil { response.headers[.concertoReferrerPolicy] = "same-origin" }
         response.headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
         response.headers[HTTPField.Name("Permissions-Policy")!] = "camera=(), microphone=(), geolocation=()"
         response.headers[HTTPField.Name("Cross-Origin-Opener-Policy")!] = "same-origin"
@@ -24,4 +25,8 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         return response
     }
+}
+
+extension HTTPField.Name {
+    static var concertoReferrerPolicy: HTTPField.Name { HTTPField.Name("Referrer-Policy")! }
 }

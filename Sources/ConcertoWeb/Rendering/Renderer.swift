@@ -128,6 +128,7 @@ struct LayoutModel: Sendable {
         "loginTOTP": SiteURL.loginTOTP.path,
         "accountTOTP": SiteURL.accountTOTP.path,
         "accountTOTPDisable": SiteURL.accountTOTPDisable.path,
+        "accountPassword": SiteURL.accountPassword.path,
         "newPatient": SiteURL.newPatient.path,
         "patients": SiteURL.patients.path,
         "adminOrganisations": SiteURL.adminOrganisations.path,

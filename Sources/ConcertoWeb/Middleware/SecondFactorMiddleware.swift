@@ -1,0 +1,20 @@
+import ConcertoCore
+import Foundation
+import Hummingbird
+
+/// An account whose role requires a second factor and that has none may, once its
+/// password is accepted, do one thing: enrol one. Every other page behind login sends it
+/// to the enrolment page (logging out and switching language stay open: they are not
+/// behind login).
+struct SecondFactorMiddleware: RouterMiddleware {
+    typealias Context = AuthenticatedContext
+    let requirement: SecondFactorRequirement
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard requirement.mustEnrol(context.user), request.uri.path != SiteURL.accountTOTP.path else {
+            return try await next(request, context)
+        }
+        context.sessions.flash(.info, "second_factor_required")
+        return .redirect(to: SiteURL.accountTOTP.path, type: .normal)
+    }
+}
