@@ -29,6 +29,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case memberApprove = "community.member.approve"
     case memberSuspend = "community.member.suspend"
     case organisationCreate = "organisation.create"
+    /// A platform admin trusted an organisation for identities, or stopped trusting it.
+    case organisationIdentityTrust = "organisation.identity_trust"
     case professionalCreate = "professional.create"
     case passwordChange = "account.password_change"
     /// A platform admin disabled an account (its sessions ended) or enabled it again.

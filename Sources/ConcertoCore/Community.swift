@@ -62,11 +62,15 @@ public struct Organisation: Codable, Sendable, Equatable, Identifiable {
     public var name: String
     public var finess: String
     public var city: String
+    /// Its identity desk verifies INS with the national service: a document its system
+    /// posts qualifies the identity it names when INS and traits agree.
+    public var trustedForIdentities: Bool
 
-    public init(id: UUID = UUID(), name: String, finess: FINESSNumber, city: String) {
+    public init(id: UUID = UUID(), name: String, finess: FINESSNumber, city: String, trustedForIdentities: Bool = false) {
         self.id = id
         self.name = name
         self.finess = finess.value
         self.city = city
+        self.trustedForIdentities = trustedForIdentities
     }
 }

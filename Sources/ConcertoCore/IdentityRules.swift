@@ -76,6 +76,27 @@ public enum IdentityStatusRules {
         }
     }
 
+    /// QUAL from a hospital trusted for identities (its identity desk verified the INS with
+    /// the national service before sending it in a document): the document's INS must be the
+    /// record's, the same matricule and the same OID, and its traits the record's.
+    public static func qualificationFromTrustedSender(of record: PatientIdentity, sent: PatientIdentity?) -> Result<IdentityStatus, Refusal> {
+        guard let known = record.ins, let sent, let ins = sent.ins else { return .failure(.insMissing) }
+        guard known.matricule == ins.matricule, known.oid == ins.oid else { return .failure(.verificationFailed(.unknown)) }
+        let differing = differingTraits(sent, record)
+        return differing.isEmpty ? .success(.qualified) : .failure(.verificationFailed(.traitsDiffer(differing)))
+    }
+
+    /// The reference traits (RNIV) on which two identities differ: birth name, first
+    /// first name, birth date, sex.
+    public static func differingTraits(_ reference: PatientIdentity, _ identity: PatientIdentity) -> [String] {
+        var differing: [String] = []
+        if PatientMatching.normalized(reference.birthName) != PatientMatching.normalized(identity.birthName) { differing.append("birth_name") }
+        if PatientMatching.normalized(reference.firstName) != PatientMatching.normalized(identity.firstName) { differing.append("first_name") }
+        if reference.birthDate != identity.birthDate { differing.append("birth_date") }
+        if reference.sex != identity.sex { differing.append("sex") }
+        return differing
+    }
+
     /// QUAL: a validated identity with an INS the national service confirmed for its traits.
     public static func qualification(of identity: PatientIdentity, verification: INSVerificationResult?) -> Result<IdentityStatus, Refusal> {
         guard identity.status == .validated || identity.status == .qualified else { return .failure(.notValidated) }

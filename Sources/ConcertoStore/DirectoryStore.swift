@@ -25,19 +25,19 @@ public struct OrganisationStore: Sendable {
 
     public func all() async throws -> [Organisation] {
         try await database.read { sql in
-            try await sql.raw("SELECT id, name, finess, city FROM organisations ORDER BY name").all().compactMap(Self.organisation(from:))
+            try await sql.raw("SELECT id, name, finess, city, trusted_for_identities FROM organisations ORDER BY name").all().compactMap(Self.organisation(from:))
         }
     }
 
     public func find(id: UUID) async throws -> Organisation? {
         try await database.read { sql in
-            try await sql.raw("SELECT id, name, finess, city FROM organisations WHERE id = \(bind: id.storageKey)").first().flatMap(Self.organisation(from:))
+            try await sql.raw("SELECT id, name, finess, city, trusted_for_identities FROM organisations WHERE id = \(bind: id.storageKey)").first().flatMap(Self.organisation(from:))
         }
     }
 
     public func find(finess: FINESSNumber) async throws -> Organisation? {
         try await database.read { sql in
-            try await sql.raw("SELECT id, name, finess, city FROM organisations WHERE finess = \(bind: finess.value)").first().flatMap(Self.organisation(from:))
+            try await sql.raw("SELECT id, name, finess, city, trusted_for_identities FROM organisations WHERE finess = \(bind: finess.value)").first().flatMap(Self.organisation(from:))
         }
     }
 
@@ -53,6 +53,19 @@ public struct OrganisationStore: Sendable {
     static func organisation(from row: any SQLRow) throws -> Organisation? {
         guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
               let finess = FINESSNumber(try row.decode(column: "finess", as: String.self)) else { return nil }
-        return Organisation(id: id, name: try row.decode(column: "name", as: String.self), finess: finess, city: try row.decode(column: "city", as: String.self))
+        var organisation = Organisation(id: id, name: try row.decode(column: "name", as: String.self), finess: finess,
+                                        city: try row.decode(column: "city", as: String.self))
+        organisation.trustedForIdentities = try row.decode(column: "trusted_for_identities", as: Bool.self)
+        return organisation
+    }
+
+    /// Marks (or unmarks) an organisation as trusted for identities (platform admins).
+    public func setTrustedForIdentities(_ trusted: Bool, organisationID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        try await database.write { sql in
+            guard try await sql.raw("""
+                UPDATE organisations SET trusted_for_identities = \(bind: trusted) WHERE id = \(bind: organisationID.storageKey) RETURNING id
+                """).first() != nil else { throw StoreError.notFound }
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
+        }
     }
 }

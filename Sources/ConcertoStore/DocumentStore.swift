@@ -255,7 +255,8 @@ public struct DocumentStore: Sendable {
 
     /// A new token for a hospital system of the community: the secret is returned once,
     /// only its SHA-256 is stored.
-    public func createToken(community communityID: UUID, label: String, by userID: UUID?, audit: AuditDraft, at now: Date = Date()) async throws -> (id: UUID, secret: String) {
+    public func createToken(community communityID: UUID, organisation organisationID: UUID? = nil, label: String, by userID: UUID?, audit: AuditDraft,
+                            at now: Date = Date()) async throws -> (id: UUID, secret: String) {
         var bytes = [UInt8](repeating: 0, count: 32)
         var generator = SystemRandomNumberGenerator()
         for index in bytes.indices { bytes[index] = UInt8.random(in: .min ... .max, using: &generator) }
@@ -264,9 +265,9 @@ public struct DocumentStore: Sendable {
         let id = UUID()
         try await database.write { sql in
             try await sql.raw("""
-                INSERT INTO api_tokens (id, community_id, label, token_hash, created_by, created_at)
-                VALUES (\(bind: id.storageKey), \(bind: communityID.storageKey), \(bind: label), \(bind: Self.sha256(Data(secret.utf8))),
-                        \(bind: userID?.storageKey), \(bind: Timestamp.iso8601(now)))
+                INSERT INTO api_tokens (id, community_id, organisation_id, label, token_hash, created_by, created_at)
+                VALUES (\(bind: id.storageKey), \(bind: communityID.storageKey), \(bind: organisationID?.storageKey), \(bind: label),
+                        \(bind: Self.sha256(Data(secret.utf8))), \(bind: userID?.storageKey), \(bind: Timestamp.iso8601(now)))
                 """).run()
             var audit = audit
             audit.resourceID = id.storageKey
@@ -275,14 +276,21 @@ public struct DocumentStore: Sendable {
         return (id, secret)
     }
 
-    /// The token's id and community, when the secret names an unrevoked token.
-    public func token(secret: String) async throws -> (id: UUID, communityID: UUID)? {
+    /// The token a secret names, when it is not revoked.
+    public func token(secret: String) async throws -> APIToken? {
         let hash = Self.sha256(Data(secret.utf8))
         return try await database.read { sql in
-            guard let row = try await sql.raw("SELECT id, community_id FROM api_tokens WHERE token_hash = \(bind: hash) AND revoked_at IS NULL").first(),
+            guard let row = try await sql.raw("""
+                SELECT t.id, t.community_id, o.id AS organisation_id, o.finess, o.trusted_for_identities
+                FROM api_tokens t LEFT JOIN organisations o ON o.id = t.organisation_id
+                WHERE t.token_hash = \(bind: hash) AND t.revoked_at IS NULL
+                """).first(),
                   let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
                   let community = UUID(storageKey: try row.decode(column: "community_id", as: String.self)) else { return nil }
-            return (id, community)
+            return APIToken(id: id, communityID: community,
+                            organisationID: try row.decode(column: "organisation_id", as: String?.self).flatMap(UUID.init(storageKey:)),
+                            organisationFINESS: try row.decode(column: "finess", as: String?.self),
+                            trustedForIdentities: try row.decode(column: "trusted_for_identities", as: Bool?.self) ?? false)
         }
     }
 
@@ -303,4 +311,15 @@ extension JSONEncoder {
         encoder.outputFormatting = [.sortedKeys]
         return encoder
     }
+}
+
+/// A hospital system's access to one community's documents API.
+public struct APIToken: Sendable, Equatable {
+    public let id: UUID
+    public let communityID: UUID
+    /// The organisation whose system holds it (tokens made before organisations were named have none).
+    public let organisationID: UUID?
+    public let organisationFINESS: String?
+    /// That organisation is trusted for identities: its documents may qualify the identity they name.
+    public let trustedForIdentities: Bool
 }

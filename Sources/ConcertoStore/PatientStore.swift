@@ -29,7 +29,12 @@ public struct IdentityProof: Sendable, Equatable {
         case identityDesk = "identity_desk"
         /// Seeded with the demonstration data.
         case demo
+        /// A document posted by the system of an organisation trusted for identities.
+        case trustedOrganisation = "trusted_organisation"
     }
+
+    /// `verifier` of a proof from a trusted organisation: this prefix and its FINESS.
+    public static let trustedOrganisationPrefix = "finess:"
 
     public var status: IdentityStatus
     public var documentType: IdentityDocumentType?

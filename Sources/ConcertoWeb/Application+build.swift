@@ -94,7 +94,7 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     OperationsController(database: dependencies.database, metrics: dependencies.metrics, metricsToken: config.metricsToken).addRoutes(to: router)
     // Hospital systems: bearer token, no session and so no CSRF token.
     DocumentAPIController(documents: dependencies.documents, importer: dependencies.importer, cases: dependencies.cases,
-                          patients: dependencies.patients, maxBytes: config.cdaMaxBytes).addRoutes(to: router)
+                          patients: dependencies.patients, audit: dependencies.audit, maxBytes: config.cdaMaxBytes).addRoutes(to: router)
     let guardian = AccessGuard(care: dependencies.care, audit: dependencies.audit, policy: config.accessPolicy)
     let meetingController = MeetingController(
         meetings: dependencies.meetings, imagingStudies: dependencies.imagingStudies, communities: dependencies.communities, audit: dependencies.audit,

@@ -40,6 +40,7 @@ public enum SiteURL: Sendable, Equatable {
     case patientAccessReport(UUID)
     case patientAccessReportCSV(UUID)
     case adminOrganisations
+    case adminOrganisationIdentityTrust(UUID)
     case adminProfessionals
     case adminProfessionalDisable(user: UUID)
     case adminProfessionalEnable(user: UUID)
@@ -125,6 +126,7 @@ public enum SiteURL: Sendable, Equatable {
         case .patientAccessReport(let id): "/patients/\(id.storageKey)/access-report"
         case .patientAccessReportCSV(let id): "/patients/\(id.storageKey)/access-report.csv"
         case .adminOrganisations: "/admin/organisations"
+        case .adminOrganisationIdentityTrust(let id): "/admin/organisations/\(id.storageKey)/identity-trust"
         case .adminProfessionals: "/admin/professionals"
         case .adminProfessionalDisable(let user): "/admin/professionals/\(user.storageKey)/disable"
         case .adminProfessionalEnable(let user): "/admin/professionals/\(user.storageKey)/enable"

@@ -173,12 +173,26 @@ extension CDACommand {
         @Option(name: .long, help: "Who uses the token, e.g. \"DPI CHU Bordeaux\".")
         var label: String
 
+        @Option(name: .long, help: "FINESS of the organisation whose system holds the token: its documents qualify identities when it is trusted for them (admin, Organisations).")
+        var finess: String?
+
+        func validate() throws {
+            if let finess, FINESSNumber(finess) == nil { throw ValidationError("Not a valid FINESS number (9 characters, check digit): \(finess)") }
+        }
+
         func run() async throws {
             guard let communityID = UUID(storageKey: community) else { throw ValidationError("--community must be a community id") }
             try await withDependencies(try common.configuration()) { dependencies in
                 guard try await dependencies.communities.find(id: communityID) != nil else { throw CommandFailure("Unknown community \(community).") }
+                var organisationID: UUID?
+                if let finess = finess.flatMap(FINESSNumber.init) {
+                    guard let organisation = try await dependencies.organisations.find(finess: finess) else {
+                        throw CommandFailure("No organisation has the FINESS number \(finess)")
+                    }
+                    organisationID = organisation.id
+                }
                 let audit = AuditDraft(actorID: nil, action: .apiTokenCreate, resourceType: "api_token", outcome: .success, reason: "cli")
-                let token = try await dependencies.documents.createToken(community: communityID, label: label, by: nil, audit: audit)
+                let token = try await dependencies.documents.createToken(community: communityID, organisation: organisationID, label: label, by: nil, audit: audit)
                 say(token.secret)
             }
         }

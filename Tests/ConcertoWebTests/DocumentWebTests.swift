@@ -15,7 +15,7 @@ import Testing
 @Suite struct DocumentWebTests {
     /// The southern test patient: DUPONT Marie, 12/05/1961, F, INS 261053306312304 (test).
     static func report(id: String = "doc-1", set: String = "set-1", version: Int = 1, ins: String? = "261053306312304",
-                       birthName: String = "DUPONT", given: String = "Marie", birthTime: String = "19610512",
+                       birthName: String = "DUPONT", given: String = "Marie", birthTime: String = "19610512", sex: String = "F",
                        narrative: String = "<paragraph>Nodule de 25 mm <content styleCode=\"Bold\">spiculé</content>.</paragraph>",
                        type: String = "18748-4", entry: String = "") -> String {
         let insID = ins.map { #"<id root="1.2.250.1.213.1.4.10" extension="\#($0)"/>"# } ?? ""
@@ -30,7 +30,7 @@ import Testing
           <setId root="1.2.250.99.2" extension="\(set)"/><versionNumber value="\(version)"/>
           <recordTarget><patientRole>\(insID)<id root="1.2.250.99.9" extension="IPP-1"/>
             <patient><name><family qualifier="BR">\(birthName)</family><given>\(given)</given></name>
-              <administrativeGenderCode code="F" codeSystem="2.16.840.1.113883.5.1"/><birthTime value="\(birthTime)"/></patient>
+              <administrativeGenderCode code="\(sex)" codeSystem="2.16.840.1.113883.5.1"/><birthTime value="\(birthTime)"/></patient>
           </patientRole></recordTarget>
           <documentationOf><serviceEvent><id root="1.2.250.1.59.3.1.4.77"/></serviceEvent></documentationOf>
           <component><structuredBody><component><section>

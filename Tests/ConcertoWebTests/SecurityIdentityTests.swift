@@ -6,6 +6,7 @@ import DICOMweb
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
 import SQLKit
 import Testing
 
@@ -267,5 +268,84 @@ import Testing
         config.seedDemoData = true
         config.insFixturesFile = Self.fixtures
         #expect(try config.insVerifier()?.name == "fixtures")
+    }
+
+    /// Item 1(c): a hospital's system qualifies identities only when its organisation is
+    /// trusted for them, and only with the record's own INS and traits.
+    @Test func aTrustedHospitalsDocumentQualifiesTheIdentityItNames() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            let paul = try await validatedRecord(d, world, ins: "145078619401282", birthName: "LEROY", firstNames: "Paul André", birthDate: "1945-07-08", sex: .male)
+            func token(trusted: Bool?) async throws -> String {
+                var organisation: UUID?
+                if let trusted {
+                    let prefix = String(format: "3300%04d", Int.random(in: 0..<9999))
+                    let finess = try #require((0...9).lazy.compactMap { FINESSNumber(prefix + String($0)) }.first)
+                    let hospital = Organisation(name: "CH \(prefix)", finess: finess, city: "Pau")
+                    try await d.organisations.create(hospital, audit: nil)
+                    if trusted {
+                        try await d.organisations.setTrustedForIdentities(true, organisationID: hospital.id,
+                                                                          audit: AuditDraft(actorID: nil, action: .organisationIdentityTrust, resourceType: "organisation", outcome: .success))
+                    }
+                    organisation = hospital.id
+                }
+                return try await d.documents.createToken(community: world.south.id, organisation: organisation, label: "DPI", by: nil,
+                                                         audit: AuditDraft(actorID: nil, action: .apiTokenCreate, resourceType: "api_token", outcome: .success)).secret
+            }
+            func post(_ body: String, _ secret: String) async throws -> TestResponse {
+                try await browser.client.executeRequest(uri: SiteURL.apiDocuments.path, method: .post,
+                                                        headers: [.contentType: "application/xml", .authorization: "Bearer \(secret)"], body: ByteBuffer(string: body))
+            }
+            func report(_ id: String, given: String = "Paul", birthTime: String = "19450708") -> String {
+                DocumentWebTests.report(id: id, set: id, ins: "145078619401282", birthName: "LEROY", given: given, birthTime: birthTime, sex: "M")
+            }
+            // Attack: any hospital system of the community posts a document naming the INS.
+            let plain = try await post(report("from-untrusted-token"), try await token(trusted: nil))
+            #expect(plain.status == .created)
+            #expect(!plain.text.contains("\"identity\""))
+            #expect(try await post(report("from-untrusted-organisation"), try await token(trusted: false)).status == .created)
+            #expect(try await d.patients.find(id: paul)?.identity.status == .validated)
+
+            // A trusted organisation's document with other traits is filed but qualifies nothing.
+            let trusted = try await token(trusted: true)
+            let differing = try await post(report("other-traits", birthTime: "19450709"), trusted)
+            #expect(differing.status == .created)
+            #expect(differing.text.contains("not_qualified:traits_differ:birth_date"))
+            #expect(try await d.patients.find(id: paul)?.identity.status == .validated)
+
+            let qualified = try await post(report("same-traits"), trusted)
+            #expect(qualified.status == .created)
+            #expect(qualified.text.contains("\"identity\":\"qualified\""))
+            #expect(try await d.patients.find(id: paul)?.identity.status == .qualified)
+            let proof = try #require(try await d.patients.identityProofs(of: paul).first)
+            #expect(proof.proof.source == .trustedOrganisation)
+            #expect(proof.proof.verifier?.hasPrefix(IdentityProof.trustedOrganisationPrefix) == true)
+            let events = try await d.audit.events(matching: .init()).map(\.event).filter { $0.action == "patient.identity_qualify" }
+            #expect(events.map(\.outcome).sorted() == ["failure", "success"])
+            #expect(events.allSatisfy { $0.reason?.contains("trusted_organisation:") == true })
+        }
+    }
+
+    @Test func onlyPlatformAdminsTrustAnOrganisationForIdentities() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            try await browser.logIn(email: "coord@t.fr")
+            try await browser.get("/")
+            let path = SiteURL.adminOrganisationIdentityTrust(world.organisation.id).path
+            #expect(try await browser.post(path, form: [("trusted", "1")]).status == .forbidden)
+            #expect(try await d.organisations.find(id: world.organisation.id)?.trustedForIdentities == false)
+            let admin = browser.fresh()
+            try await admin.logIn(email: "admin@t.fr")
+            let page = try await admin.get(SiteURL.adminOrganisations.path)
+            #expect(page.text.contains(path))
+            #expect(try await admin.post(path, form: [("trusted", "1")]).status == .seeOther)
+            #expect(try await d.organisations.find(id: world.organisation.id)?.trustedForIdentities == true)
+            #expect(try await admin.get(SiteURL.adminOrganisations.path).text.contains("de confiance"))
+            #expect(try await admin.post(path, form: [("trusted", "0")]).status == .seeOther)
+            #expect(try await d.organisations.find(id: world.organisation.id)?.trustedForIdentities == false)
+            #expect(try await admin.post(SiteURL.adminOrganisationIdentityTrust(UUID()).path, form: [("trusted", "1")]).status == .notFound)
+            let actions = try await d.audit.events(matching: .init()).map(\.event).filter { $0.action == "organisation.identity_trust" }
+            #expect(actions.count == 2)
+        }
     }
 }

@@ -18,6 +18,7 @@ struct AdminController: Sendable {
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
         group.get(RouterPath(SiteURL.adminOrganisations.pattern), use: listOrganisations)
         group.post(RouterPath(SiteURL.adminOrganisations.pattern), use: createOrganisation)
+        group.post(RouterPath(SiteURL.template { id, _ in .adminOrganisationIdentityTrust(id) }.pattern), use: setIdentityTrust)
         group.get(RouterPath(SiteURL.adminCommunities.pattern), use: listCommunities)
         group.post(RouterPath(SiteURL.adminCommunities.pattern), use: createCommunity)
         group.get(RouterPath(SiteURL.adminAudit.pattern), use: auditPage)
@@ -52,7 +53,10 @@ struct AdminController: Sendable {
     private func renderOrganisations(request: Request, context: AuthenticatedContext, form: FormData, error: String?, status: HTTPResponse.Status = .ok) async throws -> Response {
         let pages = PageBuilder(request: request, context: context)
         let content = OrganisationsContent(
-            organisations: try await organisations.all().map { ViewFields(["name": $0.name, "finess": $0.finess, "city": $0.city]) },
+            organisations: try await organisations.all().map {
+                ViewFields(["name": $0.name, "finess": $0.finess, "city": $0.city, "trusted": $0.trustedForIdentities ? true : nil,
+                            "trustURL": SiteURL.adminOrganisationIdentityTrust($0.id).path])
+            },
             values: ViewFields(form.fields), error: error
         )
         return try renderer.html("admin_organisations", pages.page(content), status: status)
@@ -76,6 +80,22 @@ struct AdminController: Sendable {
             return try await renderOrganisations(request: request, context: context, form: form, error: pages.text("organisation_error_duplicate"), status: .conflict)
         }
         context.sessions.flash(.success, "flash_organisation_created")
+        return .redirect(to: SiteURL.adminOrganisations.path, type: .normal)
+    }
+
+    /// Trusting an organisation for identities lets the documents its system posts qualify
+    /// identities (`DocumentAPIController`): a decision of the platform's identity desk.
+    @Sendable func setIdentityTrust(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let id = try context.parameters.uuid("id")
+        let trusted = try context.requiredForm["trusted"] == "1"
+        do {
+            try await organisations.setTrustedForIdentities(trusted, organisationID: id, audit: context.auditDraft(
+                .organisationIdentityTrust, resourceType: "organisation", resourceID: id.storageKey, outcome: .success, reason: trusted ? "trusted" : "not_trusted"))
+        } catch StoreError.notFound {
+            throw AppError.notFound
+        }
+        context.sessions.flash(.success, trusted ? "flash_organisation_trusted" : "flash_organisation_untrusted")
         return .redirect(to: SiteURL.adminOrganisations.path, type: .normal)
     }
 

@@ -9,11 +9,15 @@ import Hummingbird
 /// the body is the CDA document (`application/xml`) or a multipart form with `file`
 /// parts. The patient is the case's (`case` parameter) or found by INS among the
 /// community's patients. Idempotent on the document id. Answers JSON.
+/// A token of an organisation trusted for identities also qualifies the identity a
+/// document names, when its INS and traits are the record's (RNIV: that hospital's
+/// identity desk verified them with the national service).
 struct DocumentAPIController: Sendable {
     let documents: DocumentStore
     let importer: DocumentImporter
     let cases: CaseStore
     let patients: PatientStore
+    let audit: AuditLog
     let maxBytes: Int
 
     func addRoutes(to router: some RouterMethods<AppRequestContext>) {
@@ -27,6 +31,8 @@ struct DocumentAPIController: Sendable {
         let url: String?
         let errors: [String]
         let warnings: [String]
+        /// With a token trusted for identities: `qualified`, or why not (`not_qualified:…`).
+        var identity: String? = nil
     }
 
     static func answer(_ status: HTTPResponse.Status, _ code: String, _ errors: [String]) throws -> Response {
@@ -63,8 +69,7 @@ struct DocumentAPIController: Sendable {
         var answers: [Answer] = []
         var worst: HTTPResponse.Status = .ok
         for file in files {
-            let (status, answer) = try await importOne(file.data, name: file.name, caseParameter: caseParameter, community: token.communityID,
-                                                       tokenID: token.id, context: context)
+            let (status, answer) = try await importOne(file.data, name: file.name, caseParameter: caseParameter, token: token, context: context)
             answers.append(answer)
             if status.code > worst.code || (status == .created && worst == .ok) { worst = status }
         }
@@ -72,8 +77,9 @@ struct DocumentAPIController: Sendable {
         return try DocumentController.json(["results": answers], status: worst)
     }
 
-    func importOne(_ bytes: Data, name: String?, caseParameter: String?, community: UUID, tokenID: UUID,
+    func importOne(_ bytes: Data, name: String?, caseParameter: String?, token: APIToken,
                    context: AppRequestContext) async throws -> (HTTPResponse.Status, Answer) {
+        let community = token.communityID, tokenID = token.id
         func refused(_ status: HTTPResponse.Status, _ code: String, _ errors: [String]) -> (HTTPResponse.Status, Answer) {
             (status, Answer(file: name, status: code, documentId: nil, url: nil, errors: errors, warnings: []))
         }
@@ -90,7 +96,11 @@ struct DocumentAPIController: Sendable {
                                               source: .api, audit: audit, at: Date())
         switch outcome {
         case .imported(let id, _, let warnings):
-            return (.created, Answer(file: name, status: "imported", documentId: id.storageKey, url: SiteURL.document(id).path, errors: [], warnings: warnings))
+            var answer = Answer(file: name, status: "imported", documentId: id.storageKey, url: SiteURL.document(id).path, errors: [], warnings: warnings)
+            if token.trustedForIdentities, target.patient.identity.status != .qualified {
+                answer.identity = try await qualify(target.patient, from: document, documentID: id, token: token, context: context)
+            }
+            return (.created, answer)
         case .alreadyImported(let id):
             return (.ok, Answer(file: name, status: "already_imported", documentId: id.storageKey, url: SiteURL.document(id).path, errors: [], warnings: []))
         case .refused(let errors):
@@ -99,6 +109,33 @@ struct DocumentAPIController: Sendable {
             return refused(.unprocessableContent, "needs_confirmation", [
                 "Le document ne porte pas d'INS comparable à celui du patient : déposez-le depuis la fiche RCP pour qu'une personne confirme le rapprochement.",
             ])
+        }
+    }
+
+    /// Qualifies the record from a trusted organisation's document when INS and traits
+    /// agree; audited either way. Returns what the answer says of the identity.
+    private func qualify(_ record: PatientRecord, from document: CDADocument, documentID: UUID, token: APIToken,
+                         context: AppRequestContext) async throws -> String {
+        let finess = token.organisationFINESS ?? "?"
+        func event(_ outcome: AuditOutcome, _ reason: String) -> AuditDraft {
+            AuditDraft(request: context, .identityQualify, actor: nil, resourceType: "patient_identity", resourceID: record.id.storageKey,
+                       patientID: record.id, mode: .normal, outcome: outcome,
+                       reason: "\(reason);trusted_organisation:\(finess);document:\(documentID.storageKey)", clientAddress: context.clientAddress)
+        }
+        switch IdentityStatusRules.qualificationFromTrustedSender(of: record.identity, sent: document.patient?.identity) {
+        case .success:
+            let proof = IdentityProof(status: .qualified, documentType: nil, verifier: IdentityProof.trustedOrganisationPrefix + finess,
+                                      source: .trustedOrganisation, recordedBy: nil)
+            do {
+                try await patients.recordIdentityProof(proof, patientID: record.id, expectedStatus: record.identity.status, audit: event(.success, "confirmed"))
+                return "qualified"
+            } catch StoreError.statusChanged {
+                return "not_qualified:status_changed"
+            }
+        case .failure(let refusal):
+            let reason = IdentityDeskController.explain(refusal).reason
+            try await audit.record(event(.failure, reason))
+            return "not_qualified:" + reason
         }
     }
 }

@@ -334,7 +334,11 @@ struct PatientController: Sendable {
                 ViewFields([
                     "status": pages.text("identity_status_\(recorded.proof.status.rawValue)"),
                     "document": recorded.proof.documentType.map { pages.text("identity_document_\($0.rawValue)") },
-                    "verifier": recorded.proof.verifier.map { pages.text("identity_verifier_\($0)") },
+                    "verifier": recorded.proof.verifier.map { verifier in
+                        verifier.hasPrefix(IdentityProof.trustedOrganisationPrefix)
+                            ? pages.text("identity_verifier_trusted_organisation", ["finess": String(verifier.dropFirst(IdentityProof.trustedOrganisationPrefix.count))])
+                            : pages.text("identity_verifier_\(verifier)")
+                    },
                     "by": recorded.recordedByName, "at": DisplayFormat.dateTime(iso: recorded.recordedAt),
                 ])
             },
