@@ -104,6 +104,7 @@ struct Bench {
         case "trust": try await TrustBench.run(options)
         case "search": try await SearchBench.run(options)
         case "seed-agenda": try await AgendaSeed.run(options)
+        case "list-facts": try await ListFactsBench.run(options)
         case "cda": if try !CDABench.run(options) { exit(1) }
         case "dicom-json": try DICOMJSONBench.run(options)
         case "fiche", "exports": if try !FicheBench.run(options) { exit(1) }
