@@ -137,7 +137,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CDATests",
-            dependencies: ["CDA", "ConcertoCore"],
+            dependencies: ["CDA", "ConcertoCore", "ConcertoTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

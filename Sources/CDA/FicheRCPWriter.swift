@@ -20,6 +20,11 @@ enum OIDs {
     static let tnm = "2.16.840.1.113883.15.6"
     static let rpps = "1.2.250.1.71.4.2.1"
     static let finess = "1.2.250.1.71.4.2.2"
+    /// National identifiers of a regional cancer network (RRC), a board's managing
+    /// structure and a board (RCP) in the fiche's header (CI-SIS FRCP).
+    static let regionalCancerNetwork = "1.2.250.1.161.1.20.1.1"
+    static let boardManager = "1.2.250.1.161.1.20.2.1"
+    static let board = "1.2.250.1.161.1.20.3.1"
     static let specialties = "1.2.250.1.213.1.1.4.5"
     static let gender = "2.16.840.1.113883.5.1"
     static let simpleObservation = ["1.3.6.1.4.1.19376.1.5.3.1.4.13", "1.2.250.1.213.1.1.3.48"]
@@ -130,14 +135,33 @@ public enum FicheRCPWriter {
         if let meeting = fiche.meeting {
             xml.element("componentOf") { xml in
                 xml.element("encompassingEncounter") { xml in
+                    // The regional cancer network, the structure that manages the board, the
+                    // board itself (national directories), then this séance (ours).
+                    if let registration = meeting.registration {
+                        xml.empty("id", ["root": OIDs.regionalCancerNetwork, "extension": registration.networkID])
+                        if let finess = registration.manager.finess {
+                            xml.empty("id", ["root": OIDs.boardManager, "extension": finess])
+                        }
+                        xml.empty("id", ["root": OIDs.board, "extension": registration.boardID])
+                    }
                     xml.empty("id", ["root": OIDs.uuid(meeting.id)])
                     xml.empty("code", ["code": "VR", "displayName": "Virtuelle (RCP en l'absence du patient)", "codeSystem": "2.16.840.1.113883.5.4"])
                     xml.element("effectiveTime") { xml in xml.empty("low", ["value": time(meeting.startsAt)]) }
+                    let facility = meeting.registration?.manager ?? fiche.custodian
                     xml.element("location") { xml in
                         xml.element("healthCareFacility") { xml in
-                            if let finess = fiche.custodian.finess { xml.empty("id", ["root": OIDs.finess, "extension": finess]) }
+                            if let finess = facility.finess { xml.empty("id", ["root": OIDs.finess, "extension": finess]) }
                             xml.element("location") { xml in
-                                xml.text("name", meeting.place ?? fiche.custodian.name)
+                                xml.text("name", facility.name)
+                                if let address = facility.address {
+                                    xml.element("addr") { xml in
+                                        xml.text("streetAddressLine", address.street)
+                                        xml.text("postalCode", address.postalCode)
+                                        xml.text("city", address.city)
+                                    }
+                                } else {
+                                    xml.empty("addr", ["nullFlavor": "NAV"])
+                                }
                             }
                         }
                     }
@@ -308,6 +332,46 @@ public enum FicheRCPWriter {
         }
     }
 
+    /// A TNM stage (clinical or pathological) with its edition and one observation per
+    /// axis; an axis the fiche does not give is sent as unknown.
+    static func tnmStage(_ xml: inout XMLWriter, code: String, display: String, edition: Int?, axes: [(code: String, display: String, value: String?)]) {
+        xml.element("entryRelationship", ["typeCode": "SUBJ", "inversionInd": "false"]) { xml in
+            xml.element("observation", ["classCode": "OBS", "moodCode": "EVN", "negationInd": "false"]) { xml in
+                xml.empty("templateId", ["root": "1.3.6.1.4.1.19376.1.7.3.1.4.14.2"])
+                xml.empty("code", ["code": code, "displayName": display, "codeSystem": OIDs.loinc, "codeSystemName": "LOINC"])
+                xml.empty("statusCode", ["code": "completed"])
+                xml.empty("effectiveTime", ["nullFlavor": "UNK"])
+                if let edition {
+                    xml.element("value", ["xsi:type": "CD"]) { xml in
+                        xml.element("qualifier") { xml in
+                            xml.empty("name", ["code": "21917-0", "displayName": "Version TNM Classification", "codeSystem": OIDs.loinc, "codeSystemName": "LOINC"])
+                            xml.empty("value", ["xsi:type": "CD", "code": String(edition), "displayName": "TNM_UICC \(edition)e édition", "codeSystem": OIDs.tnm,
+                                                "codeSystemName": "TNM_UICC"])
+                        }
+                    }
+                } else {
+                    xml.empty("value", ["xsi:type": "CD", "nullFlavor": "UNK"])
+                }
+                for axis in axes {
+                    xml.element("entryRelationship", ["typeCode": "COMP"]) { xml in
+                        xml.element("observation", ["classCode": "OBS", "moodCode": "EVN"]) { xml in
+                            for template in OIDs.simpleObservation { xml.empty("templateId", ["root": template]) }
+                            xml.empty("code", ["code": axis.code, "displayName": axis.display, "codeSystem": OIDs.loinc, "codeSystemName": "LOINC"])
+                            xml.empty("statusCode", ["code": "completed"])
+                            xml.empty("effectiveTime", ["nullFlavor": "NA"])
+                            if let value = axis.value {
+                                xml.empty("value", ["xsi:type": "CD", "code": value, "codeSystem": OIDs.tnm, "codeSystemName": "TNM_UICC",
+                                                    "codeSystemVersion": edition.map(String.init)])
+                            } else {
+                                xml.empty("value", ["xsi:type": "CD", "nullFlavor": "UNK"])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     static func cd(_ code: String?, _ system: String, _ display: String?, _ xml: inout XMLWriter, name: String = "value") {
         if let code {
             xml.empty(name, ["xsi:type": "CD", "code": code, "displayName": display, "codeSystem": system])
@@ -353,10 +417,8 @@ public enum FicheRCPWriter {
                    ("Latéralité", content.lateralityCode.flatMap { Terminology.lateralities.concept($0)?.label }),
                    ("TNM", tnm.summary.isEmpty ? nil : tnm.summary + (tnm.edition.map { " (édition \($0))" } ?? ""))], &xml)
         }, entries: { xml in
-            let stages: [(String, String, String?)] = [("21905-5", "TNM Clinique T", tnm.cT), ("21906-3", "TNM Clinique N", tnm.cN),
-                                                       ("21907-1", "TNM Clinique M", tnm.cM), ("21899-0", "TNM Pathologique T", tnm.pT),
-                                                       ("21900-6", "TNM Pathologique N", tnm.pN)]
-            guard content.tumourSiteCode != nil || stages.contains(where: { $0.2 != nil }) else { return }
+            // Always present (the FRCP model requires the diagnosis and the clinical TNM with
+            // its T, N and M): what the fiche does not say is sent as unknown (nullFlavor UNK).
             xml.element("entry") { xml in
                 xml.element("act", ["classCode": "ACT", "moodCode": "EVN"]) { xml in
                     for template in ["2.16.840.1.113883.10.20.1.27", "1.3.6.1.4.1.19376.1.5.3.1.4.5.1", "1.3.6.1.4.1.19376.1.5.3.1.4.5.2",
@@ -371,14 +433,21 @@ public enum FicheRCPWriter {
                                      relationship: "SUBJ") { xml in
                         xml.element("value", ["xsi:type": "CD", "nullFlavor": "OTH"]) { xml in xml.text("originalText", content.morphology ?? "Non précisée") }
                         if let site = content.tumourSiteCode {
-                            xml.empty("targetSiteCode", ["code": site, "displayName": Terminology.tumourSites.concept(site)?.label, "codeSystem": OIDs.icd10])
-                        }
-                        for (code, display, stage) in stages {
-                            guard let stage else { continue }
-                            codedObservation(&xml, code: code, system: OIDs.loinc, display: display, relationship: "COMP") { xml in
-                                xml.empty("value", ["xsi:type": "CD", "code": stage, "codeSystem": OIDs.tnm, "codeSystemName": "TNM_UICC",
-                                                    "codeSystemVersion": tnm.edition.map(String.init)])
+                            xml.element("targetSiteCode", ["code": site, "displayName": Terminology.tumourSites.concept(site)?.label, "codeSystem": OIDs.icd10,
+                                                           "codeSystemName": "CIM-10"]) { xml in
+                                if let laterality = content.lateralityCode {
+                                    xml.element("qualifier") { xml in
+                                        xml.empty("name", ["code": "20228-3", "displayName": "Latéralité", "codeSystem": OIDs.loinc, "codeSystemName": "LOINC"])
+                                        cd(laterality, OIDs.snomed, Terminology.lateralities.concept(laterality)?.label, &xml)
+                                    }
+                                }
                             }
+                        }
+                        tnmStage(&xml, code: "75620-5", display: "Stade TNM Clinique", edition: tnm.edition,
+                                 axes: [("21905-5", "TNM Clinique T", tnm.cT), ("21906-3", "TNM Clinique N", tnm.cN), ("21907-1", "TNM Clinique M", tnm.cM)])
+                        if tnm.pT != nil || tnm.pN != nil {
+                            tnmStage(&xml, code: "21902-2", display: "Stade TNM pathologique", edition: tnm.edition,
+                                     axes: [("21899-0", "TNM Pathologique T", tnm.pT), ("21900-6", "TNM Pathologique N", tnm.pN)])
                         }
                     }
                 }

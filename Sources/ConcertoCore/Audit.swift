@@ -23,6 +23,10 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case emergencyAccessGrant = "emergency_access.grant"
     case accessReport = "patient.access_report"
     case communityCreate = "community.create"
+    /// The fiche header's national identifiers of a community or a series (network, board, manager).
+    case communityRegistration = "community.registration"
+    /// An organisation's postal address.
+    case organisationAddress = "organisation.address"
     case communityOrganisationAdd = "community.organisation.add"
     case memberInvite = "community.member.invite"
     case memberAccept = "community.member.accept"

@@ -7,9 +7,26 @@ public struct FicheRCPExport: Sendable {
     public struct Organisation: Sendable, Equatable {
         public var finess: String?
         public var name: String
-        public init(finess: String?, name: String) {
+        public var address: PostalAddress?
+        public init(finess: String?, name: String, address: PostalAddress? = nil) {
             self.finess = finess
             self.name = name
+            self.address = address
+        }
+    }
+
+    /// The national identifiers of the board the fiche was discussed at (header,
+    /// `componentOf`): regional cancer network, managing structure, board.
+    public struct Registration: Sendable, Equatable {
+        public var networkID: String
+        public var boardID: String
+        /// The structure that manages the board: its FINESS is the manager's identifier, and
+        /// its name and address the board's location.
+        public var manager: Organisation
+        public init(networkID: String, boardID: String, manager: Organisation) {
+            self.networkID = networkID
+            self.boardID = boardID
+            self.manager = manager
         }
     }
 
@@ -57,13 +74,18 @@ public struct FicheRCPExport: Sendable {
         public var place: String?
         /// ORG-117 organ-based, ORG-132 transversal.
         public var transversal: Bool
-        public init(id: UUID, title: String, communityName: String, startsAt: Date, place: String?, transversal: Bool) {
+        /// Nil only for fiches of communities not yet registered (minutes drafts); a fiche
+        /// is not validated without it.
+        public var registration: Registration?
+        public init(id: UUID, title: String, communityName: String, startsAt: Date, place: String?, transversal: Bool,
+                    registration: Registration? = nil) {
             self.id = id
             self.title = title
             self.communityName = communityName
             self.startsAt = startsAt
             self.place = place
             self.transversal = transversal
+            self.registration = registration
         }
     }
 

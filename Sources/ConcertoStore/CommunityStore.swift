@@ -191,7 +191,7 @@ public struct CommunityStore: Sendable {
     public func organisations(of communityID: UUID) async throws -> [Organisation] {
         try await database.read { sql in
             try await sql.raw("""
-                SELECT o.id, o.name, o.finess, o.city, o.trusted_for_identities FROM organisations o
+                SELECT o.id, o.name, o.finess, o.city, o.street, o.postal_code, o.trusted_for_identities FROM organisations o
                 JOIN community_organisations co ON co.organisation_id = o.id
                 WHERE co.community_id = \(bind: communityID.storageKey) ORDER BY o.name
                 """).all().compactMap(OrganisationStore.organisation(from:))
@@ -208,5 +208,63 @@ public struct CommunityStore: Sendable {
         guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
               let kind = CommunityKind(rawValue: try row.decode(column: "kind", as: String.self)) else { return nil }
         return Community(id: id, name: try row.decode(column: "name", as: String.self), region: try row.decode(column: "region", as: String.self), kind: kind)
+    }
+
+    // MARK: Fiche header registration (CI-SIS FRCP componentOf)
+
+    /// The community's regional cancer network and its default board id and manager.
+    public func registration(of communityID: UUID) async throws -> BoardRegistration {
+        try await registration(communityID: communityID, seriesID: nil)
+    }
+
+    /// What a meeting's fiches carry: the community's network, and the board id and
+    /// manager of the meeting's series, else the community's.
+    public func registration(communityID: UUID, seriesID: UUID?) async throws -> BoardRegistration {
+        try await database.read { sql in
+            guard let row = try await sql.raw("""
+                SELECT c.network_name, c.network_id, COALESCE(s.board_id, c.board_id) AS board_id,
+                       COALESCE(s.board_manager_id, c.board_manager_id) AS board_manager_id
+                FROM communities c LEFT JOIN meeting_series s ON s.id = \(bind: seriesID?.storageKey) AND s.community_id = c.id
+                WHERE c.id = \(bind: communityID.storageKey)
+                """).first() else { throw StoreError.notFound }
+            return BoardRegistration(
+                networkName: try row.decode(column: "network_name", as: String?.self),
+                networkID: try row.decode(column: "network_id", as: String?.self),
+                boardID: try row.decode(column: "board_id", as: String?.self),
+                managerID: try row.decode(column: "board_manager_id", as: String?.self).flatMap(UUID.init(storageKey:)))
+        }
+    }
+
+    /// What is still missing before fiches of the community's meetings (of this series) can
+    /// be validated; empty when the header is complete.
+    public func missingRegistration(communityID: UUID, seriesID: UUID?) async throws -> [BoardRegistration.Missing] {
+        let recorded = try await registration(communityID: communityID, seriesID: seriesID)
+        var manager: Organisation?
+        if let managerID = recorded.managerID { manager = try await OrganisationStore(database: database).find(id: managerID) }
+        return recorded.missing(manager: manager)
+    }
+
+    /// Records the community's network and its default board id and manager.
+    public func setRegistration(_ registration: BoardRegistration, communityID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        try await database.write { sql in
+            guard try await sql.raw("""
+                UPDATE communities SET network_name = \(bind: registration.networkName), network_id = \(bind: registration.networkID),
+                       board_id = \(bind: registration.boardID), board_manager_id = \(bind: registration.managerID?.storageKey)
+                WHERE id = \(bind: communityID.storageKey) RETURNING id
+                """).first() != nil else { throw StoreError.notFound }
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
+        }
+    }
+
+    /// A series' own board id and manager (nil: the community's).
+    public func setSeriesRegistration(boardID: String?, managerID: UUID?, seriesID: UUID, communityID: UUID, audit: AuditDraft,
+                                      at now: Date = Date()) async throws {
+        try await database.write { sql in
+            guard try await sql.raw("""
+                UPDATE meeting_series SET board_id = \(bind: boardID), board_manager_id = \(bind: managerID?.storageKey)
+                WHERE id = \(bind: seriesID.storageKey) AND community_id = \(bind: communityID.storageKey) RETURNING id
+                """).first() != nil else { throw StoreError.notFound }
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
+        }
     }
 }

@@ -25,11 +25,18 @@ public struct DemoData: Sendable {
     static let south = "RCP Nouvelle-Aquitaine Sud"
     static let north = "RCP Nouvelle-Aquitaine Nord"
 
-    static let organisations: [(name: String, finess: String, city: String)] = [
-        ("CHU de Bordeaux", "330781196", "Bordeaux"),
-        ("Institut Bergonié", "330000662", "Bordeaux"),
-        ("Centre hospitalier de Pau", "640780417", "Pau"),
-        ("CHU de Poitiers", "860780014", "Poitiers"),
+    static let organisations: [(name: String, finess: String, street: String, postalCode: String, city: String)] = [
+        ("CHU de Bordeaux", "330781196", "Place Amélie Raba-Léon", "33000", "Bordeaux"),
+        ("Institut Bergonié", "330000662", "229 cours de l'Argonne", "33076", "Bordeaux"),
+        ("Centre hospitalier de Pau", "640780417", "4 boulevard Hauterive", "64046", "Pau"),
+        ("CHU de Poitiers", "860780014", "2 rue de la Milétrie", "86021", "Poitiers"),
+    ]
+
+    /// The fiche header's national identifiers of each demo community (demonstration values,
+    /// not entries of a real regional directory) and the structure that manages its boards.
+    static let registrations: [(community: String, network: String, networkID: String, boardID: String, manager: String)] = [
+        (south, "Onco-Nouvelle-Aquitaine (démonstration)", "DEMO-RRC-NA", "DEMO-RCP-SUD", "Institut Bergonié"),
+        (north, "Onco-Nouvelle-Aquitaine (démonstration)", "DEMO-RRC-NA", "DEMO-RCP-NORD", "CHU de Poitiers"),
     ]
 
     static let people: [Person] = [
@@ -79,7 +86,9 @@ public struct DemoData: Sendable {
         var organisationIDs: [String: UUID] = [:]
         for entry in organisations {
             guard let finess = FINESSNumber(entry.finess) else { continue }
-            let organisation = Organisation(name: entry.name, finess: finess, city: entry.city)
+            var organisation = Organisation(name: entry.name, finess: finess, city: entry.city)
+            organisation.street = entry.street
+            organisation.postalCode = entry.postalCode
             try await dependencies.organisations.create(organisation, audit: seedAudit(.organisationCreate, "organisation"))
             organisationIDs[entry.name] = organisation.id
         }
@@ -93,6 +102,12 @@ public struct DemoData: Sendable {
             if let community = communityIDs[name], let organisation = organisationIDs[organisation] {
                 try await dependencies.communities.addOrganisation(organisation, to: community)
             }
+        }
+        for entry in registrations {
+            guard let community = communityIDs[entry.community] else { continue }
+            try await dependencies.communities.setRegistration(
+                BoardRegistration(networkName: entry.network, networkID: entry.networkID, boardID: entry.boardID, managerID: organisationIDs[entry.manager]),
+                communityID: community, audit: seedAudit(.communityRegistration, "community"))
         }
         var userIDs: [String: UUID] = [:]
         for person in people {

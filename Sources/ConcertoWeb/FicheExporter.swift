@@ -154,6 +154,7 @@ public struct FicheExporter: Sendable {
             }
         }
         let custodian = validator.organisation ?? FicheRCPExport.Organisation(finess: nil, name: record.communityName)
+        let registration = try await self.registration(communityID: record.communityID, seriesID: meeting?.seriesID)
         return FicheRCPExport(
             caseID: record.id, patientID: record.patientID, version: record.edition, generatedAt: now, patient: patient.identity,
             localIDs: try await patients.localIdentifiers(of: patient.id), author: validator, custodian: custodian,
@@ -161,8 +162,19 @@ public struct FicheExporter: Sendable {
             validatedAt: record.validatedAt, participants: participants,
             meeting: meeting.map { meeting in
                 FicheRCPExport.Meeting(id: meeting.id, title: meeting.title, communityName: meeting.communityName, startsAt: meeting.startsAt,
-                                       place: meeting.place, transversal: community?.kind == .transversal)
+                                       place: meeting.place, transversal: community?.kind == .transversal, registration: registration)
             },
             content: record.content, decision: record.decision)
     }
+
+    /// The header's national identifiers for a meeting of the community, when all are
+    /// recorded (`FicheHeaderCheck` says what is missing).
+    func registration(communityID: UUID, seriesID: UUID?) async throws -> FicheRCPExport.Registration? {
+        let recorded = try await communities.registration(communityID: communityID, seriesID: seriesID)
+        guard let networkID = recorded.networkID, let boardID = recorded.boardID, let managerID = recorded.managerID,
+              let manager = try await organisations.find(id: managerID) else { return nil }
+        return FicheRCPExport.Registration(networkID: networkID, boardID: boardID,
+                                           manager: .init(finess: manager.finess, name: manager.name, address: manager.postalAddress))
+    }
+
 }

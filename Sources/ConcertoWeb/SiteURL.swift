@@ -23,6 +23,7 @@ public enum SiteURL: Sendable, Equatable {
     case communityMemberSuspend(UUID, user: UUID)
     case communityAccept(UUID)
     case communityOrganisations(UUID)
+    case communityRegistration(UUID)
     case communityAudit(UUID)
     case communityActivityCSV(UUID)
     case newPatient
@@ -41,6 +42,7 @@ public enum SiteURL: Sendable, Equatable {
     case patientAccessReportCSV(UUID)
     case adminOrganisations
     case adminOrganisationIdentityTrust(UUID)
+    case adminOrganisationAddress(UUID)
     case adminProfessionals
     case adminProfessionalDisable(user: UUID)
     case adminProfessionalEnable(user: UUID)
@@ -109,6 +111,7 @@ public enum SiteURL: Sendable, Equatable {
         case .communityMemberSuspend(let id, let user): "/communities/\(id.storageKey)/members/\(user.storageKey)/suspend"
         case .communityAccept(let id): "/communities/\(id.storageKey)/accept"
         case .communityOrganisations(let id): "/communities/\(id.storageKey)/organisations"
+        case .communityRegistration(let id): "/communities/\(id.storageKey)/registration"
         case .communityAudit(let id): "/communities/\(id.storageKey)/audit"
         case .communityActivityCSV(let id): "/communities/\(id.storageKey)/activity.csv"
         case .newPatient: "/patients/new"
@@ -127,6 +130,7 @@ public enum SiteURL: Sendable, Equatable {
         case .patientAccessReportCSV(let id): "/patients/\(id.storageKey)/access-report.csv"
         case .adminOrganisations: "/admin/organisations"
         case .adminOrganisationIdentityTrust(let id): "/admin/organisations/\(id.storageKey)/identity-trust"
+        case .adminOrganisationAddress(let id): "/admin/organisations/\(id.storageKey)/address"
         case .adminProfessionals: "/admin/professionals"
         case .adminProfessionalDisable(let user): "/admin/professionals/\(user.storageKey)/disable"
         case .adminProfessionalEnable(let user): "/admin/professionals/\(user.storageKey)/enable"

@@ -7,8 +7,14 @@ import Testing
 /// The fiche RCP export: valid against the CDA R2 schema and read back by our own reader
 /// with the same values.
 @Suite struct FicheRCPWriterTests {
-    static func fiche(status: IdentityStatus = .qualified, decision: Bool = true, version: Int = 1, pdf: Data? = nil) throws -> FicheRCPExport {
-        let bergonie = FicheRCPExport.Organisation(finess: "330000662", name: "Institut Bergonié")
+    static let bergonie = FicheRCPExport.Organisation(finess: "330000662", name: "Institut Bergonié",
+                                                      address: PostalAddress(street: "229 cours de l'Argonne", postalCode: "33076", city: "Bordeaux"))
+    /// The header's national identifiers (demonstration values).
+    static let registration = FicheRCPExport.Registration(networkID: "DEMO-RRC-NA", boardID: "DEMO-RCP-SUD", manager: bergonie)
+
+    static func fiche(status: IdentityStatus = .qualified, decision: Bool = true, version: Int = 1, pdf: Data? = nil,
+                      content: CaseContent? = nil) throws -> FicheRCPExport {
+        let bergonie = Self.bergonie
         let oncologist = FicheRCPExport.Person(rpps: "10100000017", displayName: "Dr Olivier Oncologue", specialtyCode: "G15_10/SM36",
                                                specialtyLabel: "Oncologie médicale", organisation: bergonie)
         let radiotherapist = FicheRCPExport.Person(rpps: "10100000025", displayName: "Dr Rita Radiothérapeute", specialtyCode: "G15_10/SM37",
@@ -25,8 +31,9 @@ import Testing
                            .init(person: FicheRCPExport.Person(rpps: nil, displayName: "Mme Invitée <Externe> & Cie", specialtyCode: nil, specialtyLabel: nil,
                                                                organisation: nil), role: .otherParticipant)],
             meeting: .init(id: UUID(uuidString: "11111111-2222-4333-8444-555555555555")!, title: "RCP thoracique", communityName: "RCP Nouvelle-Aquitaine Sud",
-                           startsAt: Date(timeIntervalSince1970: 1_784_980_000), place: "Institut Bergonié, salle du conseil", transversal: false),
-            content: CaseContent(presentationReason: .initialTreatment, discoveryMode: .screening, tumourSiteCode: "C34.1", morphology: "Adénocarcinome (TTF1+)",
+                           startsAt: Date(timeIntervalSince1970: 1_784_980_000), place: "Institut Bergonié, salle du conseil", transversal: false,
+                           registration: registration),
+            content: content ?? CaseContent(presentationReason: .initialTreatment, discoveryMode: .screening, tumourSiteCode: "C34.1", morphology: "Adénocarcinome (TTF1+)",
                                  lateralityCode: "24028007", tnm: TNM(cT: "T2a", cN: "N0", cM: "M0", pT: "T2a", pN: "N1", edition: 8),
                                  performanceStatusCode: "MED-264", history: "Tabagisme sevré (30 PA).\nHTA.", comorbidities: "BPCO modérée",
                                  phaseCode: "MED-268", previousTreatments: nil, summary: "Nodule de 28 mm < 3 cm & spiculé.",

@@ -30,6 +30,7 @@ import Testing
             let ids = try await validatedCases(d)
             #expect(ids.count == 2)
             try await browser.logIn(email: oncologist.email, password: oncologist.password)
+            var exported: [(name: String, data: Data)] = []
             for id in ids {
                 let record = try #require(try await d.cases.find(id: id))
                 let casePage = try await browser.get(SiteURL.caseItem(id).path)
@@ -38,6 +39,7 @@ import Testing
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "application/xml")
                 #expect(response.headers[.cacheControl] == "no-store")
+                exported.append((id.storageKey, Data(buffer: response.body)))
                 let report = CDAReader.read(Data(buffer: response.body), options: CDAReadOptions(schema: schema))
                 #expect(report.errors == [])
                 let document = try #require(report.document)
@@ -58,6 +60,9 @@ import Testing
                     #expect(document.patient?.ins == nil)
                 }
             }
+            // The official ANS schematron (CANCER-FRCP 2022.01): no failed assertion.
+            let failures = try Schematron.failedAssertions(exported)
+            for (name, _) in exported { #expect(failures[name] == [], "\(name): \(failures[name] ?? [])") }
             let exports = try await d.audit.events(matching: .init()).map(\.event).filter { $0.action == "case.export" }
             #expect(exports.count == 2 && exports.allSatisfy { $0.outcome == "allowed" })
         }

@@ -16,10 +16,18 @@ struct AccessWorld {
     let southPatient: UUID, northPatient: UUID
 
     static func make(_ d: AppDependencies) async throws -> AccessWorld {
-        let organisation = Organisation(name: "Institut Bergonié", finess: FINESSNumber("330000662")!, city: "Bordeaux")
+        var organisation = Organisation(name: "Institut Bergonié", finess: FINESSNumber("330000662")!, city: "Bordeaux")
+        organisation.street = "229 cours de l'Argonne"
+        organisation.postalCode = "33076"
         try await d.organisations.create(organisation, audit: nil)
         let south = Community(name: "Sud", region: "NA"), north = Community(name: "Nord", region: "NA", kind: .organBased)
-        for c in [south, north] { try await d.communities.create(c) }
+        for c in [south, north] {
+            try await d.communities.create(c)
+            // What the fiche's header needs, so the workflow tests can validate (the gate has its own test).
+            try await d.communities.setRegistration(
+                BoardRegistration(networkName: "Onco-NA", networkID: "TEST-RRC", boardID: "TEST-RCP-\(c.name)", managerID: organisation.id),
+                communityID: c.id, audit: AuditDraft(actorID: nil, action: .communityRegistration, resourceType: "community", outcome: .success))
+        }
         /// A role follows a profession: physicians (with an RPPS number) sit as physicians,
         /// secretaries and coordinators have those professions.
         func person(_ email: String, _ role: CommunityRole?, in community: Community, admin: Bool = false) async throws -> User {

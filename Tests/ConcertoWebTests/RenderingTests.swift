@@ -104,7 +104,8 @@ import Testing
             DashboardController.DashboardContent.CommunityItem(name: "N", region: "R", url: "/", kind: "k", role: "r", suspended: false, acceptURL: "/"),
             CommunityController.CommunityContent(
                 community: ViewFields([:]), isAdministrator: true, invitation: true, isActiveMember: true, members: [], organisations: [],
-                patients: [], emergencyGrants: [], roleOptions: [], organisationOptions: [], links: ViewFields([:]), error: "e"),
+                patients: [], emergencyGrants: [], roleOptions: [], organisationOptions: [], links: ViewFields([:]), error: "e",
+                registration: ViewFields([:])),
             AdminController.CommunitiesContent(communities: [], kinds: [], values: ViewFields([:]), error: "e"),
             AuditPage.AuditContent(scopeName: "s", formAction: "/", filters: ViewFields([:]), events: [], actions: []),
             PatientController.NewPatientContent(communities: [], values: ViewFields([:]), errors: ["e"], identityDeskURL: "/admin/patients/merge", matches: [], sexOptions: [], statusOptions: [], documentOptions: [], insKindOptions: []),

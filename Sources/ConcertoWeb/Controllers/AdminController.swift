@@ -19,6 +19,7 @@ struct AdminController: Sendable {
         group.get(RouterPath(SiteURL.adminOrganisations.pattern), use: listOrganisations)
         group.post(RouterPath(SiteURL.adminOrganisations.pattern), use: createOrganisation)
         group.post(RouterPath(SiteURL.template { id, _ in .adminOrganisationIdentityTrust(id) }.pattern), use: setIdentityTrust)
+        group.post(RouterPath(SiteURL.template { id, _ in .adminOrganisationAddress(id) }.pattern), use: setAddress)
         group.get(RouterPath(SiteURL.adminCommunities.pattern), use: listCommunities)
         group.post(RouterPath(SiteURL.adminCommunities.pattern), use: createCommunity)
         group.get(RouterPath(SiteURL.adminAudit.pattern), use: auditPage)
@@ -55,7 +56,8 @@ struct AdminController: Sendable {
         let content = OrganisationsContent(
             organisations: try await organisations.all().map {
                 ViewFields(["name": $0.name, "finess": $0.finess, "city": $0.city, "trusted": $0.trustedForIdentities ? true : nil,
-                            "trustURL": SiteURL.adminOrganisationIdentityTrust($0.id).path])
+                            "trustURL": SiteURL.adminOrganisationIdentityTrust($0.id).path, "addressURL": SiteURL.adminOrganisationAddress($0.id).path,
+                            "street": $0.street, "postalCode": $0.postalCode, "id": $0.id.storageKey])
             },
             values: ViewFields(form.fields), error: error
         )
@@ -72,7 +74,14 @@ struct AdminController: Sendable {
         guard let finess = form.trimmed("finess").flatMap(FINESSNumber.init) else {
             return try await renderOrganisations(request: request, context: context, form: form, error: pages.text("organisation_error_finess"), status: .badRequest)
         }
-        let organisation = Organisation(name: name, finess: finess, city: city)
+        var organisation = Organisation(name: name, finess: finess, city: city)
+        if let street = form.trimmed("street"), let postalCode = form.trimmed("postal_code") {
+            guard street.count <= 200, PostalAddress.isValidPostalCode(postalCode) else {
+                return try await renderOrganisations(request: request, context: context, form: form, error: pages.text("organisation_error_address"), status: .badRequest)
+            }
+            organisation.street = street
+            organisation.postalCode = postalCode
+        }
         do {
             try await organisations.create(organisation, audit: context.auditDraft(
                 .organisationCreate, resourceType: "organisation", resourceID: organisation.id.storageKey, outcome: .success))
@@ -80,6 +89,27 @@ struct AdminController: Sendable {
             return try await renderOrganisations(request: request, context: context, form: form, error: pages.text("organisation_error_duplicate"), status: .conflict)
         }
         context.sessions.flash(.success, "flash_organisation_created")
+        return .redirect(to: SiteURL.adminOrganisations.path, type: .normal)
+    }
+
+    /// The postal address the fiche's header gives when the organisation manages a board.
+    @Sendable func setAddress(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        try requireAdmin(context)
+        let id = try context.parameters.uuid("id")
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        guard let street = form.trimmed("street"), let postalCode = form.trimmed("postal_code"), let city = form.trimmed("city"),
+              street.count <= 200, city.count <= 100, PostalAddress.isValidPostalCode(postalCode) else {
+            return try await renderOrganisations(request: request, context: context, form: FormData(fields: [:]),
+                                                 error: pages.text("organisation_error_address"), status: .badRequest)
+        }
+        do {
+            try await organisations.setAddress(PostalAddress(street: street, postalCode: postalCode, city: city), organisationID: id, audit: context.auditDraft(
+                .organisationAddress, resourceType: "organisation", resourceID: id.storageKey, outcome: .success))
+        } catch StoreError.notFound {
+            throw AppError.notFound
+        }
+        context.sessions.flash(.success, "flash_organisation_address_saved")
         return .redirect(to: SiteURL.adminOrganisations.path, type: .normal)
     }
 

@@ -426,6 +426,11 @@ struct CaseController: Sendable {
         if case .failure(let refusal) = CaseWorkflow.apply(.validate(decision), to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
             return refuse(refusal, loaded, form: form, context: context)
         }
+        // A validated fiche is exported to hospitals: its header must be complete (CI-SIS FRCP).
+        guard try await communities.missingRegistration(communityID: loaded.record.communityID, seriesID: loaded.meeting?.seriesID).isEmpty else {
+            context.sessions.flash(.error, "workflow_registration_incomplete")
+            return back(loaded, form: form)
+        }
         return try await perform(loaded, form: form, context: context, success: "flash_decision_validated") {
             try await cases.validate(id: loaded.record.id, by: context.user.id, audit: draft(.caseValidate, loaded, context: context))
         }

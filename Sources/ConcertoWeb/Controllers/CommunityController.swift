@@ -23,6 +23,7 @@ struct CommunityController: Sendable {
         group.post(PatientController.route { .communityMemberSuspend($0, user: $1) }, use: suspend)
         group.post(PatientController.route { id, _ in .communityAccept(id) }, use: accept)
         group.post(PatientController.route { id, _ in .communityOrganisations(id) }, use: addOrganisation)
+        group.post(PatientController.route { id, _ in .communityRegistration(id) }, use: saveRegistration)
         group.get(PatientController.route { id, _ in .communityAudit(id) }, use: auditPage)
     }
 
@@ -49,9 +50,12 @@ struct CommunityController: Sendable {
         let organisationOptions: [ViewFields]
         let links: ViewFields
         let error: String?
+        /// The fiche header's identifiers: shown to members, a form for administrators.
+        var registration: ViewFields? = nil
 
         func child(named name: String) -> Any? {
             switch name {
+            case "registration": registration
             case "community": community
             case "isAdministrator": isAdministrator
             case "invitation": invitation
@@ -86,7 +90,10 @@ struct CommunityController: Sendable {
             try await audit.record(context.auditDraft(.patientList, resourceType: "community", resourceID: community.id.storageKey, outcome: .allowed,
                                                       reason: isActive ? AccessReason.communityMember.rawValue : AccessReason.platformAdministration.rawValue))
         }
-        let content = CommunityContent(
+        let recorded = try await communities.registration(of: community.id)
+        let manager = try await recorded.managerID.asyncMap { try await organisations.find(id: $0) } ?? nil
+        let missing = recorded.missing(manager: manager)
+        var content = CommunityContent(
             community: ViewFields(["name": community.name, "region": community.region, "kind": pages.text("community_kind_\(community.kind.rawValue)")]),
             isAdministrator: isAdministrator,
             invitation: membership?.status == .invited,
@@ -124,7 +131,45 @@ struct CommunityController: Sendable {
             ]),
             error: error
         )
+        content.registration = ViewFields([
+            "networkName": recorded.networkName, "networkID": recorded.networkID, "boardID": recorded.boardID,
+            "manager": manager.map { "\($0.name) (FINESS \($0.finess))" },
+            "managerAddress": manager?.postalAddress.map { "\($0.street), \($0.postalCode) \($0.city)" },
+            "missing": missing.map { pages.text("registration_missing_\($0.rawValue)") },
+            "action": isAdministrator ? SiteURL.communityRegistration(community.id).path : nil,
+            "managerOptions": memberOrganisations.map {
+                ViewFields(["value": $0.id.storageKey, "label": "\($0.name) (\($0.city))", "selected": $0.id == recorded.managerID ? true : nil])
+            },
+        ])
         return try renderer.html("community", pages.page(content), status: status)
+    }
+
+    /// The fiche header's national identifiers (coordinators and platform admins): the
+    /// regional cancer network, the board's id and its managing structure (one of the
+    /// community's organisations). Blank fields clear what was recorded.
+    @Sendable func saveRegistration(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let (community, _) = try await load(context, requireAdmin: true)
+        let form = try context.requiredForm
+        let pages = PageBuilder(request: request, context: context)
+        let networkName = form.trimmed("network_name")
+        let identifiers = [form.trimmed("network_id"), form.trimmed("board_id")]
+        guard networkName.map({ $0.count <= 200 }) ?? true,
+              identifiers.allSatisfy({ $0.map(BoardRegistration.isValidIdentifier) ?? true }) else {
+            return try await render(request: request, context: context, error: pages.text("registration_error_identifier"), status: .badRequest)
+        }
+        var managerID: UUID?
+        if let raw = form.trimmed("manager") {
+            guard let id = UUID(storageKey: raw), try await communities.organisations(of: community.id).contains(where: { $0.id == id }) else {
+                return try await render(request: request, context: context, error: pages.text("registration_error_manager"), status: .badRequest)
+            }
+            managerID = id
+        }
+        try await communities.setRegistration(
+            BoardRegistration(networkName: networkName, networkID: identifiers[0], boardID: identifiers[1], managerID: managerID),
+            communityID: community.id,
+            audit: context.auditDraft(.communityRegistration, resourceType: "community", resourceID: community.id.storageKey, outcome: .success))
+        context.sessions.flash(.success, "flash_registration_saved")
+        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
     }
 
     @Sendable func invite(_ request: Request, context: AuthenticatedContext) async throws -> Response {
