@@ -254,6 +254,14 @@ public struct EmbeddedFile: Sendable, Equatable {
 
 /// Everything Concerto reads from one CDA R2 document.
 public struct CDADocument: Sendable, Equatable {
+    /// How the file carried the document: a plain ClinicalDocument, or one embedded in an
+    /// XSLT stylesheet ("auto-présentable").
+    public enum Presentation: String, Sendable, Equatable {
+        case plain
+        case selfPresenting = "self_presenting"
+    }
+
+    public var presentation: Presentation = .plain
     public var id: InstanceIdentifier?
     public var setID: InstanceIdentifier?
     public var version: Int?

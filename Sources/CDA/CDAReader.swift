@@ -53,15 +53,27 @@ public enum CDAReader {
         guard let rootPointer = tree.root else {
             return CDAReport(document: nil, issues: [.error(XMLReadError.malformed(message: "aucun élément racine", line: 1, column: 1).description)])
         }
-        let root = Node(pointer: rootPointer)
+        var root = Node(pointer: rootPointer)
+        var presentation = CDADocument.Presentation.plain
+        // ANS publishes some documents "auto-présentables": an XSLT stylesheet (so a browser
+        // shows the file) carrying the ClinicalDocument as one of its top-level elements.
+        if root.name == "stylesheet" || root.name == "transform", root.namespace == Node.xsltNamespace {
+            let documents = root.children.filter { $0.is("ClinicalDocument") }
+            guard documents.count == 1, let embedded = documents.first else {
+                return CDAReport(document: nil, issues: [.error(XMLReadError.selfPresentingDocuments(count: documents.count).description)])
+            }
+            root = embedded
+            presentation = .selfPresenting
+        }
         guard root.is("ClinicalDocument") else {
             return CDAReport(document: nil, issues: [.error(XMLReadError.notClinicalDocument(root: root.name, namespace: root.namespace).description)])
         }
         var extractor = Extractor()
-        let document = extractor.document(root)
+        var document = extractor.document(root)
+        document.presentation = presentation
         var issues = extractor.issues + HeaderRules.check(document)
         if let schema = options.schema {
-            issues += schema.validate(tree).map { .error($0) }
+            issues += schema.validate(tree, element: presentation == .plain ? nil : root.pointer).map { .error($0) }
         }
         return CDAReport(document: document, issues: issues)
     }

@@ -90,7 +90,9 @@ public final class CDASchema: @unchecked Sendable {
     }
 
     /// Schema errors in French framing, at most 20 (the first ones say what is wrong).
-    func validate(_ tree: XMLTree) -> [String] {
+    /// Validates the whole document, or only `element` (the ClinicalDocument inside a
+    /// self-presenting stylesheet).
+    func validate(_ tree: XMLTree, element: xmlNodePtr? = nil) -> [String] {
         guard let context = xmlSchemaNewValidCtxt(schema) else { return ["Validation par le schéma impossible (mémoire)."] }
         defer { xmlSchemaFreeValidCtxt(context) }
         let collected = Collected()
@@ -102,7 +104,9 @@ public final class CDASchema: @unchecked Sendable {
             let message = error.pointee.message.map { String(cString: $0) }?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             collected.messages.append("Schéma CDA, ligne \(error.pointee.line) : \(message)")
         }, box)
-        let result = withExtendedLifetime(collected) { xmlSchemaValidateDoc(context, tree.document) }
+        let result = withExtendedLifetime(collected) {
+            if let element { xmlSchemaValidateOneElement(context, element) } else { xmlSchemaValidateDoc(context, tree.document) }
+        }
         if result != 0, collected.messages.isEmpty { collected.messages.append("Document non conforme au schéma CDA R2.") }
         return collected.messages
     }

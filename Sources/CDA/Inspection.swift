@@ -15,7 +15,7 @@ public struct CDAInspection: Encodable, Sendable {
     enum Key: String, CodingKey {
         case file, ok, errors, warnings, documentId, setId, version, type, title, effectiveTime, confidentiality,
              language, patient, authors, custodian, legalAuthenticator, sections, studyInstanceUIDs,
-             accessionNumbers, tnm, boardOutcome, body, mediaType, pdfBytes
+             accessionNumbers, tnm, boardOutcome, body, mediaType, pdfBytes, presentation
     }
 
     struct Identifier: Encodable {
@@ -162,6 +162,7 @@ public struct CDAInspection: Encodable, Sendable {
             try container.encodeNil(forKey: .mediaType)
         }
         try container.encode(document?.pdf?.count, forKey: .pdfBytes)
+        try container.encode(document?.presentation.rawValue, forKey: .presentation)
     }
 
     /// One line of JSON, keys sorted so that outputs diff cleanly.

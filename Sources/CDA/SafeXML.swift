@@ -29,6 +29,9 @@ public enum XMLReadError: Error, Equatable, Sendable, CustomStringConvertible {
     case encoding(message: String, line: Int, column: Int)
     case malformed(message: String, line: Int, column: Int)
     case notClinicalDocument(root: String, namespace: String?)
+    /// A self-presenting document (an XSLT stylesheet carrying the ClinicalDocument, as ANS
+    /// publishes some) with no, or more than one, ClinicalDocument inside.
+    case selfPresentingDocuments(count: Int)
 
     public var description: String {
         switch self {
@@ -47,6 +50,10 @@ public enum XMLReadError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notClinicalDocument(let root, let namespace):
             let ns = namespace.map { "dans l'espace de noms \($0)" } ?? "sans espace de noms"
             return "Ce n'est pas un document CDA : l'élément racine est <\(root)> \(ns), un ClinicalDocument dans urn:hl7-org:v3 est attendu."
+        case .selfPresentingDocuments(let count):
+            return count == 0
+                ? "Feuille de style auto-présentable sans ClinicalDocument : aucun document CDA à lire."
+                : "Feuille de style auto-présentable contenant \(count) ClinicalDocument : un seul est attendu, rien n'a été lu."
         }
     }
 

@@ -7,6 +7,7 @@ struct Node {
     let pointer: xmlNodePtr
 
     static let hl7Namespace = "urn:hl7-org:v3"
+    static let xsltNamespace = "http://www.w3.org/1999/XSL/Transform"
 
     var isElement: Bool { pointer.pointee.type == XML_ELEMENT_NODE }
     var isText: Bool { pointer.pointee.type == XML_TEXT_NODE || pointer.pointee.type == XML_CDATA_SECTION_NODE }
