@@ -69,6 +69,51 @@ import Testing
         }
     }
 
+    /// Every field of the fiche and of the decision filled through the forms, exported: the
+    /// official schematron finds nothing to say.
+    @Test func aFicheFilledThroughEveryFieldOfTheFormsPassesTheSchematron() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            let caseID = try #require(try await d.patients.cases(of: world.southPatient).first).id
+            let physician = browser
+            try await physician.logIn(email: "sud@t.fr")
+            try await physician.get(SiteURL.caseItem(caseID).path)
+            let fiche: [(String, String)] = [
+                ("revision", "1"), ("presentation_reason", PresentationReason.initialTreatment.rawValue), ("discovery_mode", DiscoveryMode.symptoms.rawValue),
+                ("tumour_site", "C50.4"), ("morphology", "Carcinome canalaire infiltrant <grade 2> & RH+"), ("laterality", "7771000"),
+                ("ct", "T2"), ("cn", "N1"), ("cm", "M0"), ("pt", "T2"), ("pn", "N1a"), ("tnm_edition", "8"),
+                ("performance_status", "MED-240"), ("history", "HTA.\nDiabète de type 2."), ("comorbidities", "Obésité"), ("phase", "MED-268"),
+                ("previous_treatments", "Tumorectomie en 2024.\n\nRadiothérapie adjuvante."), ("summary", "Récidive locale, 2 ans après."),
+                ("question", "Mastectomie de rattrapage ?"),
+            ]
+            #expect(try await physician.post(SiteURL.caseItem(caseID).path, form: fiche).status == .seeOther)
+            let content = try #require(try await d.cases.find(id: caseID)?.content)
+            #expect(content.tnm.pN == "N1a" && content.lateralityCode == "7771000" && content.phaseCode == "MED-268")
+
+            let meetingID = UUID(), start = Date().addingTimeInterval(-1800)
+            try await d.meetings.create(id: meetingID, communityID: world.south.id, title: "RCP sein", startsAt: start, endsAt: start.addingTimeInterval(7200))
+            try await d.meetings.addParticipant(userID: world.southCoordinator.id, to: meetingID)
+            try await d.cases.register(id: caseID, meetingID: meetingID, from: [.draft], by: world.southPhysician.id,
+                                       audit: AuditDraft(actorID: world.southPhysician.id, action: .caseRegister, resourceType: "case", outcome: .success))
+            let coordinator = browser.fresh()
+            try await coordinator.logIn(email: "coord@t.fr")
+            try await coordinator.get(SiteURL.meetingSession(meetingID).path)
+            let decision: [(String, String)] = [("type_surgery", "1"), ("type_radiotherapy", "1"), ("type_hormone_therapy", "1"),
+                                                ("proposal", "Mastectomie totale gauche.\nPuis hormonothérapie."), ("guidelines", "no"),
+                                                ("deviation", "Choix de la patiente"), ("trial", "yes"), ("trial_reference", "NCT-0000-42"),
+                                                ("file_complete", "yes"), ("without_quorum", "1")]
+            #expect(try await coordinator.post(SiteURL.caseDecision(caseID).path, form: decision).status == .seeOther)
+            #expect(try await d.cases.find(id: caseID)?.decision?.proposalTypes.count == 3)
+            #expect(try await coordinator.post(SiteURL.caseValidate(caseID).path, form: []).status == .seeOther)
+            #expect(try await d.cases.find(id: caseID)?.status == .validated)
+
+            let fiche1 = try await physician.get(SiteURL.caseFicheXML(caseID).path)
+            #expect(fiche1.status == .ok)
+            let failures = try Schematron.failedAssertions([("every-field", Data(buffer: fiche1.body))])
+            #expect(failures["every-field"] == [])
+        }
+    }
+
     @Test func missingPartsAreNamedOneByOne() {
         var organisation = Organisation(name: "CH", finess: FINESSNumber("330781196")!, city: "Bordeaux")
         let complete = BoardRegistration(networkName: "RRC", networkID: "1", boardID: "2", managerID: organisation.id)
