@@ -245,23 +245,27 @@ public struct MeetingSeries: Sendable, Hashable {
     public var deadlineHours: Int
     public var maximumCases: Int?
     public var quorum: QuorumRequirement
+    /// The board's national id in the regional RCP directory (the fiche's header); nil:
+    /// the community's.
+    public var boardID: String?
 
     public init(
         id: UUID = UUID(), communityID: UUID, title: String, kind: MeetingSeriesKind, organs: [String] = [], recurrence: Recurrence,
         firstDate: CalendarDate, startTime: LocalTime, durationMinutes: Int, place: String? = nil, videoLink: String? = nil,
-        deadlineHours: Int = 48, maximumCases: Int? = nil, quorum: QuorumRequirement = .standard
+        deadlineHours: Int = 48, maximumCases: Int? = nil, quorum: QuorumRequirement = .standard, boardID: String? = nil
     ) {
         self.id = id; self.communityID = communityID; self.title = title; self.kind = kind; self.organs = organs
         self.recurrence = recurrence; self.firstDate = firstDate; self.startTime = startTime; self.durationMinutes = durationMinutes
         self.place = place; self.videoLink = videoLink; self.deadlineHours = deadlineHours; self.maximumCases = maximumCases
         self.quorum = quorum
+        self.boardID = boardID
     }
 
     public enum Problem: String, Sendable, Error {
         case noTitle = "no_title", invalidRecurrence = "invalid_recurrence", invalidDuration = "invalid_duration"
         case noPlace = "no_place", invalidVideoLink = "invalid_video_link", invalidDeadline = "invalid_deadline"
         case invalidMaximum = "invalid_maximum", invalidQuorum = "invalid_quorum", unknownOrgan = "unknown_organ"
-        case organsRequired = "organs_required"
+        case organsRequired = "organs_required", invalidBoardID = "invalid_board_id"
     }
 
     public func problems() -> [Problem] {
@@ -276,6 +280,7 @@ public struct MeetingSeries: Sendable, Hashable {
         if !(1...12).contains(quorum.minimumSpecialties) || quorum.requiredDisciplines.count > quorum.minimumSpecialties { found.append(.invalidQuorum) }
         if organs.contains(where: { !Terminology.boardOrgans.contains($0) }) { found.append(.unknownOrgan) }
         if kind == .organ && organs.isEmpty { found.append(.organsRequired) }
+        if let boardID, !BoardRegistration.isValidIdentifier(boardID) { found.append(.invalidBoardID) }
         return found
     }
 

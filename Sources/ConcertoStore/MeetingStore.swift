@@ -78,12 +78,14 @@ public struct MeetingStore: Sendable {
         return try await database.write { sql in
             try await sql.raw("""
                 INSERT INTO meeting_series (id, community_id, title, kind, organs, recurrence, first_date, start_time, duration_minutes,
-                                            place, video_link, deadline_hours, max_cases, quorum_minimum, quorum_disciplines, created_by, created_at)
+                                            place, video_link, deadline_hours, max_cases, quorum_minimum, quorum_disciplines, created_by, created_at,
+                                            board_id)
                 VALUES (\(bind: series.id.storageKey), \(bind: series.communityID.storageKey), \(bind: series.title), \(bind: series.kind.rawValue),
                         \(bind: series.organs.joined(separator: ",")), \(bind: series.recurrence.storageValue), \(bind: series.firstDate.iso),
                         \(bind: series.startTime.description), \(bind: Int64(series.durationMinutes)), \(bind: series.place), \(bind: series.videoLink),
                         \(bind: Int64(series.deadlineHours)), \(bind: series.maximumCases.map(Int64.init)), \(bind: Int64(series.quorum.minimumSpecialties)),
-                        \(bind: series.quorum.disciplinesStorageValue), \(bind: userID.storageKey), \(bind: Timestamp.iso8601(now)))
+                        \(bind: series.quorum.disciplinesStorageValue), \(bind: userID.storageKey), \(bind: Timestamp.iso8601(now)),
+                        \(bind: series.boardID))
                 """).run()
             let created = try await Self.generate(series, from: ParisCalendar.date(of: now), through: horizon, on: sql, at: now)
             try await AuditLog.append(audit, on: sql, database: database, at: now)

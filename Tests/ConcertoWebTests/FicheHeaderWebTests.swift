@@ -114,6 +114,30 @@ import Testing
         }
     }
 
+    /// A series may carry its own board id (its fiches carry it); the network and the
+    /// managing structure stay the community's.
+    @Test func aSeriesBoardIDGoesOnItsFichesInPlaceOfTheCommunitys() async throws {
+        try await withTestApp { browser, d in
+            let world = try await AccessWorld.make(d)
+            try await browser.logIn(email: "coord@t.fr")
+            try await browser.get(SiteURL.meetingSeriesNew.path)
+            var form: [(String, String)] = [
+                ("community", world.south.id.storageKey), ("title", "RCP thoracique"), ("kind", "transversal"), ("recurrence", "weekly"),
+                ("interval", "1"), ("weekday", "4"), ("first_date", DisplayFormat.dateInput(Date().addingTimeInterval(7 * 86_400))),
+                ("start_time", "14:00"), ("duration", "90"), ("place", "Salle 1"), ("deadline_hours", "48"), ("quorum_minimum", "3"),
+                ("board_id", "RCP 33 thorax"),
+            ]
+            #expect(try await browser.post(SiteURL.meetingSeries.path, form: form).status == .badRequest)
+            form[form.count - 1] = ("board_id", "RCP-33-THORAX")
+            #expect(try await browser.post(SiteURL.meetingSeries.path, form: form).status == .seeOther)
+            let meeting = try #require(try await d.meetings.meetings(inCommunities: [world.south.id], from: Date(), to: Date().addingTimeInterval(30 * 86_400)).first)
+            let registration = try await d.communities.registration(communityID: world.south.id, seriesID: meeting.seriesID)
+            #expect(registration.boardID == "RCP-33-THORAX")
+            #expect(registration.networkID == "TEST-RRC" && registration.managerID == world.organisation.id)
+            #expect(try await d.communities.registration(of: world.south.id).boardID == "TEST-RCP-Sud")
+        }
+    }
+
     @Test func missingPartsAreNamedOneByOne() {
         var organisation = Organisation(name: "CH", finess: FINESSNumber("330781196")!, city: "Bordeaux")
         let complete = BoardRegistration(networkName: "RRC", networkID: "1", boardID: "2", managerID: organisation.id)

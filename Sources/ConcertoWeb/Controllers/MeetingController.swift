@@ -200,7 +200,8 @@ struct MeetingController: Sendable {
                 communityID: communityID, title: base.title, kind: kind,
                 organs: kind == .organ ? Terminology.boardOrgans.concepts.map(\.code).filter { form["organ_\($0)"] != nil } : [],
                 recurrence: recurrence, firstDate: firstDate, startTime: startTime, durationMinutes: base.duration, place: base.place,
-                videoLink: base.videoLink, deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum
+                videoLink: base.videoLink, deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum,
+                boardID: form.trimmed("board_id")
             )
             problems += series.problems().map { "meeting_error_\($0.rawValue)" }
             if problems.isEmpty {
