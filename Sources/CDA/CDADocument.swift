@@ -262,6 +262,8 @@ public struct CDADocument: Sendable, Equatable {
     }
 
     public var presentation: Presentation = .plain
+    /// The items of a personalised care plan (PPS), in document order.
+    public var carePlan: [CarePlanItem] = []
     public var id: InstanceIdentifier?
     public var setID: InstanceIdentifier?
     public var version: Int?
@@ -334,5 +336,43 @@ public enum DICOMUID {
             }
         }
         return !componentStart
+    }
+}
+
+/// One item of a personalised care plan (Programme personnalisé de soins, CI-SIS
+/// CANCER-PPS 2022.01): a treatment, a side-effect prevention, an associated measure or a
+/// follow-up, done or planned, with its dates.
+public struct CarePlanItem: Sendable, Equatable, Codable {
+    /// The CI-SIS "FR-Traitement" entry the items are read from.
+    public static let template = "1.2.250.1.213.1.1.3.62"
+    /// The PPS document's templateId.
+    public static let documentTemplate = "1.2.250.1.213.1.1.1.26"
+
+    /// MED-568 treatment, MED-569 side-effect prevention, MED-570 associated measure, MED-571 follow-up.
+    public var kind: CodedValue
+    public var what: CodedValue?
+    /// Carried out (moodCode EVN), else planned (INT).
+    public var done: Bool
+    public var start: HL7Time?
+    public var end: HL7Time?
+    public var plannedStart: HL7Time?
+    public var plannedEnd: HL7Time?
+
+    public init(kind: CodedValue, what: CodedValue?, done: Bool, start: HL7Time? = nil, end: HL7Time? = nil,
+                plannedStart: HL7Time? = nil, plannedEnd: HL7Time? = nil) {
+        self.kind = kind
+        self.what = what
+        self.done = done
+        self.start = start
+        self.end = end
+        self.plannedStart = plannedStart
+        self.plannedEnd = plannedEnd
+    }
+}
+
+extension CDADocument {
+    /// A personalised care plan (PPS): its template, or its LOINC type.
+    public var isPersonalisedCarePlan: Bool {
+        templateIDs.contains(CarePlanItem.documentTemplate) || type?.code == "18776-5"
     }
 }

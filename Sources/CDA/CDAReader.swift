@@ -85,6 +85,7 @@ struct Extractor {
     var issues: [CDAIssue] = []
     var tnm = TNMEntries()
     var catalog: [CatalogStudy] = []
+    var carePlan: [CarePlanItem] = []
     var quorumCode: String?
     var fileComplete: Bool?
     var embeddedFiles: [EmbeddedFile] = []
@@ -131,6 +132,7 @@ struct Extractor {
         }
         document.tnm = tnm
         document.catalog = catalog
+        document.carePlan = carePlan
         document.embeddedFiles = embeddedFiles
         if document.type?.code == CDADocument.ficheRCPCode {
             let carePlan = document.sections.flatMap(\.flattened).first { $0.code?.code == "18776-5" }
@@ -314,6 +316,7 @@ struct Extractor {
             case "entry":
                 if isCatalog { catalogEntry(child) }
                 if isPDFCopy { embeddedFile(in: child) }
+                if let procedure = child.child("procedure"), let item = carePlanItem(procedure) { carePlan.append(item) }
                 scanEntry(child)
             default: break
             }
@@ -340,6 +343,27 @@ struct Extractor {
         } else if code == "GEN-100" {
             if let value = node.child("value")?.value("value") { fileComplete = fileComplete ?? (value == "true") }
         }
+    }
+
+    /// One item of a personalised care plan (CI-SIS PPS, "FR-Traitement" procedures): what,
+    /// done (EVN) or planned (INT), its confirmed dates, and its planned ones (GEN-177).
+    mutating func carePlanItem(_ procedure: Node) -> CarePlanItem? {
+        guard procedure.children("templateId").contains(where: { $0.value("root") == CarePlanItem.template }),
+              let kind = procedure.child("code").flatMap(coded) else { return nil }
+        // What: the code's qualifier value (CI-SIS), else a value of the procedure.
+        let what = procedure.path("code", "qualifier", "value").flatMap(coded) ?? procedure.child("value").flatMap(coded)
+        var item = CarePlanItem(kind: kind, what: what, done: procedure.value("moodCode") == "EVN")
+        if let time = procedure.child("effectiveTime") {
+            item.start = time.child("low").flatMap { self.time($0, field: "Début du traitement") }
+            item.end = time.child("high").flatMap { self.time($0, field: "Fin du traitement") }
+        }
+        for relationship in procedure.children("entryRelationship") {
+            guard let observation = relationship.child("observation"), observation.child("code")?.value("code") == "GEN-177",
+                  let time = observation.child("effectiveTime") else { continue }
+            item.plannedStart = time.child("low").flatMap { self.time($0, field: "Début prévu") }
+            item.plannedEnd = time.child("high").flatMap { self.time($0, field: "Fin prévue") }
+        }
+        return item
     }
 
     mutating func catalogEntry(_ entry: Node) {

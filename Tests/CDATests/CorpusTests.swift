@@ -84,6 +84,21 @@ import Testing
         }
     }
 
+    /// The PPS's plan: what was done and what is planned, with dates.
+    @Test func aPersonalisedCarePlanGivesItsItems() throws {
+        let plan = try read("CANCER-PPS_2022.01_feuille-de-style-externe.xml")
+        #expect(plan.isPersonalisedCarePlan)
+        #expect(try read("CANCER-FRCP_2022.01_Appareil.xml").isPersonalisedCarePlan == false)
+        let items = plan.carePlan
+        #expect(items.count >= 7)
+        let radiotherapy = try #require(items.first)
+        #expect(radiotherapy.kind.code == "MED-568" && radiotherapy.what?.displayName == "Radiothérapie")
+        #expect(radiotherapy.done && radiotherapy.start?.iso == "2019-05-01" && radiotherapy.end?.iso == "2019-07-01")
+        let surgery = try #require(items.first { $0.what?.code == "387713003" })
+        #expect(!surgery.done && surgery.start == nil && surgery.plannedStart?.iso == "2019-09-01" && surgery.plannedEnd?.iso == "2019-10-01")
+        #expect(items.contains { $0.kind.code == "MED-571" && $0.what?.displayName == "consultation" })
+    }
+
     @Test func unstructuredN1DocumentKeepsItsPDF() throws {
         let document = try read("DOC_NON_STRUCTURE_CDA-R2-N1.xml")
         guard case .nonXML(let mediaType, let data) = document.body else {
