@@ -63,6 +63,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case documentImport = "document.import"
     case documentRead = "document.read"
     case documentDownload = "document.download"
+    /// A physician confirmed which fiche RCP a personalised care plan carries out.
+    case documentCarePlanLink = "document.care_plan_link"
     case apiTokenCreate = "api_token.create"
     case caseExport = "case.export"
     case activityExport = "community.activity_export"

@@ -28,6 +28,10 @@ public struct DocumentImport: Sendable {
     public var content: Data
     public var source: Source
     public var importedBy: UUID?
+    /// A personalised care plan's items, as JSON (`[]` for other documents).
+    public var carePlanJSON = "[]"
+    /// The fiche RCP a care plan carries out, when it is clear at import.
+    public var carriesOutCaseID: UUID?
 
     public init(patientID: UUID, communityID: UUID, caseID: UUID?, documentRoot: String, documentExtension: String, setRoot: String,
                 setExtension: String, version: Int, typeCode: String, typeLabel: String?, title: String?, effectiveTime: String,
@@ -80,6 +84,8 @@ public struct DocumentRecord: Sendable, Equatable, Identifiable {
     public var source: String
     public var importedByName: String?
     public var importedAt: String
+    public var carePlanJSON: String = "[]"
+    public var carriesOutCaseID: UUID?
 
     /// `root^extension` or the root: how the document names itself.
     public var documentKey: String { documentExtension.isEmpty ? documentRoot : "\(documentRoot)^\(documentExtension)" }
@@ -155,13 +161,13 @@ public struct DocumentStore: Sendable {
             try await sql.raw("""
                 INSERT INTO documents (id, patient_id, community_id, case_id, document_root, document_extension, set_root, set_extension, version,
                     type_code, type_label, title, effective_time, media_type, has_pdf, study_uids, tnm, sha256, content, byte_count, superseded_by,
-                    source, imported_by, imported_at)
+                    source, imported_by, imported_at, care_plan, carries_out_case_id)
                 VALUES (\(bind: id.storageKey), \(bind: new.patientID.storageKey), \(bind: new.communityID.storageKey), \(bind: new.caseID?.storageKey),
                     \(bind: new.documentRoot), \(bind: new.documentExtension), \(bind: new.setRoot), \(bind: new.setExtension), \(bind: Int64(new.version)),
                     \(bind: new.typeCode), \(bind: new.typeLabel), \(bind: new.title), \(bind: new.effectiveTime), \(bind: new.mediaType),
                     \(bind: new.hasPDF ? Int64(1) : Int64(0)), \(bind: new.studyUIDs.joined(separator: " ")), \(bind: tnm), \(bind: sha), \(bind: new.content),
                     \(bind: Int64(new.content.count)), \(bind: supersededBy), \(bind: new.source.rawValue), \(bind: new.importedBy?.storageKey),
-                    \(bind: Timestamp.iso8601(now)))
+                    \(bind: Timestamp.iso8601(now)), \(bind: new.carePlanJSON), \(bind: new.carriesOutCaseID?.storageKey))
                 """).run()
             var superseded: [UUID] = []
             if supersededBy == nil {
@@ -188,7 +194,7 @@ public struct DocumentStore: Sendable {
     static let columns = """
         d.id, d.patient_id, d.community_id, d.case_id, d.document_root, d.document_extension, d.set_root, d.set_extension, d.version,
         d.type_code, d.type_label, d.title, d.effective_time, d.media_type, d.has_pdf, d.study_uids, d.tnm, d.sha256, d.byte_count,
-        d.superseded_by, d.source, u.display_name AS imported_by_name, d.imported_at
+        d.superseded_by, d.source, u.display_name AS imported_by_name, d.imported_at, d.care_plan, d.carries_out_case_id
         """
 
     public func find(id: UUID) async throws -> DocumentRecord? {
@@ -248,7 +254,37 @@ public struct DocumentStore: Sendable {
             sha256: try row.decode(column: "sha256", as: String.self), byteCount: Int(try row.decode(column: "byte_count", as: Int64.self)),
             supersededBy: try row.decode(column: "superseded_by", as: String?.self).flatMap(UUID.init(storageKey:)),
             source: try row.decode(column: "source", as: String.self), importedByName: try row.decode(column: "imported_by_name", as: String?.self),
-            importedAt: try row.decode(column: "imported_at", as: String.self))
+            importedAt: try row.decode(column: "imported_at", as: String.self),
+            carePlanJSON: try row.decode(column: "care_plan", as: String.self),
+            carriesOutCaseID: try row.decode(column: "carries_out_case_id", as: String?.self).flatMap(UUID.init(storageKey:)))
+    }
+
+    /// The validated fiches RCP of the patient in the community that a care plan of this
+    /// day may carry out (validated that day or before), oldest first, with the day.
+    public func carePlanCandidates(patientID: UUID, communityID: UUID, notAfter day: String) async throws -> [(caseID: UUID, validatedOn: String)] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT id, validated_at FROM cases
+                WHERE patient_id = \(bind: patientID.storageKey) AND community_id = \(bind: communityID.storageKey)
+                  AND status = 'validated' AND validated_at IS NOT NULL
+                ORDER BY validated_at
+                """).all().compactMap { row -> (UUID, String)? in
+                guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)) else { return nil }
+                let validatedOn = String(try row.decode(column: "validated_at", as: String.self).prefix(10))
+                return validatedOn <= String(day.prefix(10)) ? (id, validatedOn) : nil
+            }
+        }
+    }
+
+    /// Records which fiche RCP a care plan carries out (a physician's confirmation).
+    public func linkCarePlan(documentID: UUID, caseID: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        try await database.write { sql in
+            guard try await sql.raw("""
+                UPDATE documents SET carries_out_case_id = \(bind: caseID.storageKey), carries_out_confirmed_by = \(bind: userID.storageKey)
+                WHERE id = \(bind: documentID.storageKey) RETURNING id
+                """).first() != nil else { throw StoreError.notFound }
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
+        }
     }
 
     // MARK: API tokens

@@ -115,12 +115,19 @@ public struct DocumentImporter: Sendable {
             if let value { tnm[key] = value }
         }
         let mediaType: String? = if case .nonXML(let type, _) = document.body { type } else { nil }
-        let record = DocumentImport(
+        var record = DocumentImport(
             patientID: target.patient.id, communityID: target.communityID, caseID: target.caseID,
             documentRoot: id.root, documentExtension: id.extension ?? "", setRoot: setID.root, setExtension: setID.extension ?? "",
             version: document.version ?? 1, typeCode: type.code, typeLabel: type.displayName, title: document.title,
             effectiveTime: time.iso, mediaType: mediaType, hasPDF: document.pdf != nil, studyUIDs: document.studyInstanceUIDs,
             tnm: tnm, content: bytes, source: source, importedBy: audit.actorID)
+        if document.isPersonalisedCarePlan {
+            record.carePlanJSON = String(decoding: try JSONEncoder().encode(document.carePlan), as: UTF8.self)
+            // The fiche it carries out, when there is no doubt: the patient's one validated
+            // fiche in this community up to the plan's date. Otherwise a physician confirms.
+            let candidates = try await documents.carePlanCandidates(patientID: target.patient.id, communityID: target.communityID, notAfter: time.iso)
+            if candidates.count == 1 { record.carriesOutCaseID = candidates[0].caseID }
+        }
         var audit = audit
         audit.patientID = target.patient.id
         audit.resourceType = "document"

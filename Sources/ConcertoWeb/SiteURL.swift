@@ -87,6 +87,7 @@ public enum SiteURL: Sendable, Equatable {
     case document(UUID)
     case documentOriginal(UUID)
     case documentPDF(UUID)
+    case documentCarePlan(UUID)
     case apiDocuments
 
     public var path: String {
@@ -175,6 +176,7 @@ public enum SiteURL: Sendable, Equatable {
         case .document(let id): "/documents/\(id.storageKey)"
         case .documentOriginal(let id): "/documents/\(id.storageKey)/original.xml"
         case .documentPDF(let id): "/documents/\(id.storageKey)/document.pdf"
+        case .documentCarePlan(let id): "/documents/\(id.storageKey)/care-plan"
         case .apiDocuments: "/api/v1/documents"
         }
     }

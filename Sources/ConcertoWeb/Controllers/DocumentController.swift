@@ -21,6 +21,7 @@ struct DocumentController: Sendable {
         group.get(PatientController.route { id, _ in .document(id) }, use: show)
         group.get(PatientController.route { id, _ in .documentOriginal(id) }, use: original)
         group.get(PatientController.route { id, _ in .documentPDF(id) }, use: pdf)
+        group.post(PatientController.route { id, _ in .documentCarePlan(id) }, use: linkCarePlan)
     }
 
     // MARK: Upload
@@ -129,7 +130,17 @@ struct DocumentController: Sendable {
         guard let bytes = try await documents.content(of: record.id) else { throw AppError.notFound }
         let report = importer.read(bytes)
         let document = report.document
+        let isCarePlan = record.carePlanJSON != "[]"
+        let candidates = isCarePlan && record.carriesOutCaseID == nil
+            ? try await documents.carePlanCandidates(patientID: record.patientID, communityID: record.communityID, notAfter: record.effectiveTime) : []
         let content = ViewFields([
+            "carePlan": isCarePlan ? ViewFields([
+                "items": CarePlanPresentation.items(record, pages: pages),
+                "caseURL": record.carriesOutCaseID.map { SiteURL.caseItem($0).path },
+                "action": candidates.isEmpty ? nil : SiteURL.documentCarePlan(record.id).path,
+                "candidates": candidates.map { ViewFields(["value": $0.caseID.storageKey,
+                                                           "label": pages.text("care_plan_validated_on", ["date": HL7Time.french(iso: $0.validatedOn)])]) },
+            ]) : nil,
             "title": record.title ?? record.typeLabel ?? record.typeCode, "type": record.typeLabel, "typeCode": record.typeCode,
             "date": HL7Time.french(iso: record.effectiveTime), "version": String(record.version), "documentID": record.documentKey,
             "patientName": try await patient?.identity.displayName, "patientURL": SiteURL.patient(record.patientID).path,
@@ -173,5 +184,23 @@ struct DocumentController: Sendable {
         Response(status: .ok, headers: [
             .contentType: type, .contentDisposition: "attachment; filename=\"\(name)\"", .cacheControl: "no-store",
         ], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// A physician says which of the patient's validated fiches RCP a care plan carries out
+    /// (when several precede it); the fiche must be one of those.
+    @Sendable func linkCarePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let id = try context.parameters.uuid("id")
+        guard let record = try await documents.find(id: id), record.carePlanJSON != "[]" else { throw AppError.notFound }
+        let outcome = try await guardian.require(.writeClinical, patient: record.patientID, community: record.communityID, auditAction: .documentCarePlanLink,
+                                                 resourceType: "document", resourceID: record.id.storageKey, auditAllowed: false, context: context)
+        let candidates = try await documents.carePlanCandidates(patientID: record.patientID, communityID: record.communityID, notAfter: record.effectiveTime)
+        guard let caseID = context.form?["case"].flatMap(UUID.init(storageKey:)), candidates.contains(where: { $0.caseID == caseID }) else {
+            throw AppError.badRequest
+        }
+        try await documents.linkCarePlan(documentID: record.id, caseID: caseID, by: context.user.id, audit: context.auditDraft(
+            .documentCarePlanLink, resourceType: "document", resourceID: record.id.storageKey, patientID: record.patientID,
+            mode: outcome.decision.mode, outcome: .success, reason: caseID.storageKey))
+        context.sessions.flash(.success, "flash_care_plan_linked")
+        return .redirect(to: SiteURL.document(record.id).path, type: .normal)
     }
 }

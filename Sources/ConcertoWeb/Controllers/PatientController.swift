@@ -243,6 +243,7 @@ struct PatientController: Sendable {
         let heldCases: [ViewFields]
         /// Fiches RCP received as CDA documents (earlier boards, other platforms).
         let importedRCP: [ViewFields]
+        var carePlans: [ViewFields] = []
         let accessAllowed: Bool
         let accessMessage: String
         let breakTheGlass: Bool
@@ -266,6 +267,7 @@ struct PatientController: Sendable {
             case "localIDs": localIDs
             case "heldCases": heldCases
             case "importedRCP": importedRCP
+            case "carePlans": carePlans
             case "accessAllowed": accessAllowed
             case "accessMessage": accessMessage
             case "breakTheGlass": breakTheGlass
@@ -319,7 +321,7 @@ struct PatientController: Sendable {
         let oppositionRows = try await care.oppositions(of: patientID)
         let writeAdmin = guardian.policy.decide(.writeAdministrative, facts, at: now).allowed
         let heldCommunityIDs = Set(heldCases.map(\.communityID))
-        let content = PatientContent(
+        var content = PatientContent(
             patientID: patientID.storageKey,
             name: identity.displayName,
             identity: ViewFields([
@@ -395,6 +397,18 @@ struct PatientController: Sendable {
                     ? SiteURL.caseNew.path + "?patient=\(patientID.storageKey)" : nil,
             ])
         )
+        // Personalised care plans (PPS): their items, and the fiche RCP each carries out.
+        if clinical.allowed {
+            content.carePlans = try await documents.documents(ofPatient: patientID).filter { document in
+                document.carePlanJSON != "[]" && guardian.policy.decide(.readClinical, facts, community: document.communityID, at: now).allowed
+            }.map { plan in
+                ViewFields([
+                    "title": plan.title ?? plan.typeCode, "date": HL7Time.french(iso: plan.effectiveTime), "url": SiteURL.document(plan.id).path,
+                    "items": CarePlanPresentation.items(plan, pages: pages),
+                    "caseURL": plan.carriesOutCaseID.map { SiteURL.caseItem($0).path },
+                ])
+            }
+        }
         return try renderer.html("patient", pages.page(content))
     }
 
