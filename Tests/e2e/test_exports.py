@@ -28,8 +28,13 @@ def test_oncologist_downloads_the_minutes_and_the_fiche(server, browser):
     log_in(browser, server, *account(server, "oncologue"))
     open_patient(browser, server, "RCP Nouvelle-Aquitaine Sud", "LAMBERT Jean")
     browser.find_element(By.CSS_SELECTOR, "[data-test=case-link]").click()
-    # The validated fiche offers its exports.
-    assert browser.find_element(By.CSS_SELECTOR, "[data-test=export-cda]")
+    # The validated fiche offers its exports; its CDA passes the official ANS schematron.
+    browser.find_element(By.CSS_SELECTOR, "[data-test=export-cda]").click()
+    cda = wait_for_download(folder, ".xml")
+    validate = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "spec", "schematron", "validate")
+    checked = subprocess.run([validate, cda], capture_output=True, text=True)
+    assert checked.returncode == 0 and "ok (0 failed assertions)" in checked.stdout, checked.stdout + checked.stderr
+    os.remove(cda)
     browser.find_element(By.CSS_SELECTOR, "[data-test=export-pdf]").click()
     fiche = wait_for_download(folder, ".pdf")
     os.remove(fiche)
