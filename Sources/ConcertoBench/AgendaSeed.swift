@@ -7,13 +7,7 @@ import Logging
 /// complete fiche), so `scripts/bench/run` can load a full agenda page; prints its path.
 enum AgendaSeed {
     static func run(_ options: Options) async throws {
-        guard let url = options.database else { throw BenchError.usage }
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        // The server's own key (beside its SQLite file): the seeded events join its chain.
-        let key = try AuditKey.load(path: AuditKey.defaultPath(for: url), create: false).key
-        let database = try await Database.open(url, auditKey: key, logger: logger)
-        do {
+        try await withServerDatabase(options) { database in
             let communities = CommunityStore(database: database), meetings = MeetingStore(database: database)
             let users = UserStore(database: database), cases = CaseStore(database: database), patients = PatientStore(database: database)
             guard let south = try await communities.all().first(where: { $0.name == "RCP Nouvelle-Aquitaine Sud" }),
@@ -41,10 +35,6 @@ enum AgendaSeed {
                 }
             }
             print(options.decide ? "/meetings/\(meeting.id.storageKey)" : "/meetings/\(meeting.id.storageKey)/agenda")
-            await database.shutdown()
-        } catch {
-            await database.shutdown()
-            throw error
         }
     }
 }

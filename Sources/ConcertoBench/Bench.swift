@@ -96,6 +96,23 @@ func withBenchDatabase(_ options: Options, _ body: (Database, String) async thro
     }
 }
 
+/// Opens a demo server's database (`--database`, the server stopped) with that server's
+/// audit key, so events written here join its chain; closes it after `body`.
+func withServerDatabase(_ options: Options, _ body: (Database) async throws -> Void) async throws {
+    guard let url = options.database else { throw BenchError.usage }
+    var logger = Logger(label: "bench")
+    logger.logLevel = .error
+    let key = try AuditKey.load(path: AuditKey.defaultPath(for: url), create: false).key
+    let database = try await Database.open(url, auditKey: key, logger: logger)
+    do {
+        try await body(database)
+    } catch {
+        await database.shutdown()
+        throw error
+    }
+    await database.shutdown()
+}
+
 @main
 struct Bench {
     static func main() async throws {

@@ -8,12 +8,7 @@ import Logging
 /// prepared by `seed-agenda` (`--database`, the server's, stopped).
 enum ListFactsBench {
     static func run(_ options: Options) async throws {
-        guard let url = options.database else { throw BenchError.usage }
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let key = try AuditKey.load(path: AuditKey.defaultPath(for: url), create: false).key
-        let database = try await Database.open(url, auditKey: key, logger: logger)
-        do {
+        try await withServerDatabase(options) { database in
             let communities = CommunityStore(database: database), meetings = MeetingStore(database: database)
             let users = UserStore(database: database), care = CareStore(database: database)
             guard let south = try await communities.all().first(where: { $0.name == "RCP Nouvelle-Aquitaine Sud" }),
@@ -32,10 +27,6 @@ enum ListFactsBench {
             whole.sort()
             print(String(format: "list access facts (%d patients): p50 %.3f ms, p99 %.3f ms per call", patients.count,
                          percentile(whole, 0.5), percentile(whole, 0.99)))
-            await database.shutdown()
-        } catch {
-            await database.shutdown()
-            throw error
         }
     }
 }
