@@ -255,16 +255,4 @@ public struct CommunityStore: Sendable {
             try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }
-
-    /// A series' own board id and manager (nil: the community's).
-    public func setSeriesRegistration(boardID: String?, managerID: UUID?, seriesID: UUID, communityID: UUID, audit: AuditDraft,
-                                      at now: Date = Date()) async throws {
-        try await database.write { sql in
-            guard try await sql.raw("""
-                UPDATE meeting_series SET board_id = \(bind: boardID), board_manager_id = \(bind: managerID?.storageKey)
-                WHERE id = \(bind: seriesID.storageKey) AND community_id = \(bind: communityID.storageKey) RETURNING id
-                """).first() != nil else { throw StoreError.notFound }
-            try await AuditLog.append(audit, on: sql, database: database, at: now)
-        }
-    }
 }
