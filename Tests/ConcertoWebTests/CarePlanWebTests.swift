@@ -30,8 +30,8 @@ import Testing
         return caseID
     }
 
-    func importPlan(_ browser: TestBrowser, _ d: AppDependencies, _ world: AccessWorld) async throws -> DocumentRecord {
-        let caseID = try #require(try await d.patients.cases(of: world.southPatient).first).id
+    /// Uploads ANS's example plan on the patient's draft fiche (`into`).
+    func importPlan(_ browser: TestBrowser, _ d: AppDependencies, _ world: AccessWorld, into caseID: UUID) async throws -> DocumentRecord {
         try await browser.get(SiteURL.caseItem(caseID).path)
         // ANS's example plan, for the southern patient (its INS in place of the example's).
         let xml = try String(contentsOf: Self.plan, encoding: .utf8).replacingOccurrences(of: "279035121518989", with: "261053306312304")
@@ -43,9 +43,10 @@ import Testing
     @Test func aPlanIsShownWithItsItemsAndLinkedToTheOneFicheItCarriesOut() async throws {
         try await withTestApp { browser, d in
             let world = try await AccessWorld.make(d)
+            let draft = try #require(try await d.patients.cases(of: world.southPatient).first).id
             let fiche = try await validatedFiche(d, world, on: "2020-12-10")
             try await browser.logIn(email: "sud@t.fr")
-            let plan = try await importPlan(browser, d, world)
+            let plan = try await importPlan(browser, d, world, into: draft)
             #expect(plan.carriesOutCaseID == fiche)
             let page = try await browser.get(SiteURL.patient(world.southPatient).path)
             #expect(page.text.contains("data-test=\"care-plan\""))
@@ -61,15 +62,16 @@ import Testing
     @Test func withSeveralEarlierFichesAPhysicianChoosesAndOnlyAmongThem() async throws {
         try await withTestApp { browser, d in
             let world = try await AccessWorld.make(d)
+            let draft = try #require(try await d.patients.cases(of: world.southPatient).first).id
             let first = try await validatedFiche(d, world, on: "2020-06-01")
             let second = try await validatedFiche(d, world, on: "2020-12-10")
             let later = try await validatedFiche(d, world, on: "2021-03-01")
             try await browser.logIn(email: "sud@t.fr")
-            let plan = try await importPlan(browser, d, world)
+            let plan = try await importPlan(browser, d, world, into: draft)
             #expect(plan.carriesOutCaseID == nil)
             let page = try await browser.get(SiteURL.document(plan.id).path)
-            #expect(page.text.contains("data-test=\"care-plan-link\""))
-            #expect(page.text.contains(first.storageKey) && page.text.contains(second.storageKey) && !page.text.contains(later.storageKey))
+            let chooser = try #require(page.text.components(separatedBy: "data-test=\"care-plan-link\"").dropFirst().first?.components(separatedBy: "</form>").first)
+            #expect(chooser.contains(first.storageKey) && chooser.contains(second.storageKey) && !chooser.contains(later.storageKey))
             // A fiche validated after the plan, or another patient's, is not a choice.
             #expect(try await browser.post(SiteURL.documentCarePlan(plan.id).path, form: [("case", later.storageKey)]).status == .badRequest)
             // A secretary reads nothing clinical and links nothing.
