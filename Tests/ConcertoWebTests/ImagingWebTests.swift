@@ -242,8 +242,9 @@ import Testing
             var started = Date()
             let tab = try await browser.get(SiteURL.caseImaging(caseID).path)
             // The 2 s budget, not the 30 s read timeout; the margin is for the whole suite
-            // on 2 cores (4.03 and 4.75 s seen there, 2 s alone).
-            #expect(Date().timeIntervalSince(started) < 8)
+            // starting on 2 cores (4.03 and 4.75 s seen there, 2 s alone; see the DICOMweb
+            // client's hanging-exchange test for what the suite's start costs).
+            #expect(Date().timeIntervalSince(started) < 20)
             #expect(tab.status == .ok)
             #expect(tab.text.contains("data-test=\"imaging-unavailable\""))
             #expect(tab.text.contains("n&#39;a pas répondu à temps") || tab.text.contains("n'a pas répondu à temps"))
@@ -251,7 +252,7 @@ import Testing
             // The thumbnail: a placeholder picture with 503, within the budget.
             started = Date()
             let thumbnail = try await browser.get(SiteURL.caseImagingThumbnail(caseID, study: attachment).path)
-            #expect(Date().timeIntervalSince(started) < 8)
+            #expect(Date().timeIntervalSince(started) < 20)
             #expect(thumbnail.status == .serviceUnavailable)
             #expect(thumbnail.headers[.contentType] == "image/svg+xml")
             // Attaching fails cleanly: 503 page, nothing stored.

@@ -101,10 +101,11 @@ struct OrthancClientTests {
         let started = Date()
         await #expect(throws: DICOMwebError.timeout) { try await client.searchStudies(StudyQuery(accessionNumber: "X")) }
         let elapsed = Date().timeIntervalSince(started)
-        // Well under the 30 s read timeout that would apply without the budget. The margin
-        // is for the whole suite starting on 2 cores (300 tests, each migrating a database):
-        // 5.2 to 7.8 s were measured there in 3 runs of 12 on 2026-12-01, 0.8 s alone.
-        #expect(elapsed >= 0.7 && elapsed < 12, "took \(elapsed) s")
+        // Under the 30 s read timeout that would apply without the budget. The margin is for
+        // the whole suite starting on 2 cores (330 tests, each migrating a database, and the
+        // schematron's JVM): 5.2 to 7.8 s measured in 3 runs of 12 on 2026-12-01, 13.1 s in
+        // a clean-clone run on 2026-12-02; 0.8 s alone.
+        #expect(elapsed >= 0.7 && elapsed < 25, "took \(elapsed) s")
         _ = silent
     }
 
