@@ -17,21 +17,24 @@ struct FixtureINSVerifier: INSVerifier {
     struct File: Decodable { let identities: [Entry] }
 
     let name = "fixtures"
-    let identities: [Entry]
+    /// The reference traits of each test INS, by matricule and OID.
+    let identities: [(matricule: String, oid: String, traits: PatientIdentity)]
 
     init(path: String) throws {
         guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError.invalid("CONCERTO_INS_FIXTURES", path) }
-        identities = try JSONDecoder().decode(File.self, from: data).identities
+        identities = try JSONDecoder().decode(File.self, from: data).identities.map { entry in
+            guard let birthDate = CalendarDate(iso: entry.birthDate), let sex = AdministrativeSex(rawValue: entry.sex) else {
+                throw ConfigurationError.invalid("CONCERTO_INS_FIXTURES", "\(path): \(entry.matricule) has an unreadable birth date or sex")
+            }
+            return (entry.matricule, entry.oid, PatientIdentity(birthName: entry.birthName, firstNames: entry.firstNames, birthDate: birthDate,
+                                                                sex: sex, status: .qualified))
+        }
     }
 
     func verify(_ ins: INS, identity: PatientIdentity) async throws -> INSVerificationResult {
         guard let reference = identities.first(where: { $0.matricule == ins.matricule && $0.oid == ins.oid }) else { return .unknown }
-        var differing: [String] = []
-        if PatientMatching.normalized(reference.birthName) != PatientMatching.normalized(identity.birthName) { differing.append("birth_name") }
-        let firstName = reference.firstNames.split(separator: " ").first.map(String.init) ?? ""
-        if PatientMatching.normalized(firstName) != PatientMatching.normalized(identity.firstName) { differing.append("first_name") }
-        if reference.birthDate != identity.birthDate.iso { differing.append("birth_date") }
-        if reference.sex != identity.sex.rawValue { differing.append("sex") }
+        // The same comparison as a trusted hospital's document gets.
+        let differing = IdentityStatusRules.differingTraits(reference.traits, identity)
         return differing.isEmpty ? .confirmed : .traitsDiffer(differing)
     }
 }
