@@ -84,16 +84,17 @@ struct AccountController: Sendable {
         let form = try context.requiredForm
         let pages = PageBuilder(request: request, context: context)
         let now = Date()
-        func refuse(_ key: String, status: HTTPResponse.Status, values: [String: String] = [:]) async throws -> Response {
+        func refuse(_ key: String, status: HTTPResponse.Status) async throws -> Response {
+            try await refuse(message: pages.text(key), status: status)
+        }
+        func refuse(message: String, status: HTTPResponse.Status) async throws -> Response {
             let user = try await users.find(id: context.user.id) ?? context.user
-            return try renderAccount(request: request, context: context, user: user, error: nil, passwordError: pages.text(key, values), status: status)
+            return try renderAccount(request: request, context: context, user: user, error: nil, passwordError: message, status: status)
         }
         guard let credentials = try await users.credentials(id: context.user.id) else { throw AppError.notAuthenticated }
         let attempt = try await users.reserveLoginAttempt(id: context.user.id, policy: lockout, at: now)
         if lockout.isLocked(attempt, at: now) {
-            return try await refuse("login_error_locked", status: .forbidden, values: [
-                "failures": String(lockout.maximumFailures), "minutes": String(max(1, lockout.minutesRemaining(attempt, at: now))),
-            ])
+            return try await refuse(message: lockout.lockedMessage(attempt, pages: pages, at: now), status: .forbidden)
         }
         guard let current = form["current_password"], !current.isEmpty, try await passwords.verify(current, hash: credentials.passwordHash) else {
             _ = try await users.recordFailedLogin(id: context.user.id, attempt: attempt, policy: lockout, at: now)
@@ -180,9 +181,7 @@ struct AccountController: Sendable {
         }
         let attempt = try await users.reserveLoginAttempt(id: context.user.id, policy: lockout, at: now)
         if lockout.isLocked(attempt, at: now) {
-            return try await refuse(pages.text("login_error_locked", ["failures": String(lockout.maximumFailures),
-                                                                       "minutes": String(max(1, lockout.minutesRemaining(attempt, at: now)))]),
-                                    status: .forbidden)
+            return try await refuse(lockout.lockedMessage(attempt, pages: pages, at: now), status: .forbidden)
         }
         guard let password = context.form?["password"], !password.isEmpty, try await passwords.verify(password, hash: credentials.passwordHash),
               let step = TwoFactor.matchingStep(code: context.form?["code"] ?? "", secret: secret, at: now),

@@ -103,14 +103,14 @@ struct AuthController: Sendable {
         let attempt = try await users.reserveLoginAttempt(id: user.id, policy: lockout, at: now)
         if lockout.isLocked(attempt, at: now) {
             try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "locked"))
-            return try refuse(lockedMessage(attempt, pages: pages, now: now), status: .forbidden)
+            return try refuse(lockout.lockedMessage(attempt, pages: pages, at: now), status: .forbidden)
         }
         guard try await passwords.verify(password, hash: credentials.passwordHash) else {
             try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "wrong_password"))
             let state = try await users.recordFailedLogin(id: user.id, attempt: attempt, policy: lockout, at: now)
             if lockout.isLocked(state, at: now) {
                 context.logger.notice("account locked after failed logins")
-                return try refuse(lockedMessage(state, pages: pages, now: now), status: .forbidden)
+                return try refuse(lockout.lockedMessage(state, pages: pages, at: now), status: .forbidden)
             }
             return try refuse(pages.text("login_error_invalid"), status: .unauthorized)
         }
@@ -165,7 +165,7 @@ struct AuthController: Sendable {
         }
         let attempt = try await users.reserveLoginAttempt(id: userID, policy: lockout, at: now)
         if lockout.isLocked(attempt, at: now) {
-            let content = TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: lockedMessage(attempt, pages: pages, now: now))
+            let content = TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: lockout.lockedMessage(attempt, pages: pages, at: now))
             return try renderer.html("login_totp", pages.page(content), status: .forbidden)
         }
         let code = context.form?["code"] ?? ""
@@ -175,7 +175,7 @@ struct AuthController: Sendable {
             try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "wrong_totp"))
             let state = try await users.recordFailedLogin(id: userID, attempt: attempt, policy: lockout, at: now)
             let message = lockout.isLocked(state, at: now)
-                ? lockedMessage(state, pages: pages, now: now) : pages.text("totp_error_invalid")
+                ? lockout.lockedMessage(state, pages: pages, at: now) : pages.text("totp_error_invalid")
             return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: message)), status: .unauthorized)
         }
         rateLimiter.giveBack(address, takenAt: now)
@@ -228,11 +228,15 @@ struct AuthController: Sendable {
         }
         context.sessions.createSession(session, expiresIn: lifetime.idleTimeout)
     }
+}
 
-    private func lockedMessage(_ state: LoginLockoutPolicy.State, pages: PageBuilder, now: Date) -> String {
+extension LoginLockoutPolicy {
+    /// What a locked account is told (login, second factor, and the account page's checks
+    /// of the password).
+    func lockedMessage(_ state: State, pages: PageBuilder, at now: Date) -> String {
         pages.text("login_error_locked", [
-            "failures": String(lockout.maximumFailures),
-            "minutes": String(max(1, lockout.minutesRemaining(state, at: now))),
+            "failures": String(maximumFailures),
+            "minutes": String(max(1, minutesRemaining(state, at: now))),
         ])
     }
 }
