@@ -191,7 +191,7 @@ public struct CommunityStore: Sendable {
     public func organisations(of communityID: UUID) async throws -> [Organisation] {
         try await database.read { sql in
             try await sql.raw("""
-                SELECT o.id, o.name, o.finess, o.city, o.street, o.postal_code, o.trusted_for_identities FROM organisations o
+                SELECT \(unsafeRaw: OrganisationStore.columns("o.")) FROM organisations o
                 JOIN community_organisations co ON co.organisation_id = o.id
                 WHERE co.community_id = \(bind: communityID.storageKey) ORDER BY o.name
                 """).all().compactMap(OrganisationStore.organisation(from:))

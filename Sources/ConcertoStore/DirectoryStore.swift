@@ -25,19 +25,19 @@ public struct OrganisationStore: Sendable {
 
     public func all() async throws -> [Organisation] {
         try await database.read { sql in
-            try await sql.raw("SELECT id, name, finess, city, street, postal_code, trusted_for_identities FROM organisations ORDER BY name").all().compactMap(Self.organisation(from:))
+            try await sql.raw("SELECT \(unsafeRaw: Self.columns()) FROM organisations ORDER BY name").all().compactMap(Self.organisation(from:))
         }
     }
 
     public func find(id: UUID) async throws -> Organisation? {
         try await database.read { sql in
-            try await sql.raw("SELECT id, name, finess, city, street, postal_code, trusted_for_identities FROM organisations WHERE id = \(bind: id.storageKey)").first().flatMap(Self.organisation(from:))
+            try await sql.raw("SELECT \(unsafeRaw: Self.columns()) FROM organisations WHERE id = \(bind: id.storageKey)").first().flatMap(Self.organisation(from:))
         }
     }
 
     public func find(finess: FINESSNumber) async throws -> Organisation? {
         try await database.read { sql in
-            try await sql.raw("SELECT id, name, finess, city, street, postal_code, trusted_for_identities FROM organisations WHERE finess = \(bind: finess.value)").first().flatMap(Self.organisation(from:))
+            try await sql.raw("SELECT \(unsafeRaw: Self.columns()) FROM organisations WHERE finess = \(bind: finess.value)").first().flatMap(Self.organisation(from:))
         }
     }
 
@@ -48,6 +48,11 @@ public struct OrganisationStore: Sendable {
                 WHERE id = \(bind: userID.storageKey)
                 """).run()
         }
+    }
+
+    /// The columns `organisation(from:)` reads, with a table alias when joined (`o.`).
+    static func columns(_ alias: String = "") -> String {
+        ["id", "name", "finess", "city", "street", "postal_code", "trusted_for_identities"].map { alias + $0 }.joined(separator: ", ")
     }
 
     static func organisation(from row: any SQLRow) throws -> Organisation? {
