@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         .target(
@@ -52,6 +53,18 @@ let package = Package(
             dependencies: [
                 "ConcertoCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Pro Santé Connect: the OpenID Connect client (discovery, PKCE, ID token, userinfo).
+        .target(
+            name: "ProSanteConnect",
+            dependencies: [
+                "ConcertoCore",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -95,6 +108,7 @@ let package = Package(
                 "DICOMweb",
                 "Documents",
                 "ConcertoStore",
+                "ProSanteConnect",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -153,6 +167,11 @@ let package = Package(
         .testTarget(
             name: "ConcertoStoreTests",
             dependencies: ["ConcertoStore", "ConcertoCore", "ConcertoTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ProSanteConnectTests",
+            dependencies: ["ProSanteConnect", "ConcertoCore", "ConcertoTestSupport", .product(name: "JWTKit", package: "jwt-kit")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

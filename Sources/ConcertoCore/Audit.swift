@@ -40,6 +40,13 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     /// A platform admin disabled an account (its sessions ended) or enabled it again.
     case accountDisable = "account.disable"
     case accountEnable = "account.enable"
+    /// Pro Santé Connect vouched for a professional without an account: a request was filed;
+    /// an admin or coordinator approved it (the account was opened) or refused it.
+    case accountRequest = "account.request"
+    case accountRequestApprove = "account.request_approve"
+    case accountRequestRefuse = "account.request_refuse"
+    /// A community started or stopped requiring Pro Santé Connect of its physicians.
+    case communityPSCRequirement = "community.psc_requirement"
     /// `concerto user reset-password` issued a one-time link; the link was used.
     case passwordResetIssue = "account.password_reset_issue"
     case passwordReset = "account.password_reset"

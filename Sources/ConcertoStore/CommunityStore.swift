@@ -256,3 +256,36 @@ public struct CommunityStore: Sendable {
         }
     }
 }
+
+// MARK: Pro Santé Connect requirement
+
+extension CommunityStore {
+    public func requiresPSC(_ communityID: UUID) async throws -> Bool {
+        try await database.read { sql in
+            try await sql.raw("SELECT requires_psc FROM communities WHERE id = \(bind: communityID.storageKey)").first()?
+                .decode(column: "requires_psc", as: Bool.self) ?? false
+        }
+    }
+
+    public func setRequiresPSC(_ required: Bool, communityID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+        try await database.write { sql in
+            guard try await sql.raw("""
+                UPDATE communities SET requires_psc = \(bind: required) WHERE id = \(bind: communityID.storageKey) RETURNING id
+                """).first() != nil else { throw StoreError.notFound }
+            try await AuditLog.append(audit, on: sql, database: database, at: now)
+        }
+    }
+
+    /// The communities, by name, where this account is an active physician and that
+    /// require Pro Santé Connect of their physicians.
+    public func communitiesRequiringPSC(ofPhysician userID: UUID) async throws -> [String] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT c.name FROM communities c JOIN community_members m ON m.community_id = c.id
+                WHERE m.user_id = \(bind: userID.storageKey) AND m.member_role = 'physician' AND m.status = 'active'
+                  AND c.requires_psc = \(bind: true)
+                ORDER BY c.name
+                """).all().map { try $0.decode(column: "name", as: String.self) }
+        }
+    }
+}

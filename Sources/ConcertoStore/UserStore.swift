@@ -114,16 +114,41 @@ public struct UserStore: Sendable {
         .joined(separator: ", ")
 
     public func create(_ user: User, passwordHash: String, at now: Date = Date()) async throws {
+        try await database.write { sql in try await Self.insert(user, passwordHash: passwordHash, on: sql, at: now) }
+    }
+
+    static func insert(_ user: User, passwordHash: String, on sql: any SQLDatabase, at now: Date) async throws {
+        let existing = try await sql.raw("SELECT id FROM users WHERE email = \(bind: user.email)").first()
+        guard existing == nil else { throw StoreError.duplicateEmail }
+        try await sql.raw("""
+            INSERT INTO users (id, email, display_name, password_hash, rpps_number, specialty, specialty_code, organisation_id,
+                               role, locale, is_admin, created_at)
+            VALUES (\(bind: user.id.storageKey), \(bind: user.email), \(bind: user.displayName), \(bind: passwordHash),
+                    \(bind: user.rppsNumber), \(bind: user.specialty), \(bind: user.specialtyCode),
+                    \(bind: user.organisationID?.storageKey), \(bind: user.role.rawValue),
+                    \(bind: user.locale?.rawValue), \(bind: user.isAdmin), \(bind: Timestamp.iso8601(now)))
+            """).run()
+    }
+
+    /// The password hash of accounts opened through Pro Santé Connect: no password matches
+    /// it (bcrypt hashes start with `$2`), until the account sets one through a reset link.
+    public static let noPasswordHash = "!psc-only"
+
+    /// The accounts carrying this RPPS number (normally one).
+    public func find(rpps: RPPSNumber) async throws -> [User] {
+        try await database.read { sql in
+            try await sql.raw("SELECT \(unsafeRaw: Self.columns) FROM users WHERE rpps_number = \(bind: rpps.digits) ORDER BY created_at")
+                .all(decoding: Row.self).compactMap(\.user)
+        }
+    }
+
+    /// Name and specialty as Pro Santé Connect gives them at login (the national directory
+    /// is the reference); the specialty only when PSC gives one Concerto knows.
+    public func refreshIdentity(id: UUID, displayName: String, specialtyCode: String?) async throws {
         try await database.write { sql in
-            let existing = try await sql.raw("SELECT id FROM users WHERE email = \(bind: user.email)").first()
-            guard existing == nil else { throw StoreError.duplicateEmail }
             try await sql.raw("""
-                INSERT INTO users (id, email, display_name, password_hash, rpps_number, specialty, specialty_code, organisation_id,
-                                   role, locale, is_admin, created_at)
-                VALUES (\(bind: user.id.storageKey), \(bind: user.email), \(bind: user.displayName), \(bind: passwordHash),
-                        \(bind: user.rppsNumber), \(bind: user.specialty), \(bind: user.specialtyCode),
-                        \(bind: user.organisationID?.storageKey), \(bind: user.role.rawValue),
-                        \(bind: user.locale?.rawValue), \(bind: user.isAdmin), \(bind: Timestamp.iso8601(now)))
+                UPDATE users SET display_name = \(bind: displayName), specialty_code = COALESCE(\(bind: specialtyCode), specialty_code)
+                WHERE id = \(bind: id.storageKey)
                 """).run()
         }
     }

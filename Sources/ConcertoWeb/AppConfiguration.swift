@@ -4,6 +4,7 @@ import ConcertoStore
 import DICOMweb
 import Foundation
 import Logging
+import ProSanteConnect
 
 /// Everything the server needs to start, in one place.
 /// Sources, strongest first: command-line flags, `CONCERTO_*` environment, defaults.
@@ -80,6 +81,20 @@ public struct AppConfiguration: Sendable {
     /// The INSi teleservice's address: read so that a deployment that sets it is told this
     /// build has no INSi client, rather than silently verifying nothing.
     public var insiURL: String?
+    /// Pro Santé Connect: the issuer, this server's client id and secret as registered with
+    /// ANS, and the discovery address when the provider is not PSC itself. None: no PSC button.
+    public var pscIssuer: String?
+    public var pscClientID: String?
+    public var pscClientSecret: String?
+    public var pscDiscoveryURL: String?
+
+    /// The provider's settings, with the redirect addresses built from `linkBase`.
+    public var proSanteConnect: PSCSettings? {
+        guard let pscIssuer, let pscClientID, let pscClientSecret else { return nil }
+        return PSCSettings(issuer: pscIssuer, discoveryURL: pscDiscoveryURL, clientID: pscClientID, clientSecret: pscClientSecret,
+                           redirectURI: linkBase + SiteURL.loginPSCCallback.path, postLogoutRedirectURI: linkBase + SiteURL.login.path)
+    }
+
     /// Settings of earlier versions found in the environment: they no longer do anything,
     /// and the server says so at start rather than ignore them without a word.
     public var retiredSettings: [RetiredSetting] = []
@@ -222,11 +237,42 @@ public struct AppConfiguration: Sendable {
             guard let value = Int(seconds), (1...86_400).contains(value) else { throw ConfigurationError.invalid("CONCERTO_AUDIT_CHECKPOINT_SECONDS", seconds) }
             config.auditCheckpointInterval = .seconds(value)
         }
+        try config.readProSanteConnect(environment)
         if let level = environment["CONCERTO_LOG_LEVEL"] {
             guard let value = Logger.Level(rawValue: level) else { throw ConfigurationError.invalid("CONCERTO_LOG_LEVEL", level) }
             config.logLevel = value
         }
         return config
+    }
+
+    /// `CONCERTO_PSC_*`: all of issuer, client id and secret file, or none of them.
+    mutating func readProSanteConnect(_ environment: [String: String]) throws {
+        let issuer = environment["CONCERTO_PSC_ISSUER"].flatMap { $0.isEmpty ? nil : $0 }
+        let clientID = environment["CONCERTO_PSC_CLIENT_ID"].flatMap { $0.isEmpty ? nil : $0 }
+        let secretFile = environment["CONCERTO_PSC_CLIENT_SECRET_FILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let discovery = environment["CONCERTO_PSC_DISCOVERY_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        guard issuer != nil || clientID != nil || secretFile != nil || discovery != nil else { return }
+        guard let issuer, let clientID, let secretFile else {
+            throw ConfigurationError.invalid("CONCERTO_PSC_ISSUER", "(CONCERTO_PSC_ISSUER, CONCERTO_PSC_CLIENT_ID and CONCERTO_PSC_CLIENT_SECRET_FILE go together)")
+        }
+        for (name, url) in [("CONCERTO_PSC_ISSUER", issuer), ("CONCERTO_PSC_DISCOVERY_URL", discovery ?? issuer)] {
+            guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), parsed.host != nil,
+                  scheme == "https" || (scheme == "http" && Self.isLoopback(parsed.host ?? "")) else {
+                // Plain http only to a provider on this machine (the local test provider).
+                throw ConfigurationError.invalid(name, url)
+            }
+        }
+        let secret: String
+        do {
+            secret = try String(contentsOfFile: secretFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw ConfigurationError.invalid("CONCERTO_PSC_CLIENT_SECRET_FILE", "\(secretFile) (unreadable)")
+        }
+        guard !secret.isEmpty else { throw ConfigurationError.invalid("CONCERTO_PSC_CLIENT_SECRET_FILE", "\(secretFile) (empty)") }
+        pscIssuer = issuer
+        pscClientID = clientID
+        pscClientSecret = secret
+        pscDiscoveryURL = discovery
     }
 
     /// `admin,coordinator` (the default), any list of roles, or `none`.

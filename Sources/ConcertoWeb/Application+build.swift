@@ -6,6 +6,7 @@ import Hummingbird
 import HummingbirdAuth
 import Logging
 import Prometheus
+import ProSanteConnect
 import ServiceLifecycle
 
 /// The services an application runs on; built once, shared by the router and tests.
@@ -32,6 +33,9 @@ public struct AppDependencies: Sendable {
     public let passwords: PasswordHasher
     public let renderer: Renderer
     public let metrics: HTTPMetrics
+    public let accountRequests: AccountRequestStore
+    /// The Pro Santé Connect client, when configured.
+    public let psc: PSCClient?
 
     /// Opens the database with the audit key (made at first start), applies migrations,
     /// binds the audit chain to the key and pins it with a signed checkpoint, loads templates.
@@ -73,7 +77,9 @@ public struct AppDependencies: Sendable {
                 sessions: SQLPersistDriver(database: database, logger: logger),
                 passwords: PasswordHasher(cost: config.bcryptCost),
                 renderer: try await Renderer(templatesDirectory: config.templatesDirectory),
-                metrics: HTTPMetrics(registry: metrics)
+                metrics: HTTPMetrics(registry: metrics),
+                accountRequests: AccountRequestStore(database: database),
+                psc: config.proSanteConnect.map { PSCClient(settings: $0, logger: logger) }
             )
         } catch {
             await database.shutdown()
@@ -87,7 +93,9 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     let config = dependencies.config
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestLogMiddleware(metrics: dependencies.metrics))
-    router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: config.secureCookies))
+    // The logout form's redirect goes on to PSC's end-session page: the CSP must allow it.
+    router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: config.secureCookies,
+                                                     formActionOrigins: [config.proSanteConnect?.issuerOrigin].compactMap { $0 }))
     router.add(middleware: ErrorMiddleware(renderer: dependencies.renderer))
     router.add(middleware: FileMiddleware(config.publicDirectory, cacheControl: .init([(.text, [.maxAge(3600)]), (MediaType(type: .any), [.maxAge(3600)])]), searchForIndexHtml: false))
 
@@ -113,11 +121,16 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         .add(middleware: CSRFMiddleware(maxBodyBytes: config.maxRequestBodyBytes,
                                         maxUploadBytes: config.cdaMaxBytes * 3 + 1024 * 1024, maxUploadFiles: config.maxUploadFiles,
                                         isUploadPath: SiteURL.isUploadPath))
+    let loginSessions = LoginSessions(users: dependencies.users, audit: dependencies.audit, lifetime: config.sessionLifetime, sessionStorage: sessionStorage)
     AuthController(
         users: dependencies.users, audit: dependencies.audit, passwords: dependencies.passwords, lockout: config.lockout,
-        lifetime: config.sessionLifetime, sessionStorage: sessionStorage, renderer: dependencies.renderer,
+        loginSessions: loginSessions, communities: dependencies.communities, psc: dependencies.psc, renderer: dependencies.renderer,
         rateLimiter: AttemptRateLimiter(limit: config.loginAttemptsPerMinute)
     ).addRoutes(to: web)
+    if let psc = dependencies.psc {
+        PSCController(client: psc, users: dependencies.users, requests: dependencies.accountRequests, audit: dependencies.audit,
+                      loginSessions: loginSessions, renderer: dependencies.renderer).addRoutes(to: web)
+    }
     LanguageController(users: dependencies.users).addRoutes(to: web)
     PasswordResetController(users: dependencies.users, audit: dependencies.audit, passwords: dependencies.passwords, renderer: dependencies.renderer)
         .addRoutes(to: web)
@@ -125,7 +138,7 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     let authenticated = web.group(context: AuthenticatedContext.self)
         .add(middleware: SecondFactorMiddleware(requirement: config.secondFactorRequirement))
     DashboardController(communities: dependencies.communities, meetings: dependencies.meetings, cases: dependencies.cases, guardian: guardian,
-                        renderer: dependencies.renderer)
+                        accountRequests: dependencies.accountRequests, renderer: dependencies.renderer)
         .addRoutes(to: authenticated)
     AccountController(users: dependencies.users, audit: dependencies.audit, lockout: config.lockout, passwords: dependencies.passwords,
                       sessionStorage: sessionStorage, renderer: dependencies.renderer)
@@ -159,8 +172,10 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     ).addRoutes(to: authenticated)
     CommunityController(
         communities: dependencies.communities, organisations: dependencies.organisations, users: dependencies.users, patients: dependencies.patients, care: dependencies.care,
-        audit: dependencies.audit, renderer: dependencies.renderer
+        audit: dependencies.audit, renderer: dependencies.renderer, pscConfigured: dependencies.psc != nil
     ).addRoutes(to: authenticated)
+    AccessRequestsController(requests: dependencies.accountRequests, organisations: dependencies.organisations, renderer: dependencies.renderer)
+        .addRoutes(to: authenticated)
     ProfessionalsController(
         users: dependencies.users, organisations: dependencies.organisations, audit: dependencies.audit,
         passwords: dependencies.passwords, renderer: dependencies.renderer

@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdAuth
 import Logging
 import NIOCore
+import ProSanteConnect
 
 /// A one-shot message shown on the next page (after a redirect).
 public struct Flash: Codable, Sendable, Equatable {
@@ -30,6 +31,14 @@ public struct WebSession: Codable, Sendable, Equatable, SessionOwned {
     public var enrolmentSecret: String?
     public var language: AppLanguage?
     public var flash: Flash?
+    /// How this session was opened (audit trail, second-factor rule, logout at PSC).
+    public var authMethod: AuthenticationMethod?
+    /// A Pro Santé Connect login under way: its state, nonce and PKCE verifier.
+    public var pscPending: PendingAuthorization?
+    /// The ID token of a PSC login, sent back to PSC as `id_token_hint` at logout.
+    public var pscIDToken: String?
+    /// The access request this browser filed through PSC (its waiting page).
+    public var accountRequestID: UUID?
 
     public init(csrfToken: String = CSRFToken.generate(), language: AppLanguage? = nil) {
         self.csrfToken = csrfToken

@@ -6,6 +6,12 @@ public enum SiteURL: Sendable, Equatable {
     case home
     case login
     case loginTOTP
+    case loginPSC
+    case loginPSCCallback
+    case loginPSCRequest
+    case accessRequests
+    case accessRequestApprove(UUID)
+    case accessRequestRefuse(UUID)
     case logout
     case account
     case accountTOTP
@@ -24,6 +30,7 @@ public enum SiteURL: Sendable, Equatable {
     case communityAccept(UUID)
     case communityOrganisations(UUID)
     case communityRegistration(UUID)
+    case communityPSCRequirement(UUID)
     case communityAudit(UUID)
     case communityActivityCSV(UUID)
     case newPatient
@@ -95,6 +102,12 @@ public enum SiteURL: Sendable, Equatable {
         case .home: "/"
         case .login: "/login"
         case .loginTOTP: "/login/totp"
+        case .loginPSC: "/login/psc"
+        case .loginPSCCallback: "/login/psc/callback"
+        case .loginPSCRequest: "/login/psc/request"
+        case .accessRequests: "/access-requests"
+        case .accessRequestApprove(let id): "/access-requests/\(id.storageKey)/approve"
+        case .accessRequestRefuse(let id): "/access-requests/\(id.storageKey)/refuse"
         case .logout: "/logout"
         case .account: "/account"
         case .accountTOTP: "/account/totp"
@@ -113,6 +126,7 @@ public enum SiteURL: Sendable, Equatable {
         case .communityAccept(let id): "/communities/\(id.storageKey)/accept"
         case .communityOrganisations(let id): "/communities/\(id.storageKey)/organisations"
         case .communityRegistration(let id): "/communities/\(id.storageKey)/registration"
+        case .communityPSCRequirement(let id): "/communities/\(id.storageKey)/psc-requirement"
         case .communityAudit(let id): "/communities/\(id.storageKey)/audit"
         case .communityActivityCSV(let id): "/communities/\(id.storageKey)/activity.csv"
         case .newPatient: "/patients/new"

@@ -5,15 +5,18 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import Mustache
+import ProSanteConnect
 
-/// Login (password, then TOTP when enrolled), logout.
+/// Login (password, then TOTP when enrolled), logout (at Pro Santé Connect too for a PSC login).
 struct AuthController: Sendable {
     let users: UserStore
     let audit: AuditLog
     let passwords: PasswordHasher
     let lockout: LoginLockoutPolicy
-    let lifetime: SessionLifetimePolicy
-    let sessionStorage: SessionStorage<WebSession>
+    let loginSessions: LoginSessions
+    let communities: CommunityStore
+    /// Pro Santé Connect, when configured: its button, its requirement, its logout.
+    let psc: PSCClient?
     let renderer: Renderer
     /// Attempts per client address (password and second factor together).
     let rateLimiter: AttemptRateLimiter
@@ -33,6 +36,8 @@ struct AuthController: Sendable {
         let next: String
         let error: String?
         let info: String?
+        /// The Pro Santé Connect button's address (nil: not configured here).
+        let pscURL: String?
 
         func child(named name: String) -> Any? {
             switch name {
@@ -40,6 +45,7 @@ struct AuthController: Sendable {
             case "next": next
             case "error": error
             case "info": info
+            case "pscURL": pscURL
             default: nil
             }
         }
@@ -65,7 +71,7 @@ struct AuthController: Sendable {
         let next = request.uri.queryParameters["next"].map(String.init)
         let pages = PageBuilder(request: request, context: context)
         let info = next.map { _ in pages.text("flash_login_required") }
-        let content = LoginContent(email: "", next: SafeRedirect.keep(next), error: nil, info: info)
+        let content = LoginContent(email: "", next: SafeRedirect.keep(next), error: nil, info: info, pscURL: pscURL(next: next))
         return try renderer.html("login", pages.page(content))
     }
 
@@ -82,7 +88,8 @@ struct AuthController: Sendable {
         let pages = PageBuilder(request: request, context: context)
         let next = SafeRedirect.target(form["next"])
         func refuse(_ message: String, status: HTTPResponse.Status) throws -> Response {
-            let content = LoginContent(email: form.trimmed("email") ?? "", next: SafeRedirect.keep(form["next"]), error: message, info: nil)
+            let content = LoginContent(email: form.trimmed("email") ?? "", next: SafeRedirect.keep(form["next"]), error: message, info: nil,
+                                       pscURL: pscURL(next: form["next"]))
             return try renderer.html("login", pages.page(content), status: status)
         }
         let now = Date()
@@ -121,6 +128,17 @@ struct AuthController: Sendable {
             try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "disabled"))
             return try refuse(pages.text("login_error_disabled"), status: .forbidden)
         }
+        // A community that requires PSC of its physicians: their password no longer opens
+        // a session (an admin's still does, with its second factor). Only where PSC is
+        // configured: otherwise the requirement would lock them out.
+        if psc != nil, user.role != .admin, !user.isAdmin {
+            let requiring = try await communities.communitiesRequiringPSC(ofPhysician: user.id)
+            if !requiring.isEmpty {
+                try await users.releaseLoginAttempt(id: user.id)
+                try await audit.record(context.auditDraft(.loginFailed, actor: user, resourceType: "session", outcome: .failure, reason: "psc_required"))
+                return try refuse(pages.text("login_error_psc_required", ["communities": requiring.joined(separator: ", ")]), status: .forbidden)
+            }
+        }
         // The failure count is reset only once the whole login succeeds: otherwise the
         // password alone would reopen unlimited guesses at the second factor.
         if credentials.totpSecret != nil {
@@ -132,7 +150,7 @@ struct AuthController: Sendable {
             }
             return .redirect(to: SiteURL.loginTOTP.withNext(next), type: .normal)
         }
-        try await completeLogin(user, request: request, context: context, now: now)
+        try await completeLogin(user, method: .password, request: request, context: context, now: now)
         return .redirect(to: next, type: .normal)
     }
 
@@ -179,21 +197,35 @@ struct AuthController: Sendable {
             return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: message)), status: .unauthorized)
         }
         rateLimiter.giveBack(address, takenAt: now)
-        try await completeLogin(user, request: request, context: context, now: now)
+        try await completeLogin(user, method: .passwordAndTOTP, request: request, context: context, now: now)
         return .redirect(to: SafeRedirect.target(context.form?["next"]), type: .normal)
     }
 
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
-        // Replace the session by a fresh anonymous one so the next page can say goodbye.
+        // Replace the session by a fresh anonymous one so the next page can say goodbye. The
+        // session is deleted from the shared store: no instance accepts it any more.
         let language = context.language
+        let idToken = context.sessions.session?.pscIDToken
         if let user = context.user {
             try await audit.record(context.auditDraft(.logout, actor: user, resourceType: "session", outcome: .success))
         }
+        let state = CSRFToken.generate()
         try await rotateSession(request: request, context: context) { session in
             session = WebSession(language: language)
             session.flash = Flash(kind: .success, messageKey: "flash_logged_out")
         }
+        // A PSC login also ends at the provider, which sends the browser back to the login page.
+        if let psc, let idToken, let endSession = await psc.logoutURL(idToken: idToken, state: state) {
+            return .redirect(to: endSession, type: .normal)
+        }
         return .redirect(to: SiteURL.login.path, type: .normal)
+    }
+
+    /// The PSC button's address, keeping where to go after login.
+    private func pscURL(next: String?) -> String? {
+        guard psc != nil else { return nil }
+        guard let next, SafeRedirect.isLocal(next), next != SiteURL.home.path else { return SiteURL.loginPSC.path }
+        return SiteURL.loginPSC.withNext(next)
     }
 
     private func pendingUserID(_ context: AppRequestContext) -> UUID? {
@@ -203,23 +235,45 @@ struct AuthController: Sendable {
         return userID
     }
 
-    private func completeLogin(_ user: User, request: Request, context: AppRequestContext, now: Date) async throws {
+    private func completeLogin(_ user: User, method: AuthenticationMethod, request: Request, context: AppRequestContext, now: Date) async throws {
+        try await loginSessions.complete(user, method: method, request: request, context: context, now: now)
+    }
+
+    private func rotateSession(request: Request, context: AppRequestContext, _ change: (inout WebSession) -> Void) async throws {
+        try await loginSessions.rotate(request: request, context: context, change)
+    }
+}
+
+/// Opening a session once someone has proven who they are (password, TOTP, Pro Santé
+/// Connect): shared by the login controllers.
+struct LoginSessions: Sendable {
+    let users: UserStore
+    let audit: AuditLog
+    let lifetime: SessionLifetimePolicy
+    let sessionStorage: SessionStorage<WebSession>
+
+    /// Records the login (with how it was made) and opens a fresh session for the account.
+    func complete(_ user: User, method: AuthenticationMethod, acr: String? = nil, request: Request, context: AppRequestContext, now: Date,
+                  _ extra: (inout WebSession) -> Void = { _ in }) async throws {
         try await users.resetFailedLogins(id: user.id)
-        try await audit.record(context.auditDraft(.loginSucceeded, actor: user, resourceType: "session", outcome: .success))
+        try await audit.record(context.auditDraft(.loginSucceeded, actor: user, resourceType: "session", outcome: .success,
+                                                  reason: method.auditReason(acr: acr)))
         let language = user.locale ?? context.sessions.session?.language
-        try await rotateSession(request: request, context: context) { session in
+        try await rotate(request: request, context: context) { session in
             session = WebSession(language: language)
             session.userID = user.id
             session.user = user
             session.authenticatedAt = now
             session.lastSeenAt = now
+            session.authMethod = method
+            extra(&session)
         }
-        context.logger.info("login", metadata: ["user_id": .string(user.id.storageKey)])
+        context.logger.info("login", metadata: ["user_id": .string(user.id.storageKey), "method": .string(method.rawValue)])
     }
 
     /// Issues a new session id (and CSRF token) whenever privileges change, deleting the
     /// old session, so a session id planted before login is worthless after it.
-    private func rotateSession(request: Request, context: AppRequestContext, _ change: (inout WebSession) -> Void) async throws {
+    func rotate(request: Request, context: AppRequestContext, _ change: (inout WebSession) -> Void) async throws {
         var session = context.sessions.session ?? WebSession()
         change(&session)
         session.csrfToken = CSRFToken.generate()

@@ -15,6 +15,8 @@ struct CommunityController: Sendable {
     let care: CareStore
     let audit: AuditLog
     let renderer: Renderer
+    /// Whether Pro Santé Connect is configured: only then may a community require it.
+    let pscConfigured: Bool
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
         group.get(PatientController.route { id, _ in .community(id) }, use: show)
@@ -24,6 +26,7 @@ struct CommunityController: Sendable {
         group.post(PatientController.route { id, _ in .communityAccept(id) }, use: accept)
         group.post(PatientController.route { id, _ in .communityOrganisations(id) }, use: addOrganisation)
         group.post(PatientController.route { id, _ in .communityRegistration(id) }, use: saveRegistration)
+        group.post(PatientController.route { id, _ in .communityPSCRequirement(id) }, use: savePSCRequirement)
         group.get(PatientController.route { id, _ in .communityAudit(id) }, use: auditPage)
     }
 
@@ -52,10 +55,13 @@ struct CommunityController: Sendable {
         let error: String?
         /// The fiche header's identifiers: shown to members, a form for administrators.
         var registration: ViewFields? = nil
+        /// Whether physicians must log in with Pro Santé Connect, and the switch for administrators.
+        var psc: ViewFields? = nil
 
         func child(named name: String) -> Any? {
             switch name {
             case "registration": registration
+            case "psc": psc
             case "community": community
             case "isAdministrator": isAdministrator
             case "invitation": invitation
@@ -141,7 +147,26 @@ struct CommunityController: Sendable {
                 ViewFields(["value": $0.id.storageKey, "label": "\($0.name) (\($0.city))", "selected": $0.id == recorded.managerID ? true : nil])
             },
         ])
+        let requiresPSC = try await communities.requiresPSC(community.id)
+        content.psc = ViewFields([
+            "required": requiresPSC ? true : nil,
+            "action": isAdministrator && pscConfigured ? SiteURL.communityPSCRequirement(community.id).path : nil,
+            "notConfigured": pscConfigured ? nil : true,
+        ])
         return try renderer.html("community", pages.page(content), status: status)
+    }
+
+    /// Coordinators and platform admins require Pro Santé Connect of the community's
+    /// physicians, or lift the requirement.
+    @Sendable func savePSCRequirement(_ request: Request, context: AuthenticatedContext) async throws -> Response {
+        let (community, _) = try await load(context, requireAdmin: true)
+        guard pscConfigured else { throw AppError.notFound }
+        let required = context.form?["required"] == "true"
+        try await communities.setRequiresPSC(required, communityID: community.id,
+                                             audit: context.auditDraft(.communityPSCRequirement, resourceType: "community", resourceID: community.id.storageKey,
+                                                                       outcome: .success, reason: required ? "required" : "lifted"))
+        context.sessions.flash(.success, required ? "flash_psc_required" : "flash_psc_lifted")
+        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
     }
 
     /// The fiche header's national identifiers (coordinators and platform admins): the

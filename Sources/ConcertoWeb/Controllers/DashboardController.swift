@@ -12,6 +12,7 @@ struct DashboardController: Sendable {
     let cases: CaseStore
     /// Lists are reads: each case shows as the policy lets this user see its patient.
     let guardian: AccessGuard
+    let accountRequests: AccountRequestStore
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
@@ -52,6 +53,8 @@ struct DashboardController: Sendable {
         let upcomingMeetingsHTML: String
         let myCasesHTML: String?
         let toValidateHTML: String?
+        /// "3 access requests pending", for those who decide them.
+        var accessRequestsNotice: String? = nil
 
         func child(named name: String) -> Any? {
             switch name {
@@ -65,6 +68,7 @@ struct DashboardController: Sendable {
             case "hasUpcomingMeetings": !upcomingMeetingsHTML.isEmpty
             case "myCasesHTML": myCasesHTML
             case "hasMyCases": myCasesHTML?.isEmpty == false
+            case "accessRequestsNotice": accessRequestsNotice
             case "toValidateHTML": toValidateHTML
             case "hasToValidate": toValidateHTML?.isEmpty == false
             default: nil
@@ -102,7 +106,7 @@ struct DashboardController: Sendable {
             statusLabels: pages.caseStatusLabels,
             visibility: { visibility[AccessGuard.ListRowKey(patient: $0.patientID, community: $0.communityID)] ?? .hidden }
         )
-        let content = DashboardContent(
+        var content = DashboardContent(
             displayName: context.user.displayName,
             communities: memberships.filter { $0.membership.status != .invited }.map(fields),
             invitations: memberships.filter { $0.membership.status == .invited }.map(fields),
@@ -112,6 +116,10 @@ struct DashboardController: Sendable {
             myCasesHTML: physicianIn.isEmpty ? nil : lists.cases(myCases, showingStatus: true),
             toValidateHTML: coordinatorIn.isEmpty ? nil : lists.cases(toValidate, showingStatus: false)
         )
+        if AccessRequestsController.mayDecide(context.user) {
+            let pending = try await accountRequests.pending(decidableBy: context.user).count
+            if pending > 0 { content.accessRequestsNotice = pages.text("access_requests_pending", ["count": String(pending)]) }
+        }
         return try renderer.html("dashboard", pages.page(content))
     }
 }

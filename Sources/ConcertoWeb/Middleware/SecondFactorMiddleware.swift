@@ -11,7 +11,9 @@ struct SecondFactorMiddleware: RouterMiddleware {
     let requirement: SecondFactorRequirement
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard requirement.mustEnrol(context.user), request.uri.path != SiteURL.accountTOTP.path else {
+        // A Pro Santé Connect login (CPS card or e-CPS, eidas1) is itself a strong authentication.
+        let strong = context.sessions.session?.authMethod?.isStrong ?? false
+        guard !strong, requirement.mustEnrol(context.user), request.uri.path != SiteURL.accountTOTP.path else {
             return try await next(request, context)
         }
         context.sessions.flash(.info, "second_factor_required")

@@ -144,6 +144,8 @@ struct LayoutModel: Sendable {
         "calendarFeedRevoke": SiteURL.calendarFeedRevoke.path,
         "cases": SiteURL.cases.path,
         "caseNew": SiteURL.caseNew.path,
+        "accessRequests": SiteURL.accessRequests.path,
+        "loginPSC": SiteURL.loginPSC.path,
     ]
 }
 
