@@ -140,7 +140,7 @@ let package = Package(
         ),
         .target(
             name: "ConcertoTestSupport",
-            dependencies: ["ConcertoStore"],
+            dependencies: ["ConcertoStore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "Tests/ConcertoTestSupport",
             swiftSettings: swiftSettings
         ),

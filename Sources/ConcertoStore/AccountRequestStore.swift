@@ -111,13 +111,15 @@ public struct AccountRequestStore: Sendable {
     public func approve(_ requestID: UUID, account: User, community: (id: UUID, role: CommunityRole)?, decidedBy: UUID,
                         audit: AuditDraft, at now: Date = Date()) async throws {
         try await database.write { sql in
+            // The account first (the request points to it); a request decided meanwhile
+            // rolls the whole transaction back.
+            try await UserStore.insert(account, passwordHash: UserStore.noPasswordHash, on: sql, at: now)
             let updated = try await sql.raw("""
                 UPDATE account_requests SET status = 'approved', decided_at = \(bind: Timestamp.iso8601(now)),
                        decided_by = \(bind: decidedBy.storageKey), user_id = \(bind: account.id.storageKey)
                 WHERE id = \(bind: requestID.storageKey) AND status = 'pending' RETURNING id
                 """).first()
             guard updated != nil else { throw StoreError.statusChanged }
-            try await UserStore.insert(account, passwordHash: UserStore.noPasswordHash, on: sql, at: now)
             if let community {
                 try await CommunityStore.requireProfession(for: community.role, userID: account.id, on: sql)
                 try await sql.raw("""

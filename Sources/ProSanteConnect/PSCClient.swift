@@ -46,10 +46,12 @@ public actor PSCClient {
     private var metadata: (value: ProviderMetadata, fetchedAt: ContinuousClock.Instant)?
     private var keys: SigningKeys?
     private var keysFetchedAt: ContinuousClock.Instant?
+    /// Key ids looked for in the last fetched set and not found.
+    private var missingKeys: Set<String> = []
     /// Discovery is read again after this long; keys when an unknown `kid` appears.
     let metadataLifetime: Duration = .seconds(3600)
-    /// An unknown `kid` makes us fetch the keys again at most this often, so forged tokens
-    /// cannot make us hammer the provider.
+    /// A `kid` still unknown after a fetch is not fetched for again before this, so a
+    /// token naming a key the provider does not have cannot make us hammer it.
     let keyRefreshInterval: Duration = .seconds(10)
     let maxResponseBytes = 1 << 20
 
@@ -164,11 +166,15 @@ public actor PSCClient {
     /// The keys to check this token with: the cached set, or a fresh one when the token
     /// names a key the cached set lacks (the provider rotated its keys).
     func signingKeys(for token: String, metadata: ProviderMetadata) async throws(PSCLoginError) -> SigningKeys {
+        let kid = try? JOSEHeader.read(token).kid
         if let keys {
             let known: Bool
             do { known = try keys.hasKey(for: token) } catch { throw .idToken(error) }
-            let mayRefresh = keysFetchedAt.map { $0.duration(to: .now) >= keyRefreshInterval } ?? true
-            if known || !mayRefresh { return keys }
+            if known { return keys }
+            // A key not seen yet: fetch the set (the provider rotated). One already looked
+            // for in vain is not fetched again before `keyRefreshInterval`.
+            let recent = keysFetchedAt.map { $0.duration(to: .now) < keyRefreshInterval } ?? false
+            if recent, let kid, missingKeys.contains(kid) { return keys }
         }
         let body = try await fetch(metadata.jwksURI)
         guard let fresh = try? await SigningKeys(jwksJSON: body, announcedAlgorithms: metadata.idTokenSigningAlgorithms) else {
@@ -176,6 +182,7 @@ public actor PSCClient {
         }
         keys = fresh
         keysFetchedAt = .now
+        missingKeys = kid.flatMap { fresh.identifiers.contains($0) ? nil : [$0] } ?? []
         return fresh
     }
 

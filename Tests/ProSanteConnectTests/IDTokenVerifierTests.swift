@@ -146,6 +146,6 @@ import Testing
 
     @Test func pkceChallengeIsRFC7636() {
         // RFC 7636, appendix B.
-        #expect(PKCE.challenge(for: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHoeFgSyfZvbCZ5LoH9YkBE")
+        #expect(PKCE.challenge(for: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
     }
 }

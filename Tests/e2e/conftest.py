@@ -29,11 +29,34 @@ def free_port():
 
 
 @pytest.fixture(scope="session")
-def server():
+def psc_provider():
+    """The local Pro Santé Connect stand-in (scripts/psc-provider, on authlib), on a free port."""
+    workdir = tempfile.mkdtemp(prefix="concerto-psc-")
+    secret = os.urandom(16).hex()
+    secret_file = pathlib.Path(workdir) / "client-secret"
+    secret_file.write_text(secret)
+    process = subprocess.Popen(
+        ["python3", "scripts/psc-provider/provider.py", "--port", "0", "--test-controls",
+         "--client", f"concerto-e2e:{secret}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    line = process.stdout.readline()
+    if not line.startswith("ready "):
+        process.kill()
+        raise RuntimeError("the local PSC provider did not start (pip install authlib): " + line + process.stdout.read())
+    yield {"issuer": line.split()[1], "client_id": "concerto-e2e", "secret_file": str(secret_file)}
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(psc_provider):
     binary = os.environ.get("CONCERTO_BIN", str(ROOT / ".build" / "debug" / "concerto"))
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="concerto-e2e-")
     env = dict(os.environ, CONCERTO_BCRYPT_COST="8", CONCERTO_LOG_LEVEL="warning")
+    env.update(CONCERTO_PSC_ISSUER=psc_provider["issuer"], CONCERTO_PSC_CLIENT_ID=psc_provider["client_id"],
+               CONCERTO_PSC_CLIENT_SECRET_FILE=psc_provider["secret_file"])
     env.pop("CONCERTO_DATABASE_URL", None)
     env.pop("DATABASE_URL", None)
     # The test run's Orthanc (scripts/test-all) is the demo's imaging exchange.
@@ -69,7 +92,7 @@ def server():
     else:
         process.kill()
         raise RuntimeError("server did not start:\n" + "".join(output))
-    yield {"base": base, "accounts": accounts, "binary": binary, "database": f"{workdir}/e2e.sqlite"}
+    yield {"base": base, "accounts": accounts, "binary": binary, "database": f"{workdir}/e2e.sqlite", "psc": psc_provider}
     process.terminate()
     try:
         process.wait(timeout=10)

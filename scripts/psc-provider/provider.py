@@ -24,6 +24,7 @@ import base64
 import html
 import json
 import secrets
+import signal
 import sys
 import threading
 import time
@@ -343,6 +344,10 @@ def main():
     parser.add_argument("--professionals", default="Fixtures/psc-test-professionals.json")
     parser.add_argument("--test-controls", action="store_true")
     args = parser.parse_args()
+    # A parent that blocks signals (a test runner's thread) passes its mask on: without
+    # this, SIGTERM would not stop the provider.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         sys.exit("the local provider listens on loopback only")
     with open(args.professionals, encoding="utf-8") as f:
