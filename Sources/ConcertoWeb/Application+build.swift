@@ -197,6 +197,9 @@ public func buildApplication(
     var logger = logger ?? Logger(label: "concerto")
     logger.logLevel = config.logLevel
     let dependencies = try await AppDependencies.make(config, logger: logger)
+    if let psc = config.proSanteConnect {
+        logger.info("Pro Santé Connect login enabled", metadata: ["issuer": "\(psc.issuer)", "redirect_uri": "\(psc.redirectURI)"])
+    }
     if config.seedDemoData {
         let accounts = try await DemoData.seedIfEmpty(dependencies)
         onDemoAccounts(accounts)

@@ -53,7 +53,7 @@ public final class PSCTestProvider: @unchecked Sendable {
         process.arguments = ["python3", "scripts/psc-provider/provider.py", "--port", "0", "--test-controls",
                              "--client", "concerto-test:\(secret)",
                              "--professionals", Repository.root.appendingPathComponent("Fixtures/psc-test-professionals.json").path]
-        try process.run()
+        try ProcessLaunch.run(process)
         let issuer = try await readReadyLine(output.fileHandleForReading, process: process)
         return PSCTestProvider(issuer: issuer, process: process, clientSecret: secret)
     }

@@ -134,3 +134,15 @@ actor PostgresLanes {
         return try await task.value
     }
 }
+
+/// Foundation's `Process.run()` on Linux is not safe to call from several threads at once
+/// (a parallel suite crashed in it): test helpers that start programs go through here.
+public enum ProcessLaunch {
+    private static let lock = NSLock()
+
+    public static func run(_ process: Process) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        try process.run()
+    }
+}

@@ -102,8 +102,13 @@ import Testing
             AccountController.AccountContent(displayName: "D", email: "e", rppsNumber: "1", specialty: "s", roleLabel: "r", totpEnabled: true, error: "x", passwordError: "y"),
             PasswordResetController.ResetContent(action: "/a", email: "e", error: "x"),
             AccountController.EnrolmentContent(displayKey: "K", authenticatorURL: "u", error: "x"),
-            DashboardController.DashboardContent(displayName: "D", communities: [], invitations: [], mayCreatePatient: true, isPlatformAdmin: true,
-                                                 upcomingMeetingsHTML: "<li></li>", myCasesHTML: "<li></li>", toValidateHTML: "<li></li>"),
+            { () -> DashboardController.DashboardContent in
+                var dashboard = DashboardController.DashboardContent(
+                    displayName: "D", communities: [], invitations: [], mayCreatePatient: true, isPlatformAdmin: true,
+                    upcomingMeetingsHTML: "<li></li>", myCasesHTML: "<li></li>", toValidateHTML: "<li></li>")
+                dashboard.accessRequestsNotice = "3"
+                return dashboard
+            }(),
             MeetingController.AgendaContent(meeting: ViewFields([:]), rowsHTML: "<tr></tr>", hasItems: true, slotMinutes: "5", mayReorder: true),
             DashboardController.DashboardContent.CommunityItem(name: "N", region: "R", url: "/", kind: "k", role: "r", suspended: false, acceptURL: "/"),
             CommunityController.CommunityContent(

@@ -71,7 +71,7 @@ import Testing
         server.environment = environment
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
-        try server.run()
+        try ProcessLaunch.run(server)
         defer {
             // Not waited for: reaping it would hold one of Swift concurrency's few threads.
             server.terminate()
