@@ -19,15 +19,7 @@ public struct AccountRequest: Sendable, Equatable, Identifiable {
         case other
     }
 
-    public struct Site: Sendable, Equatable {
-        public var finess: String
-        public var name: String
-
-        public init(finess: String, name: String) {
-            self.finess = finess
-            self.name = name
-        }
-    }
+    public typealias Site = PracticeSite
 
     public var id: UUID
     public var rpps: RPPSNumber
@@ -55,6 +47,18 @@ public struct AccountRequest: Sendable, Equatable, Identifiable {
         self.lastAttemptAt = lastAttemptAt
         self.refusal = refusal
         self.userID = userID
+    }
+}
+
+/// A site where a professional practises, as the national directory lists it (PSC's
+/// `numeroFinessSite` and `raisonSocialeSite`).
+public struct PracticeSite: Sendable, Equatable, Codable {
+    public var finess: String
+    public var name: String
+
+    public init(finess: String, name: String) {
+        self.finess = finess
+        self.name = name
     }
 }
 

@@ -3,16 +3,7 @@ import Foundation
 
 /// A health professional as Pro Santé Connect vouches for them (its userinfo).
 public struct PSCProfessional: Sendable, Equatable {
-    /// A site where they practise, as the national directory lists it.
-    public struct Site: Sendable, Equatable, Codable {
-        public var finess: String
-        public var name: String
-
-        public init(finess: String, name: String) {
-            self.finess = finess
-            self.name = name
-        }
-    }
+    public typealias Site = PracticeSite
 
     /// The provider's subject (`sub`), stable per professional.
     public var subject: String

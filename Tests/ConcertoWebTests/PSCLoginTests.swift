@@ -102,6 +102,17 @@ import Testing
         }
     }
 
+    @Test func aDisabledAccountIsNotOpenedByPSC() async throws {
+        try await withPSCApp { browser, d, provider in
+            let account = try await physician(d, rpps: PSCTestProvider.Professional.oncologist.rpps)
+            try await d.users.setDisabled(id: account.id, at: Date())
+            let answer = try await pscLogIn(browser, provider, as: .oncologist)
+            #expect(answer.status == .forbidden)
+            #expect(try await browser.get("/").headers[.location]?.hasPrefix("/login") == true)
+            #expect(try await loginEvents(d).contains { $0.action == AuditAction.loginFailed.rawValue && $0.reason == "disabled" })
+        }
+    }
+
     // MARK: Attacks
 
     @Test func aCallbackWithAnotherStateIsRefused() async throws {

@@ -131,9 +131,8 @@ struct PSCController: Sendable {
     /// No account for this RPPS: a request is filed (or the open one touched) and the
     /// professional is told what happens next. No session is opened.
     private func fileRequest(for professional: PSCProfessional, request: Request, context: AppRequestContext) async throws -> Response {
-        let sites = professional.sites.map { AccountRequest.Site(finess: $0.finess, name: $0.name) }
         let filed = try await requests.file(
-            rpps: professional.rpps, displayName: professional.displayName, specialtyCode: professional.specialtyCode, sites: sites,
+            rpps: professional.rpps, displayName: professional.displayName, specialtyCode: professional.specialtyCode, sites: professional.sites,
             audit: context.auditDraft(.accountRequest, actor: nil, resourceType: "account_request", outcome: .success, reason: "psc_unknown_rpps"))
         context.logger.notice("PSC login of a professional without an account: access request filed")
         if context.sessions.session == nil { context.sessions.createSession(WebSession(language: context.language)) }
