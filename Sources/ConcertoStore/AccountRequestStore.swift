@@ -10,12 +10,23 @@ public struct AccountRequestStore: Sendable {
         self.database = database
     }
 
+    /// How long a refusal stands: a professional refused logs in to the refusal page, not to
+    /// a new request, until then.
+    public static let refusalStands: TimeInterval = 30 * 86_400
+
     /// Files a request, or touches the open one of this RPPS (name and sites refreshed):
-    /// a professional who logs in again does not make a second request. The audit event
-    /// is written for a new request only.
+    /// a professional who logs in again does not make a second request, and one refused
+    /// less than `refusalStands` ago gets that refusal back. The audit event is written for
+    /// a new request only.
     public func file(rpps: RPPSNumber, displayName: String, specialtyCode: String?, sites: [AccountRequest.Site],
                      audit: AuditDraft, at now: Date = Date()) async throws -> AccountRequest {
         let id = try await database.write { sql -> UUID in
+            let refused = try await sql.raw("""
+                SELECT id FROM account_requests
+                WHERE rpps_number = \(bind: rpps.digits) AND status = 'refused' AND decided_at >= \(bind: Timestamp.iso8601(now.addingTimeInterval(-Self.refusalStands)))
+                ORDER BY decided_at DESC
+                """).first()?.decode(column: "id", as: String.self)
+            if let refused, let id = UUID(storageKey: refused) { return id }
             let open = try await sql.raw("""
                 SELECT id FROM account_requests WHERE rpps_number = \(bind: rpps.digits) AND status = 'pending'
                 """).first()?.decode(column: "id", as: String.self)

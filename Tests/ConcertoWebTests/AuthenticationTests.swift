@@ -56,7 +56,9 @@ import Testing
     }
 
     @Test func accountLocksAfterRepeatedFailuresThenOpensAgain() async throws {
-        try await withTestApp(configure: { $0.lockout = LoginLockoutPolicy(maximumFailures: 3, lockDuration: .seconds(4)) }) { browser, dependencies in
+        // A lock long enough that a loaded machine (suite start on 2 cores) does not see it
+        // run out between the locking attempt and the next one.
+        try await withTestApp(configure: { $0.lockout = LoginLockoutPolicy(maximumFailures: 3, lockDuration: .seconds(12)) }) { browser, dependencies in
             try await createUser(dependencies)
             for _ in 1...2 {
                 #expect(try await browser.logIn(password: "wrong password").status == .unauthorized)
@@ -68,7 +70,7 @@ import Testing
             let refused = try await browser.logIn()
             #expect(refused.status == .forbidden)
             #expect(refused.text.contains("verrouillé"))
-            try await Task.sleep(for: .milliseconds(4100))
+            try await Task.sleep(for: .milliseconds(12_100))
             let accepted = try await browser.logIn()
             #expect(accepted.status == .seeOther)
             #expect(try await browser.get("/").status == .ok)

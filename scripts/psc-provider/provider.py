@@ -57,13 +57,20 @@ class Provider:
         self.test_controls = test_controls
         self.key = new_key()
         self.retired_keys = []
-        self.foreign_key = new_key()
+        self._foreign_key = None
         self.codes = {}
         self.access_tokens = {}
         self.logouts = []
         self.behaviour = {}
         self.lock = threading.Lock()
         self.issuer = ""
+
+    @property
+    def foreign_key(self):
+        """A key the JWKS does not list (made when a test first asks for it)."""
+        if self._foreign_key is None:
+            self._foreign_key = new_key()
+        return self._foreign_key
 
     # What PSC publishes.
     def discovery(self):
