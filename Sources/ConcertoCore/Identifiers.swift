@@ -3,6 +3,18 @@ import Foundation
 /// FINESS number of a health structure: 9 characters, the department (two digits, or
 /// 2A/2B in Corsica) then six digits and a Luhn check digit. For the check, Corsica's
 /// 2A/2B are read as 20, the department's number before the 1976 split.
+/// Comparing secrets (CSRF tokens, OpenID Connect state and nonce) without an early exit,
+/// so timing says nothing about how much of a guess was right.
+public enum ConstantTime {
+    public static func equals(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for index in x.indices { difference |= x[index] ^ y[index] }
+        return difference == 0
+    }
+}
+
 public struct FINESSNumber: Sendable, Hashable, CustomStringConvertible {
     public static let oid = "1.2.250.1.71.4.2.2"
     public let value: String

@@ -47,6 +47,9 @@ public struct User: Codable, Sendable, Equatable, Identifiable {
     }
 
     public var isDisabled: Bool { disabledAt != nil }
+
+    /// A platform administrator, by flag or by role.
+    public var isPlatformAdmin: Bool { isAdmin || role == .admin }
 }
 
 extension User {

@@ -74,7 +74,7 @@ public struct AccountRequestStore: Sendable {
     /// they coordinate.
     public func pending(decidableBy user: User) async throws -> [AccountRequest] {
         try await database.read { sql in
-            if user.isAdmin || user.role == .admin {
+            if user.isPlatformAdmin {
                 return try await Self.requests(where: "r.status = 'pending'", on: sql)
             }
             return try await Self.requests(where: """
@@ -93,10 +93,9 @@ public struct AccountRequestStore: Sendable {
     /// them for a platform admin), by name.
     public func communities(for request: AccountRequest, decidedBy user: User) async throws -> [Community] {
         try await database.read { sql in
-            let isAdmin = user.isAdmin || user.role == .admin
             let rows = try await sql.raw("""
                 SELECT DISTINCT c.id, c.name, c.region, c.kind FROM communities c
-                WHERE \(bind: isAdmin) OR c.id IN (
+                WHERE \(bind: user.isPlatformAdmin) OR c.id IN (
                     SELECT co.community_id FROM community_organisations co
                     JOIN organisations o ON o.id = co.organisation_id
                     JOIN account_request_sites s ON s.finess = o.finess AND s.request_id = \(bind: request.id.storageKey)

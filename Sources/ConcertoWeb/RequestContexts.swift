@@ -64,11 +64,7 @@ public enum CSRFToken {
 
     /// Compares without an early exit so timing says nothing about the token.
     static func matches(_ candidate: String, _ expected: String) -> Bool {
-        let a = Array(candidate.utf8), b = Array(expected.utf8)
-        guard a.count == b.count, !b.isEmpty else { return false }
-        var difference: UInt8 = 0
-        for index in a.indices { difference |= a[index] ^ b[index] }
-        return difference == 0
+        !expected.isEmpty && ConstantTime.equals(candidate, expected)
     }
 }
 

@@ -1,3 +1,4 @@
+import ConcertoCore
 import Foundation
 import JWTKit
 
@@ -108,8 +109,12 @@ public struct SigningKeys: Sendable {
 
     /// Whether this set has the token's key (else the caller fetches the set again once).
     public func hasKey(for token: String) throws(TokenProblem) -> Bool {
-        let header = try JOSEHeader.read(token)
-        return header.kid.map(identifiers.contains) ?? (identifiers.count == 1)
+        hasKey(kid: try JOSEHeader.read(token).kid)
+    }
+
+    /// Whether this set has the key a header names (without a `kid`: only a set of one).
+    func hasKey(kid: String?) -> Bool {
+        kid.map(identifiers.contains) ?? (identifiers.count == 1)
     }
 
     /// Checks the header and the signature; returns the payload, not yet checked.
@@ -168,13 +173,8 @@ public enum IDTokenVerifier {
         guard claims.exp + expected.clockSkew > seconds else { throw .expired }
         guard claims.iat - expected.clockSkew <= seconds else { throw .issuedInTheFuture }
         guard seconds - claims.iat <= expected.maximumAge + expected.clockSkew else { throw .expired }
-        guard let nonce = claims.nonce, constantTimeEquals(nonce, expected.nonce) else { throw .nonceMismatch }
+        guard let nonce = claims.nonce, ConstantTime.equals(nonce, expected.nonce) else { throw .nonceMismatch }
         guard let acr = claims.acr, expected.acceptedACRs.contains(acr) else { throw .insufficientAssurance(claims.acr) }
     }
 
-    public static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
-    }
 }

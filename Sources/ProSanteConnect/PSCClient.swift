@@ -109,7 +109,7 @@ public actor PSCClient {
             throw .idToken(error)
         }
         start = clock.now
-        let professional = try await userinfo(accessToken: tokens.accessToken, metadata: metadata, keys: keys)
+        let professional = try await userinfo(accessToken: tokens.accessToken, metadata: metadata)
         providerTime += start.duration(to: clock.now)
         // OpenID Connect Core 5.3.2: userinfo must be about the ID token's subject.
         guard professional.subject == claims.sub else { throw .idToken(.subjectMismatch) }
@@ -166,11 +166,10 @@ public actor PSCClient {
     /// The keys to check this token with: the cached set, or a fresh one when the token
     /// names a key the cached set lacks (the provider rotated its keys).
     func signingKeys(for token: String, metadata: ProviderMetadata) async throws(PSCLoginError) -> SigningKeys {
-        let kid = try? JOSEHeader.read(token).kid
+        let kid: String?
+        do { kid = try JOSEHeader.read(token).kid } catch { throw .idToken(error) }
         if let keys {
-            let known: Bool
-            do { known = try keys.hasKey(for: token) } catch { throw .idToken(error) }
-            if known { return keys }
+            if keys.hasKey(kid: kid) { return keys }
             // A key not seen yet: fetch the set (the provider rotated). One already looked
             // for in vain is not fetched again before `keyRefreshInterval`.
             let recent = keysFetchedAt.map { $0.duration(to: .now) < keyRefreshInterval } ?? false
@@ -186,7 +185,7 @@ public actor PSCClient {
         return fresh
     }
 
-    func userinfo(accessToken: String, metadata: ProviderMetadata, keys: SigningKeys) async throws(PSCLoginError) -> PSCProfessional {
+    func userinfo(accessToken: String, metadata: ProviderMetadata) async throws(PSCLoginError) -> PSCProfessional {
         var request = HTTPClientRequest(url: metadata.userinfoEndpoint)
         request.headers.add(name: "Authorization", value: "Bearer \(accessToken)")
         request.headers.add(name: "Accept", value: "application/json, application/jwt")

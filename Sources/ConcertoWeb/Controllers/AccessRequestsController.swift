@@ -20,12 +20,12 @@ struct AccessRequestsController: Sendable {
     }
 
     static func mayDecide(_ user: User) -> Bool {
-        user.isAdmin || user.role == .admin || user.role == .coordinator
+        user.isPlatformAdmin || user.role == .coordinator
     }
 
     /// Platform roles a decider may give: a coordinator cannot make coordinators.
     static func grantableRoles(by user: User) -> [ProfessionalRole] {
-        user.isAdmin || user.role == .admin ? [.physician, .secretary, .coordinator] : [.physician, .secretary]
+        user.isPlatformAdmin ? [.physician, .secretary, .coordinator] : [.physician, .secretary]
     }
 
     struct ListContent: Sendable, MustacheParent {
@@ -52,7 +52,6 @@ struct AccessRequestsController: Sendable {
         var rows: [ViewFields] = []
         for filed in try await requests.pending(decidableBy: context.user) {
             let communities = try await requests.communities(for: filed, decidedBy: context.user)
-            let isAdmin = context.user.isAdmin || context.user.role == .admin
             rows.append(ViewFields([
                 "id": filed.id.storageKey,
                 "displayName": filed.displayName,
@@ -65,7 +64,7 @@ struct AccessRequestsController: Sendable {
                 "refuseURL": SiteURL.accessRequestRefuse(filed.id).path,
                 "roles": Self.grantableRoles(by: context.user).map { ViewFields(["value": $0.rawValue, "label": pages.text("role_\($0.rawValue)")]) },
                 "communities": communities.map { ViewFields(["value": $0.id.storageKey, "label": $0.name]) },
-                "mayChooseNoCommunity": isAdmin ? true : nil,
+                "mayChooseNoCommunity": context.user.isPlatformAdmin ? true : nil,
                 "refusals": AccountRequest.Refusal.allCases.map {
                     ViewFields(["value": $0.rawValue, "label": pages.text("account_request_refusal_\($0.rawValue)")])
                 },
@@ -95,10 +94,9 @@ struct AccessRequestsController: Sendable {
         }
         let allowed = try await requests.communities(for: filed, decidedBy: context.user)
         let communityID = form.trimmed("community").flatMap(UUID.init(storageKey:))
-        let isAdmin = context.user.isAdmin || context.user.role == .admin
         if let communityID {
             guard allowed.contains(where: { $0.id == communityID }) else { throw AppError.notFound }
-        } else if !isAdmin {
+        } else if !context.user.isPlatformAdmin {
             // A coordinator's approval brings the professional into one of their communities.
             return try await render(request: request, context: context, error: pages.text("account_request_error_community"), status: .badRequest)
         }

@@ -131,7 +131,7 @@ struct AuthController: Sendable {
         // A community that requires PSC of its physicians: their password no longer opens
         // a session (an admin's still does, with its second factor). Only where PSC is
         // configured: otherwise the requirement would lock them out.
-        if psc != nil, user.role != .admin, !user.isAdmin {
+        if psc != nil, !user.isPlatformAdmin {
             let requiring = try await communities.communitiesRequiringPSC(ofPhysician: user.id)
             if !requiring.isEmpty {
                 try await users.releaseLoginAttempt(id: user.id)
@@ -143,14 +143,14 @@ struct AuthController: Sendable {
         // password alone would reopen unlimited guesses at the second factor.
         if credentials.totpSecret != nil {
             try await users.releaseLoginAttempt(id: user.id)
-            try await rotateSession(request: request, context: context) { session in
+            try await loginSessions.rotate(request: request, context: context) { session in
                 session.pendingUserID = user.id
                 session.pendingSince = now
                 session.flash = nil
             }
             return .redirect(to: SiteURL.loginTOTP.withNext(next), type: .normal)
         }
-        try await completeLogin(user, method: .password, request: request, context: context, now: now)
+        try await loginSessions.complete(user, method: .password, request: request, context: context, now: now)
         return .redirect(to: next, type: .normal)
     }
 
@@ -197,7 +197,7 @@ struct AuthController: Sendable {
             return try renderer.html("login_totp", pages.page(TOTPContent(next: SafeRedirect.keep(context.form?["next"]), error: message)), status: .unauthorized)
         }
         rateLimiter.giveBack(address, takenAt: now)
-        try await completeLogin(user, method: .passwordAndTOTP, request: request, context: context, now: now)
+        try await loginSessions.complete(user, method: .passwordAndTOTP, request: request, context: context, now: now)
         return .redirect(to: SafeRedirect.target(context.form?["next"]), type: .normal)
     }
 
@@ -210,7 +210,7 @@ struct AuthController: Sendable {
             try await audit.record(context.auditDraft(.logout, actor: user, resourceType: "session", outcome: .success))
         }
         let state = CSRFToken.generate()
-        try await rotateSession(request: request, context: context) { session in
+        try await loginSessions.rotate(request: request, context: context) { session in
             session = WebSession(language: language)
             session.flash = Flash(kind: .success, messageKey: "flash_logged_out")
         }
@@ -235,13 +235,6 @@ struct AuthController: Sendable {
         return userID
     }
 
-    private func completeLogin(_ user: User, method: AuthenticationMethod, request: Request, context: AppRequestContext, now: Date) async throws {
-        try await loginSessions.complete(user, method: method, request: request, context: context, now: now)
-    }
-
-    private func rotateSession(request: Request, context: AppRequestContext, _ change: (inout WebSession) -> Void) async throws {
-        try await loginSessions.rotate(request: request, context: context, change)
-    }
 }
 
 /// Opening a session once someone has proven who they are (password, TOTP, Pro Santé

@@ -74,7 +74,7 @@ struct PSCController: Sendable {
             return try problem(key, status: status, request: request, context: context)
         }
         guard let pending, !pending.isExpired(at: Date()), let state = query["state"],
-              IDTokenVerifier.constantTimeEquals(String(state), pending.state) else {
+              ConstantTime.equals(String(state), pending.state) else {
             return try await refuse("psc_state", "psc_error_state")
         }
         if query["error"] != nil {
