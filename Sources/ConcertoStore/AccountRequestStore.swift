@@ -73,19 +73,27 @@ public struct AccountRequestStore: Sendable {
     /// coordinator, those of professionals practising at an organisation of a community
     /// they coordinate.
     public func pending(decidableBy user: User) async throws -> [AccountRequest] {
+        try await database.read { sql in try await Self.requests(where: Self.pendingCondition(decidableBy: user), on: sql) }
+    }
+
+    /// How many `pending(decidableBy:)` would list, in one query (the dashboard's notice).
+    public func pendingCount(decidableBy user: User) async throws -> Int {
         try await database.read { sql in
-            if user.isPlatformAdmin {
-                return try await Self.requests(where: "r.status = 'pending'", on: sql)
-            }
-            return try await Self.requests(where: """
-                r.status = 'pending' AND r.id IN (
-                    SELECT s.request_id FROM account_request_sites s
-                    JOIN organisations o ON o.finess = s.finess
-                    JOIN community_organisations co ON co.organisation_id = o.id
-                    JOIN community_members m ON m.community_id = co.community_id
-                    WHERE m.user_id = \(bind: user.id.storageKey) AND m.member_role = 'coordinator' AND m.status = 'active')
-                """, on: sql)
+            let row = try await sql.raw("SELECT COUNT(*) AS n FROM account_requests r WHERE \(Self.pendingCondition(decidableBy: user))").first()
+            return Int(try row?.decode(column: "n", as: Int64.self) ?? 0)
         }
+    }
+
+    private static func pendingCondition(decidableBy user: User) -> SQLQueryString {
+        if user.isPlatformAdmin { return "r.status = 'pending'" }
+        return """
+            r.status = 'pending' AND r.id IN (
+                SELECT s.request_id FROM account_request_sites s
+                JOIN organisations o ON o.finess = s.finess
+                JOIN community_organisations co ON co.organisation_id = o.id
+                JOIN community_members m ON m.community_id = co.community_id
+                WHERE m.user_id = \(bind: user.id.storageKey) AND m.member_role = 'coordinator' AND m.status = 'active')
+            """
     }
 
     /// The communities a coordinator may add the approved professional to: those they

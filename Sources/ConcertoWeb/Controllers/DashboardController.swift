@@ -117,7 +117,7 @@ struct DashboardController: Sendable {
             toValidateHTML: coordinatorIn.isEmpty ? nil : lists.cases(toValidate, showingStatus: false)
         )
         if AccessRequestsController.mayDecide(context.user) {
-            let pending = try await accountRequests.pending(decidableBy: context.user).count
+            let pending = try await accountRequests.pendingCount(decidableBy: context.user)
             if pending > 0 { content.accessRequestsNotice = pages.text("access_requests_pending", ["count": String(pending)]) }
         }
         return try renderer.html("dashboard", pages.page(content))
