@@ -67,6 +67,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case meetingChair = "meeting.chair"
     case meetingAgendaReorder = "meeting.agenda.reorder"
     case meetingAttendance = "meeting.attendance"
+    /// The chair designated who types the decision during the séance.
+    case meetingRecorder = "meeting.recorder"
     case documentImport = "document.import"
     case documentRead = "document.read"
     case documentDownload = "document.download"

@@ -179,9 +179,12 @@ public struct CaseActor: Sendable, Hashable {
     public var isCoordinator: Bool
     /// Chair of the meeting the case is on.
     public var isChair: Bool
+    /// The member the chair designated to type the decision during the séance: records it,
+    /// never validates it.
+    public var isRecorder: Bool
 
-    public init(isPhysician: Bool = false, isCoordinator: Bool = false, isChair: Bool = false) {
-        self.isPhysician = isPhysician; self.isCoordinator = isCoordinator; self.isChair = isChair
+    public init(isPhysician: Bool = false, isCoordinator: Bool = false, isChair: Bool = false, isRecorder: Bool = false) {
+        self.isPhysician = isPhysician; self.isCoordinator = isCoordinator; self.isChair = isChair; self.isRecorder = isRecorder
     }
 }
 
@@ -232,7 +235,7 @@ public enum CaseWorkflow {
             guard status == .registered else { return .failure(.wrongStatus(status)) }
             return .success(.moveTo(.draft))
         case .recordDecision(let decision):
-            guard boardLead else { return .failure(.notAllowed) }
+            guard boardLead || actor.isRecorder else { return .failure(.notAllowed) }
             guard status == .registered || status == .discussed else { return .failure(.wrongStatus(status)) }
             let problems = decision.problems()
             guard problems.isEmpty else { return .failure(.decision(problems)) }

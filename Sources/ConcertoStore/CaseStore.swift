@@ -168,6 +168,19 @@ public struct CaseStore: Sendable {
         }
     }
 
+    /// The patient's earlier validated fiches in the community, newest first: what the board
+    /// decided before (the séance shows them beside the case under discussion).
+    public func previousDecisions(patientID: UUID, communityID: UUID, excluding caseID: UUID, limit: Int = 10) async throws -> [CaseRecord] {
+        try await database.read { sql in
+            try await sql.raw("""
+                SELECT \(unsafeRaw: Self.columns) \(unsafeRaw: Self.joins)
+                WHERE c.patient_id = \(bind: patientID.storageKey) AND c.community_id = \(bind: communityID.storageKey)
+                  AND c.id <> \(bind: caseID.storageKey) AND c.status = 'validated'
+                ORDER BY c.validated_at DESC LIMIT \(bind: Int64(limit))
+                """).all().compactMap(Self.record(from:))
+        }
+    }
+
     /// Saves the content if nobody saved since `revision` was read; a validated fiche keeps
     /// its current edition in `case_editions` and becomes the next edition.
     public func save(id: UUID, revision: Int, content: CaseContent, newEdition: Bool, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
@@ -216,35 +229,40 @@ public struct CaseStore: Sendable {
     public func recordDecision(id: UUID, decision: CaseDecision, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
         try await transition(id: id, from: [.registered, .discussed], to: .discussed, by: userID, set: """
             decision = \(bind: try Self.json(decision)), decided_at = \(bind: Timestamp.iso8601(now)), decided_by = \(bind: userID.storageKey)
-            """, audit: audit, at: now)
+            """, audit: audit, at: now, announcesDecision: true)
     }
 
     public func validate(id: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
         try await transition(id: id, from: [.discussed], to: .validated, by: userID, set: """
             validated_at = \(bind: Timestamp.iso8601(now)), validated_by = \(bind: userID.storageKey)
-            """, audit: audit, at: now)
+            """, audit: audit, at: now, announcesDecision: true)
     }
 
     public func sendBack(id: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
-        try await transition(id: id, from: [.registered, .discussed], to: .toRepresent, by: userID, set: "decision = decision", audit: audit, at: now)
+        try await transition(id: id, from: [.registered, .discussed], to: .toRepresent, by: userID, set: "decision = decision", audit: audit, at: now, announcesDecision: true)
     }
 
     /// One status change, only from the statuses the workflow allowed when the page was
     /// built; a concurrent change makes it fail with nothing written.
     private func transition(
         id: UUID, from statuses: [CaseStatus], to status: CaseStatus, by userID: UUID, set extra: SQLQueryString, audit: AuditDraft, at now: Date,
-        then: (@Sendable (any SQLDatabase) async throws -> Void)? = nil
+        announcesDecision: Bool = false, then: (@Sendable (any SQLDatabase) async throws -> Void)? = nil
     ) async throws {
-        try await database.write { sql in
+        let database = database
+        let event = try await database.write { sql -> MeetingEvent? in
             let rows = try await sql.raw("""
                 UPDATE cases SET status = \(bind: status.rawValue), \(extra), revision = revision + 1,
                        updated_at = \(bind: Timestamp.iso8601(now)), updated_by = \(bind: userID.storageKey)
-                WHERE id = \(bind: id.storageKey) AND status IN (\(binds: statuses.map(\.rawValue))) RETURNING id
+                WHERE id = \(bind: id.storageKey) AND status IN (\(binds: statuses.map(\.rawValue))) RETURNING id, meeting_id
                 """).all()
-            guard !rows.isEmpty else { throw StoreError.statusChanged }
+            guard let row = rows.first else { throw StoreError.statusChanged }
             try await then?(sql)
             try await AuditLog.append(audit, on: sql, database: database, at: now)
+            // The séance's followers see the decision's new state (recorded, validated, sent back).
+            guard announcesDecision, let meetingID = try row.decode(column: "meeting_id", as: String?.self).flatMap(UUID.init(storageKey:)) else { return nil }
+            return try await MeetingEventStore.append(.decision, meetingID: meetingID, caseID: id, actor: userID, on: sql, database: database, at: now)
         }
+        MeetingEventStore.announce(event, on: database)
     }
 
     public func editions(of caseID: UUID) async throws -> [CaseEdition] {

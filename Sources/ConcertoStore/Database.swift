@@ -22,6 +22,9 @@ public final class Database: Sendable {
     public let url: DatabaseURL
     /// The key of the audit chain (see `AuditLog`); nil for commands that append nothing.
     public let auditKey: AuditKey?
+    /// Séance events committed in this process, for SQLite's in-process fan-out (on
+    /// PostgreSQL, NOTIFY reaches every instance instead).
+    public let localEvents = LocalEventBus()
     private let backend: Backend
     private let logger: Logger
 
@@ -58,8 +61,14 @@ public final class Database: Sendable {
             case .prefer: .prefer(.makeClientConfiguration())
             case .require: .require(.makeClientConfiguration())
             }
+            let listenerTLS: PostgresConnection.Configuration.TLS = switch tlsMode {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
             let backend = try await PostgresBackend.open(
                 configuration: .init(host: host, port: port, username: username, password: password, database: database, tls: tls),
+                listenerConfiguration: .init(host: host, port: port, username: username, password: password, database: database, tls: listenerTLS),
                 target: "\(host):\(port)",
                 deadline: postgresDeadline,
                 connectAtOpen: connectAtOpen,
@@ -133,6 +142,30 @@ public final class Database: Sendable {
                     throw error
                 }
             }
+        }
+    }
+
+    /// PostgreSQL only: LISTENs on `channel` on a connection of its own (not one of the
+    /// pool's, which it would hold for ever) and hands each notification's payload to
+    /// `onNotification`, until the connection drops (throws) or the task is cancelled.
+    /// `onListening` runs once the LISTEN is in place: what was committed before it must be
+    /// read from the tables, what is committed after arrives as notifications.
+    public func listen(
+        channel: String, onListening: @Sendable () async -> Void, onNotification: @Sendable (String) async -> Void
+    ) async throws {
+        guard case .postgres(let postgres) = backend else { return }
+        let connection = try await PostgresConnection.connect(configuration: postgres.listenerConfiguration, id: 1, logger: logger)
+        do {
+            try await connection.listen(on: channel) { notifications in
+                await onListening()
+                for try await notification in notifications {
+                    await onNotification(notification.payload)
+                }
+            }
+            try? await connection.close()
+        } catch {
+            try? await connection.close()
+            throw error
         }
     }
 
@@ -371,21 +404,25 @@ private final class PostgresBackend: Sendable {
     let client: PostgresClient
     let runTask: Task<Void, Never>
     let deadline: Duration
+    /// For the séance listener's own connection.
+    let listenerConfiguration: PostgresConnection.Configuration
 
-    private init(client: PostgresClient, runTask: Task<Void, Never>, deadline: Duration) {
+    private init(client: PostgresClient, runTask: Task<Void, Never>, deadline: Duration, listenerConfiguration: PostgresConnection.Configuration) {
         self.client = client
         self.runTask = runTask
         self.deadline = deadline
+        self.listenerConfiguration = listenerConfiguration
     }
 
     static func open(
-        configuration: PostgresClient.Configuration, target: String, deadline: Duration, connectAtOpen: Bool, logger: Logger
+        configuration: PostgresClient.Configuration, listenerConfiguration: PostgresConnection.Configuration, target: String, deadline: Duration,
+        connectAtOpen: Bool, logger: Logger
     ) async throws -> PostgresBackend {
         var configuration = configuration
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let task = Task { await client.run() }
-        let backend = PostgresBackend(client: client, runTask: task, deadline: deadline)
+        let backend = PostgresBackend(client: client, runTask: task, deadline: deadline, listenerConfiguration: listenerConfiguration)
         guard connectAtOpen else { return backend }
         // Fail at start, with a clear message, when the server cannot be reached
         // (the pool would otherwise retry quietly for ever).

@@ -21,6 +21,8 @@ public struct MeetingRecord: Sendable, Equatable, Identifiable {
     public var chairID: UUID?
     public var chairName: String?
     public var currentCaseID: UUID?
+    /// Who types the decision during the séance, when the chair designated someone.
+    public var recorderID: UUID?
     public var sequence: Int
     public var registeredCases: Int
     public var updatedAt: Date
@@ -178,7 +180,7 @@ public struct MeetingStore: Sendable {
     static let meetingColumns = """
         m.id, m.community_id, c.name AS community_name, m.series_id, m.title, m.starts_at, m.ends_at, m.status, m.place, m.video_link,
         m.deadline_hours, m.max_cases, m.quorum_minimum, m.quorum_disciplines, m.chair_id, u.display_name AS chair_name,
-        m.current_case_id, m.sequence, COALESCE(m.updated_at, m.created_at) AS updated_at,
+        m.current_case_id, m.recorder_id, m.sequence, COALESCE(m.updated_at, m.created_at) AS updated_at,
         (SELECT COUNT(*) FROM cases r WHERE r.meeting_id = m.id AND r.status <> 'to_represent') AS registered
         """
     static let meetingJoins = "FROM meetings m JOIN communities c ON c.id = m.community_id LEFT JOIN users u ON u.id = m.chair_id"
@@ -201,6 +203,7 @@ public struct MeetingStore: Sendable {
             chairID: try row.decode(column: "chair_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             chairName: try row.decode(column: "chair_name", as: String?.self),
             currentCaseID: try row.decode(column: "current_case_id", as: String?.self).flatMap(UUID.init(storageKey:)),
+            recorderID: try row.decode(column: "recorder_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             sequence: Int(try row.decode(column: "sequence", as: Int64.self)),
             registeredCases: Int(try row.decode(column: "registered", as: Int64.self)),
             updatedAt: (try? Date(try row.decode(column: "updated_at", as: String.self), strategy: .iso8601)) ?? Date(timeIntervalSince1970: 0)
@@ -280,14 +283,6 @@ public struct MeetingStore: Sendable {
                 UPDATE meetings SET chair_id = \(bind: userID?.storageKey), updated_at = \(bind: Timestamp.iso8601(now)) WHERE id = \(bind: meetingID.storageKey)
                 """).run()
             try await AuditLog.append(audit, on: sql, database: database, at: now)
-        }
-    }
-
-    public func setCurrentCase(meetingID: UUID, caseID: UUID?) async throws {
-        try await database.write { sql in
-            try await sql.raw("""
-                UPDATE meetings SET current_case_id = \(bind: caseID?.storageKey) WHERE id = \(bind: meetingID.storageKey)
-                """).run()
         }
     }
 
@@ -390,7 +385,8 @@ public struct MeetingStore: Sendable {
         meetingID: UUID, member userID: UUID?, guestName: String?, specialtyCode: String?, status: AttendanceStatus,
         by recorder: UUID, audit: AuditDraft, at now: Date = Date()
     ) async throws {
-        try await database.write { sql in
+        let database = database
+        let event = try await database.write { sql in
             if let userID {
                 try await sql.raw("""
                     INSERT INTO meeting_attendance (id, meeting_id, user_id, guest_name, specialty_code, status, recorded_by, recorded_at)
@@ -414,7 +410,10 @@ public struct MeetingStore: Sendable {
                     """).run()
             }
             try await AuditLog.append(audit, on: sql, database: database, at: now)
+            // The séance's banner (attendance, quorum) follows on every follower's page.
+            return try await MeetingEventStore.append(.attendance, meetingID: meetingID, caseID: nil, actor: recorder, on: sql, database: database, at: now)
         }
+        MeetingEventStore.announce(event, on: database)
     }
 
     // MARK: Calendar feeds

@@ -82,6 +82,13 @@ struct AccessGuard: Sendable {
         facts.isPhysician && (decision.breakTheGlassMayHelp || (decision.reason == .opposition && policy.breakTheGlassMayOverrideOpposition))
     }
 
+    /// The policy's answer without an audit event: for pages that audit a view once (the
+    /// live séance, whose followers refetch a case at every event). Nil for an unknown patient.
+    func decideUnaudited(_ action: AccessAction, patient patientID: UUID, community: UUID?, context: AuthenticatedContext, at now: Date) async throws -> Outcome? {
+        guard let facts = try await care.accessFacts(userID: context.user.id, patientID: patientID, at: now) else { return nil }
+        return Outcome(decision: policy.decide(action, facts, community: community, at: now), facts: facts)
+    }
+
     func allowedEvent(
         _ decision: AccessDecision, auditAction: AuditAction, resourceType: String, resourceID: String? = nil, patientID: UUID,
         context: AuthenticatedContext

@@ -75,6 +75,9 @@ public struct AppConfiguration: Sendable {
     public var auditCheckpointDirectory: String?
     /// How often the server writes a checkpoint (when the chain moved).
     public var auditCheckpointInterval: Duration = .seconds(300)
+    /// How often each live séance stream gets a comment line (proxies close idle streams;
+    /// the write also finds followers who left).
+    public var liveHeartbeat: Duration = .seconds(15)
     /// A file of test identities answering INS verifications in place of the national INSi
     /// teleservice (the demo's `Fixtures/ins-test-identities.json` with `--demo`).
     public var insFixturesFile: String?

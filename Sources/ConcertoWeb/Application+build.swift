@@ -36,6 +36,9 @@ public struct AppDependencies: Sendable {
     public let accountRequests: AccountRequestStore
     /// The Pro Santé Connect client, when configured.
     public let psc: PSCClient?
+    /// The séance's events and this instance's followers.
+    public let meetingEvents: MeetingEventStore
+    public let liveFeed: MeetingEventFeed
 
     /// Opens the database with the audit key (made at first start), applies migrations,
     /// binds the audit chain to the key and pins it with a signed checkpoint, loads templates.
@@ -79,7 +82,9 @@ public struct AppDependencies: Sendable {
                 renderer: try await Renderer(templatesDirectory: config.templatesDirectory),
                 metrics: HTTPMetrics(registry: metrics),
                 accountRequests: AccountRequestStore(database: database),
-                psc: config.proSanteConnect.map { PSCClient(settings: $0, logger: logger) }
+                psc: config.proSanteConnect.map { PSCClient(settings: $0, logger: logger) },
+                meetingEvents: MeetingEventStore(database: database),
+                liveFeed: MeetingEventFeed(database: database, heartbeat: config.liveHeartbeat, logger: logger)
             )
         } catch {
             await database.shutdown()
@@ -151,7 +156,13 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     IdentityDeskController(patients: dependencies.patients, guardian: guardian, verifier: dependencies.insVerifier).addRoutes(to: authenticated)
     meetingController.addRoutes(to: authenticated)
     MeetingSessionController(
-        meetingPages: meetingController, meetings: dependencies.meetings, cases: dependencies.cases, communities: dependencies.communities,
+        meetingPages: meetingController, meetings: dependencies.meetings, events: dependencies.meetingEvents, cases: dependencies.cases,
+        communities: dependencies.communities,
+        imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian, renderer: dependencies.renderer
+    ).addRoutes(to: authenticated)
+    LiveSeanceController(
+        meetingPages: meetingController, meetings: dependencies.meetings, events: dependencies.meetingEvents, feed: dependencies.liveFeed,
+        cases: dependencies.cases, documents: dependencies.documents, communities: dependencies.communities,
         imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     CaseController(
@@ -217,6 +228,7 @@ public func buildApplication(
     app.addServices(
         dependencies.sessions,
         DatabaseCloser(database: dependencies.database),
+        LiveFeedService(feed: dependencies.liveFeed),
         AuditCheckpointService(audit: dependencies.audit, directory: dependencies.auditCheckpoints, interval: config.auditCheckpointInterval, logger: logger)
     )
     return app
@@ -239,6 +251,17 @@ struct AuditCheckpointService: Service {
                 logger.error("Could not write an audit checkpoint", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+/// The séance's event source (PostgreSQL LISTEN, heartbeats); at shutdown, ends every
+/// follower's stream so that open connections do not hold the server up.
+struct LiveFeedService: Service {
+    let feed: MeetingEventFeed
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await feed.run() }
+        feed.close()
     }
 }
 

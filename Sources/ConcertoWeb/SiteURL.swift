@@ -69,6 +69,13 @@ public enum SiteURL: Sendable, Equatable {
     case meetingSession(UUID)
     case meetingAttendance(UUID)
     case meetingCurrentCase(UUID)
+    case meetingLive(UUID)
+    case meetingLiveEvents(UUID)
+    case meetingLiveStatus(UUID)
+    case meetingLiveCase(UUID)
+    case meetingLiveDraft(UUID)
+    case meetingLivePresent(UUID)
+    case meetingLiveRecorder(UUID)
     case meetingICS(UUID)
     case calendarFeed
     case calendarFeedRevoke
@@ -165,6 +172,13 @@ public enum SiteURL: Sendable, Equatable {
         case .meetingSession(let id): "/meetings/\(id.storageKey)/session"
         case .meetingAttendance(let id): "/meetings/\(id.storageKey)/attendance"
         case .meetingCurrentCase(let id): "/meetings/\(id.storageKey)/session/current"
+        case .meetingLive(let id): "/meetings/\(id.storageKey)/live"
+        case .meetingLiveEvents(let id): "/meetings/\(id.storageKey)/live/events"
+        case .meetingLiveStatus(let id): "/meetings/\(id.storageKey)/live/status"
+        case .meetingLiveCase(let id): "/meetings/\(id.storageKey)/live/case"
+        case .meetingLiveDraft(let id): "/meetings/\(id.storageKey)/live/draft"
+        case .meetingLivePresent(let id): "/meetings/\(id.storageKey)/live/present"
+        case .meetingLiveRecorder(let id): "/meetings/\(id.storageKey)/live/recorder"
         case .meetingICS(let id): "/meetings/\(id.storageKey).ics"
         case .calendarFeed: "/calendar/feed"
         case .calendarFeedRevoke: "/calendar/feed/revoke"

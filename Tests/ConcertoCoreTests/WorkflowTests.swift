@@ -216,3 +216,53 @@ private let twoPM = LocalTime(hour: 14, minute: 0)!
         for type in ProposalType.allCases { if let code = type.treatmentTypeCode { #expect(Terminology.treatmentTypes.contains(code)) } }
     }
 }
+
+@Suite struct LiveSessionTests {
+    let meeting = UUID(), a = UUID(), b = UUID()
+
+    func event(_ seq: Int64, _ kind: MeetingEventKind, _ caseID: UUID?, at seconds: Double) -> MeetingEvent {
+        MeetingEvent(meetingID: meeting, seq: seq, kind: kind, caseID: caseID, at: Date(timeIntervalSince1970: 1_800_000_000 + seconds))
+    }
+
+    @Test func theClockAddsEachTurnOfACase() {
+        let timeline = LiveTimeline(events: [
+            event(1, .casePresented, a, at: 0), event(2, .draft, a, at: 30), event(3, .casePresented, b, at: 120),
+            event(4, .casePresented, a, at: 300),
+        ])
+        let now = Date(timeIntervalSince1970: 1_800_000_000 + 360)
+        #expect(timeline.currentCaseID == a)
+        #expect(timeline.secondsSpent(on: a, at: now) == 180)
+        #expect(timeline.secondsSpentBefore(a) == 120)
+        #expect(timeline.secondsSpent(on: b, at: now) == 180)
+        #expect(LiveTimeline.clock(185.9) == "3:05")
+        // Two hours shared by 40 cases: three minutes each, but never under five.
+        #expect(LiveTimeline.slotSeconds(startsAt: now, endsAt: now.addingTimeInterval(7200), caseCount: 40) == 300)
+        #expect(LiveTimeline.slotSeconds(startsAt: now, endsAt: now.addingTimeInterval(7200), caseCount: 4) == 1800)
+    }
+
+    @Test func theWireCarriesIdsOnlyAndReadsBackExactly() {
+        let original = event(7, .decision, a, at: 12.345)
+        #expect(MeetingEvent(wirePayload: original.wirePayload) == original)
+        let none = event(8, .attendance, nil, at: 1)
+        #expect(MeetingEvent(wirePayload: none.wirePayload) == none)
+        for bad in ["", "x 1 case - 1", "\(meeting.storageKey) 0 case - 1", "\(meeting.storageKey) 1 gossip - 1", "\(meeting.storageKey) 1 case zz 1"] {
+            #expect(MeetingEvent(wirePayload: bad) == nil, "\(bad)")
+        }
+        #expect(ServerSentEvents.frame(original) == "id: 7\nevent: decision\ndata: {\"seq\":7,\"case\":\"\(a.storageKey)\",\"at\":1800000012345}\n\n")
+        #expect(ServerSentEvents.lastEventID("12") == 12)
+        #expect(ServerSentEvents.lastEventID(" 3 ") == 3)
+        for bad in [nil, "", "-1", "abc", "99999999999999999999"] as [String?] {
+            #expect(ServerSentEvents.lastEventID(bad) == nil)
+        }
+    }
+
+    @Test func theRecorderRecordsButNeverValidates() {
+        let decision = CaseDecision(proposalTypes: [.surgery], proposal: "Chirurgie", followsGuidelines: true, trialProposed: false, fileComplete: true, quorumMet: true)
+        let recorder = CaseActor(isRecorder: true)
+        #expect(CaseWorkflow.apply(.recordDecision(decision), to: .registered, content: CaseContent(), by: recorder, at: Date()).isSuccess)
+        #expect(!CaseWorkflow.apply(.validate(decision), to: .discussed, content: CaseContent(), by: recorder, at: Date()).isSuccess)
+        #expect(!CaseWorkflow.apply(.sendBack, to: .registered, content: CaseContent(), by: recorder, at: Date()).isSuccess)
+        #expect(LiveRoles.types(isCoordinator: false, isChair: false, isRecorder: true))
+        #expect(!LiveRoles.presents(isCoordinator: false, isChair: false))
+    }
+}

@@ -51,6 +51,9 @@ import Testing
                 (.post, SiteURL.meetingAgendaMove(meetingID, case: item).path), (.get, SiteURL.meetingSession(meetingID).path),
                 (.post, SiteURL.meetingAttendance(meetingID).path), (.post, SiteURL.meetingCurrentCase(meetingID).path),
                 (.get, SiteURL.meetingMinutesPDF(meetingID).path), (.get, SiteURL.meetingMinutesZIP(meetingID).path),
+                (.get, SiteURL.meetingLive(meetingID).path), (.get, SiteURL.meetingLiveEvents(meetingID).path), (.get, SiteURL.meetingLiveStatus(meetingID).path),
+                (.get, SiteURL.meetingLiveCase(meetingID).path), (.get, SiteURL.meetingLiveDraft(meetingID).path), (.post, SiteURL.meetingLiveDraft(meetingID).path),
+                (.post, SiteURL.meetingLivePresent(meetingID).path), (.post, SiteURL.meetingLiveRecorder(meetingID).path),
             ]
             // The list covers every route under /cases/{id} and /meetings/{id}.
             let tested = Set(routes.map { method, path in

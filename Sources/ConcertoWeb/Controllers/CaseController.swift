@@ -88,7 +88,8 @@ struct CaseController: Sendable {
         let mayWrite: Bool
 
         var actor: CaseActor {
-            CaseActor(isPhysician: mayWrite, isCoordinator: mine.isCoordinator(of: record.communityID), isChair: meeting?.chairID != nil && meeting?.chairID == userID)
+            CaseActor(isPhysician: mayWrite, isCoordinator: mine.isCoordinator(of: record.communityID), isChair: meeting?.chairID != nil && meeting?.chairID == userID,
+                      isRecorder: meeting?.recorderID != nil && meeting?.recorderID == userID && meeting?.status == .scheduled)
         }
         let userID: UUID
     }

@@ -68,7 +68,7 @@ struct MeetingController: Sendable {
     func row(_ meeting: MeetingRecord, pages: PageBuilder, now: Date) -> ViewFields {
         ViewFields([
             "url": SiteURL.meeting(meeting.id).path, "agendaURL": SiteURL.meetingAgenda(meeting.id).path,
-            "sessionURL": SiteURL.meetingSession(meeting.id).path, "title": meeting.title, "community": meeting.communityName,
+            "sessionURL": SiteURL.meetingSession(meeting.id).path, "liveURL": SiteURL.meetingLive(meeting.id).path, "title": meeting.title, "community": meeting.communityName,
             "when": DisplayFormat.dateTime(meeting.startsAt), "place": meeting.place ?? meeting.videoLink,
             "registered": String(meeting.registeredCases), "maximum": meeting.maximumCases.map(String.init),
             "cancelled": meeting.status == .cancelled ? true : nil,
@@ -260,7 +260,7 @@ struct MeetingController: Sendable {
             "quorum": Self.quorumText(meeting.quorum, pages: pages), "chair": meeting.chairName,
             "cancelled": meeting.status == .cancelled ? true : nil,
             "url": SiteURL.meeting(meeting.id).path, "agendaURL": SiteURL.meetingAgenda(meeting.id).path,
-            "sessionURL": SiteURL.meetingSession(meeting.id).path, "icsURL": SiteURL.meetingICS(meeting.id).path,
+            "sessionURL": SiteURL.meetingSession(meeting.id).path, "liveURL": SiteURL.meetingLive(meeting.id).path, "icsURL": SiteURL.meetingICS(meeting.id).path,
             "minutesPDFURL": SiteURL.meetingMinutesPDF(meeting.id).path, "minutesZIPURL": SiteURL.meetingMinutesZIP(meeting.id).path,
             "casesURL": SiteURL.cases.path + "?meeting=\(meeting.id.storageKey)",
         ])

@@ -10,6 +10,7 @@ import Hummingbird
 struct MeetingSessionController: Sendable {
     let meetingPages: MeetingController
     let meetings: MeetingStore
+    let events: MeetingEventStore
     let cases: CaseStore
     let communities: CommunityStore
     let imagingStudies: ImagingStore
@@ -157,7 +158,10 @@ struct MeetingSessionController: Sendable {
         let form = try context.requiredForm
         guard let caseID = form["case"].flatMap(UUID.init(storageKey:)),
               try await meetings.agenda(of: loaded.meeting.id).contains(where: { $0.caseID == caseID }) else { throw AppError.badRequest }
-        try await meetings.setCurrentCase(meetingID: loaded.meeting.id, caseID: caseID)
+        // The same as presenting it in the live séance: every follower's screen moves.
+        if caseID != loaded.meeting.currentCaseID {
+            try await events.present(meetingID: loaded.meeting.id, caseID: caseID, by: context.user.id)
+        }
         return .redirect(to: SiteURL.meetingSession(loaded.meeting.id).path, type: .normal)
     }
 }
