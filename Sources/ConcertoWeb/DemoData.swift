@@ -199,14 +199,22 @@ public struct DemoData: Sendable {
         for participant in [radiotherapist, coordinator, oncologist] {
             try await dependencies.meetings.addParticipant(userID: participant, to: meeting)
         }
-        try await seedWorkflow(dependencies, south: southID, north: northID, meeting: meeting, marie: marie, jean: jean, louise: louise,
+        // A second patient on today's board, followed by the thoracic surgeon: in the live séance,
+        // members who are neither in his care team nor checked in see "accès restreint".
+        var henri: UUID?
+        if let thoracicSurgeon = users["chirurgien@concerto.test"] {
+            henri = try await patients.create(
+                identity("MOREAU", "Henri", "1956-11-03", .male, place: "33063", ins: nil, status: .provisional),
+                in: southID, by: thoracicSurgeon, careReason: "Chirurgien référent", localID: nil, audit: audit(thoracicSurgeon), at: now)
+        }
+        try await seedWorkflow(dependencies, south: southID, north: northID, meeting: meeting, marie: marie, jean: jean, louise: louise, henri: henri,
                                users: users, now: now)
     }
 
     /// Fiches for the seeded patients: Marie's on today's board, a past board whose two cases
     /// were decided and validated, and weekly and monthly series scheduling the coming months.
     static func seedWorkflow(
-        _ dependencies: AppDependencies, south: UUID, north: UUID, meeting: UUID, marie: UUID, jean: UUID, louise: UUID,
+        _ dependencies: AppDependencies, south: UUID, north: UUID, meeting: UUID, marie: UUID, jean: UUID, louise: UUID, henri: UUID?,
         users: [String: UUID], now: Date
     ) async throws {
         guard let oncologist = users["oncologue@concerto.test"], let radiotherapist = users["radiotherapeute@concerto.test"],
@@ -231,6 +239,16 @@ public struct DemoData: Sendable {
             question: "Lobectomie supérieure droite d'emblée ou traitement néoadjuvant ?"), at: now)
         if let marieCase {
             try await cases.register(id: marieCase, meetingID: meeting, from: [.draft], by: oncologist, audit: audit(.caseRegister, by: oncologist, patient: marie), at: now)
+        }
+        if let henri, let held = try await dependencies.patients.cases(of: henri).first(where: { $0.communityID == south }),
+           let record = try await cases.find(id: held.id) {
+            try await cases.save(id: held.id, revision: record.revision, content: CaseContent(
+                presentationReason: .initialTreatment, discoveryMode: .symptoms, tumourSiteCode: "C34.3", morphology: "Carcinome épidermoïde",
+                lateralityCode: "7771000", tnm: TNM(cT: "T3", cN: "N1", cM: "M0", edition: 8), performanceStatusCode: "MED-240",
+                history: "Tabagisme actif (45 PA).", phaseCode: "MED-268", summary: "Masse du lobe inférieur gauche de 55 mm, adénopathie hilaire homolatérale fixante au TEP.",
+                question: "Chimio-radiothérapie concomitante ou chirurgie après induction ?"),
+                newEdition: false, by: thoracicSurgeon, audit: audit(.caseUpdate, by: thoracicSurgeon, patient: henri), at: now)
+            try await cases.register(id: held.id, meetingID: meeting, from: [.draft], by: thoracicSurgeon, audit: audit(.caseRegister, by: thoracicSurgeon, patient: henri), at: now)
         }
 
         // Last week's board: quorum met, two validated decisions.
