@@ -146,6 +146,14 @@ public struct MeetingEventStore: Sendable {
     /// event, the first time only: true when this was the first time.
     public func recordFirstView(meetingID: UUID, userID: UUID, caseID: UUID, allowed: Bool, audit: AuditDraft, at now: Date = Date()) async throws -> Bool {
         let database = database
+        // Followers refetch at every event: most calls find the view recorded, and only read.
+        let seen = try await database.read { sql in
+            try await sql.raw("""
+                SELECT 1 AS seen FROM meeting_case_views WHERE meeting_id = \(bind: meetingID.storageKey) AND user_id = \(bind: userID.storageKey)
+                  AND case_id = \(bind: caseID.storageKey) AND allowed = \(bind: Int64(allowed ? 1 : 0))
+                """).first() != nil
+        }
+        if seen { return false }
         return try await database.write { sql in
             let inserted = try await sql.raw("""
                 INSERT INTO meeting_case_views (meeting_id, user_id, case_id, allowed, first_seen_at)

@@ -160,11 +160,14 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
         communities: dependencies.communities,
         imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
-    LiveSeanceController(
+    let liveSeance = LiveSeanceController(
         meetingPages: meetingController, meetings: dependencies.meetings, events: dependencies.meetingEvents, feed: dependencies.liveFeed,
         cases: dependencies.cases, documents: dependencies.documents, communities: dependencies.communities,
         imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian, renderer: dependencies.renderer
-    ).addRoutes(to: authenticated)
+    )
+    liveSeance.addRoutes(to: authenticated)
+    liveSeance.addStreamRoute(to: router, sessions: SessionReader(storage: sessionStorage, users: dependencies.users, lifetime: config.sessionLifetime,
+                                                                  secondFactor: config.secondFactorRequirement))
     CaseController(
         cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, communities: dependencies.communities,
         documents: dependencies.documents, imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian,

@@ -56,12 +56,14 @@ import Testing
 
     /// Reads the stream until `events` arrived (or 5 s passed): the feed is closed then,
     /// which ends the response.
-    /// A closed feed (an earlier `stream` here) ends a new stream after its catch-up: `catchUpOnly`.
+    /// `catchUpOnly`: the feed is closed first (or was, by an earlier `stream` here), so the
+    /// stream ends after its catch-up.
     func stream(_ browser: TestBrowser, _ d: AppDependencies, meetingID: UUID, lastEventID: String?, query: String = "", catchUpOnly: Bool = false,
                 whileOpen: @escaping @Sendable () async throws -> Void = {}) async throws -> String {
         var headers = HTTPFields()
         if let lastEventID { headers[HTTPField.Name("Last-Event-ID")!] = lastEventID }
         let feed = d.liveFeed
+        if catchUpOnly { feed.close() }
         let closer = Task {
             guard !catchUpOnly else { return }
             for _ in 0..<250 where feed.followerCount == 0 { try await Task.sleep(for: .milliseconds(20)) }
@@ -249,6 +251,38 @@ import Testing
                 #expect(try await browser.get(path).status == .notFound, "\(path)")
             }
             #expect(d.liveFeed.followerCount == 0)
+        }
+    }
+    /// The stream is outside the session middleware chain: it checks the session itself,
+    /// as the chain would.
+    @Test func theStreamAuthenticatesItsSessionAsThePagesDo() async throws {
+        try await withTestApp(configure: { $0.secondFactorSetting = SecondFactorRequirement(roles: [.coordinator]) }) { browser, d in
+            let board = try await board(d)
+            let path = SiteURL.meetingLiveEvents(board.meetingID).path
+            // Nobody logged in: sent to the login page, no stream.
+            let anonymous = try await browser.get(path)
+            #expect(anonymous.status == .seeOther)
+            #expect(anonymous.headers[.location]?.hasPrefix(SiteURL.login.path) == true)
+            // A coordinator who has not enrolled the second factor their role requires.
+            let coordinator = browser.fresh()
+            try await coordinator.logIn(email: "coord@t.fr")
+            #expect(try await coordinator.get(path).status != .ok)
+            // A member logged in: the stream opens (closed here at once to end the response).
+            let physician = browser.fresh()
+            try await physician.logIn(email: "sud@t.fr")
+            let text = try await stream(physician, d, meetingID: board.meetingID, lastEventID: nil, catchUpOnly: true)
+            #expect(text.hasPrefix("retry: "))
+            // Disabled meanwhile, or logged out: refused at the next connection.
+            try await d.users.setDisabled(id: board.world.southPhysician.id, at: Date())
+            #expect(try await physician.get(path).status == .seeOther)
+            try await d.users.setDisabled(id: board.world.southPhysician.id, at: nil)
+            try await physician.get("/")
+            try await physician.post(SiteURL.logout.path, form: [])
+            #expect(try await physician.get(path).status == .seeOther)
+            // A forged meeting id: no such page.
+            let again = browser.fresh()
+            try await again.logIn(email: "sud@t.fr")
+            #expect(try await again.get(SiteURL.meetingLiveEvents(UUID()).path).status == .notFound)
         }
     }
 }

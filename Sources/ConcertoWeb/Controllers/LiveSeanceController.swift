@@ -5,6 +5,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 
 /// The live séance: the chair (or a coordinator) presents a case, every member with the
 /// page open follows it, on any server instance. The event stream carries ids only; each
@@ -25,13 +26,20 @@ struct LiveSeanceController: Sendable {
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
         group.get(PatientController.route { id, _ in .meetingLive(id) }, use: show)
-        group.get(PatientController.route { id, _ in .meetingLiveEvents(id) }, use: stream)
         group.get(PatientController.route { id, _ in .meetingLiveStatus(id) }, use: statusFragment)
         group.get(PatientController.route { id, _ in .meetingLiveCase(id) }, use: caseFragment)
         group.get(PatientController.route { id, _ in .meetingLiveDraft(id) }, use: draftFragment)
         group.post(PatientController.route { id, _ in .meetingLiveDraft(id) }, use: saveDraft)
         group.post(PatientController.route { id, _ in .meetingLivePresent(id) }, use: present)
         group.post(PatientController.route { id, _ in .meetingLiveRecorder(id) }, use: designateRecorder)
+    }
+
+    /// The event stream sits outside the session middleware chain (`SessionReader` says why)
+    /// and authenticates the session itself.
+    func addStreamRoute(to router: Router<AppRequestContext>, sessions: SessionReader) {
+        router.get(PatientController.route { id, _ in .meetingLiveEvents(id) }) { request, context in
+            try await stream(request, meetingParameter: try context.parameters.uuid("id"), sessions: sessions)
+        }
     }
 
     /// Who the user is in this séance.
@@ -122,16 +130,24 @@ struct LiveSeanceController: Sendable {
     /// `text/event-stream`: the events after the page's (or the reconnecting browser's
     /// `Last-Event-ID`), then each new one as it is committed on any instance, and a
     /// heartbeat comment every 15 s.
-    @Sendable func stream(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
-        let meetingID = loaded.meeting.id
+    func stream(_ request: Request, meetingParameter: UUID, sessions: SessionReader) async throws -> Response {
+        // A stream's task lives as long as the follower, and a task keeps the memory its
+        // deepest call took: the session, the membership and the store are read in
+        // short-lived tasks of their own, which give theirs back.
+        let meetings = meetings
+        let meetingID = try await Task {
+            guard let user = try await sessions.authenticatedUser(request) else { throw AppError.notAuthenticated }
+            // Active members of the meeting's community only; anyone else: no such page.
+            guard try await meetings.find(id: meetingParameter, member: user.id) != nil else { throw AppError.notFound }
+            return meetingParameter
+        }.value
         let resumeAfter = ServerSentEvents.lastEventID(request.headers[Self.lastEventIDHeader])
             ?? ServerSentEvents.lastEventID(request.uri.queryParameters.get("after"))
         // Followed before reading the store: an event committed in between is in one or the other.
         let signals = feed.follow(meetingID: meetingID)
-        let start: Int64
-        if let resumeAfter { start = resumeAfter } else { start = try await events.lastSeq(of: meetingID) }
         let store = events, feed = feed
+        let start: Int64
+        if let resumeAfter { start = resumeAfter } else { start = try await Task { try await store.lastSeq(of: meetingID) }.value }
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream; charset=utf-8"
         headers[.cacheControl] = "no-store"
@@ -141,34 +157,46 @@ struct LiveSeanceController: Sendable {
             var last = start
             func send(_ text: String) async throws { try await writer.write(ByteBuffer(string: text)) }
             func catchUp() async throws {
-                for event in try await store.events(of: meetingID, after: last) where event.seq > last {
-                    try await send(ServerSentEvents.frame(event))
-                    last = event.seq
+                while true {
+                    let after = last
+                    let missed = try await Task { try await store.events(of: meetingID, after: after, limit: Self.catchUpPage) }.value
+                    for event in missed where event.seq > last {
+                        try await send(ServerSentEvents.frame(event))
+                        last = event.seq
+                    }
+                    if missed.count < Self.catchUpPage { break }
                 }
                 feed.noteDelivered(meetingID: meetingID, seq: last)
             }
             try await send(ServerSentEvents.opening(retryMilliseconds: 1500))
             try await catchUp()
-            for await signal in signals {
-                switch signal {
-                case .heartbeat:
-                    try await send(ServerSentEvents.heartbeat)
-                case .event(let event):
-                    if event.seq <= last { continue }
-                    // A number skipped (a notification lost with a connection): read it back.
-                    if event.seq > last + 1 {
-                        try await catchUp()
-                    } else {
-                        try await send(ServerSentEvents.frame(event))
-                        last = event.seq
+            // The server waits for open responses before it stops: at shutdown the feed
+            // ends every stream (browsers reconnect to another instance).
+            try await withGracefulShutdownHandler {
+                for await signal in signals {
+                    switch signal {
+                    case .heartbeat:
+                        try await send(ServerSentEvents.heartbeat)
+                    case .event(let event):
+                        if event.seq <= last { continue }
+                        // A number skipped (a notification lost with a connection): read it back.
+                        if event.seq > last + 1 {
+                            try await catchUp()
+                        } else {
+                            try await send(ServerSentEvents.frame(event))
+                            last = event.seq
+                        }
                     }
                 }
+            } onGracefulShutdown: {
+                feed.close()
             }
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: headers, body: body)
     }
 
+    static let catchUpPage = 500
     static let lastEventIDHeader = HTTPField.Name("Last-Event-ID")!
     static let accelBufferingHeader = HTTPField.Name("X-Accel-Buffering")!
 
