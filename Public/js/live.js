@@ -70,6 +70,9 @@
   source.onerror = function () {
     root.setAttribute("data-live", "lost");
     show(connection ? connection.getAttribute("data-text-lost") : "");
+    // Refused rather than cut (session ended, no longer a member): the browser will not
+    // retry; reloading shows why (the login page, or the error).
+    if (source.readyState === EventSource.CLOSED) { setTimeout(function () { window.location.reload(); }, 3000); }
   };
 
   // The recorder's form: its draft goes to the server 700 ms after the last keystroke.

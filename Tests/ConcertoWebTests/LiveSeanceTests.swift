@@ -285,4 +285,19 @@ import Testing
             #expect(try await again.get(SiteURL.meetingLiveEvents(UUID()).path).status == .notFound)
         }
     }
+    @Test func theDashboardAndTheMeetingPagesLeadToTheLiveSeance() async throws {
+        try await withTestApp { browser, d in
+            let board = try await board(d)
+            try await browser.logIn(email: "sud@t.fr")
+            let live = SiteURL.meetingLive(board.meetingID).path
+            // Starting in ten minutes: the dashboard offers the live séance, the meeting page too.
+            #expect(try await browser.get("/").text.contains("href=\"\(live)\" data-test=\"dashboard-live\""))
+            #expect(try await browser.get(SiteURL.meeting(board.meetingID).path).text.contains("href=\"\(live)\""))
+            let page = try await browser.get(live)
+            #expect(page.text.contains("data-events-url=\"\(SiteURL.meetingLiveEvents(board.meetingID).path)\""))
+            #expect(page.text.contains("<script src=\"/js/live.js\" defer></script>"))
+            #expect(page.text.contains("http-equiv=\"refresh\""))
+            #expect(page.text.contains("data-test=\"live-no-case\""))
+        }
+    }
 }

@@ -250,7 +250,8 @@ import Testing
             #expect(decided.allSatisfy { $0.status == .validated })
             let upcoming = try await dependencies.meetings.meetings(inCommunities: communityIDs, from: now, to: now.addingTimeInterval(92 * 86_400))
             #expect(upcoming.count > 10)
-            #expect(upcoming.first?.registeredCases == 1)
+            // Today's board: Marie's and Henri's fiches (the live séance has two cases to switch between).
+            #expect(upcoming.first?.registeredCases == 2)
             // Seeding again adds nothing.
             let again = try await DemoData.seedIfEmpty(dependencies)
             #expect(again == accounts)

@@ -102,7 +102,7 @@ struct DashboardController: Sendable {
         let visibility = try await guardian.listVisibility(of: (myCases + toValidate).map { ($0.patientID, $0.communityID) }, roles: roles,
                                                            user: context.user.id, at: now)
         let lists = DashboardLists(
-            casesLabel: pages.text("meeting_cases"), cancelledLabel: pages.text("meeting_cancelled"), agendaLabel: pages.text("meeting_agenda"),
+            casesLabel: pages.text("meeting_cases"), cancelledLabel: pages.text("meeting_cancelled"), agendaLabel: pages.text("meeting_agenda"), liveLabel: pages.text("live_title"),
             statusLabels: pages.caseStatusLabels,
             visibility: { visibility[AccessGuard.ListRowKey(patient: $0.patientID, community: $0.communityID)] ?? .hidden }
         )
@@ -131,11 +131,13 @@ struct DashboardLists: Sendable {
     let casesLabel: String
     let cancelledLabel: String
     let agendaLabel: String
+    /// The live séance's link, shown from an hour before a meeting to its end.
+    let liveLabel: String
     let statusLabels: [CaseStatus: String]
     /// How much of each case this user may see (hidden cases are left out).
     var visibility: @Sendable (CaseListItem) -> AccessGuard.ListVisibility = { _ in .clinical }
 
-    func meetings(_ meetings: [MeetingRecord]) -> String {
+    func meetings(_ meetings: [MeetingRecord], now: Date = Date()) -> String {
         var out = ""
         out.reserveCapacity(meetings.count * 300)
         for meeting in meetings {
@@ -143,7 +145,11 @@ struct DashboardLists: Sendable {
             out += "\(HTMLEscaping.escape(meeting.title))</a> <span class=\"muted\">\(HTMLEscaping.escape(meeting.communityName)) · "
             out += "\(meeting.registeredCases) \(HTMLEscaping.escape(casesLabel))</span>"
             if meeting.status == .cancelled { out += " <span class=\"badge badge--danger\">\(HTMLEscaping.escape(cancelledLabel))</span>" }
-            out += " · <a href=\"\(SiteURL.meetingAgenda(meeting.id).path)\">\(HTMLEscaping.escape(agendaLabel))</a></li>"
+            out += " · <a href=\"\(SiteURL.meetingAgenda(meeting.id).path)\">\(HTMLEscaping.escape(agendaLabel))</a>"
+            if meeting.status == .scheduled, now >= meeting.startsAt.addingTimeInterval(-3600), now <= meeting.endsAt {
+                out += " · <a href=\"\(SiteURL.meetingLive(meeting.id).path)\" data-test=\"dashboard-live\">\(HTMLEscaping.escape(liveLabel))</a>"
+            }
+            out += "</li>"
         }
         return out
     }
