@@ -42,6 +42,14 @@ struct LiveSeanceController: Sendable {
         }
     }
 
+    /// What every séance page starts from: the meeting (members only), the page builder,
+    /// the séance's state and the user's roles in it.
+    func open(_ request: Request, _ context: AuthenticatedContext) async throws -> (pages: PageBuilder, state: SeanceState, roles: Roles) {
+        let loaded = try await meetingPages.load(context)
+        let state = try await SeanceState.load(loaded.meeting, meetings: meetings, events: events)
+        return (PageBuilder(request: request, context: context), state, Roles(loaded, user: context.user.id))
+    }
+
     /// Who the user is in this séance.
     struct Roles {
         let presents: Bool
@@ -91,24 +99,19 @@ struct LiveSeanceController: Sendable {
     /// The attendance banner and the agenda with its clock: refetched on attendance,
     /// presentation and decision events.
     @Sendable func statusFragment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
-        let pages = PageBuilder(request: request, context: context)
-        let state = try await SeanceState.load(loaded.meeting, meetings: meetings, events: events)
-        let roles = Roles(loaded, user: context.user.id)
-        return try renderer.html("meeting_live_status", pages.page(ViewFields([
-            "status": statusFields(state, roles: roles, pages: pages), "presentURL": SiteURL.meetingLivePresent(loaded.meeting.id).path,
+        let seance = try await open(request, context)
+        return try renderer.html("meeting_live_status", seance.pages.page(ViewFields([
+            "status": statusFields(seance.state, roles: seance.roles, pages: seance.pages),
+            "presentURL": SiteURL.meetingLivePresent(seance.state.meeting.id).path,
         ])))
     }
 
     /// The case on screen, as this follower may see it.
     @Sendable func caseFragment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
-        let pages = PageBuilder(request: request, context: context)
-        let state = try await SeanceState.load(loaded.meeting, meetings: meetings, events: events)
-        let roles = Roles(loaded, user: context.user.id)
-        return try renderer.html("meeting_live_case", pages.page(ViewFields([
-            "case": try await caseFields(state, roles: roles, context: context, pages: pages),
-            "draftURL": SiteURL.meetingLiveDraft(loaded.meeting.id).path,
+        let seance = try await open(request, context)
+        return try renderer.html("meeting_live_case", seance.pages.page(ViewFields([
+            "case": try await caseFields(seance.state, roles: seance.roles, context: context, pages: seance.pages),
+            "draftURL": SiteURL.meetingLiveDraft(seance.state.meeting.id).path,
         ])))
     }
 
@@ -116,9 +119,10 @@ struct LiveSeanceController: Sendable {
     @Sendable func draftFragment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await meetingPages.load(context)
         let pages = PageBuilder(request: request, context: context)
-        let state = try await SeanceState.load(loaded.meeting, meetings: meetings, events: events)
         var draft: ViewFields?
-        if let current = state.current, let record = try await cases.find(id: current.caseID), record.meetingID == loaded.meeting.id,
+        // Refetched at every keystroke pause of the recorder: the case on screen and the
+        // policy's answer, nothing else (the case must still be on this meeting's agenda).
+        if let current = loaded.meeting.currentCaseID, let record = try await cases.find(id: current), record.meetingID == loaded.meeting.id,
            try await mayRead(record, meeting: loaded.meeting, context: context) {
             draft = try await draftFields(caseID: record.id, pages: pages)
         }
