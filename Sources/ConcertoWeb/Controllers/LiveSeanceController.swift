@@ -44,10 +44,15 @@ struct LiveSeanceController: Sendable {
 
     /// What every séance page starts from: the meeting (members only), the page builder,
     /// the séance's state and the user's roles in it.
-    func open(_ request: Request, _ context: AuthenticatedContext) async throws -> (pages: PageBuilder, state: SeanceState, roles: Roles) {
+    /// `forCasePanel`: the agenda only (and the attendance for whoever types the decision,
+    /// for its quorum checkbox): every follower refetches the panel at each event.
+    func open(_ request: Request, _ context: AuthenticatedContext, forCasePanel: Bool = false) async throws -> (pages: PageBuilder, state: SeanceState, roles: Roles) {
         let loaded = try await meetingPages.load(context)
-        let state = try await SeanceState.load(loaded.meeting, meetings: meetings, events: events)
-        return (PageBuilder(request: request, context: context), state, Roles(loaded, user: context.user.id))
+        let roles = Roles(loaded, user: context.user.id)
+        let state = forCasePanel
+            ? try await SeanceState.load(loaded.meeting, meetings: meetings, events: events, attendance: roles.types, clock: false)
+            : try await SeanceState.load(loaded.meeting, meetings: meetings, events: events)
+        return (PageBuilder(request: request, context: context), state, roles)
     }
 
     /// Who the user is in this séance.
@@ -108,7 +113,7 @@ struct LiveSeanceController: Sendable {
 
     /// The case on screen, as this follower may see it.
     @Sendable func caseFragment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let seance = try await open(request, context)
+        let seance = try await open(request, context, forCasePanel: true)
         return try renderer.html("meeting_live_case", seance.pages.page(ViewFields([
             "case": try await caseFields(seance.state, roles: seance.roles, context: context, pages: seance.pages),
             "draftURL": SiteURL.meetingLiveDraft(seance.state.meeting.id).path,
@@ -124,7 +129,7 @@ struct LiveSeanceController: Sendable {
         // policy's answer, nothing else (the case must still be on this meeting's agenda).
         if let current = loaded.meeting.currentCaseID, let record = try await cases.find(id: current), record.meetingID == loaded.meeting.id,
            try await mayRead(record, meeting: loaded.meeting, context: context) {
-            draft = try await draftFields(caseID: record.id, pages: pages)
+            draft = try await events.draft(caseID: record.id).map { Self.draftFields($0, pages: pages) }
         }
         return try renderer.html("meeting_live_draft", pages.page(ViewFields(["draft": draft])))
     }
@@ -338,11 +343,12 @@ struct LiveSeanceController: Sendable {
             }
         }
         values["hasPrevious"] = previous.isEmpty ? nil : true
+        let typed = record.decision == nil ? try await events.draft(caseID: record.id) : nil
         if let decision = record.decision {
             values["decision"] = CaseController.decisionFields(decision, pages: pages)
             values["validated"] = record.status == .validated ? true : nil
         } else {
-            values["draft"] = try await draftFields(caseID: record.id, pages: pages)
+            values["draft"] = typed.map { Self.draftFields($0, pages: pages) }
         }
         let open = record.status == .registered || record.status == .discussed
         values["mayType"] = roles.types && open ? true : nil
@@ -354,7 +360,6 @@ struct LiveSeanceController: Sendable {
         values["returnTo"] = SiteURL.meetingLive(state.meeting.id).path
         values["draftPostURL"] = SiteURL.meetingLiveDraft(state.meeting.id).path
         values["quorumNotMet"] = state.meeting.quorum(given: state.attendance).isMet ? nil : true
-        let typed = try await events.draft(caseID: record.id)
         values["proposalTypes"] = ProposalType.allCases.map { type in
             ViewFields(["value": type.rawValue, "label": pages.text("proposal_\(type.rawValue)"),
                         "checked": (record.decision?.proposalTypes ?? typed?.proposalTypes ?? []).contains(type) ? true : nil])
@@ -365,9 +370,8 @@ struct LiveSeanceController: Sendable {
         return ViewFields(values)
     }
 
-    func draftFields(caseID: UUID, pages: PageBuilder) async throws -> ViewFields? {
-        guard let draft = try await events.draft(caseID: caseID) else { return nil }
-        return ViewFields([
+    static func draftFields(_ draft: DecisionDraft, pages: PageBuilder) -> ViewFields {
+        ViewFields([
             "types": draft.proposalTypes.isEmpty ? nil : draft.proposalTypes.map { pages.text("proposal_\($0.rawValue)") }.joined(separator: ", "),
             "proposal": draft.proposal, "trial": draft.trialProposed ? pages.text("yes") : nil, "trialReference": draft.trialReference,
         ])
@@ -406,10 +410,11 @@ struct SeanceState: Sendable {
         meeting.currentCaseID.flatMap { id in agenda.first { $0.caseID == id } }
     }
 
-    static func load(_ meeting: MeetingRecord, meetings: MeetingStore, events: MeetingEventStore) async throws -> SeanceState {
+    static func load(_ meeting: MeetingRecord, meetings: MeetingStore, events: MeetingEventStore, attendance withAttendance: Bool = true,
+                     clock: Bool = true) async throws -> SeanceState {
         async let agenda = meetings.agenda(of: meeting.id)
-        async let attendance = meetings.attendance(of: meeting.id)
-        async let presentations = events.presentations(of: meeting.id)
+        async let attendance = withAttendance ? meetings.attendance(of: meeting.id) : []
+        async let presentations = clock ? events.presentations(of: meeting.id) : []
         return SeanceState(meeting: meeting, agenda: try await agenda, attendance: try await attendance, timeline: LiveTimeline(events: try await presentations))
     }
 
