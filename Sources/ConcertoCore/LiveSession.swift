@@ -101,12 +101,6 @@ public struct LiveTimeline: Sendable, Equatable {
     /// The seconds spent before the current turn (the page's clock adds the running part).
     public func secondsSpentBefore(_ caseID: UUID) -> TimeInterval { spentBefore[caseID] ?? 0 }
 
-    /// The time each case may take: the meeting's length shared by its cases, at least five minutes.
-    public static func slotSeconds(startsAt: Date, endsAt: Date, caseCount: Int) -> TimeInterval {
-        guard caseCount > 0 else { return endsAt.timeIntervalSince(startsAt) }
-        return max(300, endsAt.timeIntervalSince(startsAt) / Double(caseCount))
-    }
-
     /// "12:05": minutes and seconds (hours counted in the minutes: a case never takes hours).
     public static func clock(_ seconds: TimeInterval) -> String {
         let total = max(0, Int(seconds.rounded(.down)))

@@ -145,6 +145,15 @@ public enum Recurrence: Sendable, Hashable {
     }
 }
 
+/// The agenda's estimated time per case, which the printed agenda and the séance's clock
+/// share: the meeting's length divided between its cases, 5 to 20 minutes each.
+public enum AgendaSlot {
+    public static func minutes(startsAt: Date, endsAt: Date, caseCount: Int) -> Int {
+        let total = Int(endsAt.timeIntervalSince(startsAt) / 60)
+        return max(5, min(20, total / max(caseCount, 1)))
+    }
+}
+
 public enum MeetingSeriesKind: String, Sendable, CaseIterable, Codable {
     case organ, transversal, recours
 

@@ -235,9 +235,11 @@ private let twoPM = LocalTime(hour: 14, minute: 0)!
         #expect(timeline.secondsSpentBefore(a) == 120)
         #expect(timeline.secondsSpent(on: b, at: now) == 180)
         #expect(LiveTimeline.clock(185.9) == "3:05")
-        // Two hours shared by 40 cases: three minutes each, but never under five.
-        #expect(LiveTimeline.slotSeconds(startsAt: now, endsAt: now.addingTimeInterval(7200), caseCount: 40) == 300)
-        #expect(LiveTimeline.slotSeconds(startsAt: now, endsAt: now.addingTimeInterval(7200), caseCount: 4) == 1800)
+        // The agenda's slot: two hours shared by 40 cases is three minutes each, but never
+        // under five; by 4 cases, thirty, but never over twenty.
+        #expect(AgendaSlot.minutes(startsAt: now, endsAt: now.addingTimeInterval(7200), caseCount: 40) == 5)
+        #expect(AgendaSlot.minutes(startsAt: now, endsAt: now.addingTimeInterval(7200), caseCount: 4) == 20)
+        #expect(AgendaSlot.minutes(startsAt: now, endsAt: now.addingTimeInterval(7200), caseCount: 0) == 20)
     }
 
     @Test func theWireCarriesIdsOnlyAndReadsBackExactly() {

@@ -276,7 +276,8 @@ struct LiveSeanceController: Sendable {
     func statusFields(_ state: SeanceState, roles: Roles, pages: PageBuilder) -> ViewFields {
         let now = Date()
         let quorum = state.meeting.quorum(given: state.attendance)
-        let slot = LiveTimeline.slotSeconds(startsAt: state.meeting.startsAt, endsAt: state.meeting.endsAt, caseCount: state.agenda.count)
+        // The agenda's estimated slot: the clock turns red past it.
+        let slot = TimeInterval(60 * MeetingController.slotMinutes(state.meeting, count: state.agenda.count))
         return ViewFields([
             "quorumMet": quorum.isMet ? true : nil,
             "quorumCount": String(quorum.distinctSpecialties), "quorumMinimum": String(quorum.minimum),

@@ -322,10 +322,9 @@ struct MeetingController: Sendable {
 
     // MARK: Agenda
 
-    /// Estimated slots: the meeting's time shared between its cases, 5 to 20 minutes each.
+    /// Estimated slots (`AgendaSlot`, shared with the séance's clock).
     static func slotMinutes(_ meeting: MeetingRecord, count: Int) -> Int {
-        let total = Int(meeting.endsAt.timeIntervalSince(meeting.startsAt) / 60)
-        return max(5, min(20, total / max(count, 1)))
+        AgendaSlot.minutes(startsAt: meeting.startsAt, endsAt: meeting.endsAt, caseCount: count)
     }
 
     /// The agenda of a 40-case board is a benchmarked page (docs/benchmarks.md): Mustache
