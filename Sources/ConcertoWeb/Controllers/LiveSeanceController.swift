@@ -252,7 +252,9 @@ struct LiveSeanceController: Sendable {
         return Response(status: .noContent)
     }
 
-    /// The chair designates who types the decision: a member checked in as present.
+    /// The chair designates who types the decision: an active member of the community (the
+    /// board's secretary, say). They type once the policy lets them read the case: checked
+    /// in as present, or in its care team.
     @Sendable func designateRecorder(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await meetingPages.load(context)
         guard Roles(loaded, user: context.user.id).presents else { throw AppError.forbidden }
