@@ -28,9 +28,9 @@ public struct MeetingEvent: Sendable, Hashable, Codable {
         self.meetingID = meetingID; self.seq = seq; self.kind = kind; self.caseID = caseID; self.at = at
     }
 
-    /// The NOTIFY payload and the SSE data line: ids, kind and time only.
+    /// The NOTIFY payload: ids, kind and time only.
     public var wirePayload: String {
-        "\(meetingID.storageKey) \(seq) \(kind.rawValue) \(caseID?.storageKey ?? "-") \(Int64((at.timeIntervalSince1970 * 1000).rounded()))"
+        "\(meetingID.storageKey) \(seq) \(kind.rawValue) \(caseID?.storageKey ?? "-") \(at.epochMilliseconds)"
     }
 
     public init?(wirePayload: String) {
@@ -44,7 +44,7 @@ public struct MeetingEvent: Sendable, Hashable, Codable {
             guard let id = UUID(storageKey: String(parts[3])) else { return nil }
             caseID = id
         }
-        self.init(meetingID: meeting, seq: seq, kind: kind, caseID: caseID, at: Date(timeIntervalSince1970: Double(millis) / 1000))
+        self.init(meetingID: meeting, seq: seq, kind: kind, caseID: caseID, at: Date(epochMilliseconds: millis))
     }
 }
 
@@ -54,7 +54,7 @@ public enum ServerSentEvents {
     /// `Last-Event-ID` when it reconnects.
     public static func frame(_ event: MeetingEvent) -> String {
         let caseField = event.caseID.map { ",\"case\":\"\($0.storageKey)\"" } ?? ""
-        return "id: \(event.seq)\nevent: \(event.kind.rawValue)\ndata: {\"seq\":\(event.seq)\(caseField),\"at\":\(Int64((event.at.timeIntervalSince1970 * 1000).rounded()))}\n\n"
+        return "id: \(event.seq)\nevent: \(event.kind.rawValue)\ndata: {\"seq\":\(event.seq)\(caseField),\"at\":\(event.at.epochMilliseconds)}\n\n"
     }
 
     /// A comment line: keeps proxies from closing an idle stream, and tells a server whose

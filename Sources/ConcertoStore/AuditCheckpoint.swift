@@ -1,3 +1,4 @@
+import ConcertoCore
 import Crypto
 import Foundation
 #if canImport(Glibc)
@@ -95,7 +96,7 @@ public final class AuditCheckpointDirectory: Sendable {
 
     func write(_ checkpoint: AuditCheckpoint) throws {
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let millis = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+        let millis = Date().epochMilliseconds
         let name = String(format: "%020lld-%013lld.checkpoint", checkpoint.sequence, millis)
         let file = URL(fileURLWithPath: path).appendingPathComponent(name).path
         let descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL, 0o400)

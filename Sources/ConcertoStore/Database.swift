@@ -56,15 +56,11 @@ public final class Database: Sendable {
             let backend = try SQLiteBackend.open(storage: .memory, readers: 0, logger: logger)
             return Database(engine: .sqlite, url: url, backend: .sqlite(backend), auditKey: auditKey, logger: logger)
         case .postgres(let host, let port, let username, let password, let database, let tlsMode):
-            let tls: PostgresClient.Configuration.TLS = switch tlsMode {
-            case .disable: .disable
-            case .prefer: .prefer(.makeClientConfiguration())
-            case .require: .require(.makeClientConfiguration())
-            }
-            let listenerTLS: PostgresConnection.Configuration.TLS = switch tlsMode {
-            case .disable: .disable
-            case .prefer: .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-            case .require: .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            // The pool and the séance listener's own connection spell TLS differently.
+            let (tls, listenerTLS): (PostgresClient.Configuration.TLS, PostgresConnection.Configuration.TLS) = switch tlsMode {
+            case .disable: (.disable, .disable)
+            case .prefer: (.prefer(.makeClientConfiguration()), .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())))
+            case .require: (.require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration())))
             }
             let backend = try await PostgresBackend.open(
                 configuration: .init(host: host, port: port, username: username, password: password, database: database, tls: tls),

@@ -29,8 +29,8 @@ public struct MeetingEventStore: Sendable {
             SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM meeting_events WHERE meeting_id = \(bind: meetingID.storageKey)
             """).first()?.decode(column: "next", as: Int64.self) ?? 1
         // Milliseconds, as stored and as the wire carries them.
-        let millis = Int64((now.timeIntervalSince1970 * 1000).rounded())
-        let event = MeetingEvent(meetingID: meetingID, seq: next, kind: kind, caseID: caseID, at: Date(timeIntervalSince1970: Double(millis) / 1000))
+        let millis = now.epochMilliseconds
+        let event = MeetingEvent(meetingID: meetingID, seq: next, kind: kind, caseID: caseID, at: Date(epochMilliseconds: millis))
         try await sql.raw("""
             INSERT INTO meeting_events (meeting_id, seq, kind, case_id, actor_id, at_ms)
             VALUES (\(bind: meetingID.storageKey), \(bind: next), \(bind: kind.rawValue), \(bind: caseID?.storageKey), \(bind: actor?.storageKey),
@@ -81,7 +81,7 @@ public struct MeetingEventStore: Sendable {
 
     static func event(from row: any SQLRow, meetingID: UUID) throws -> MeetingEvent? {
         guard let kind = MeetingEventKind(rawValue: try row.decode(column: "kind", as: String.self)) else { return nil }
-        let at = Date(timeIntervalSince1970: Double(try row.decode(column: "at_ms", as: Int64.self)) / 1000)
+        let at = Date(epochMilliseconds: try row.decode(column: "at_ms", as: Int64.self))
         return MeetingEvent(meetingID: meetingID, seq: try row.decode(column: "seq", as: Int64.self), kind: kind,
                             caseID: try row.decode(column: "case_id", as: String?.self).flatMap(UUID.init(storageKey:)), at: at)
     }

@@ -280,6 +280,7 @@ struct LiveSeanceController: Sendable {
         let quorum = state.meeting.quorum(given: state.attendance)
         // The agenda's estimated slot: the clock turns red past it.
         let slot = TimeInterval(60 * MeetingController.slotMinutes(state.meeting, count: state.agenda.count))
+        let currentID = state.current?.caseID
         return ViewFields([
             "quorumMet": quorum.isMet ? true : nil,
             "quorumCount": String(quorum.distinctSpecialties), "quorumMinimum": String(quorum.minimum),
@@ -287,22 +288,23 @@ struct LiveSeanceController: Sendable {
             "present": String(state.attendance.filter { $0.status == .present }.count),
             "slot": LiveTimeline.clock(slot),
             "presents": roles.presents ? true : nil,
-            "hasNext": roles.presents && SeanceState.next(after: state.current?.caseID, in: state.agenda) != nil ? true : nil,
+            "hasNext": roles.presents && SeanceState.next(after: currentID, in: state.agenda) != nil ? true : nil,
             "agenda": state.agenda.enumerated().map { index, item in
-                let isCurrent = item.caseID == state.current?.caseID
+                let isCurrent = item.caseID == currentID
+                let spent = state.timeline.secondsSpent(on: item.caseID, at: now)
                 let done = item.status == .discussed || item.status == .validated
                 return ViewFields([
                     "position": String(index + 1), "caseID": item.caseID.storageKey, "patient": item.patientName,
                     "status": pages.text("case_status_\(item.status.rawValue)"), "statusCode": item.status.rawValue,
                     "done": done ? true : nil, "isCurrent": isCurrent ? true : nil,
-                    "spent": LiveTimeline.clock(state.timeline.secondsSpent(on: item.caseID, at: now)),
+                    "spent": LiveTimeline.clock(spent),
                     "spentBefore": String(Int(state.timeline.secondsSpentBefore(item.caseID))),
-                    "sinceMs": isCurrent ? state.timeline.currentSince.map { String(Int64($0.timeIntervalSince1970 * 1000)) } : nil,
-                    "slotSeconds": String(Int(slot)), "over": state.timeline.secondsSpent(on: item.caseID, at: now) > slot ? true : nil,
+                    "sinceMs": isCurrent ? state.timeline.currentSince.map { String($0.epochMilliseconds) } : nil,
+                    "slotSeconds": String(Int(slot)), "over": spent > slot ? true : nil,
                     "mayPresent": roles.presents && !isCurrent ? true : nil,
                 ])
             },
-            "nowMs": String(Int64(now.timeIntervalSince1970 * 1000)),
+            "nowMs": String(now.epochMilliseconds),
         ])
     }
 

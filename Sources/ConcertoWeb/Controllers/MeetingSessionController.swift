@@ -24,8 +24,9 @@ struct MeetingSessionController: Sendable {
         group.post(PatientController.route { id, _ in .meetingCurrentCase(id) }, use: setCurrentCase)
     }
 
+    /// The same rule as presenting in the live séance.
     static func runsSession(_ loaded: MeetingController.Loaded, user: UUID) -> Bool {
-        loaded.isCoordinator || loaded.meeting.chairID == user
+        LiveRoles.presents(isCoordinator: loaded.isCoordinator, isChair: loaded.meeting.chairID == user)
     }
 
 
