@@ -178,9 +178,24 @@ public struct AuditEvent: Sendable, Equatable {
     /// distinctly from empty ones, preceded by the previous hash. Keyed links (HMAC)
     /// encode under another label than the plain SHA-256 links of older events.
     public func canonicalEncoding(keyed: Bool) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(512)
-        func append(_ value: String?) {
+        var writer = CanonicalWriter()
+        for field in [keyed ? "concerto-audit-v2" : "concerto-audit-v1", previousHash, String(sequence), recordedAt, actorID, organisationID,
+                      action, resourceType, resourceID, patientID, mode, outcome, reason, clientAddress, requestID] {
+            writer.append(field)
+        }
+        return writer.bytes
+    }
+
+    /// Length-prefixed fields ("3:abc"), "-" for an absent one: the encoding hashed for
+    /// events and for sequenced batches.
+    public struct CanonicalWriter: Sendable {
+        public private(set) var bytes: [UInt8] = []
+
+        public init() {
+            bytes.reserveCapacity(512)
+        }
+
+        public mutating func append(_ value: String?) {
             guard let value else {
                 bytes.append(0x2D) // "-"
                 return
@@ -190,21 +205,5 @@ public struct AuditEvent: Sendable, Equatable {
             bytes.append(0x3A) // ":"
             bytes.append(contentsOf: utf8)
         }
-        append(keyed ? "concerto-audit-v2" : "concerto-audit-v1")
-        append(previousHash)
-        append(String(sequence))
-        append(recordedAt)
-        append(actorID)
-        append(organisationID)
-        append(action)
-        append(resourceType)
-        append(resourceID)
-        append(patientID)
-        append(mode)
-        append(outcome)
-        append(reason)
-        append(clientAddress)
-        append(requestID)
-        return bytes
     }
 }

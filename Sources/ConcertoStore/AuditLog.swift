@@ -6,100 +6,85 @@ import Synchronization
 
 /// The append-only, keyed and hash-chained audit trail.
 ///
-/// Each event's link is HMAC-SHA256, under the audit key (`AuditKey`, a file outside the
-/// database), of the previous link and the event's canonical encoding; events recorded
-/// before the chain was keyed (`audit_chain.keyed_from`) keep their plain SHA-256 links.
-/// `audit_head` keeps the last sequence number and link, moved by a trigger within each
-/// INSERT. An audited change appends its event in its own write transaction, so both land
-/// together; concurrent appends (several server instances on PostgreSQL) queue on the head
-/// row's lock. Signed checkpoints (`AuditCheckpoint`) written outside the database pin the
-/// chain, so deleting its end, rewinding the head or recomputing it all show.
+/// Writing and chaining are two steps, so that audited requests never queue behind each
+/// other (see docs/architecture.md, *The audit pipeline*):
+/// 1. **Append.** A request's event is stored as it comes, without its place in the chain
+///    (`seq`, `prev_hash`, `hash` NULL): standalone events by group commit
+///    (`AuditGroupCommit`, one INSERT and one sync for all the requests of the moment),
+///    an audited change's event inside the change's own transaction (`append`), so both
+///    land together. Nothing is locked: instances and requests append side by side.
+/// 2. **Sequencing.** One sequencer per cluster (`AuditSequencer`) gives the waiting
+///    events, in order of arrival, their sequence numbers and links (HMAC-SHA256 under the
+///    audit key of the previous link and the event's canonical encoding; events recorded
+///    before the chain was keyed keep plain SHA-256), and seals each batch with the Merkle
+///    root of its links and the batch's own keyed link. `audit_head` moves once per batch.
+/// 3. **Checkpoints.** Signed checkpoints (`AuditCheckpoint`) written outside the database
+///    pin the head, so deleting the chain's end, rewinding the head or recomputing it all show.
 public struct AuditLog: Sendable {
     let database: Database
-    /// SQLite: the last link this process wrote, so a standalone append is one INSERT.
-    /// Only `record` sets it, after its INSERT landed; when another writer (a transaction
-    /// here, another process) appended since, the INSERT hits the sequence number's
-    /// primary key and the head is read again.
-    private let lastLink = HeadCache()
 
     public init(database: Database) {
         self.database = database
     }
 
-    final class HeadCache: Sendable {
-        private let value = Mutex<Head?>(nil)
-        func get() -> Head? { value.withLock { $0 } }
-        func set(_ head: Head?) { value.withLock { $0 = head } }
+    /// An event as appended: its content, not yet its place in the chain.
+    struct WaitingEvent: Sendable {
+        var recordedAt: String
+        var draft: AuditDraft
     }
 
-    struct Head: Decodable, Sendable { var seq: Int64; var hash: String }
+    struct Head: Decodable, Sendable {
+        var seq: Int64
+        var hash: String
+        var batch: Int64
+        var batch_link: String
+    }
 
-    /// Appends one event on its own. SQLite: a single INSERT on the writer (the head row
-    /// follows by trigger); PostgreSQL: a transaction holding the head row's lock.
+    /// Appends one event on its own, by group commit with the other requests of the moment;
+    /// returns once it is committed.
+    public func record(_ draft: AuditDraft, at now: Date = Date()) async throws {
+        _ = try database.requireAuditKey()
+        try await database.auditIntake.submit(WaitingEvent(recordedAt: Self.recordedAtFormat.format(now), draft: draft), database: database)
+    }
+
+    /// Seals the events waiting for the sequencer now (tests, commands, shutdown), rather
+    /// than within the running sequencer's next pass.
     @discardableResult
-    public func record(_ draft: AuditDraft, at now: Date = Date()) async throws -> AuditEvent {
-        let key = try database.requireAuditKey()
-        let cache = lastLink
-        let appended = try await database.writeSingleStatement { sql -> AuditEvent in
-            var head = if let cached = cache.get() { cached } else { try await Self.readHead(on: sql, lock: false) }
-            for attempt in 0..<2 {
-                let event = Self.makeEvent(draft, after: head, at: now, key: key)
-                do {
-                    try await Self.insert(event, on: sql)
-                    cache.set(Head(seq: event.sequence, hash: event.hash))
-                    return event
-                } catch where attempt == 0 {
-                    // Someone appended since: read the head again and retry once.
-                    cache.set(nil)
-                    head = try await Self.readHead(on: sql, lock: false)
-                }
-            }
-            throw AuditError.headMissing
-        }
-        if let appended { return appended }
-        let database = database
-        return try await database.write { sql in try await Self.append(draft, on: sql, database: database, at: now) }
+    public func sealWaiting() async throws -> Int {
+        try await AuditSequencer(database: database).sealPending()
     }
 
     static func readHead(on sql: any SQLDatabase, lock: Bool) async throws -> Head {
-        guard let head = try await sql.raw("SELECT seq, hash FROM audit_head WHERE id = 1\(unsafeRaw: lock ? " FOR UPDATE" : "")").first(decoding: Head.self) else {
+        guard let head = try await sql.raw("SELECT seq, hash, batch, batch_link FROM audit_head WHERE id = 1\(unsafeRaw: lock ? " FOR UPDATE" : "")")
+            .first(decoding: Head.self) else {
             throw AuditError.headMissing
         }
         return head
     }
 
-    /// Appends inside the caller's write transaction (`Database.write`); on PostgreSQL the
-    /// head row stays locked until that transaction ends, so appends form one chain.
-    public static func append(_ draft: AuditDraft, on sql: any SQLDatabase, database: Database, at now: Date = Date()) async throws -> AuditEvent {
-        let key = try database.requireAuditKey()
-        let head = try await readHead(on: sql, lock: database.engine == .postgres)
-        let event = makeEvent(draft, after: head, at: now, key: key)
-        try await insert(event, on: sql)
-        return event
+    /// Appends inside the caller's write transaction (`Database.write`): the event lands
+    /// with the change it records, or neither does. Locks nothing.
+    public static func append(_ draft: AuditDraft, on sql: any SQLDatabase, database: Database, at now: Date = Date()) async throws {
+        _ = try database.requireAuditKey()
+        try await insertWaiting([WaitingEvent(recordedAt: recordedAtFormat.format(now), draft: draft)], on: sql)
     }
 
-    static func makeEvent(_ draft: AuditDraft, after head: Head, at now: Date, key: AuditKey) -> AuditEvent {
-        var event = AuditEvent(
-            sequence: head.seq + 1, recordedAt: recordedAtFormat.format(now), actorID: draft.actorID?.storageKey,
-            organisationID: draft.organisationID?.storageKey, action: draft.action.rawValue, resourceType: draft.resourceType,
-            resourceID: draft.resourceID, patientID: draft.patientID?.storageKey, mode: draft.mode.rawValue,
-            outcome: draft.outcome.rawValue, reason: draft.reason, clientAddress: draft.clientAddress, requestID: draft.requestID,
-            previousHash: head.hash, hash: ""
-        )
-        event.hash = link(of: event, key: key)
-        return event
-    }
-
-    /// The `audit_head_follows` trigger moves the head to the new event in the same statement.
-    static func insert(_ event: AuditEvent, on sql: any SQLDatabase) async throws {
-        try await sql.raw("""
-            INSERT INTO audit_events (seq, recorded_at, actor_id, organisation_id, action, resource_type, resource_id,
-                patient_id, access_mode, outcome, reason, client_address, request_id, prev_hash, hash)
-            VALUES (\(bind: event.sequence), \(bind: event.recordedAt), \(bind: event.actorID), \(bind: event.organisationID),
-                \(bind: event.action), \(bind: event.resourceType), \(bind: event.resourceID), \(bind: event.patientID),
-                \(bind: event.mode), \(bind: event.outcome), \(bind: event.reason), \(bind: event.clientAddress),
-                \(bind: event.requestID), \(bind: event.previousHash), \(bind: event.hash))
-            """).run()
+    /// One INSERT of waiting events (their chain columns NULL until sequenced).
+    static func insertWaiting(_ events: [WaitingEvent], on sql: any SQLDatabase) async throws {
+        var query = SQLQueryString("""
+            INSERT INTO audit_events (recorded_at, actor_id, organisation_id, action, resource_type, resource_id,
+                patient_id, access_mode, outcome, reason, client_address, request_id) VALUES
+            """)
+        for (index, event) in events.enumerated() {
+            let draft = event.draft
+            query = query + (index == 0 ? " (" : ", (")
+            query = query + """
+                \(bind: event.recordedAt), \(bind: draft.actorID?.storageKey), \(bind: draft.organisationID?.storageKey), \(bind: draft.action.rawValue),
+                \(bind: draft.resourceType), \(bind: draft.resourceID), \(bind: draft.patientID?.storageKey), \(bind: draft.mode.rawValue),
+                \(bind: draft.outcome.rawValue), \(bind: draft.reason), \(bind: draft.clientAddress), \(bind: draft.requestID))
+                """
+        }
+        try await sql.raw(query).run()
     }
 
     static let recordedAtFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
@@ -120,10 +105,12 @@ public struct AuditLog: Sendable {
     struct ChainState: Decodable, Sendable {
         var keyed_from: Int64
         var key_id: String?
+        /// The first event sequenced in a batch (earlier ones were chained one by one).
+        var batched_from: Int64
     }
 
     static func readChainState(on sql: any SQLDatabase, lock: Bool = false) async throws -> ChainState {
-        guard let state = try await sql.raw("SELECT keyed_from, key_id FROM audit_chain WHERE id = 1\(unsafeRaw: lock ? " FOR UPDATE" : "")")
+        guard let state = try await sql.raw("SELECT keyed_from, key_id, batched_from FROM audit_chain WHERE id = 1\(unsafeRaw: lock ? " FOR UPDATE" : "")")
             .first(decoding: ChainState.self) else { throw AuditError.headMissing }
         return state
     }
@@ -149,11 +136,13 @@ public struct AuditLog: Sendable {
         }
     }
 
-    /// Signs the chain's current head and writes it to `directory`, unless the directory
-    /// already pins that head. Returns the checkpoint written, if any.
+    /// Seals what waits for the sequencer, then signs the chain's head and writes it to
+    /// `directory`, unless the directory already pins that head. Returns the checkpoint
+    /// written, if any.
     @discardableResult
     public func checkpoint(into directory: AuditCheckpointDirectory, at now: Date = Date()) async throws -> AuditCheckpoint? {
         let key = try database.requireAuditKey()
+        try await AuditSequencer(database: database).sealPending(at: now)
         let (head, state) = try await database.read { sql in
             (try await Self.readHead(on: sql, lock: false), try await Self.readChainState(on: sql))
         }
@@ -184,10 +173,15 @@ public struct AuditLog: Sendable {
         case badCheckpoint(file: String)
         /// No signed checkpoint to hold the chain against.
         case noCheckpoint
+        /// A sequenced batch whose Merkle root or keyed link does not match its events, or
+        /// that does not start where the batch before ended.
+        case batchAltered(batch: Int64, firstSequence: Int64)
+        /// The event is not marked as part of the batch that covers it.
+        case unbatched(sequence: Int64)
 
         public var sequence: Int64 {
             switch self {
-            case .altered(let s), .missing(let s), .unlinked(let s), .rewritten(let s): s
+            case .altered(let s), .missing(let s), .unlinked(let s), .rewritten(let s), .unbatched(let s), .batchAltered(_, let s): s
             case .truncated(let last, _): last + 1
             case .boundaryMoved(let database, _): database
             case .badCheckpoint, .noCheckpoint: 0
@@ -205,6 +199,8 @@ public struct AuditLog: Sendable {
                 "the database says keyed links start at event \(database), the signed checkpoints say \(checkpoints): the chain was relabelled"
             case .badCheckpoint(let file): "checkpoint \(file) is not signed by the audit key (forged, edited or unreadable)"
             case .noCheckpoint: "no signed checkpoint found: the checkpoint directory is empty or was removed"
+            case .batchAltered(let batch, _): "sequenced batch \(batch) does not match its events (Merkle root, keyed link or range): batches were edited"
+            case .unbatched(let s): "event \(s) is not part of the batch that covers it: batches were edited"
             }
         }
     }
@@ -214,11 +210,15 @@ public struct AuditLog: Sendable {
         public var firstBreak: Break?
         /// How many signed checkpoints the chain was held against.
         public var checkpoints: Int
+        /// Events committed but not yet sequenced: stored, not yet in the chain (the
+        /// sequencer takes them within a fraction of a second while a server runs).
+        public var waiting: Int
 
-        public init(checked: Int, firstBreak: Break?, checkpoints: Int = 0) {
+        public init(checked: Int, firstBreak: Break?, checkpoints: Int = 0, waiting: Int = 0) {
             self.checked = checked
             self.firstBreak = firstBreak
             self.checkpoints = checkpoints
+            self.waiting = waiting
         }
     }
 
@@ -251,48 +251,150 @@ public struct AuditLog: Sendable {
             checkpointCount = files.count
         }
 
+        let waiting = try await database.read { sql in
+            try await sql.raw("SELECT COUNT(*) AS waiting FROM audit_events WHERE seq IS NULL").first()?.decode(column: "waiting", as: Int.self) ?? 0
+        }
         var expectedSequence: Int64 = 1
         var previousHash = AuditEvent.genesisHash
         var checked = 0
-        func broken(_ problem: Break) -> Verification { Verification(checked: checked, firstBreak: problem, checkpoints: checkpointCount) }
+        var batches = BatchWalk(database: database, pageSize: batchSize)
+        func broken(_ problem: Break) -> Verification {
+            Verification(checked: checked, firstBreak: problem, checkpoints: checkpointCount, waiting: waiting)
+        }
         while true {
             let after = expectedSequence - 1
-            let batch = try await database.read { sql in
+            let page = try await database.read { sql in
                 try await sql.raw("""
                     SELECT \(unsafeRaw: Self.columns) FROM audit_events WHERE seq > \(bind: after) ORDER BY seq LIMIT \(literal: batchSize)
-                    """).all().map(Self.event(from:))
+                    """).all().map { (event: try Self.event(from: $0), batch: try $0.decode(column: "batch", as: Int64?.self)) }
             }
-            for event in batch {
+            for (event, batch) in page {
                 if event.sequence != expectedSequence { return broken(.missing(sequence: expectedSequence)) }
                 if event.previousHash != previousHash { return broken(.unlinked(sequence: event.sequence)) }
                 let keyed = event.sequence >= state.keyed_from
                 if keyed, key == nil { throw AuditError.noKey }
                 if Self.link(of: event, key: keyed ? key : nil) != event.hash { return broken(.altered(sequence: event.sequence)) }
                 if let signed = pinned[event.sequence], signed != event.hash { return broken(.rewritten(sequence: event.sequence)) }
+                if event.sequence >= state.batched_from, let problem = try await batches.add(event, markedIn: batch, key: key) {
+                    return broken(problem)
+                }
                 previousHash = event.hash
                 expectedSequence += 1
                 checked += 1
             }
-            if batch.count < batchSize { break }
+            if page.count < batchSize { break }
         }
         let head = try await database.read { try await Self.readHead(on: $0, lock: false) }
         let last = expectedSequence - 1
         if head.seq > last { return broken(.truncated(lastPresent: last, expected: head.seq)) }
         if head.seq == last, head.hash != previousHash { return broken(.altered(sequence: last)) }
         if let latest = pinned.keys.max(), latest > last { return broken(.truncated(lastPresent: last, expected: latest)) }
+        if let claimed = try await batches.lastSequenceClaimed(), claimed > last { return broken(.truncated(lastPresent: last, expected: claimed)) }
         // The genesis link: a checkpoint of an empty trail pins the all-zero hash.
         if let signed = pinned[0], signed != AuditEvent.genesisHash { return broken(.rewritten(sequence: 0)) }
-        return Verification(checked: checked, firstBreak: nil, checkpoints: checkpointCount)
+        return Verification(checked: checked, firstBreak: nil, checkpoints: checkpointCount, waiting: waiting)
     }
 
-    static let columns = """
-        seq, recorded_at, actor_id, organisation_id, action, resource_type, resource_id, patient_id,
-        access_mode, outcome, reason, client_address, request_id, prev_hash, hash
+    /// Walks `audit_batches` beside the events: each batch must start where the one before
+    /// ended, hold exactly its events, and its Merkle root and keyed link must be those of
+    /// its events' links.
+    struct BatchWalk {
+        struct Row: Decodable {
+            var batch: Int64
+            var first_seq: Int64
+            var last_seq: Int64
+            var root: String
+            var link: String
+        }
+
+        let database: Database
+        let pageSize: Int
+        private var page: [Row] = []
+        private var next = 0
+        private var current: Row?
+        private var leaves: [AuditMerkle.Hash] = []
+        private var previousLink = AuditEvent.genesisHash
+        private var lastNumber: Int64 = 0
+        private var exhausted = false
+
+        init(database: Database, pageSize: Int) {
+            self.database = database
+            self.pageSize = pageSize
+        }
+
+        private mutating func nextRow() async throws -> Row? {
+            if next == page.count {
+                guard !exhausted else { return nil }
+                let after = lastNumber, pageSize = pageSize
+                page = try await database.read { sql in
+                    try await sql.raw("""
+                        SELECT batch, first_seq, last_seq, root, link FROM audit_batches WHERE batch > \(bind: after)
+                        ORDER BY batch LIMIT \(literal: pageSize)
+                        """).all(decoding: Row.self)
+                }
+                next = 0
+                exhausted = page.count < pageSize
+                if page.isEmpty { return nil }
+            }
+            defer { next += 1 }
+            return page[next]
+        }
+
+        /// The next sequenced event, in order; a problem when the batches do not hold it.
+        mutating func add(_ event: AuditEvent, markedIn batch: Int64?, key: AuditKey?) async throws -> Break? {
+            if current == nil {
+                guard let row = try await nextRow() else { return .unbatched(sequence: event.sequence) }
+                lastNumber = row.batch
+                guard row.first_seq == event.sequence, row.last_seq >= row.first_seq else {
+                    return .batchAltered(batch: row.batch, firstSequence: row.first_seq)
+                }
+                current = row
+            }
+            guard let row = current else { return nil }
+            guard batch == row.batch else { return .unbatched(sequence: event.sequence) }
+            leaves.append(AuditMerkle.leafHash(link: event.hash))
+            guard event.sequence == row.last_seq else { return nil }
+            let sealed = AuditSequencer.Batch(number: row.batch, firstSequence: row.first_seq, lastSequence: row.last_seq, root: row.root, link: row.link)
+            let root = AuditMerkle.root(of: leaves[...]).hexString
+            guard let key else { throw AuditError.noKey }
+            if root != row.root || AuditLog.batchLink(of: sealed, after: previousLink, key: key) != row.link {
+                return .batchAltered(batch: row.batch, firstSequence: row.first_seq)
+            }
+            previousLink = row.link
+            leaves.removeAll(keepingCapacity: true)
+            current = nil
+            return nil
+        }
+
+        /// After the walk: the last event a batch claims, when it lies beyond the events
+        /// walked (the trail's end was deleted, batches left behind).
+        mutating func lastSequenceClaimed() async throws -> Int64? {
+            if let current { return current.last_seq }
+            var claimed: Int64?
+            while let row = try await nextRow() { claimed = row.last_seq }
+            return claimed
+        }
+    }
+
+    static let contentColumns = """
+        recorded_at, actor_id, organisation_id, action, resource_type, resource_id, patient_id,
+        access_mode, outcome, reason, client_address, request_id
         """
 
+    static let columns = "seq, batch, prev_hash, hash, " + contentColumns
+
+    /// A row of `columns`; an event still waiting for the sequencer has sequence 0 and empty links.
     static func event(from row: any SQLRow) throws -> AuditEvent {
+        var event = try event(from: row, sequence: try row.decode(column: "seq", as: Int64?.self) ?? 0,
+                              previousHash: try row.decode(column: "prev_hash", as: String?.self) ?? "")
+        event.hash = try row.decode(column: "hash", as: String?.self) ?? ""
+        return event
+    }
+
+    /// A row of `contentColumns`, placed in the chain at `sequence`.
+    static func event(from row: any SQLRow, sequence: Int64, previousHash: String) throws -> AuditEvent {
         AuditEvent(
-            sequence: try row.decode(column: "seq", as: Int64.self),
+            sequence: sequence,
             recordedAt: try row.decode(column: "recorded_at", as: String.self),
             actorID: try row.decode(column: "actor_id", as: String?.self),
             organisationID: try row.decode(column: "organisation_id", as: String?.self),
@@ -305,9 +407,21 @@ public struct AuditLog: Sendable {
             reason: try row.decode(column: "reason", as: String?.self),
             clientAddress: try row.decode(column: "client_address", as: String?.self),
             requestID: try row.decode(column: "request_id", as: String?.self),
-            previousHash: try row.decode(column: "prev_hash", as: String.self),
-            hash: try row.decode(column: "hash", as: String.self)
+            previousHash: previousHash,
+            hash: ""
         )
+    }
+
+    /// A batch's link: HMAC-SHA256 under the audit key of the batch before's link and this
+    /// batch's number, events and Merkle root, so batches form a keyed chain of their own.
+    static func batchLink(of batch: AuditSequencer.Batch, after previous: String, key: AuditKey) -> String {
+        var encoding = AuditEvent.CanonicalWriter()
+        for field in ["concerto-audit-batch-v1", previous, String(batch.number), String(batch.firstSequence), String(batch.lastSequence), batch.root] {
+            encoding.append(field)
+        }
+        var mac = key.chainMAC
+        mac.update(data: encoding.bytes)
+        return mac.finalize().withUnsafeBytes { $0.hexString }
     }
 
     // MARK: Queries
@@ -341,14 +455,15 @@ public struct AuditLog: Sendable {
     }
 
     static let reportSelect = """
-        SELECT e.seq, e.recorded_at, e.actor_id, e.organisation_id, e.action, e.resource_type, e.resource_id, e.patient_id,
+        SELECT e.seq, e.batch, e.recorded_at, e.actor_id, e.organisation_id, e.action, e.resource_type, e.resource_id, e.patient_id,
                e.access_mode, e.outcome, e.reason, e.client_address, e.request_id, e.prev_hash, e.hash,
                u.display_name AS actor_name, o.name AS organisation_name
         FROM audit_events e LEFT JOIN users u ON u.id = e.actor_id LEFT JOIN organisations o ON o.id = e.organisation_id
         WHERE 1 = 1
         """
 
-    /// The latest events matching `filter`, newest first.
+    /// The latest events matching `filter`, newest first, those waiting for the sequencer
+    /// included (sequence 0): every committed event shows at once.
     public func events(matching filter: Filter, limit: Int = 200) async throws -> [ReportRow] {
         try await database.read { sql in
             var query = SQLQueryString(Self.reportSelect)
@@ -368,7 +483,7 @@ public struct AuditLog: Sendable {
                           OR e.resource_id IN (SELECT id FROM meetings WHERE community_id = \(bind: community.storageKey)))
                     """
             }
-            query = query + " ORDER BY e.seq DESC LIMIT \(literal: limit)"
+            query = query + " ORDER BY e.id DESC LIMIT \(literal: limit)"
             return try await sql.raw(query).all().map { row in
                 ReportRow(event: try Self.event(from: row), actorName: try row.decode(column: "actor_name", as: String?.self),
                           organisationName: try row.decode(column: "organisation_name", as: String?.self))

@@ -25,6 +25,8 @@ public final class Database: Sendable {
     /// Séance events committed in this process, for SQLite's in-process fan-out (on
     /// PostgreSQL, NOTIFY reaches every instance instead).
     public let localEvents = LocalEventBus()
+    /// Audit events of concurrent requests, written together (see `AuditGroupCommit`).
+    let auditIntake = AuditGroupCommit()
     private let backend: Backend
     private let logger: Logger
 
@@ -107,13 +109,29 @@ public final class Database: Sendable {
         }
     }
 
-    /// SQLite only: runs `body` on the writer connection without a transaction, so one
-    /// statement costs one trip to the database thread. Nil on PostgreSQL, where callers
-    /// use `write`. For a single statement (atomic on its own, triggers included).
-    public func writeSingleStatement<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T? {
+    /// Runs one statement outside any explicit transaction (atomic on its own, so it is its
+    /// own transaction and its own commit): on SQLite on the writer connection, one trip to
+    /// the database thread; on PostgreSQL one round trip instead of three.
+    public func writeStatement<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let sqlite): try await sqlite.withWriter { try await body($0) }
-        case .postgres: nil
+        case .postgres(let postgres): try await postgres.withDeadline { try await postgres.withConnection(body) }
+        }
+    }
+
+    /// PostgreSQL: runs `body` on a connection of its own, outside the pool, for as long as
+    /// it runs (session state such as an advisory lock lives and dies with it); it throws
+    /// when the connection drops. SQLite: nil, there is no session to hold.
+    public func withDedicatedConnection<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T? {
+        guard case .postgres(let postgres) = backend else { return nil }
+        let connection = try await PostgresConnection.connect(configuration: postgres.listenerConfiguration, id: 2, logger: logger)
+        do {
+            let result = try await body(connection.sql())
+            try? await connection.close()
+            return result
+        } catch {
+            try? await connection.close()
+            throw error
         }
     }
 

@@ -105,7 +105,7 @@ public struct ImagingStore: Sendable {
 
     /// Remembers the series thumbnails show, once found.
     public func setKeySeries(_ seriesUID: String, for id: UUID) async throws {
-        _ = try await database.writeSingleStatement { sql in
+        try await database.writeStatement { sql in
             try await sql.raw("UPDATE case_studies SET key_series_uid = \(bind: seriesUID) WHERE id = \(bind: id.storageKey)").run()
         }
     }

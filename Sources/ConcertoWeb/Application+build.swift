@@ -227,12 +227,14 @@ public func buildApplication(
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "Concerto"),
         logger: logger
     )
-    // Services stop in reverse order: the last checkpoint is written before the database closes.
+    // Services stop in reverse order: the last events are sequenced, then the last checkpoint
+    // is written, then the database closes.
     app.addServices(
         dependencies.sessions,
         DatabaseCloser(database: dependencies.database),
         LiveFeedService(feed: dependencies.liveFeed),
-        AuditCheckpointService(audit: dependencies.audit, directory: dependencies.auditCheckpoints, interval: config.auditCheckpointInterval, logger: logger)
+        AuditCheckpointService(audit: dependencies.audit, directory: dependencies.auditCheckpoints, interval: config.auditCheckpointInterval, logger: logger),
+        AuditSequencerService(sequencer: AuditSequencer(database: dependencies.database), logger: logger)
     )
     return app
 }
@@ -253,6 +255,22 @@ struct AuditCheckpointService: Service {
             } catch {
                 logger.error("Could not write an audit checkpoint", metadata: ["error": "\(error)"])
             }
+        }
+    }
+}
+
+/// Chains the audit events requests append (see `AuditSequencer`); at shutdown, seals
+/// what is left before the last checkpoint is written and the database closes.
+struct AuditSequencerService: Service {
+    let sequencer: AuditSequencer
+    let logger: Logger
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await sequencer.run(logger: logger) }
+        do {
+            try await sequencer.sealPending()
+        } catch {
+            logger.error("Could not sequence the last audit events at shutdown; the next start will", metadata: ["error": "\(error)"])
         }
     }
 }

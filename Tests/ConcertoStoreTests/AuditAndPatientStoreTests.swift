@@ -11,6 +11,7 @@ import Testing
             try await log.record(AuditDraft(actorID: UUID(), action: .patientRead, resourceType: "patient", resourceID: "r\(index)",
                                             patientID: UUID(), outcome: .allowed, reason: "care_team", clientAddress: "127.0.0.1", requestID: "q\(index)"))
         }
+        try await log.sealWaiting()
     }
 
     /// What someone with rights on the schema could do first; the chain still tells.
@@ -22,6 +23,8 @@ import Testing
             } else {
                 try await sql.raw("DROP TRIGGER audit_events_no_update_delete ON audit_events").run()
             }
+            try await sql.raw("DROP TRIGGER audit_batches_no_update\(unsafeRaw: database.engine == .sqlite ? "" : "_delete ON audit_batches")").run()
+            if database.engine == .sqlite { try await sql.raw("DROP TRIGGER audit_batches_no_delete").run() }
         }
     }
 
@@ -80,6 +83,8 @@ import Testing
                 }
             }
             try await first.record(AuditDraft(actorID: nil, action: .logout, resourceType: "session", outcome: .success))
+            #expect(try await first.verify() == .init(checked: 0, firstBreak: nil, waiting: 9))
+            try await first.sealWaiting()
             #expect(try await first.verify() == .init(checked: 9, firstBreak: nil))
         }
     }
@@ -145,6 +150,10 @@ import Testing
             try await log.record(AuditDraft(actorID: actor, action: .patientRead, resourceType: "patient", patientID: patient, outcome: .allowed), at: day)
             try await log.record(AuditDraft(actorID: actor, action: .loginSucceeded, resourceType: "session", outcome: .success), at: day.addingTimeInterval(86_400))
             try await log.record(AuditDraft(actorID: UUID(), action: .patientRead, resourceType: "patient", patientID: patient, outcome: .denied), at: day.addingTimeInterval(2 * 86_400))
+            // Committed events show at once, before the sequencer has placed them (sequence 0), newest first.
+            #expect(try await log.events(matching: .init(patientIDs: [patient])).map(\.event.outcome) == ["denied", "allowed"])
+            #expect(try await log.events(matching: .init(patientIDs: [patient])).map(\.event.sequence) == [0, 0])
+            try await log.sealWaiting()
             #expect(try await log.events(matching: .init(patientIDs: [patient])).map(\.event.sequence) == [3, 1])
             #expect(try await log.events(matching: .init(actorID: actor)).map(\.event.sequence) == [2, 1])
             #expect(try await log.events(matching: .init(action: "login.success")).map(\.event.sequence) == [2])

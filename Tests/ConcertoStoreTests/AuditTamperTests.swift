@@ -32,18 +32,19 @@ import Testing
             try await log.record(AuditDraft(actorID: UUID(), action: .patientRead, resourceType: "patient", resourceID: "r\(index)",
                                             patientID: UUID(), outcome: .allowed, reason: "care_team"))
         }
+        try await log.sealWaiting()
     }
 
     /// What someone with rights on the schema does first.
     func dropAppendOnlyGuards(_ database: Database) async throws {
         try await database.write { sql in
             if database.engine == .sqlite {
-                try await sql.raw("DROP TRIGGER audit_events_no_update").run()
-                try await sql.raw("DROP TRIGGER audit_events_no_delete").run()
-                try await sql.raw("DROP TRIGGER audit_head_follows").run()
+                for trigger in ["audit_events_no_update", "audit_events_no_delete", "audit_batches_no_update", "audit_batches_no_delete"] {
+                    try await sql.raw("DROP TRIGGER \(unsafeRaw: trigger)").run()
+                }
             } else {
                 try await sql.raw("DROP TRIGGER audit_events_no_update_delete ON audit_events").run()
-                try await sql.raw("DROP TRIGGER audit_head_follows ON audit_events").run()
+                try await sql.raw("DROP TRIGGER audit_batches_no_update_delete ON audit_batches").run()
             }
         }
     }
@@ -54,8 +55,21 @@ import Testing
         }
     }
 
+    /// Writes an event with its place in the chain, as an attacker (or an older version) would.
+    static func insertChained(_ event: AuditEvent, on sql: any SQLDatabase) async throws {
+        try await sql.raw("""
+            INSERT INTO audit_events (seq, recorded_at, actor_id, organisation_id, action, resource_type, resource_id,
+                patient_id, access_mode, outcome, reason, client_address, request_id, prev_hash, hash)
+            VALUES (\(bind: event.sequence), \(bind: event.recordedAt), \(bind: event.actorID), \(bind: event.organisationID),
+                \(bind: event.action), \(bind: event.resourceType), \(bind: event.resourceID), \(bind: event.patientID),
+                \(bind: event.mode), \(bind: event.outcome), \(bind: event.reason), \(bind: event.clientAddress),
+                \(bind: event.requestID), \(bind: event.previousHash), \(bind: event.hash))
+            """).run()
+    }
+
     /// The attacker's tool: rewrites every event's links from the first one on, as `link`
-    /// computes them, and moves the head to the end, all with plain SQL.
+    /// computes them, drops the batches (their keyed links cannot be recomputed) and moves
+    /// the head to the end, all with plain SQL.
     func relink(_ database: Database, edit: (inout AuditEvent) -> Void = { _ in }, link: (AuditEvent) -> String) async throws {
         var previous = AuditEvent.genesisHash
         var rewritten: [AuditEvent] = []
@@ -69,7 +83,8 @@ import Testing
         let final = rewritten, head = previous
         try await database.write { sql in
             try await sql.raw("DELETE FROM audit_events").run()
-            for event in final { try await AuditLog.insert(event, on: sql) }
+            try await sql.raw("DELETE FROM audit_batches").run()
+            for event in final { try await Self.insertChained(event, on: sql) }
             try await sql.raw("UPDATE audit_head SET seq = \(bind: final.last?.sequence ?? 0), hash = \(bind: head) WHERE id = 1").run()
         }
     }
@@ -96,8 +111,8 @@ import Testing
             // Plain SHA-256 links, as the chain had before it was keyed: consistent, but not keyed.
             try await relink(database, edit: { if $0.sequence == 4 { $0.outcome = "denied" } }, link: { AuditLog.link(of: $0, key: nil) })
             #expect(try await log.verify().firstBreak == .altered(sequence: 1))
-            // Relabelling the whole chain as pre-key does not help: the checkpoints carry the boundary.
-            try await database.write { try await $0.raw("UPDATE audit_chain SET keyed_from = 1000 WHERE id = 1").run() }
+            // Relabelling the whole chain as pre-key and pre-batch does not help: the checkpoints carry the boundary.
+            try await database.write { try await $0.raw("UPDATE audit_chain SET keyed_from = 1000, batched_from = 1000 WHERE id = 1").run() }
             #expect(try await log.verify().firstBreak == nil) // what today's verify would have said
             #expect(try await log.verify(checkpoints: directory).firstBreak == .boundaryMoved(database: 1000, checkpoints: 1))
         }
@@ -129,7 +144,9 @@ import Testing
         try await withPinnedTrail { database, log, directory in
             // The last three events deleted, the head back on the ninth.
             try await deleteTheEndAndRewindTheHead(database, keeping: 9)
-            #expect(try await log.verify().firstBreak == nil) // what today's verify would have said
+            // The batch that held events 1 to 12 still says so: the chain's own batches tell,
+            // unless the cut falls between batches; the checkpoint tells in every case.
+            #expect(try await log.verify().firstBreak == .truncated(lastPresent: 9, expected: 12))
             #expect(try await log.verify(checkpoints: directory).firstBreak == .truncated(lastPresent: 9, expected: 12))
         }
     }
@@ -140,21 +157,26 @@ import Testing
             // and keyed, but not the one the checkpoint signed.
             try await deleteTheEndAndRewindTheHead(database, keeping: 9)
             try await appendAsTheServerWould(database, log, count: 5)
+            // Events 10 on now sit in a second batch, where the first batch claims them.
+            #expect(try await log.verify().firstBreak == .unbatched(sequence: 10))
+            #expect(try await log.verify(checkpoints: directory).firstBreak == .unbatched(sequence: 10))
+            // The attacker who also removes the first batch (and so unbatches 1 to 9) and
+            // relabels the chain as older than batches is left with the checkpoint to face.
+            try await database.write { sql in
+                try await sql.raw("DELETE FROM audit_batches").run()
+                try await sql.raw("UPDATE audit_chain SET batched_from = 1000 WHERE id = 1").run()
+            }
             #expect(try await log.verify().firstBreak == nil)
             #expect(try await log.verify(checkpoints: directory).firstBreak == .rewritten(sequence: 12))
         }
     }
 
-    /// Appends as the server does (its key in memory); the head trigger was dropped with
-    /// the guards, so the head is moved along by hand as the trigger would.
+    /// Appends as the server does (its key in memory), and sequences.
     func appendAsTheServerWould(_ database: Database, _ log: AuditLog, count: Int) async throws {
         for index in 0..<count {
-            let event = try await database.write { sql in
-                try await AuditLog.append(AuditDraft(actorID: nil, action: .logout, resourceType: "session", resourceID: "t\(index)", outcome: .success),
-                                          on: sql, database: database)
-            }
-            try await database.write { try await $0.raw("UPDATE audit_head SET seq = \(bind: event.sequence), hash = \(bind: event.hash) WHERE id = 1").run() }
+            try await log.record(AuditDraft(actorID: nil, action: .logout, resourceType: "session", resourceID: "t\(index)", outcome: .success))
         }
+        try await log.sealWaiting()
     }
 
     @Test func forgedOrRemovedCheckpointsAreCaught() async throws {
@@ -221,7 +243,7 @@ import Testing
                 event.hash = AuditLog.link(of: event, key: nil)
                 previous = event.hash
                 let final = event
-                try await database.write { try await AuditLog.insert(final, on: $0) }
+                try await database.write { try await Self.insertChained(final, on: $0) }
             }
             try await Migrator(directory: Repository.migrations, engine: database.engine, logger: TestDatabase.quietLogger).migrate(database)
             let log = AuditLog(database: database), directory = AuditCheckpointDirectory(path: folder.path)

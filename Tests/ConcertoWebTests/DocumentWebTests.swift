@@ -81,7 +81,7 @@ import Testing
 
     func auditActions(_ d: AppDependencies) async throws -> [String] {
         try await d.database.read { sql in
-            try await sql.raw("SELECT action FROM audit_events WHERE action LIKE 'document.%' ORDER BY seq").all().map { try $0.decode(column: "action", as: String.self) }
+            try await sql.raw("SELECT action FROM audit_events WHERE action LIKE 'document.%' ORDER BY id").all().map { try $0.decode(column: "action", as: String.self) }
         }
     }
 

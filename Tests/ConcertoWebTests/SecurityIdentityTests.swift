@@ -238,7 +238,7 @@ import Testing
             #expect(page.text.contains("ne sont pas ceux du dossier"))
             _ = try await browser.post(SiteURL.patientIdentityQualify(unknown).path, form: [])
             for id in [impostor, unknown] { #expect(try await d.patients.find(id: id)?.identity.status == .validated) }
-            let reasons = try await d.audit.events(matching: .init(action: "patient.identity_qualify")).map(\.event).sorted { $0.sequence < $1.sequence }.map(\.reason)
+            let reasons = try await d.audit.events(matching: .init(action: "patient.identity_qualify")).reversed().map(\.event.reason)
             #expect(reasons == ["traits_differ:birth_name,first_name,birth_date,sex", "ins_unknown"])
         }
     }
