@@ -503,6 +503,8 @@ public enum AuditError: Error, Equatable, CustomStringConvertible {
     case noKey
     /// The key file is not the key the chain was bound to.
     case keyMismatch(chain: String, file: String)
+    /// The sequencer's lock file beside a SQLite database cannot be opened.
+    case sequencerLockUnavailable(String)
 
     public var description: String {
         switch self {
@@ -511,6 +513,7 @@ public enum AuditError: Error, Equatable, CustomStringConvertible {
         case .keyMismatch(let chain, let file):
             "The audit key file (key \(file)) is not the key this database's audit trail was bound to (key \(chain)): "
                 + "start with the original key file (CONCERTO_AUDIT_KEY_FILE)."
+        case .sequencerLockUnavailable(let path): "The audit sequencer's lock file \(path) cannot be opened: check the folder's permissions."
         }
     }
 }

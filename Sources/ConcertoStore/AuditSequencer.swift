@@ -1,6 +1,9 @@
 import ConcertoCore
 import Crypto
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import SQLKit
 import Synchronization
@@ -125,7 +128,18 @@ public final class AuditSequencer: Sendable {
         while !Task.isCancelled {
             do {
                 if database.engine == .sqlite {
+                    // Several processes may open one SQLite file: the one holding the
+                    // file lock beside it seals (the kernel releases it when the process dies).
+                    let election = try SequencerFileLock(database: database.url)
+                    guard election.held else {
+                        try await Task.sleep(for: standby)
+                        continue
+                    }
                     leading.store(true, ordering: .relaxed)
+                    defer {
+                        leading.store(false, ordering: .relaxed)
+                        withExtendedLifetime(election) {} // the lock is held until here, throws included
+                    }
                     while !Task.isCancelled {
                         if try await sealBatch() < batchLimit { try await Task.sleep(for: interval) }
                     }
@@ -167,5 +181,28 @@ public final class AuditSequencer: Sendable {
                 if sealed < limit { try await Task.sleep(for: interval) }
             }
         }
+    }
+}
+
+/// SQLite's election: an exclusive `flock` on `<database>-sequencer.lock`, held for as long
+/// as this value lives (per open file, so two `Database`s of one process compete too).
+/// An in-memory database has one process by definition: the lock is always held.
+final class SequencerFileLock: Sendable {
+    private let descriptor: Int32
+    let held: Bool
+
+    init(database: DatabaseURL) throws {
+        guard case .sqliteFile(let path) = database else {
+            descriptor = -1
+            held = true
+            return
+        }
+        descriptor = open(path + "-sequencer.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw AuditError.sequencerLockUnavailable(path + "-sequencer.lock") }
+        held = flock(descriptor, LOCK_EX | LOCK_NB) == 0
+    }
+
+    deinit {
+        if descriptor >= 0 { close(descriptor) }
     }
 }

@@ -342,7 +342,10 @@ private final class SQLiteBackend: Sendable {
         var checkpointer: SQLiteCheckpointer?
         if case .file = storage {
             try writer.run("PRAGMA journal_mode = WAL")
-            try writer.run("PRAGMA synchronous = NORMAL")
+            // FULL: a commit is on disk before it returns (NORMAL would lose the last
+            // commits to a power cut), so an audited request never shows what was not
+            // recorded; group commit (`AuditGroupCommit`) makes that one sync per batch.
+            try writer.run("PRAGMA synchronous = FULL")
             // Checkpoints off the request path (SQLiteCheckpointer says why).
             try writer.run("PRAGMA wal_autocheckpoint = 0")
             let background = try SQLiteCheckpointer(path: path, writeLock: writeLock, logger: logger)

@@ -297,6 +297,10 @@ struct AuditCommand: AsyncParsableCommand {
             }
             say("Audit trail intact: \(result.checked) events verified against \(result.checkpoints) signed checkpoints "
                 + "in \(String(format: "%.3f", seconds)) s (\(rate) events/s).")
+            if result.waiting > 0 {
+                say("\(result.waiting) more events are stored but not yet sequenced (a running server's sequencer chains them "
+                    + "within a second; `concerto audit checkpoint` does so now).")
+            }
         }
     }
 
