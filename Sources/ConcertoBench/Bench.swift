@@ -22,6 +22,7 @@ import SQLKit
 struct Options {
     var mode = "trust"
     var database: DatabaseURL?
+    var sqliteSynchronous = SQLiteSynchronous.full
     var cases = 1_000_000
     var migrations = "Migrations"
     var iterations = 20_000
@@ -45,6 +46,7 @@ struct Options {
         while index < arguments.count {
             switch arguments[index] {
             case "--database": database = try DatabaseURL(parsing: try value())
+            case "--sqlite-sync": sqliteSynchronous = try SQLiteSynchronous(rawValue: value()) ?? { throw BenchError.usage }()
             case "--migrations": migrations = try value()
             case "--iterations": iterations = Int(try value()) ?? iterations
             case "--events": events = Int(try value()) ?? events
@@ -80,7 +82,7 @@ func withBenchDatabase(_ options: Options, _ body: (Database, String) async thro
     try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: workdir) }
     let url = options.database ?? .sqliteFile(path: workdir.appendingPathComponent("bench.sqlite").path)
-    let database = try await Database.open(url, auditKey: .random(), logger: logger)
+    let database = try await Database.open(url, sqliteSynchronous: options.sqliteSynchronous, auditKey: .random(), logger: logger)
     let met: Bool
     do {
         try await Migrator(directory: URL(fileURLWithPath: options.migrations), engine: database.engine, logger: logger).migrate(database)

@@ -99,20 +99,35 @@ func measure(concurrency: Int, iterations: Int, care: CareStore, audit: AuditLog
 enum TrustBench {
     static func run(_ options: Options) async throws {
         try await withBenchDatabase(options) { database, engineName in
-            print("== seeding \(engineName): 2,000 patients, 50 professionals, \(options.events) audit events")
+            print("== seeding \(engineName)\(database.engine == .sqlite ? " (synchronous = \(options.sqliteSynchronous.rawValue))" : ""): 2,000 patients, 50 professionals, \(options.events) audit events")
             let (users, patients) = try await seed(database, patients: 2_000, events: options.events)
             let care = CareStore(database: database), audit = AuditLog(database: database)
+            try await audit.sealWaiting()
+            // The server's sequencer runs beside the requests, as in `concerto serve`.
+            let sequencer = AuditSequencer(database: database)
+            let sequencing = Task {
+                guard ProcessInfo.processInfo.environment["BENCH_NO_SEQUENCER"] == nil else { return }
+                await sequencer.run(logger: Logger(label: "bench.sequencer"))
+            }
+            defer { sequencing.cancel() }
             _ = try await measure(concurrency: 1, iterations: 2_000, care: care, audit: audit, users: users, patients: patients) // warm-up
             var sequentialP99 = 0.0
-            for concurrency in [1, 4] {
+            var concurrent: (rate: Double, p99: Double) = (0, 0)
+            for concurrency in [1, 4, 16] {
+                let before = database.auditIntakeStatistics
                 let (latencies, seconds) = try await measure(concurrency: concurrency, iterations: options.iterations, care: care, audit: audit, users: users, patients: patients)
+                let after = database.auditIntakeStatistics
                 let p99 = percentile(latencies, 0.99)
-                // The cost of the check itself; with 4 at once, the figure adds the queue for the one writer.
+                // The cost of the check itself; with more at once, the figure adds the wait for a commit.
                 if concurrency == 1 { sequentialP99 = p99 }
-                print(String(format: "policy check + audit append (%@, %d concurrent): %d requests, %.0f req/s, p50 %.3f ms, p95 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms",
+                if concurrency == 16 { concurrent = (Double(latencies.count) / seconds, p99) }
+                print(String(format: "policy check + audit append (%@, %d concurrent): %d requests, %.0f req/s, p50 %.3f ms, p95 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; %.1f events per commit",
                              engineName, concurrency, latencies.count, Double(latencies.count) / seconds,
-                             percentile(latencies, 0.5), percentile(latencies, 0.95), p99, percentile(latencies, 0.999), latencies.last ?? 0))
+                             percentile(latencies, 0.5), percentile(latencies, 0.95), p99, percentile(latencies, 0.999), latencies.last ?? 0,
+                             Double(after.events - before.events) / Double(max(1, after.batches - before.batches))))
             }
+            sequencing.cancel()
+            _ = await sequencing.value
             // Where the time goes, one part at a time.
             let clock = ContinuousClock()
             var factsTimes: [Double] = [], auditTimes: [Double] = []
@@ -137,19 +152,33 @@ enum TrustBench {
             auditTimes.sort()
             print(String(format: "  of which: facts query p50 %.3f ms p99 %.3f ms; audit append p50 %.3f ms p99 %.3f ms",
                          percentile(factsTimes, 0.5), percentile(factsTimes, 0.99), percentile(auditTimes, 0.5), percentile(auditTimes, 0.99)))
+            try await audit.sealWaiting()
             let start = clock.now
             let verification = try await audit.verify()
             let seconds = milliseconds(clock.now - start) / 1000
             guard verification.firstBreak == nil else { fatalError("audit chain broken: \(verification)") }
             let rate = Double(verification.checked) / seconds
             print(String(format: "audit verify (%@): %d events in %.3f s = %.0f events/s", engineName, verification.checked, seconds, rate))
-            // The targets are set for the embedded SQLite default; PostgreSQL figures are reported.
-            guard database.engine == .sqlite else { return true }
-            if sequentialP99 < 1.0 && rate > 100_000 {
-                print("bench (SQLite): trust-layer targets met (p99 < 1 ms, verify > 100,000 events/s)")
+            // PostgreSQL (issue 19): 16 at once, as two instances of 8 connections would send them.
+            guard database.engine == .sqlite else {
+                let met = concurrent.rate >= 3_000 && concurrent.p99 < 10
+                print(String(format: "bench (PostgreSQL): policy check + audit append with 16 at once %.0f req/s, p99 %.2f ms (target >= 3,000/s, p99 < 10 ms): %@",
+                             concurrent.rate, concurrent.p99, met ? "met" : "NOT met"))
+                return met
+            }
+            // Issue 3's p99 < 1 ms one at a time was set with commits not synced (`normal`);
+            // a synced commit (`full`, the default since issue 19) costs one disk sync, which
+            // is the disk's figure, not Concerto's: reported, held to the target in `normal`.
+            let sync = options.sqliteSynchronous
+            if sync == .full {
+                print(String(format: "  (SQLite synchronous = full: each commit waits for a disk sync; one at a time p99 %.3f ms includes it)", sequentialP99))
+            }
+            if (sync == .full || sequentialP99 < 1.0) && rate > 100_000 {
+                print("bench (SQLite, synchronous = \(sync.rawValue)): trust-layer targets met (\(sync == .normal ? "p99 < 1 ms, " : "")verify > 100,000 events/s)")
                 return true
             }
-            print(String(format: "bench (SQLite): trust-layer targets NOT met (p99 %.3f ms, target < 1 ms; verify %.0f events/s, target > 100,000)", sequentialP99, rate))
+            print(String(format: "bench (SQLite, synchronous = %@): trust-layer targets NOT met (p99 %.3f ms, target < 1 ms with normal; verify %.0f events/s, target > 100,000)",
+                         sync.rawValue, sequentialP99, rate))
             return false
         }
     }

@@ -5,7 +5,9 @@ import Synchronization
 /// Group commit of audit events: the events of concurrent requests are written by one
 /// multi-row INSERT, one commit and one sync, instead of one each. Every request still
 /// waits until its own event is committed (`submit` returns only then), so nothing is
-/// shown that was not recorded.
+/// shown that was not recorded. On PostgreSQL the events are stored waiting for the
+/// cluster's sequencer; on SQLite, whose writes are one at a time anyway, the batch is
+/// chained in the same transaction (`AuditSequencer.appendSealed`).
 ///
 /// No thread of its own: the first request to arrive while nobody writes becomes the
 /// writer; those arriving meanwhile queue. When its INSERT has landed, the writer wakes
@@ -59,7 +61,12 @@ final class AuditGroupCommit: Sendable {
         }
         let outcome: Result<Void, any Error>
         do {
-            try await database.writeStatement { sql in try await AuditLog.insertWaiting([row] + others.map(\.row), on: sql) }
+            let rows = [row] + others.map(\.row)
+            if database.engine == .sqlite {
+                try await database.write { sql in try await AuditSequencer.appendSealed(rows, on: sql, database: database) }
+            } else {
+                try await database.writeStatement { sql in try await AuditLog.insertWaiting(rows, on: sql) }
+            }
             outcome = .success(())
         } catch {
             outcome = .failure(error)

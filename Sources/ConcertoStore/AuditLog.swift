@@ -31,6 +31,14 @@ public struct AuditLog: Sendable {
     struct WaitingEvent: Sendable {
         var recordedAt: String
         var draft: AuditDraft
+
+        /// Its content as an event, not yet placed in the chain.
+        var event: AuditEvent {
+            AuditEvent(sequence: 0, recordedAt: recordedAt, actorID: draft.actorID?.storageKey, organisationID: draft.organisationID?.storageKey,
+                       action: draft.action.rawValue, resourceType: draft.resourceType, resourceID: draft.resourceID,
+                       patientID: draft.patientID?.storageKey, mode: draft.mode.rawValue, outcome: draft.outcome.rawValue, reason: draft.reason,
+                       clientAddress: draft.clientAddress, requestID: draft.requestID, previousHash: "", hash: "")
+        }
     }
 
     struct Head: Decodable, Sendable {

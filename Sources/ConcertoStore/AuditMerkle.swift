@@ -10,10 +10,22 @@ public enum AuditMerkle {
     public typealias Hash = [UInt8]
 
     public static func leafHash(link: String) -> Hash {
-        var hasher = SHA256()
-        hasher.update(data: [0x00])
-        hasher.update(data: Data(hex: link) ?? Data(link.utf8))
-        return Array(hasher.finalize())
+        var bytes: [UInt8] = [0x00]
+        bytes.reserveCapacity(33)
+        var hex = link
+        hex.withUTF8 { digits in
+            guard digits.count == 64 else { return bytes.append(contentsOf: digits) }
+            var index = 0
+            while index < 64 {
+                bytes.append(value(of: digits[index]) << 4 | value(of: digits[index + 1]))
+                index += 2
+            }
+        }
+        return Array(SHA256.hash(data: bytes))
+    }
+
+    private static func value(of digit: UInt8) -> UInt8 {
+        digit <= 0x39 ? digit &- 0x30 : (digit | 0x20) &- 0x57
     }
 
     static func nodeHash(_ left: Hash, _ right: Hash) -> Hash {
@@ -24,15 +36,24 @@ public enum AuditMerkle {
         return Array(hasher.finalize())
     }
 
-    /// The root of the leaves' tree; the hash of nothing for no leaves.
+    /// The root of the leaves' tree; the hash of nothing for no leaves. Built level by
+    /// level, a last odd node carried up unhashed: the same tree as RFC 6962's recursive
+    /// split at the largest power of two (checked against it in the tests).
     public static func root(of leaves: ArraySlice<Hash>) -> Hash {
-        switch leaves.count {
-        case 0: return Array(SHA256.hash(data: Data()))
-        case 1: return leaves[leaves.startIndex]
-        default:
-            let split = leaves.startIndex + largestPowerOfTwo(below: leaves.count)
-            return nodeHash(root(of: leaves[..<split]), root(of: leaves[split...]))
+        guard !leaves.isEmpty else { return Array(SHA256.hash(data: Data())) }
+        var level = Array(leaves)
+        while level.count > 1 {
+            var next: [Hash] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            var index = 0
+            while index + 1 < level.count {
+                next.append(nodeHash(level[index], level[index + 1]))
+                index += 2
+            }
+            if index < level.count { next.append(level[index]) }
+            level = next
         }
+        return level[0]
     }
 
     public static func root(ofLinks links: [String]) -> String {

@@ -10,12 +10,13 @@ import Synchronization
 
 /// Gives waiting audit events their place in the keyed chain, a batch at a time.
 ///
-/// One batch is one transaction: under the head row's lock (SQLite: the write lock) it
-/// takes the oldest waiting events in order of arrival, numbers and links them after the
-/// head, writes the batch's Merkle root and keyed link to `audit_batches` and moves the
-/// head. Two sequencers running at once therefore still build one chain (the second waits
-/// for the head, then sees the events the first took as sequenced); the election below
-/// only saves them the wait.
+/// A batch is read and chained outside any lock (the oldest waiting events in order of
+/// arrival, numbered and linked after the head, their Merkle root and the batch's keyed
+/// link), then applied in one transaction under the head row's lock (SQLite: the write
+/// lock) only if the head has not moved meanwhile: the events, `audit_batches` and the
+/// head together. Two sequencers running at once therefore still build one chain (the
+/// second finds the head moved and chains again after it); the election below only saves
+/// them the wasted work.
 ///
 /// `run` keeps sealing: on SQLite in process; on PostgreSQL only while this instance holds
 /// the cluster's sequencer lock, an advisory lock on a connection of its own, released by
@@ -48,15 +49,16 @@ public final class AuditSequencer: Sendable {
         }
     }
 
-    /// Seals one batch on a pooled connection; 0 when nothing waits.
+    /// Seals one batch on pooled connections; 0 when nothing waits.
     public func sealBatch(at now: Date = Date()) async throws -> Int {
         let database = database, limit = batchLimit
-        guard try await database.read({ try await Self.somethingWaits(on: $0) }) else { return 0 }
-        return try await database.write { try await Self.sealBatch(on: $0, database: database, limit: limit, at: now) }
-    }
-
-    static func somethingWaits(on sql: any SQLDatabase) async throws -> Bool {
-        try await sql.raw("SELECT id FROM audit_events WHERE seq IS NULL LIMIT 1").first() != nil
+        while true {
+            guard let batch = try await database.read({ try await Self.prepareBatch(on: $0, database: database, limit: limit, at: now) }) else {
+                return 0
+            }
+            if try await database.write({ try await Self.apply(batch, on: $0, database: database) }) { return batch.events.count }
+            // Another sequencer moved the head meanwhile: prepare again after it.
+        }
     }
 
     struct Batch: Sendable, Equatable {
@@ -67,59 +69,129 @@ public final class AuditSequencer: Sendable {
         var link: String
     }
 
-    /// Inside a write transaction: chains up to `limit` waiting events as one batch.
-    static func sealBatch(on sql: any SQLDatabase, database: Database, limit: Int, at now: Date) async throws -> Int {
+    /// A batch chained outside any lock, to be applied only if the head has not moved.
+    struct PreparedBatch: Sendable {
+        var after: AuditLog.Head
+        var batch: Batch
+        var events: [(id: Int64, event: AuditEvent)]
+        var sealedAt: String
+    }
+
+    /// Reads the head and the oldest waiting events and chains them, without locking: the
+    /// decoding, hashing and Merkle tree are done before the write lock is taken, so
+    /// writers wait only for the statements that apply them. Nil when nothing waits.
+    static func prepareBatch(on sql: any SQLDatabase, database: Database, limit: Int, at now: Date) async throws -> PreparedBatch? {
         let key = try database.requireAuditKey()
-        let head = try await AuditLog.readHead(on: sql, lock: database.engine == .postgres)
+        guard try await sql.raw("SELECT id FROM audit_events WHERE seq IS NULL LIMIT 1").first() != nil else { return nil }
+        let head = try await AuditLog.readHead(on: sql, lock: false)
         let chain = try await AuditLog.readChainState(on: sql)
         let waiting = try await sql.raw("""
             SELECT id, \(unsafeRaw: AuditLog.contentColumns) FROM audit_events WHERE seq IS NULL ORDER BY id LIMIT \(literal: limit)
             """).all()
-        guard !waiting.isEmpty else { return 0 }
+        guard !waiting.isEmpty else { return nil }
 
+        let events = try waiting.map { try AuditLog.event(from: $0, sequence: 0, previousHash: "") }
+        let ids = try waiting.map { try $0.decode(column: "id", as: Int64.self) }
+        return Self.chain(events, ids: ids, after: head, keyedFrom: chain.keyed_from, key: key, at: now)
+    }
+
+    /// Numbers and links `events` (their content) after `head`, as one batch.
+    static func chain(_ events: [AuditEvent], ids: [Int64], after head: AuditLog.Head, keyedFrom: Int64, key: AuditKey, at now: Date) -> PreparedBatch {
         var sealed: [(id: Int64, event: AuditEvent)] = []
-        sealed.reserveCapacity(waiting.count)
+        sealed.reserveCapacity(events.count)
         var previous = head.hash, sequence = head.seq
-        for row in waiting {
+        for (index, var event) in events.enumerated() {
             sequence += 1
-            var event = try AuditLog.event(from: row, sequence: sequence, previousHash: previous)
-            event.hash = AuditLog.link(of: event, key: sequence >= chain.keyed_from ? key : nil)
-            sealed.append((try row.decode(column: "id", as: Int64.self), event))
+            event.sequence = sequence
+            event.previousHash = previous
+            event.hash = AuditLog.link(of: event, key: sequence >= keyedFrom ? key : nil)
+            sealed.append((ids[index], event))
             previous = event.hash
         }
-        let root = AuditMerkle.root(ofLinks: sealed.map(\.event.hash))
-        let batch = Batch(number: head.batch + 1, firstSequence: head.seq + 1, lastSequence: sequence, root: root, link: "")
-        let link = AuditLog.batchLink(of: batch, after: head.batch_link, key: key)
+        var batch = Batch(number: head.batch + 1, firstSequence: head.seq + 1, lastSequence: sequence,
+                          root: AuditMerkle.root(ofLinks: sealed.map(\.event.hash)), link: "")
+        batch.link = AuditLog.batchLink(of: batch, after: head.batch_link, key: key)
+        return PreparedBatch(after: head, batch: batch, events: sealed, sealedAt: AuditLog.recordedAtFormat.format(now))
+    }
 
-        if database.engine == .postgres {
-            // One statement per 500 events rather than one per event: a round trip each.
-            for chunk in stride(from: 0, to: sealed.count, by: 500).map({ sealed[$0..<min($0 + 500, sealed.count)] }) {
-                var query = SQLQueryString("UPDATE audit_events AS e SET seq = v.seq, prev_hash = v.prev, hash = v.hash, batch = \(bind: batch.number) FROM (VALUES ")
-                for (index, item) in chunk.enumerated() {
-                    query = query + (index == 0 ? "" : ", ")
-                    query = query + "(\(bind: item.id)::BIGINT, \(bind: item.event.sequence)::BIGINT, \(bind: item.event.previousHash)::TEXT, \(bind: item.event.hash)::TEXT)"
-                }
-                query = query + ") AS v(id, seq, prev, hash) WHERE e.id = v.id"
-                try await sql.raw(query).run()
-            }
-        } else {
-            for item in sealed {
-                try await sql.raw("""
-                    UPDATE audit_events SET seq = \(bind: item.event.sequence), prev_hash = \(bind: item.event.previousHash),
-                        hash = \(bind: item.event.hash), batch = \(bind: batch.number) WHERE id = \(bind: item.id)
-                    """).run()
-            }
+    /// SQLite's group commit, inside its write transaction: one process writes at a time
+    /// (the file's write lock), so the batch is chained as it is written, its events
+    /// stored already sequenced, with their batch and the head, rather than stored and
+    /// then updated by the sequencer. Events a change appended in its own transaction
+    /// (`AuditLog.append`) still wait for the sequencer, and are chained after these.
+    static func appendSealed(_ arriving: [AuditLog.WaitingEvent], on sql: any SQLDatabase, database: Database) async throws {
+        let key = try database.requireAuditKey()
+        // Events changes appended since the last batch come first: the chain keeps the
+        // order of arrival. Usually none (an index probe on `seq IS NULL`).
+        let waiting = try await sql.raw("""
+            SELECT id, \(unsafeRaw: AuditLog.contentColumns) FROM audit_events WHERE seq IS NULL ORDER BY id
+            """).all()
+        let head = try await AuditLog.readHead(on: sql, lock: false)
+        let chainState = try await AuditLog.readChainState(on: sql)
+        let events = try waiting.map { try AuditLog.event(from: $0, sequence: 0, previousHash: "") } + arriving.map(\.event)
+        let ids = try waiting.map { try $0.decode(column: "id", as: Int64.self) } + Array(repeating: 0, count: arriving.count)
+        let prepared = chain(events, ids: ids, after: head, keyedFrom: chainState.keyed_from, key: key, at: Date())
+        try await placeWaiting(prepared.events.prefix(waiting.count), in: prepared.batch, on: sql, database: database)
+        var query = SQLQueryString("""
+            INSERT INTO audit_events (seq, batch, recorded_at, actor_id, organisation_id, action, resource_type, resource_id,
+                patient_id, access_mode, outcome, reason, client_address, request_id, prev_hash, hash) VALUES
+            """)
+        for (index, item) in prepared.events.dropFirst(waiting.count).enumerated() {
+            let event = item.event
+            query = query + (index == 0 ? " (" : ", (")
+            query = query + """
+                \(bind: event.sequence), \(bind: prepared.batch.number), \(bind: event.recordedAt), \(bind: event.actorID), \(bind: event.organisationID),
+                \(bind: event.action), \(bind: event.resourceType), \(bind: event.resourceID), \(bind: event.patientID), \(bind: event.mode),
+                \(bind: event.outcome), \(bind: event.reason), \(bind: event.clientAddress), \(bind: event.requestID), \(bind: event.previousHash),
+                \(bind: event.hash))
+                """
         }
+        try await sql.raw(query).run()
+        try await record(prepared, on: sql)
+    }
+
+    /// Gives waiting events their place: one statement per 500 events rather than one per
+    /// event, since inside the head's lock every statement is a wait for other requests
+    /// (on SQLite, for every writer).
+    static func placeWaiting(_ sealed: ArraySlice<(id: Int64, event: AuditEvent)>, in batch: Batch, on sql: any SQLDatabase, database: Database) async throws {
+        let cast = database.engine == .postgres
+        for start in stride(from: sealed.startIndex, to: sealed.endIndex, by: 500) {
+            var query = SQLQueryString("WITH v (id, seq, prev, hash) AS (VALUES ")
+            for (index, item) in sealed[start..<min(start + 500, sealed.endIndex)].enumerated() {
+                query = query + (index == 0 ? "" : ", ")
+                query = cast
+                    ? query + "(\(bind: item.id)::BIGINT, \(bind: item.event.sequence)::BIGINT, \(bind: item.event.previousHash)::TEXT, \(bind: item.event.hash)::TEXT)"
+                    : query + "(\(bind: item.id), \(bind: item.event.sequence), \(bind: item.event.previousHash), \(bind: item.event.hash))"
+            }
+            query = query + ") UPDATE audit_events SET seq = v.seq, prev_hash = v.prev, hash = v.hash, batch = \(bind: batch.number) FROM v WHERE audit_events.id = v.id"
+            try await sql.raw(query).run()
+        }
+    }
+
+    /// Inside a write transaction: applies the batch if the head is still the one it was
+    /// chained after (its events are then still waiting: every sealing moves the head);
+    /// false, applying nothing, if another sequencer moved it.
+    static func apply(_ prepared: PreparedBatch, on sql: any SQLDatabase, database: Database) async throws -> Bool {
+        let head = try await AuditLog.readHead(on: sql, lock: database.engine == .postgres)
+        guard head.seq == prepared.after.seq, head.hash == prepared.after.hash, head.batch == prepared.after.batch else { return false }
+        try await placeWaiting(prepared.events[...], in: prepared.batch, on: sql, database: database)
+        try await record(prepared, on: sql)
+        return true
+    }
+
+    /// The batch's row and the head moved onto its last event.
+    static func record(_ prepared: PreparedBatch, on sql: any SQLDatabase) async throws {
+        let batch = prepared.batch
         try await sql.raw("""
             INSERT INTO audit_batches (batch, first_seq, last_seq, root, sealed_at, link)
-            VALUES (\(bind: batch.number), \(bind: batch.firstSequence), \(bind: batch.lastSequence), \(bind: root),
-                    \(bind: AuditLog.recordedAtFormat.format(now)), \(bind: link))
+            VALUES (\(bind: batch.number), \(bind: batch.firstSequence), \(bind: batch.lastSequence), \(bind: batch.root),
+                    \(bind: prepared.sealedAt), \(bind: batch.link))
             """).run()
         try await sql.raw("""
-            UPDATE audit_head SET seq = \(bind: sequence), hash = \(bind: previous), batch = \(bind: batch.number), batch_link = \(bind: link)
+            UPDATE audit_head SET seq = \(bind: batch.lastSequence), hash = \(bind: prepared.events[prepared.events.count - 1].event.hash),
+                batch = \(bind: batch.number), batch_link = \(bind: batch.link)
             WHERE id = 1
             """).run()
-        return sealed.count
     }
 
     /// Seals until cancelled (see the type's comment). Errors (the database restarting, a
@@ -173,10 +245,9 @@ public final class AuditSequencer: Sendable {
             let database = database, limit = batchLimit
             while !Task.isCancelled {
                 var sealed = 0
-                if try await Self.somethingWaits(on: sql) {
-                    sealed = try await Database.transaction(on: sql, begin: database.beginStatement) {
-                        try await Self.sealBatch(on: $0, database: database, limit: limit, at: Date())
-                    }
+                if let batch = try await Self.prepareBatch(on: sql, database: database, limit: limit, at: Date()),
+                   try await Database.transaction(on: sql, begin: database.beginStatement, { try await Self.apply(batch, on: $0, database: database) }) {
+                    sealed = batch.events.count
                 }
                 if sealed < limit { try await Task.sleep(for: interval) }
             }

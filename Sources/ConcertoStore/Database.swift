@@ -13,6 +13,15 @@ public enum SQLEngine: String, Sendable {
     case postgres
 }
 
+/// When a SQLite commit is on disk. `full` (the default): before the commit returns, so an
+/// acknowledged request survives a power cut too; group commit (`AuditGroupCommit`) makes
+/// that one sync per batch of audit events. `normal`: the write-ahead log is synced only at
+/// checkpoints; a process crash loses nothing, a power cut may lose the last commits.
+public enum SQLiteSynchronous: String, Sendable, CaseIterable {
+    case full
+    case normal
+}
+
 /// The one entry point to storage. Stores say whether they read or write:
 /// reads may run concurrently, writes run inside a transaction. On SQLite writes are
 /// serialised on a single connection (SQLite allows one writer) while reads use a small
@@ -27,6 +36,9 @@ public final class Database: Sendable {
     public let localEvents = LocalEventBus()
     /// Audit events of concurrent requests, written together (see `AuditGroupCommit`).
     let auditIntake = AuditGroupCommit()
+
+    /// Audit events written by group commit so far, and in how many commits (benchmarks).
+    public var auditIntakeStatistics: (batches: Int, events: Int) { auditIntake.statistics }
     private let backend: Backend
     private let logger: Logger
 
@@ -44,18 +56,19 @@ public final class Database: Sendable {
     ///   off, the first query finds out.
     /// - Parameter auditKey: the audit chain's key; without it, audited changes fail.
     public static func open(
-        _ url: DatabaseURL, sqliteReaders: Int = 4, postgresDeadline: Duration = .seconds(10), connectAtOpen: Bool = true,
+        _ url: DatabaseURL, sqliteReaders: Int = 4, sqliteSynchronous: SQLiteSynchronous = .full,
+        postgresDeadline: Duration = .seconds(10), connectAtOpen: Bool = true,
         auditKey: AuditKey? = nil, logger: Logger = Logger(label: "concerto.db")
     ) async throws -> Database {
         switch url {
         case .sqliteFile(let path):
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            let backend = try SQLiteBackend.open(storage: .file(path), readers: max(1, sqliteReaders), logger: logger)
+            let backend = try SQLiteBackend.open(storage: .file(path), readers: max(1, sqliteReaders), synchronous: sqliteSynchronous, logger: logger)
             return Database(engine: .sqlite, url: url, backend: .sqlite(backend), auditKey: auditKey, logger: logger)
         case .sqliteMemory:
             // An in-memory database lives in one connection: readers share the writer.
-            let backend = try SQLiteBackend.open(storage: .memory, readers: 0, logger: logger)
+            let backend = try SQLiteBackend.open(storage: .memory, readers: 0, synchronous: sqliteSynchronous, logger: logger)
             return Database(engine: .sqlite, url: url, backend: .sqlite(backend), auditKey: auditKey, logger: logger)
         case .postgres(let host, let port, let username, let password, let database, let tlsMode):
             // The pool and the séance listener's own connection spell TLS differently.
@@ -331,7 +344,7 @@ private final class SQLiteBackend: Sendable {
     /// reader never waits for the writer, and the writer waits only for another process
     /// writing the same file (retried as task sleeps, see `SQLiteConnectionDatabase`) or for
     /// the checkpointer's short locked pass.
-    static func open(storage: SQLiteStorage, readers readerCount: Int, logger: Logger) throws -> SQLiteBackend {
+    static func open(storage: SQLiteStorage, readers readerCount: Int, synchronous: SQLiteSynchronous, logger: Logger) throws -> SQLiteBackend {
         let path = switch storage {
         case .file(let path): path
         case .memory: ":memory:"
@@ -342,10 +355,7 @@ private final class SQLiteBackend: Sendable {
         var checkpointer: SQLiteCheckpointer?
         if case .file = storage {
             try writer.run("PRAGMA journal_mode = WAL")
-            // FULL: a commit is on disk before it returns (NORMAL would lose the last
-            // commits to a power cut), so an audited request never shows what was not
-            // recorded; group commit (`AuditGroupCommit`) makes that one sync per batch.
-            try writer.run("PRAGMA synchronous = FULL")
+            try writer.run("PRAGMA synchronous = \(synchronous.rawValue.uppercased())")
             // Checkpoints off the request path (SQLiteCheckpointer says why).
             try writer.run("PRAGMA wal_autocheckpoint = 0")
             let background = try SQLiteCheckpointer(path: path, writeLock: writeLock, logger: logger)

@@ -47,6 +47,9 @@ public struct AppConfiguration: Sendable {
     /// thread, so about one per core; a few more let a read that yields (a long one) or
     /// awaits something not hold the others up.
     public var sqliteReaders = max(4, ProcessInfo.processInfo.activeProcessorCount)
+    /// When a SQLite commit is on disk (`SQLiteSynchronous`): `full` unless
+    /// CONCERTO_SQLITE_SYNC=normal trades the last commits before a power cut for speed.
+    public var sqliteSynchronous = SQLiteSynchronous.full
     /// How long a break-the-glass grant lasts.
     public var emergencyAccessDuration: Duration = .seconds(4 * 3600)
     /// Whether break-the-glass may lift a patient's opposition (then only after a second confirmation).
@@ -215,6 +218,10 @@ public struct AppConfiguration: Sendable {
         if let readers = environment["CONCERTO_SQLITE_READERS"] {
             guard let value = Int(readers), (1...256).contains(value) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_READERS", readers) }
             config.sqliteReaders = value
+        }
+        if let sync = environment["CONCERTO_SQLITE_SYNC"] {
+            guard let value = SQLiteSynchronous(rawValue: sync.lowercased()) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_SYNC", sync) }
+            config.sqliteSynchronous = value
         }
         if let hours = environment["CONCERTO_EMERGENCY_ACCESS_HOURS"] {
             guard let value = Double(hours), value > 0, value <= 72 else { throw ConfigurationError.invalid("CONCERTO_EMERGENCY_ACCESS_HOURS", hours) }

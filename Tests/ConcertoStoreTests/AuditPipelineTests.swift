@@ -40,8 +40,10 @@ import Testing
             let after = database.auditIntake.statistics
             #expect(after.events - before.events == 300)
             #expect(after.batches - before.batches < 300, "no two requests shared a commit")
-            #expect(try await log.verify() == .init(checked: 0, firstBreak: nil, waiting: 300))
-            #expect(try await log.sealWaiting() == 300)
+            // PostgreSQL stores them for the sequencer; SQLite chains each batch as it writes it.
+            let postgres = database.engine == .postgres
+            #expect(try await log.verify() == .init(checked: postgres ? 0 : 300, firstBreak: nil, waiting: postgres ? 300 : 0))
+            #expect(try await log.sealWaiting() == (postgres ? 300 : 0))
             #expect(try await log.verify() == .init(checked: 300, firstBreak: nil))
         }
     }
@@ -71,7 +73,10 @@ import Testing
     @Test func aBatchRootProvesEachOfItsEvents() async throws {
         try await TestDatabase.withMigrated { database in
             let log = AuditLog(database: database)
-            for index in 0..<37 { try await log.record(Self.draft("m\(index)")) }
+            // 37 events of one transaction wait for the sequencer, which seals them as one batch.
+            try await database.write { sql in
+                for index in 0..<37 { try await AuditLog.append(Self.draft("m\(index)"), on: sql, database: database) }
+            }
             #expect(try await log.sealWaiting() == 37)
             let (links, batch) = try await database.read { sql in
                 (try await sql.raw("SELECT hash FROM audit_events WHERE batch = 1 ORDER BY seq").all().map { try $0.decode(column: "hash", as: String.self) },
