@@ -216,8 +216,8 @@ public final class AuditSequencer: Sendable {
                         if try await sealBatch() < batchLimit { try await Task.sleep(for: interval) }
                     }
                 } else {
-                    _ = try await database.withDedicatedConnection { sql in
-                        try await self.leadWhenElected(on: sql, interval: interval, standby: standby, logger: logger)
+                    _ = try await database.withDedicatedConnection { connection in
+                        try await self.leadWhenElected(on: connection, interval: interval, standby: standby, logger: logger)
                     }
                 }
             } catch is CancellationError {
@@ -232,22 +232,27 @@ public final class AuditSequencer: Sendable {
         leading.store(false, ordering: .relaxed)
     }
 
-    private func leadWhenElected(on sql: any SQLDatabase, interval: Duration, standby: Duration, logger: Logger) async throws {
+    private func leadWhenElected(on connection: DedicatedConnection, interval: Duration, standby: Duration, logger: Logger) async throws {
+        let database = database, limit = batchLimit
+        // Each exchange bounded (`DedicatedConnection.exchange`): a lost server shows as an
+        // error within seconds, and the loop stands again on a new connection.
+        let bound = Duration.seconds(5)
         while !Task.isCancelled {
-            let elected = try await sql.raw("SELECT pg_try_advisory_lock(\(bind: Self.lockKey)) AS elected").first()?
-                .decode(column: "elected", as: Bool.self) ?? false
+            let elected = try await connection.exchange(within: bound) { sql in
+                try await sql.raw("SELECT pg_try_advisory_lock(\(bind: Self.lockKey)) AS elected").first()?.decode(column: "elected", as: Bool.self) ?? false
+            }
             guard elected else {
                 try await Task.sleep(for: standby)
                 continue
             }
             leading.store(true, ordering: .relaxed)
             logger.info("This instance sequences the audit trail")
-            let database = database, limit = batchLimit
             while !Task.isCancelled {
-                var sealed = 0
-                if let batch = try await Self.prepareBatch(on: sql, database: database, limit: limit, at: Date()),
-                   try await Database.transaction(on: sql, begin: database.beginStatement, { try await Self.apply(batch, on: $0, database: database) }) {
-                    sealed = batch.events.count
+                let sealed = try await connection.exchange(within: database.postgresDeadline ?? bound) { sql -> Int in
+                    guard let batch = try await Self.prepareBatch(on: sql, database: database, limit: limit, at: Date()),
+                          try await Database.transaction(on: sql, begin: database.beginStatement, { try await Self.apply(batch, on: $0, database: database) })
+                    else { return 0 }
+                    return batch.events.count
                 }
                 if sealed < limit { try await Task.sleep(for: interval) }
             }

@@ -135,17 +135,18 @@ public final class Database: Sendable {
     /// PostgreSQL: runs `body` on a connection of its own, outside the pool, for as long as
     /// it runs (session state such as an advisory lock lives and dies with it); it throws
     /// when the connection drops. SQLite: nil, there is no session to hold.
-    public func withDedicatedConnection<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T? {
+    public func withDedicatedConnection<T: Sendable>(_ body: (DedicatedConnection) async throws -> T) async throws -> T? {
         guard case .postgres(let postgres) = backend else { return nil }
         let connection = try await PostgresConnection.connect(configuration: postgres.listenerConfiguration, id: 2, logger: logger)
-        do {
-            let result = try await body(connection.sql())
-            try? await connection.close()
-            return result
-        } catch {
-            try? await connection.close()
-            throw error
-        }
+        // Closed without waiting: closing a connection whose server went away may not end.
+        defer { Task { try? await connection.close() } }
+        return try await body(DedicatedConnection(connection: connection))
+    }
+
+    /// PostgreSQL: how long a read or write may wait for the server before failing.
+    public var postgresDeadline: Duration? {
+        if case .postgres(let postgres) = backend { return postgres.deadline }
+        return nil
     }
 
     /// Holds the engine-wide migration lock for the duration of `body`, so that several
@@ -227,6 +228,80 @@ public final class Database: Sendable {
         case .sqlite(let sqlite): await sqlite.close()
         case .postgres(let postgres): await postgres.close()
         }
+    }
+}
+
+/// A PostgreSQL connection held outside the pool (`Database.withDedicatedConnection`).
+public struct DedicatedConnection: Sendable {
+    let connection: PostgresConnection
+
+    /// Runs one exchange with the server, abandoned (failing with `DatabaseError.unavailable`,
+    /// the connection closed) when it has not ended within `limit`, or when the caller is
+    /// cancelled. A statement sent on a connection whose server went away (PostgreSQL
+    /// restarted) was seen to wait for ever, closing the connection did not end it, and it
+    /// held its caller up, shutdown included: the caller stops waiting for it instead.
+    public func exchange<T: Sendable>(within limit: Duration, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        let outcome = OneOutcome<T>()
+        let connection = connection
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                outcome.waiting(continuation)
+                let work = Task {
+                    do { outcome.settle(.success(try await body(connection.sql()))) } catch { outcome.settle(.failure(error)) }
+                }
+                outcome.onAbandon {
+                    work.cancel()
+                    Task { try? await connection.close() }
+                }
+                Task {
+                    try? await Task.sleep(for: limit)
+                    outcome.settle(.failure(DatabaseError.unavailable))
+                }
+            }
+        } onCancel: {
+            outcome.settle(.failure(CancellationError()))
+        }
+    }
+}
+
+/// The first of several racing results (the work, its deadline, the caller's
+/// cancellation), handed to the one waiting continuation; when the first is a failure, the
+/// abandon action runs once (the work still running is left behind).
+final class OneOutcome<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var result: Result<T, any Error>?
+        var abandon: (@Sendable () -> Void)?
+    }
+    private let state = Mutex(State())
+
+    func waiting(_ continuation: CheckedContinuation<T, any Error>) {
+        let settled = state.withLock { state -> Result<T, any Error>? in
+            if state.result == nil { state.continuation = continuation }
+            return state.result
+        }
+        if let settled { continuation.resume(with: settled) }
+    }
+
+    func onAbandon(_ action: @escaping @Sendable () -> Void) {
+        let failed = state.withLock { state -> Bool in
+            state.abandon = action
+            if case .failure = state.result { return true }
+            return false
+        }
+        if failed { action() }
+    }
+
+    func settle(_ result: Result<T, any Error>) {
+        let (continuation, abandon) = state.withLock { state -> (CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?) in
+            guard state.result == nil else { return (nil, nil) }
+            state.result = result
+            defer { state.continuation = nil }
+            if case .failure = result { return (state.continuation, state.abandon) }
+            return (state.continuation, nil)
+        }
+        continuation?.resume(with: result)
+        abandon?()
     }
 }
 
