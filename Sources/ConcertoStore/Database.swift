@@ -241,27 +241,14 @@ public struct DedicatedConnection: Sendable {
     /// restarted) was seen to wait for ever, closing the connection did not end it, and it
     /// held its caller up, shutdown included: the caller stops waiting for it instead.
     public func exchange<T: Sendable>(within limit: Duration, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
-        let outcome = OneOutcome<T>()
         let connection = connection
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                outcome.waiting(continuation)
-                let work = Task {
-                    do { outcome.settle(.success(try await body(connection.sql()))) } catch { outcome.settle(.failure(error)) }
-                }
-                outcome.onAbandon {
-                    work.cancel()
-                    Task { try? await connection.close() }
-                }
-                Task {
-                    try? await Task.sleep(for: limit)
-                    outcome.settle(.failure(DatabaseError.unavailable))
-                }
-            }
-        } onCancel: {
-            outcome.settle(.failure(CancellationError()))
+        do {
+            return try await withTimeout(limit, onAbandon: { Task { try? await connection.close() } }) { try await body(connection.sql()) }
+        } catch is TimeoutError {
+            throw DatabaseError.unavailable
         }
     }
+
 }
 
 /// The first of several racing results (the work, its deadline, the caller's
@@ -321,16 +308,33 @@ public enum DatabaseError: Error, Equatable, CustomStringConvertible {
 
 public struct TimeoutError: Error {}
 
-/// Runs `body`, throwing `TimeoutError` (and cancelling it) when it takes longer than `limit`.
-public func withTimeout<T: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: limit)
-            throw TimeoutError()
+/// Runs `body`, throwing `TimeoutError` (and abandoning it) when it takes longer than `limit`.
+public func withTimeout<T: Sendable>(
+    _ limit: Duration, onAbandon: @escaping @Sendable () -> Void = {}, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    // Not a task group: leaving a group waits for its children, so a body that never ends
+    // (a statement on a connection whose server went away) would hold the caller for ever.
+    // The body runs in a task of its own that is abandoned (cancelled, `onAbandon` run) when
+    // the limit passes or the caller is cancelled first.
+    let outcome = OneOutcome<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            outcome.waiting(continuation)
+            let timer = Task {
+                try await Task.sleep(for: limit)
+                outcome.settle(.failure(TimeoutError()))
+            }
+            let work = Task {
+                do { outcome.settle(.success(try await body())) } catch { outcome.settle(.failure(error)) }
+                timer.cancel()
+            }
+            outcome.onAbandon {
+                work.cancel()
+                onAbandon()
+            }
         }
-        defer { group.cancelAll() }
-        return try await group.next()!
+    } onCancel: {
+        outcome.settle(.failure(CancellationError()))
     }
 }
 
