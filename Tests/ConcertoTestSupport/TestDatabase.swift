@@ -52,7 +52,7 @@ public enum TestDatabase {
     /// Runs `body` with an open, empty, fresh database (no migrations applied).
     public static func withFresh<T>(_ body: (Database) async throws -> T) async throws -> T {
         try await withFreshURL { url in
-            let database = try await Database.open(url, auditKey: testAuditKey, logger: quietLogger)
+            let database = try await Database.open(url, sqliteSynchronous: testSynchronous, auditKey: testAuditKey, logger: quietLogger)
             do {
                 let result = try await body(database)
                 await database.shutdown()
@@ -74,6 +74,10 @@ public enum TestDatabase {
 
     /// One audit key for the test process's databases.
     public static let testAuditKey = AuditKey.random()
+    /// Hundreds of test databases share one disk at once: their commits are not synced
+    /// (`normal`), which changes when a commit reaches the disk, not what the code does.
+    /// The server's default (`full`) is what the browser and crash tests run.
+    public static let testSynchronous = SQLiteSynchronous.normal
 
     public static var quietLogger: Logger {
         var logger = Logger(label: "concerto.test")

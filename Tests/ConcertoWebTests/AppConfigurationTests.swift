@@ -11,6 +11,7 @@ import Testing
         #expect(config.database == .sqliteFile(path: "data/concerto.sqlite"))
         #expect(config.retiredSettings.isEmpty)
         #expect(config.sqliteReaders >= 4)
+        #expect(config.sqliteSynchronous == .full) // an audited page is sent once its event is on disk
     }
 
     @Test func valuesAreTaken() throws {
@@ -18,12 +19,14 @@ import Testing
             "CONCERTO_PORT": "9090",
             "CONCERTO_DATABASE_URL": "sqlite::memory:",
             "CONCERTO_SQLITE_READERS": "6",
+            "CONCERTO_SQLITE_SYNC": "normal",
             "CONCERTO_DICOMWEB_TIMEOUT": "1.5",
             "CONCERTO_EMERGENCY_ACCESS_HOURS": "2",
         ])
         #expect(config.port == 9090)
         #expect(config.database == .sqliteMemory)
         #expect(config.sqliteReaders == 6)
+        #expect(config.sqliteSynchronous == .normal)
         #expect(config.dicomwebTimeoutSeconds == 1.5)
         #expect(config.emergencyAccessDuration == .seconds(7200))
     }

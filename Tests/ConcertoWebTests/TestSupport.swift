@@ -14,6 +14,7 @@ func testConfiguration(_ url: DatabaseURL) -> AppConfiguration {
     var config = AppConfiguration()
     config.database = url
     config.bcryptCost = 4
+    config.sqliteSynchronous = TestDatabase.testSynchronous
     config.templatesDirectory = Repository.templates.path
     config.publicDirectory = Repository.publicFiles.path
     config.migrationsDirectory = Repository.migrations.path
