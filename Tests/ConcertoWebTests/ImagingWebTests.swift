@@ -39,8 +39,9 @@ import Testing
         html.components(separatedBy: "data-test=\"attached-study\" data-uid=\"").dropFirst().compactMap { $0.split(separator: "\"").first.map(String.init) }
     }
 
+    /// Oldest first, in order of arrival: an event a change wrote may still wait for the sequencer (sequence 0).
     func events(_ d: AppDependencies, _ prefix: String = "imaging.") async throws -> [AuditEvent] {
-        try await d.audit.events(matching: .init()).map(\.event).filter { $0.action.hasPrefix(prefix) }.sorted { $0.sequence < $1.sequence }
+        try await d.audit.events(matching: .init()).map(\.event).filter { $0.action.hasPrefix(prefix) }.reversed()
     }
 
     static func threeYearsAgo() -> String {
