@@ -105,10 +105,7 @@ enum TrustBench {
             try await audit.sealWaiting()
             // The server's sequencer runs beside the requests, as in `concerto serve`.
             let sequencer = AuditSequencer(database: database)
-            let sequencing = Task {
-                guard ProcessInfo.processInfo.environment["BENCH_NO_SEQUENCER"] == nil else { return }
-                await sequencer.run(logger: Logger(label: "bench.sequencer"))
-            }
+            let sequencing = Task { await sequencer.run(logger: Logger(label: "bench.sequencer")) }
             defer { sequencing.cancel() }
             _ = try await measure(concurrency: 1, iterations: 2_000, care: care, audit: audit, users: users, patients: patients) // warm-up
             var sequentialP99 = 0.0
