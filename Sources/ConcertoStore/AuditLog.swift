@@ -79,17 +79,24 @@ public struct AuditLog: Sendable {
 
     /// One INSERT of waiting events (their chain columns NULL until sequenced).
     static func insertWaiting(_ events: [WaitingEvent], on sql: any SQLDatabase) async throws {
+        try await insert(events.map(\.event), sealedIn: nil, on: sql)
+    }
+
+    /// One INSERT of `events`: already placed in the chain as part of batch `sealedIn`, or,
+    /// without a batch, waiting (sequence, links and batch NULL).
+    static func insert(_ events: [AuditEvent], sealedIn batch: Int64?, on sql: any SQLDatabase) async throws {
+        let sealed = batch != nil
         var query = SQLQueryString("""
-            INSERT INTO audit_events (recorded_at, actor_id, organisation_id, action, resource_type, resource_id,
-                patient_id, access_mode, outcome, reason, client_address, request_id) VALUES
+            INSERT INTO audit_events (seq, batch, recorded_at, actor_id, organisation_id, action, resource_type, resource_id,
+                patient_id, access_mode, outcome, reason, client_address, request_id, prev_hash, hash) VALUES
             """)
         for (index, event) in events.enumerated() {
-            let draft = event.draft
             query = query + (index == 0 ? " (" : ", (")
             query = query + """
-                \(bind: event.recordedAt), \(bind: draft.actorID?.storageKey), \(bind: draft.organisationID?.storageKey), \(bind: draft.action.rawValue),
-                \(bind: draft.resourceType), \(bind: draft.resourceID), \(bind: draft.patientID?.storageKey), \(bind: draft.mode.rawValue),
-                \(bind: draft.outcome.rawValue), \(bind: draft.reason), \(bind: draft.clientAddress), \(bind: draft.requestID))
+                \(bind: sealed ? event.sequence : nil), \(bind: batch), \(bind: event.recordedAt), \(bind: event.actorID),
+                \(bind: event.organisationID), \(bind: event.action), \(bind: event.resourceType), \(bind: event.resourceID),
+                \(bind: event.patientID), \(bind: event.mode), \(bind: event.outcome), \(bind: event.reason), \(bind: event.clientAddress),
+                \(bind: event.requestID), \(bind: sealed ? event.previousHash : nil), \(bind: sealed ? event.hash : nil))
                 """
         }
         try await sql.raw(query).run()
@@ -150,7 +157,7 @@ public struct AuditLog: Sendable {
     @discardableResult
     public func checkpoint(into directory: AuditCheckpointDirectory, at now: Date = Date()) async throws -> AuditCheckpoint? {
         let key = try database.requireAuditKey()
-        try await AuditSequencer(database: database).sealPending(at: now)
+        try await sealWaiting()
         let (head, state) = try await database.read { sql in
             (try await Self.readHead(on: sql, lock: false), try await Self.readChainState(on: sql))
         }

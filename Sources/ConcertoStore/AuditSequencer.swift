@@ -82,17 +82,20 @@ public final class AuditSequencer: Sendable {
     /// writers wait only for the statements that apply them. Nil when nothing waits.
     static func prepareBatch(on sql: any SQLDatabase, database: Database, limit: Int, at now: Date) async throws -> PreparedBatch? {
         let key = try database.requireAuditKey()
-        guard try await sql.raw("SELECT id FROM audit_events WHERE seq IS NULL LIMIT 1").first() != nil else { return nil }
+        let waiting = try await readWaiting(on: sql, limit: limit)
+        guard !waiting.events.isEmpty else { return nil }
         let head = try await AuditLog.readHead(on: sql, lock: false)
         let chain = try await AuditLog.readChainState(on: sql)
-        let waiting = try await sql.raw("""
-            SELECT id, \(unsafeRaw: AuditLog.contentColumns) FROM audit_events WHERE seq IS NULL ORDER BY id LIMIT \(literal: limit)
-            """).all()
-        guard !waiting.isEmpty else { return nil }
+        return Self.chain(waiting.events, ids: waiting.ids, after: head, keyedFrom: chain.keyed_from, key: key, at: now)
+    }
 
-        let events = try waiting.map { try AuditLog.event(from: $0, sequence: 0, previousHash: "") }
-        let ids = try waiting.map { try $0.decode(column: "id", as: Int64.self) }
-        return Self.chain(events, ids: ids, after: head, keyedFrom: chain.keyed_from, key: key, at: now)
+    /// The oldest waiting events (all of them without a limit), in order of arrival: their
+    /// content and their row ids.
+    static func readWaiting(on sql: any SQLDatabase, limit: Int?) async throws -> (events: [AuditEvent], ids: [Int64]) {
+        var query = SQLQueryString("SELECT id, \(unsafeRaw: AuditLog.contentColumns) FROM audit_events WHERE seq IS NULL ORDER BY id")
+        if let limit { query = query + " LIMIT \(literal: limit)" }
+        let rows = try await sql.raw(query).all()
+        return (try rows.map { try AuditLog.event(from: $0, sequence: 0, previousHash: "") }, try rows.map { try $0.decode(column: "id", as: Int64.self) })
     }
 
     /// Numbers and links `events` (their content) after `head`, as one batch.
@@ -123,30 +126,13 @@ public final class AuditSequencer: Sendable {
         let key = try database.requireAuditKey()
         // Events changes appended since the last batch come first: the chain keeps the
         // order of arrival. Usually none (an index probe on `seq IS NULL`).
-        let waiting = try await sql.raw("""
-            SELECT id, \(unsafeRaw: AuditLog.contentColumns) FROM audit_events WHERE seq IS NULL ORDER BY id
-            """).all()
+        let waiting = try await readWaiting(on: sql, limit: nil)
         let head = try await AuditLog.readHead(on: sql, lock: false)
         let chainState = try await AuditLog.readChainState(on: sql)
-        let events = try waiting.map { try AuditLog.event(from: $0, sequence: 0, previousHash: "") } + arriving.map(\.event)
-        let ids = try waiting.map { try $0.decode(column: "id", as: Int64.self) } + Array(repeating: 0, count: arriving.count)
-        let prepared = chain(events, ids: ids, after: head, keyedFrom: chainState.keyed_from, key: key, at: Date())
-        try await placeWaiting(prepared.events.prefix(waiting.count), in: prepared.batch, on: sql, database: database)
-        var query = SQLQueryString("""
-            INSERT INTO audit_events (seq, batch, recorded_at, actor_id, organisation_id, action, resource_type, resource_id,
-                patient_id, access_mode, outcome, reason, client_address, request_id, prev_hash, hash) VALUES
-            """)
-        for (index, item) in prepared.events.dropFirst(waiting.count).enumerated() {
-            let event = item.event
-            query = query + (index == 0 ? " (" : ", (")
-            query = query + """
-                \(bind: event.sequence), \(bind: prepared.batch.number), \(bind: event.recordedAt), \(bind: event.actorID), \(bind: event.organisationID),
-                \(bind: event.action), \(bind: event.resourceType), \(bind: event.resourceID), \(bind: event.patientID), \(bind: event.mode),
-                \(bind: event.outcome), \(bind: event.reason), \(bind: event.clientAddress), \(bind: event.requestID), \(bind: event.previousHash),
-                \(bind: event.hash))
-                """
-        }
-        try await sql.raw(query).run()
+        let prepared = chain(waiting.events + arriving.map(\.event), ids: waiting.ids + Array(repeating: 0, count: arriving.count), after: head,
+                             keyedFrom: chainState.keyed_from, key: key, at: Date())
+        try await placeWaiting(prepared.events.prefix(waiting.ids.count), in: prepared.batch, on: sql, database: database)
+        try await AuditLog.insert(prepared.events.dropFirst(waiting.ids.count).map(\.event), sealedIn: prepared.batch.number, on: sql)
         try await record(prepared, on: sql)
     }
 

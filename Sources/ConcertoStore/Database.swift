@@ -133,11 +133,12 @@ public final class Database: Sendable {
     }
 
     /// PostgreSQL: runs `body` on a connection of its own, outside the pool, for as long as
-    /// it runs (session state such as an advisory lock lives and dies with it); it throws
-    /// when the connection drops. SQLite: nil, there is no session to hold.
-    public func withDedicatedConnection<T: Sendable>(_ body: (DedicatedConnection) async throws -> T) async throws -> T? {
+    /// it runs (session state such as an advisory lock or a LISTEN lives and dies with it);
+    /// it throws when the connection drops. SQLite: nil, there is no session to hold.
+    /// `id` names the connection in the logs (1: the séance listener, 2: the sequencer).
+    public func withDedicatedConnection<T: Sendable>(id: Int = 2, _ body: (DedicatedConnection) async throws -> T) async throws -> T? {
         guard case .postgres(let postgres) = backend else { return nil }
-        let connection = try await PostgresConnection.connect(configuration: postgres.listenerConfiguration, id: 2, logger: logger)
+        let connection = try await PostgresConnection.connect(configuration: postgres.listenerConfiguration, id: id, logger: logger)
         // Closed without waiting: closing a connection whose server went away may not end.
         defer { Task { try? await connection.close() } }
         return try await body(DedicatedConnection(connection: connection))
@@ -181,19 +182,13 @@ public final class Database: Sendable {
     public func listen(
         channel: String, onListening: @Sendable () async -> Void, onNotification: @Sendable (String) async -> Void
     ) async throws {
-        guard case .postgres(let postgres) = backend else { return }
-        let connection = try await PostgresConnection.connect(configuration: postgres.listenerConfiguration, id: 1, logger: logger)
-        do {
-            try await connection.listen(on: channel) { notifications in
+        _ = try await withDedicatedConnection(id: 1) { dedicated in
+            try await dedicated.connection.listen(on: channel) { notifications in
                 await onListening()
                 for try await notification in notifications {
                     await onNotification(notification.payload)
                 }
             }
-            try? await connection.close()
-        } catch {
-            try? await connection.close()
-            throw error
         }
     }
 
@@ -248,7 +243,6 @@ public struct DedicatedConnection: Sendable {
             throw DatabaseError.unavailable
         }
     }
-
 }
 
 /// The first of several racing results (the work, its deadline, the caller's
