@@ -1,7 +1,8 @@
-"""Helpers shared by the Python benchmarks (scripts/bench/writepath, scripts/bench/load):
+"""Helpers shared by the Python benchmarks (scripts/bench/live, writepath, load):
 release instances, throw-away PostgreSQL clusters, logins, wrk runs."""
+import asyncio
 import contextlib
-import http.cookiejar
+from http.cookiejar import CookieJar
 import os
 import pathlib
 import re
@@ -73,10 +74,10 @@ def seed(database, env):
     return out.stdout.strip().splitlines()[-1]
 
 
-def start_instance(port, database, env, log=None):
+def start_instance(port, database, env, log=None, binary=BINARY):
     """`concerto serve` (release) on `port`; returns (process, {email: password}, {role: [email]})
     once it answers. Its output goes to the file `log` when given."""
-    process = subprocess.Popen([BINARY, "serve", "--demo", "--port", str(port), "--database", database],
+    process = subprocess.Popen([binary, "serve", "--demo", "--port", str(port), "--database", database],
                                cwd=CHECKOUT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     accounts, roles = {}, {}
     deadline = time.time() + 120
@@ -117,7 +118,7 @@ def stop_instance(process, timeout=20):
 
 def log_in(base, email, password):
     """Returns (opener with the session cookie, 'concerto_session=...')."""
-    jar = http.cookiejar.CookieJar()
+    jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(base + "/login").read().decode()
     token = re.search(r'name="_csrf" value="([0-9a-f]+)"', page).group(1)
@@ -161,3 +162,60 @@ def query(database_url, sql):
 
 def workdir(prefix):
     return tempfile.mkdtemp(prefix=prefix)
+
+
+async def http(port, method, path, cookie=None, form=None, headers=None, timeout=None):
+    """One request on its own connection (asyncio, for many clients at once); returns
+    (status, headers, body). `timeout` seconds, or none."""
+    async def exchange():
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            body = urllib.parse.urlencode(form, doseq=True).encode() if form is not None else b""
+            lines = [f"{method} {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close", "Accept-Language: fr"]
+            if cookie:
+                lines.append(f"Cookie: {cookie}")
+            for name, value in (headers or {}).items():
+                lines.append(f"{name}: {value}")
+            if form is not None:
+                lines += ["Content-Type: application/x-www-form-urlencoded", f"Content-Length: {len(body)}"]
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            await writer.drain()
+            data = await reader.read()
+        finally:
+            writer.close()
+        head, _, rest = data.partition(b"\r\n\r\n")
+        head_lines = head.decode("latin-1").split("\r\n")
+        status = int(head_lines[0].split()[1])
+        response_headers = [tuple(line.split(": ", 1)) for line in head_lines[1:] if ": " in line]
+        if any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in response_headers):
+            decoded = b""
+            while rest:
+                size_line, _, rest = rest.partition(b"\r\n")
+                size = int(size_line.split(b";")[0] or b"0", 16)
+                if size == 0:
+                    break
+                decoded, rest = decoded + rest[:size], rest[size + 2:]
+            rest = decoded
+        return status, response_headers, rest.decode("utf-8", "replace")
+    return await (asyncio.wait_for(exchange(), timeout) if timeout else exchange())
+
+
+def session_cookie(headers, jar):
+    for name, value in headers:
+        if name.lower() == "set-cookie":
+            pair = value.split(";", 1)[0]
+            key, _, val = pair.partition("=")
+            jar[key] = val
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+async def async_log_in(port, email, password):
+    """Logs in over `http`; returns the Cookie header value of the session."""
+    jar = {}
+    status, headers, page = await http(port, "GET", "/login")
+    cookie = session_cookie(headers, jar)
+    csrf = re.search(r'name="_csrf" value="([^"]+)"', page).group(1)
+    status, headers, _ = await http(port, "POST", "/login", cookie, {"email": email, "password": password, "_csrf": csrf})
+    if status != 303:
+        raise RuntimeError(f"login of {email} failed: {status}")
+    return session_cookie(headers, jar)
