@@ -18,11 +18,13 @@ import SQLKit
 //                     added latency)
 // Usage: concerto-bench [trust|search|seed-agenda|cda] [--database URL] [--migrations DIR]
 //                       [--iterations N] [--events N] [--cases N] [--corpus DIR] [--seconds N]
+//                       [--sqlite-sync full|normal] [--postgres-prepare on|off]
 
 struct Options {
     var mode = "trust"
     var database: DatabaseURL?
     var sqliteSynchronous = SQLiteSynchronous.full
+    var postgresPreparedStatements = true
     var cases = 1_000_000
     var migrations = "Migrations"
     var iterations = 20_000
@@ -47,6 +49,7 @@ struct Options {
             switch arguments[index] {
             case "--database": database = try DatabaseURL(parsing: try value())
             case "--sqlite-sync": sqliteSynchronous = try SQLiteSynchronous(rawValue: value()) ?? { throw BenchError.usage }()
+            case "--postgres-prepare": postgresPreparedStatements = try ["on": true, "off": false][value()] ?? { throw BenchError.usage }()
             case "--migrations": migrations = try value()
             case "--iterations": iterations = Int(try value()) ?? iterations
             case "--events": events = Int(try value()) ?? events
@@ -82,7 +85,8 @@ func withBenchDatabase(_ options: Options, _ body: (Database, String) async thro
     try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: workdir) }
     let url = options.database ?? .sqliteFile(path: workdir.appendingPathComponent("bench.sqlite").path)
-    let database = try await Database.open(url, sqliteSynchronous: options.sqliteSynchronous, auditKey: .random(), logger: logger)
+    let database = try await Database.open(
+        url, sqliteSynchronous: options.sqliteSynchronous, postgresPreparedStatements: options.postgresPreparedStatements, auditKey: .random(), logger: logger)
     let met: Bool
     do {
         try await Migrator(directory: URL(fileURLWithPath: options.migrations), engine: database.engine, logger: logger).migrate(database)
@@ -104,7 +108,9 @@ func withServerDatabase(_ options: Options, _ body: (Database) async throws -> V
     guard let url = options.database else { throw BenchError.usage }
     var logger = Logger(label: "bench")
     logger.logLevel = .error
-    let key = try AuditKey.load(path: AuditKey.defaultPath(for: url), create: false).key
+    // The server's key: CONCERTO_AUDIT_KEY_FILE when set, as for the server, else the default place.
+    let keyFile = ProcessInfo.processInfo.environment["CONCERTO_AUDIT_KEY_FILE"].flatMap { $0.isEmpty ? nil : $0 } ?? AuditKey.defaultPath(for: url)
+    let key = try AuditKey.load(path: keyFile, create: false).key
     let database = try await Database.open(url, auditKey: key, logger: logger)
     do {
         try await body(database)

@@ -54,10 +54,13 @@ public final class Database: Sendable {
     ///   without it, requests would queue for ever while the server is down.
     /// - Parameter connectAtOpen: check at once that PostgreSQL answers (the default);
     ///   off, the first query finds out.
+    /// - Parameter postgresPreparedStatements: prepare each statement once per connection
+    ///   (`PreparedPostgresConnection`); off behind a pooler that cannot keep them, such as
+    ///   PgBouncer before 1.21 in transaction mode.
     /// - Parameter auditKey: the audit chain's key; without it, audited changes fail.
     public static func open(
         _ url: DatabaseURL, sqliteReaders: Int = 4, sqliteSynchronous: SQLiteSynchronous = .full,
-        postgresDeadline: Duration = .seconds(10), connectAtOpen: Bool = true,
+        postgresDeadline: Duration = .seconds(10), postgresPreparedStatements: Bool = true, connectAtOpen: Bool = true,
         auditKey: AuditKey? = nil, logger: Logger = Logger(label: "concerto.db")
     ) async throws -> Database {
         switch url {
@@ -82,6 +85,7 @@ public final class Database: Sendable {
                 listenerConfiguration: .init(host: host, port: port, username: username, password: password, database: database, tls: listenerTLS),
                 target: "\(host):\(port)",
                 deadline: postgresDeadline,
+                preparedStatements: postgresPreparedStatements,
                 connectAtOpen: connectAtOpen,
                 logger: logger
             )
@@ -141,7 +145,7 @@ public final class Database: Sendable {
         let connection = try await PostgresConnection.connect(configuration: postgres.listenerConfiguration, id: id, logger: logger)
         // Closed without waiting: closing a connection whose server went away may not end.
         defer { Task { try? await connection.close() } }
-        return try await body(DedicatedConnection(connection: connection))
+        return try await body(DedicatedConnection(connection: connection, prepared: postgres.preparedStatements))
     }
 
     /// PostgreSQL: how long a read or write may wait for the server before failing.
@@ -229,6 +233,7 @@ public final class Database: Sendable {
 /// A PostgreSQL connection held outside the pool (`Database.withDedicatedConnection`).
 public struct DedicatedConnection: Sendable {
     let connection: PostgresConnection
+    let prepared: Bool
 
     /// Runs one exchange with the server, abandoned (failing with `DatabaseError.unavailable`,
     /// the connection closed) when it has not ended within `limit`, or when the caller is
@@ -237,8 +242,9 @@ public struct DedicatedConnection: Sendable {
     /// held its caller up, shutdown included: the caller stops waiting for it instead.
     public func exchange<T: Sendable>(within limit: Duration, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let connection = connection
+        let database: any SQLDatabase = prepared ? PreparedPostgresConnection(connection) : connection.sql()
         do {
-            return try await withTimeout(limit, onAbandon: { Task { try? await connection.close() } }) { try await body(connection.sql()) }
+            return try await withTimeout(limit, onAbandon: { Task { try? await connection.close() } }) { try await body(database) }
         } catch is TimeoutError {
             throw DatabaseError.unavailable
         }
@@ -314,13 +320,10 @@ public func withTimeout<T: Sendable>(
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             outcome.waiting(continuation)
-            let timer = Task {
-                try await Task.sleep(for: limit)
-                outcome.settle(.failure(TimeoutError()))
-            }
+            let deadline = DeadlineWatch.shared.expire(after: limit) { outcome.settle(.failure(TimeoutError())) }
             let work = Task {
                 do { outcome.settle(.success(try await body())) } catch { outcome.settle(.failure(error)) }
-                timer.cancel()
+                DeadlineWatch.shared.cancel(deadline)
             }
             outcome.onAbandon {
                 work.cancel()
@@ -329,6 +332,59 @@ public func withTimeout<T: Sendable>(
         }
     } onCancel: {
         outcome.settle(.failure(CancellationError()))
+    }
+}
+
+/// Deadlines of many short operations, watched by one task that looks every 20 ms.
+/// Every PostgreSQL read and write has a deadline (`withTimeout`); a sleeping task per
+/// call, created and cancelled, cost more on a busy server than the wait it bounds.
+final class DeadlineWatch: Sendable {
+    static let shared = DeadlineWatch()
+
+    struct Token: Sendable { fileprivate let id: Int }
+    private struct Entry {
+        var expiry: ContinuousClock.Instant
+        var action: @Sendable () -> Void
+    }
+    private struct State {
+        var entries: [Int: Entry] = [:]
+        var nextID = 0
+        var watching = false
+    }
+    private let state = Mutex(State())
+    private static let period = Duration.milliseconds(20)
+
+    /// Runs `action` once `limit` has passed (up to a period late), unless cancelled first.
+    func expire(after limit: Duration, _ action: @escaping @Sendable () -> Void) -> Token {
+        let expiry = ContinuousClock.now + limit
+        let (id, startWatching) = state.withLock { state -> (Int, Bool) in
+            state.nextID += 1
+            state.entries[state.nextID] = Entry(expiry: expiry, action: action)
+            defer { state.watching = true }
+            return (state.nextID, !state.watching)
+        }
+        if startWatching { Task.detached { await self.watch() } }
+        return Token(id: id)
+    }
+
+    func cancel(_ token: Token) {
+        _ = state.withLock { $0.entries.removeValue(forKey: token.id) }
+    }
+
+    /// Looks while anything is watched, then stops (the next `expire` starts it again).
+    private func watch() async {
+        while true {
+            try? await Task.sleep(for: Self.period)
+            let now = ContinuousClock.now
+            let (due, more) = state.withLock { state -> ([@Sendable () -> Void], Bool) in
+                let expired = state.entries.filter { $0.value.expiry <= now }
+                for id in expired.keys { state.entries.removeValue(forKey: id) }
+                if state.entries.isEmpty { state.watching = false }
+                return (expired.values.map(\.action), !state.entries.isEmpty)
+            }
+            for action in due { action() }
+            if !more { return }
+        }
     }
 }
 
@@ -506,23 +562,29 @@ private final class PostgresBackend: Sendable {
     let deadline: Duration
     /// For the séance listener's own connection.
     let listenerConfiguration: PostgresConnection.Configuration
+    let preparedStatements: Bool
 
-    private init(client: PostgresClient, runTask: Task<Void, Never>, deadline: Duration, listenerConfiguration: PostgresConnection.Configuration) {
+    private init(
+        client: PostgresClient, runTask: Task<Void, Never>, deadline: Duration, listenerConfiguration: PostgresConnection.Configuration,
+        preparedStatements: Bool
+    ) {
         self.client = client
         self.runTask = runTask
         self.deadline = deadline
         self.listenerConfiguration = listenerConfiguration
+        self.preparedStatements = preparedStatements
     }
 
     static func open(
         configuration: PostgresClient.Configuration, listenerConfiguration: PostgresConnection.Configuration, target: String, deadline: Duration,
-        connectAtOpen: Bool, logger: Logger
+        preparedStatements: Bool, connectAtOpen: Bool, logger: Logger
     ) async throws -> PostgresBackend {
         var configuration = configuration
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let task = Task { await client.run() }
-        let backend = PostgresBackend(client: client, runTask: task, deadline: deadline, listenerConfiguration: listenerConfiguration)
+        let backend = PostgresBackend(
+            client: client, runTask: task, deadline: deadline, listenerConfiguration: listenerConfiguration, preparedStatements: preparedStatements)
         guard connectAtOpen else { return backend }
         // Fail at start, with a clear message, when the server cannot be reached
         // (the pool would otherwise retry quietly for ever).
@@ -542,7 +604,7 @@ private final class PostgresBackend: Sendable {
 
     func withConnection<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            try await body(connection.sql())
+            try await body(preparedStatements ? PreparedPostgresConnection(connection) as any SQLDatabase : connection.sql())
         }
     }
 

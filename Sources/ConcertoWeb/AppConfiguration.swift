@@ -50,6 +50,9 @@ public struct AppConfiguration: Sendable {
     /// When a SQLite commit is on disk (`SQLiteSynchronous`): `full` unless
     /// CONCERTO_SQLITE_SYNC=normal trades the last commits before a power cut for speed.
     public var sqliteSynchronous = SQLiteSynchronous.full
+    /// Statements prepared once per PostgreSQL connection: on unless
+    /// CONCERTO_POSTGRES_PREPARE=off, for a pooler that cannot keep them.
+    public var postgresPreparedStatements = true
     /// How long a break-the-glass grant lasts.
     public var emergencyAccessDuration: Duration = .seconds(4 * 3600)
     /// Whether break-the-glass may lift a patient's opposition (then only after a second confirmation).
@@ -222,6 +225,13 @@ public struct AppConfiguration: Sendable {
         if let sync = environment["CONCERTO_SQLITE_SYNC"] {
             guard let value = SQLiteSynchronous(rawValue: sync.lowercased()) else { throw ConfigurationError.invalid("CONCERTO_SQLITE_SYNC", sync) }
             config.sqliteSynchronous = value
+        }
+        if let prepare = environment["CONCERTO_POSTGRES_PREPARE"] {
+            switch prepare.lowercased() {
+            case "on": config.postgresPreparedStatements = true
+            case "off": config.postgresPreparedStatements = false
+            default: throw ConfigurationError.invalid("CONCERTO_POSTGRES_PREPARE", prepare)
+            }
         }
         if let hours = environment["CONCERTO_EMERGENCY_ACCESS_HOURS"] {
             guard let value = Double(hours), value > 0, value <= 72 else { throw ConfigurationError.invalid("CONCERTO_EMERGENCY_ACCESS_HOURS", hours) }

@@ -45,7 +45,8 @@ public struct AppDependencies: Sendable {
     public static func make(_ config: AppConfiguration, logger: Logger, metrics: PrometheusCollectorRegistry = .init()) async throws -> AppDependencies {
         let (auditKey, created) = try AuditKey.load(path: config.resolvedAuditKeyFile, create: true)
         if created { logger.notice("Created the audit key file", metadata: ["path": "\(config.resolvedAuditKeyFile)"]) }
-        let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, sqliteSynchronous: config.sqliteSynchronous, auditKey: auditKey, logger: logger)
+        let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, sqliteSynchronous: config.sqliteSynchronous,
+            postgresPreparedStatements: config.postgresPreparedStatements, auditKey: auditKey, logger: logger)
         do {
             let migrator = try Migrator(directory: URL(fileURLWithPath: config.migrationsDirectory), engine: database.engine, logger: logger)
             try await migrator.migrate(database)

@@ -111,7 +111,8 @@ struct Migrate: AsyncParsableCommand {
     func run() async throws {
         let config = try common.configuration()
         let logger = makeLogger(config)
-        let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, logger: logger)
+        let database = try await Database.open(
+            config.database, sqliteReaders: config.sqliteReaders, postgresPreparedStatements: config.postgresPreparedStatements, logger: logger)
         do {
             let migrator = try Migrator(directory: URL(fileURLWithPath: config.migrationsDirectory), engine: database.engine, logger: logger)
             let applied = try await migrator.migrate(database)
@@ -260,7 +261,8 @@ struct AuditCommand: AsyncParsableCommand {
     /// Opens the database with the audit key, which must exist already.
     static func withAuditLog<T>(_ config: AppConfiguration, _ body: (AuditLog) async throws -> T) async throws -> T {
         let key = try AuditKey.load(path: config.resolvedAuditKeyFile, create: false).key
-        let database = try await Database.open(config.database, sqliteReaders: config.sqliteReaders, auditKey: key, logger: makeLogger(config))
+        let database = try await Database.open(
+            config.database, sqliteReaders: config.sqliteReaders, postgresPreparedStatements: config.postgresPreparedStatements, auditKey: key, logger: makeLogger(config))
         defer { logSink.flush() }
         do {
             let result = try await body(AuditLog(database: database))

@@ -75,6 +75,22 @@ import Glibc
 }
 
 @Suite struct DatabaseDeadlineTests {
+    /// Deadlines are watched by one shared task (`DeadlineWatch`): operations that end in
+    /// time are not failed, and one that does not is abandoned once its limit has passed.
+    @Test func operationsInTimeAnswerAndAStuckOneFailsAtItsDeadline() async throws {
+        let total = try await withThrowingTaskGroup(of: Int.self) { group in
+            for value in 1...300 { group.addTask { try await withTimeout(.seconds(20)) { value } } }
+            return try await group.reduce(0, +)
+        }
+        #expect(total == 300 * 301 / 2)
+        let start = ContinuousClock.now
+        await #expect(throws: TimeoutError.self) {
+            try await withTimeout(.milliseconds(300)) { try await Task.sleep(for: .seconds(3600)) }
+        }
+        let waited = ContinuousClock.now - start
+        #expect(waited >= .milliseconds(300))
+        #expect(waited < .seconds(20))  // loose: the suite keeps both cores busy
+    }
 
     @Test func aHangingPostgresServerFailsQueriesAfterTheDeadline() async throws {
         let server = try SilentServer()

@@ -12,6 +12,7 @@ import Testing
         #expect(config.retiredSettings.isEmpty)
         #expect(config.sqliteReaders >= 4)
         #expect(config.sqliteSynchronous == .full) // an audited page is sent once its event is on disk
+        #expect(config.postgresPreparedStatements)
     }
 
     @Test func valuesAreTaken() throws {
@@ -20,6 +21,7 @@ import Testing
             "CONCERTO_DATABASE_URL": "sqlite::memory:",
             "CONCERTO_SQLITE_READERS": "6",
             "CONCERTO_SQLITE_SYNC": "normal",
+            "CONCERTO_POSTGRES_PREPARE": "off",
             "CONCERTO_DICOMWEB_TIMEOUT": "1.5",
             "CONCERTO_EMERGENCY_ACCESS_HOURS": "2",
         ])
@@ -27,6 +29,7 @@ import Testing
         #expect(config.database == .sqliteMemory)
         #expect(config.sqliteReaders == 6)
         #expect(config.sqliteSynchronous == .normal)
+        #expect(!config.postgresPreparedStatements)
         #expect(config.dicomwebTimeoutSeconds == 1.5)
         #expect(config.emergencyAccessDuration == .seconds(7200))
     }
@@ -34,7 +37,7 @@ import Testing
     @Test(arguments: [
         ("CONCERTO_PORT", "0"), ("CONCERTO_PORT", "http"), ("CONCERTO_SQLITE_READERS", "0"),
         ("CONCERTO_SQLITE_READERS", "many"), ("CONCERTO_DICOMWEB_TIMEOUT", "600"),
-        ("CONCERTO_SECURE_COOKIES", "maybe"), ("CONCERTO_LOG_LEVEL", "loud"),
+        ("CONCERTO_SECURE_COOKIES", "maybe"), ("CONCERTO_POSTGRES_PREPARE", "yes"), ("CONCERTO_LOG_LEVEL", "loud"),
     ])
     func aBadValueIsRefusedByName(name: String, value: String) {
         #expect {
