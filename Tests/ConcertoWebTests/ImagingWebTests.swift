@@ -230,7 +230,7 @@ import Testing
     /// quickly, with a clear banner, and nothing attached is lost.
     @Test func aHangingExchangeNeverHoldsThePagesUp() async throws {
         let silent = try SilentServer()
-        try await withImagingApp(exchange: silent.url, timeout: 2) { browser, d, world in
+        try await withImagingApp(exchange: silent.url, timeout: 5) { browser, d, world in
             let caseID = try await southCase(d, world)
             let reference = StudyReference(exchangeID: "default", studyUID: "1.2.3.4.5", accessionNumber: "A-1", studyDate: CalendarDate(iso: "2026-01-02"),
                                            modalities: ["CT"], description: "TDM de référence", seriesCount: 1, instanceCount: 3, keySeriesUID: "1.2.3.4.5.1")
@@ -242,9 +242,11 @@ import Testing
             try await browser.logIn(email: "sud@t.fr")
             var started = Date()
             let tab = try await browser.get(SiteURL.caseImaging(caseID).path)
-            // The 2 s budget, not the 30 s read timeout; the margin is for the whole suite
-            // starting on 2 cores (4.03 and 4.75 s seen there, 2 s alone; see the DICOMweb
-            // client's hanging-exchange test for what the suite's start costs).
+            // The 5 s budget, not the 30 s read timeout; the margin is for the whole suite
+            // starting on 2 cores (see the DICOMweb client's hanging-exchange test for what
+            // the suite's start costs). The budget is that long so that the pages below,
+            // which must not wait for it, are told apart from it under load (a case page
+            // took 2.2 s once while the suite started, against a 2 s budget then).
             #expect(Date().timeIntervalSince(started) < 20)
             #expect(tab.status == .ok)
             #expect(tab.text.contains("data-test=\"imaging-unavailable\""))
@@ -263,13 +265,13 @@ import Testing
             // The case page never waits for the exchange, and says it is failing.
             started = Date()
             let casePage = try await browser.get(SiteURL.caseItem(caseID).path)
-            #expect(Date().timeIntervalSince(started) < 1.5)  // waiting would take the 2 s budget
+            #expect(Date().timeIntervalSince(started) < 4)  // waiting would take the 5 s budget
             #expect(casePage.text.contains("data-test=\"imaging-unavailable\""))
             #expect(attachedUIDs(casePage.text) == ["1.2.3.4.5"])
             // The breaker is open now: the tab answers without waiting for the budget.
             started = Date()
             let again = try await browser.get(SiteURL.caseImaging(caseID).path)
-            #expect(Date().timeIntervalSince(started) < 1.5)
+            #expect(Date().timeIntervalSince(started) < 4)
             #expect(again.text.contains("nouvel essai dans quelques secondes"))
             _ = silent
         }
