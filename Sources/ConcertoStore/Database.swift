@@ -242,7 +242,7 @@ public struct DedicatedConnection: Sendable {
     /// held its caller up, shutdown included: the caller stops waiting for it instead.
     public func exchange<T: Sendable>(within limit: Duration, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         let connection = connection
-        let database: any SQLDatabase = prepared ? PreparedPostgresConnection(connection) : connection.sql()
+        let database = PreparedPostgresConnection.sql(on: connection, prepared: prepared)
         do {
             return try await withTimeout(limit, onAbandon: { Task { try? await connection.close() } }) { try await body(database) }
         } catch is TimeoutError {
@@ -604,7 +604,7 @@ private final class PostgresBackend: Sendable {
 
     func withConnection<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
-            try await body(preparedStatements ? PreparedPostgresConnection(connection) as any SQLDatabase : connection.sql())
+            try await body(PreparedPostgresConnection.sql(on: connection, prepared: preparedStatements))
         }
     }
 

@@ -10,9 +10,9 @@ import Synchronization
 ///
 /// An unnamed statement (what PostgresKit sends) is parsed, analysed and planned by the
 /// server at every execution: measured on the agenda page under load, more than half of
-/// PostgreSQL's time for the page, 9.4 ms of it planning the access-facts query alone. A named statement is planned
-/// for its first executions and then, when PostgreSQL finds a generic plan no costlier,
-/// not at all. Postgres-nio keeps the per-connection record of what is prepared; this
+/// PostgreSQL's time for the page, 9.4 ms of it planning the access-facts query alone. A
+/// named statement is planned for its first executions and then, when PostgreSQL finds a
+/// generic plan no costlier, not at all. Postgres-nio keeps the per-connection record of what is prepared; this
 /// type gives each distinct text and parameter types a name.
 ///
 /// Statements that are not plain SELECT/INSERT/UPDATE/DELETE/WITH (transaction control,
@@ -26,6 +26,11 @@ struct PreparedPostgresConnection: SQLDatabase {
         self.connection = connection
         self.unnamed = connection.sql()
         self.transaction = TransactionTracker()
+    }
+
+    /// A connection's SQL: statements prepared, or all unnamed (`CONCERTO_POSTGRES_PREPARE=off`).
+    static func sql(on connection: PostgresConnection, prepared: Bool) -> any SQLDatabase {
+        prepared ? PreparedPostgresConnection(connection) : connection.sql()
     }
 
     var logger: Logger { connection.logger }

@@ -227,11 +227,7 @@ public struct AppConfiguration: Sendable {
             config.sqliteSynchronous = value
         }
         if let prepare = environment["CONCERTO_POSTGRES_PREPARE"] {
-            switch prepare.lowercased() {
-            case "on": config.postgresPreparedStatements = true
-            case "off": config.postgresPreparedStatements = false
-            default: throw ConfigurationError.invalid("CONCERTO_POSTGRES_PREPARE", prepare)
-            }
+            config.postgresPreparedStatements = try parseBool(prepare, name: "CONCERTO_POSTGRES_PREPARE")
         }
         if let hours = environment["CONCERTO_EMERGENCY_ACCESS_HOURS"] {
             guard let value = Double(hours), value > 0, value <= 72 else { throw ConfigurationError.invalid("CONCERTO_EMERGENCY_ACCESS_HOURS", hours) }

@@ -37,7 +37,7 @@ import Testing
     @Test(arguments: [
         ("CONCERTO_PORT", "0"), ("CONCERTO_PORT", "http"), ("CONCERTO_SQLITE_READERS", "0"),
         ("CONCERTO_SQLITE_READERS", "many"), ("CONCERTO_DICOMWEB_TIMEOUT", "600"),
-        ("CONCERTO_SECURE_COOKIES", "maybe"), ("CONCERTO_POSTGRES_PREPARE", "yes"), ("CONCERTO_LOG_LEVEL", "loud"),
+        ("CONCERTO_SECURE_COOKIES", "maybe"), ("CONCERTO_POSTGRES_PREPARE", "sometimes"), ("CONCERTO_LOG_LEVEL", "loud"),
     ])
     func aBadValueIsRefusedByName(name: String, value: String) {
         #expect {
