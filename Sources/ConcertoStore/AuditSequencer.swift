@@ -82,9 +82,13 @@ public final class AuditSequencer: Sendable {
     /// writers wait only for the statements that apply them. Nil when nothing waits.
     static func prepareBatch(on sql: any SQLDatabase, database: Database, limit: Int, at now: Date) async throws -> PreparedBatch? {
         let key = try database.requireAuditKey()
+        // The head first: on PostgreSQL each read is its own snapshot, and events another
+        // sequencer seals after this read move the head, so `apply` refuses the batch. Read
+        // the other way round, events sealed between the two reads were chained again after
+        // the new head, and placing them a second time failed on the append-only trigger.
+        let head = try await AuditLog.readHead(on: sql, lock: false)
         let waiting = try await readWaiting(on: sql, limit: limit)
         guard !waiting.events.isEmpty else { return nil }
-        let head = try await AuditLog.readHead(on: sql, lock: false)
         let chain = try await AuditLog.readChainState(on: sql)
         return Self.chain(waiting.events, ids: waiting.ids, after: head, keyedFrom: chain.keyed_from, key: key, at: now)
     }
