@@ -342,6 +342,14 @@ public enum DICOMUID {
 /// One item of a personalised care plan (Programme personnalisé de soins, CI-SIS
 /// CANCER-PPS 2022.01): a treatment, a side-effect prevention, an associated measure or a
 /// follow-up, done or planned, with its dates.
+extension [CarePlanItem] {
+    /// The days the treatments (MED-568) recorded as done started: what a care plan tells
+    /// of the decision it carries out.
+    public var treatmentsStarted: [CalendarDate] {
+        filter { $0.done && $0.kind.code == "MED-568" }.compactMap { $0.start?.date }
+    }
+}
+
 public struct CarePlanItem: Sendable, Equatable, Codable {
     /// The CI-SIS "FR-Traitement" entry the items are read from.
     public static let template = "1.2.250.1.213.1.1.3.62"

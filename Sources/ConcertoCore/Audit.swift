@@ -59,6 +59,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case caseDecision = "case.decision"
     case caseValidate = "case.validate"
     case caseSendBack = "case.send_back"
+    /// The referring physician recorded what became of a validated decision.
+    case caseFollowUp = "case.follow_up"
     case caseSearch = "case.search"
     case seriesCreate = "meeting_series.create"
     case meetingCreate = "meeting.create"

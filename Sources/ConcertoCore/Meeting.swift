@@ -257,17 +257,21 @@ public struct MeetingSeries: Sendable, Hashable {
     /// The board's national id in the regional RCP directory (the fiche's header); nil:
     /// the community's.
     public var boardID: String?
+    /// Days after validation before a decision without follow-up is listed as overdue.
+    public var followUpDays: Int
 
     public init(
         id: UUID = UUID(), communityID: UUID, title: String, kind: MeetingSeriesKind, organs: [String] = [], recurrence: Recurrence,
         firstDate: CalendarDate, startTime: LocalTime, durationMinutes: Int, place: String? = nil, videoLink: String? = nil,
-        deadlineHours: Int = 48, maximumCases: Int? = nil, quorum: QuorumRequirement = .standard, boardID: String? = nil
+        deadlineHours: Int = 48, maximumCases: Int? = nil, quorum: QuorumRequirement = .standard, boardID: String? = nil,
+        followUpDays: Int = FollowUpDelay.defaultDays
     ) {
         self.id = id; self.communityID = communityID; self.title = title; self.kind = kind; self.organs = organs
         self.recurrence = recurrence; self.firstDate = firstDate; self.startTime = startTime; self.durationMinutes = durationMinutes
         self.place = place; self.videoLink = videoLink; self.deadlineHours = deadlineHours; self.maximumCases = maximumCases
         self.quorum = quorum
         self.boardID = boardID
+        self.followUpDays = followUpDays
     }
 
     public enum Problem: String, Sendable, Error {
@@ -275,6 +279,7 @@ public struct MeetingSeries: Sendable, Hashable {
         case noPlace = "no_place", invalidVideoLink = "invalid_video_link", invalidDeadline = "invalid_deadline"
         case invalidMaximum = "invalid_maximum", invalidQuorum = "invalid_quorum", unknownOrgan = "unknown_organ"
         case organsRequired = "organs_required", invalidBoardID = "invalid_board_id"
+        case invalidFollowUpDays = "invalid_follow_up_days"
     }
 
     public func problems() -> [Problem] {
@@ -290,6 +295,7 @@ public struct MeetingSeries: Sendable, Hashable {
         if organs.contains(where: { !Terminology.boardOrgans.contains($0) }) { found.append(.unknownOrgan) }
         if kind == .organ && organs.isEmpty { found.append(.organsRequired) }
         if let boardID, !BoardRegistration.isValidIdentifier(boardID) { found.append(.invalidBoardID) }
+        if !FollowUpDelay.allowedDays.contains(followUpDays) { found.append(.invalidFollowUpDays) }
         return found
     }
 

@@ -232,9 +232,14 @@ public struct CaseStore: Sendable {
             """, audit: audit, at: now, announcesDecision: true)
     }
 
-    public func validate(id: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+    /// `followUpDays`: the meeting's delay before the decision, still without follow-up, is
+    /// listed as overdue (`DecisionFollowUpStore.overdue`).
+    public func validate(id: UUID, by userID: UUID, followUpDays: Int = FollowUpDelay.defaultDays, audit: AuditDraft, at now: Date = Date()) async throws {
+        let due = FollowUpDelay.due(validatedAt: now, days: followUpDays)
         try await transition(id: id, from: [.discussed], to: .validated, by: userID, set: """
-            validated_at = \(bind: Timestamp.iso8601(now)), validated_by = \(bind: userID.storageKey)
+            validated_at = \(bind: Timestamp.iso8601(now)), validated_by = \(bind: userID.storageKey),
+            follow_up_due_at = CASE WHEN EXISTS (SELECT 1 FROM case_follow_ups f WHERE f.case_id = cases.id AND f.outcome IS NOT NULL)
+                                    THEN NULL ELSE \(bind: Timestamp.iso8601(due)) END
             """, audit: audit, at: now, announcesDecision: true)
     }
 

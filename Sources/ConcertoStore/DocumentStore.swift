@@ -32,6 +32,9 @@ public struct DocumentImport: Sendable {
     public var carePlanJSON = "[]"
     /// The fiche RCP a care plan carries out, when it is clear at import.
     public var carriesOutCaseID: UUID?
+    /// The days the care plan's treatments recorded as done started: they fill in the
+    /// follow-up of the fiche it carries out.
+    public var carePlanTreatmentsStarted: [CalendarDate] = []
 
     public init(patientID: UUID, communityID: UUID, caseID: UUID?, documentRoot: String, documentExtension: String, setRoot: String,
                 setExtension: String, version: Int, typeCode: String, typeLabel: String?, title: String?, effectiveTime: String,
@@ -184,6 +187,10 @@ public struct DocumentStore: Sendable {
                       AND set_root = \(bind: new.setRoot) AND set_extension = \(bind: new.setExtension) AND id <> \(bind: id.storageKey)
                     """).run()
             }
+            if let caseID = new.carriesOutCaseID, let planDay = CalendarDate(iso: String(new.effectiveTime.prefix(10))) {
+                try await FollowUpStore.fillFromCarePlan(caseID: caseID, documentID: id, planDay: planDay, treatmentsStarted: new.carePlanTreatmentsStarted,
+                                                         on: sql, at: now)
+            }
             var audit = audit
             audit.resourceID = id.storageKey
             try await AuditLog.append(audit, on: sql, database: database, at: now)
@@ -276,13 +283,20 @@ public struct DocumentStore: Sendable {
         }
     }
 
-    /// Records which fiche RCP a care plan carries out (a physician's confirmation).
-    public func linkCarePlan(documentID: UUID, caseID: UUID, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+    /// Records which fiche RCP a care plan carries out (a physician's confirmation), and
+    /// fills in that fiche's follow-up from the plan (`treatmentsStarted`: the days its
+    /// treatments recorded as done started).
+    public func linkCarePlan(documentID: UUID, caseID: UUID, treatmentsStarted: [CalendarDate] = [], by userID: UUID, audit: AuditDraft,
+                             at now: Date = Date()) async throws {
         try await database.write { sql in
-            guard try await sql.raw("""
+            guard let row = try await sql.raw("""
                 UPDATE documents SET carries_out_case_id = \(bind: caseID.storageKey), carries_out_confirmed_by = \(bind: userID.storageKey)
-                WHERE id = \(bind: documentID.storageKey) RETURNING id
-                """).first() != nil else { throw StoreError.notFound }
+                WHERE id = \(bind: documentID.storageKey) RETURNING effective_time
+                """).first() else { throw StoreError.notFound }
+            if let planDay = CalendarDate(iso: String(try row.decode(column: "effective_time", as: String.self).prefix(10))) {
+                try await FollowUpStore.fillFromCarePlan(caseID: caseID, documentID: documentID, planDay: planDay, treatmentsStarted: treatmentsStarted,
+                                                         on: sql, at: now)
+            }
             try await AuditLog.append(audit, on: sql, database: database, at: now)
         }
     }

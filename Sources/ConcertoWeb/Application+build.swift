@@ -20,6 +20,7 @@ public struct AppDependencies: Sendable {
     public let care: CareStore
     public let meetings: MeetingStore
     public let cases: CaseStore
+    public let followUps: FollowUpStore
     public let documents: DocumentStore
     public let importer: DocumentImporter
     public let imagingStudies: ImagingStore
@@ -65,6 +66,7 @@ public struct AppDependencies: Sendable {
                 care: CareStore(database: database),
                 meetings: MeetingStore(database: database),
                 cases: CaseStore(database: database),
+                followUps: FollowUpStore(database: database),
                 documents: DocumentStore(database: database),
                 importer: DocumentImporter(
                     documents: DocumentStore(database: database), patients: PatientStore(database: database),
@@ -143,7 +145,8 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
 
     let authenticated = web.group(context: AuthenticatedContext.self)
         .add(middleware: SecondFactorMiddleware(requirement: config.secondFactorRequirement))
-    DashboardController(communities: dependencies.communities, meetings: dependencies.meetings, cases: dependencies.cases, guardian: guardian,
+    DashboardController(communities: dependencies.communities, meetings: dependencies.meetings, cases: dependencies.cases,
+                        followUps: dependencies.followUps, guardian: guardian,
                         accountRequests: dependencies.accountRequests, renderer: dependencies.renderer)
         .addRoutes(to: authenticated)
     AccountController(users: dependencies.users, audit: dependencies.audit, lockout: config.lockout, passwords: dependencies.passwords,
@@ -171,9 +174,11 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
                                                                   secondFactor: config.secondFactorRequirement))
     CaseController(
         cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, communities: dependencies.communities,
-        documents: dependencies.documents, imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian,
-        renderer: dependencies.renderer, horizonMonths: config.meetingHorizonMonths
+        documents: dependencies.documents, followUps: dependencies.followUps, imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging,
+        guardian: guardian, renderer: dependencies.renderer, horizonMonths: config.meetingHorizonMonths
     ).addRoutes(to: authenticated)
+    FollowUpController(cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, followUps: dependencies.followUps,
+                       guardian: guardian, renderer: dependencies.renderer).addRoutes(to: authenticated)
     ExportController(
         cases: dependencies.cases, meetings: dependencies.meetings, communities: dependencies.communities, activity: ActivityStore(database: dependencies.database), exporter: dependencies.ficheExporter, guardian: guardian, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)

@@ -123,6 +123,7 @@ public struct DocumentImporter: Sendable {
             tnm: tnm, content: bytes, source: source, importedBy: audit.actorID)
         if document.isPersonalisedCarePlan {
             record.carePlanJSON = String(decoding: try JSONEncoder().encode(document.carePlan), as: UTF8.self)
+            record.carePlanTreatmentsStarted = document.carePlan.treatmentsStarted
             // The fiche it carries out, when there is no doubt: the patient's one validated
             // fiche in this community up to the plan's date. Otherwise a physician confirms.
             let candidates = try await documents.carePlanCandidates(patientID: target.patient.id, communityID: target.communityID, notAfter: time.iso)

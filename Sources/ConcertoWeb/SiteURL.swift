@@ -89,6 +89,7 @@ public enum SiteURL: Sendable, Equatable {
     case caseDecision(UUID)
     case caseValidate(UUID)
     case caseSendBack(UUID)
+    case caseFollowUp(UUID)
     case caseDocuments(UUID)
     case caseImaging(UUID)
     case caseFicheXML(UUID)
@@ -192,6 +193,7 @@ public enum SiteURL: Sendable, Equatable {
         case .caseDecision(let id): "/cases/\(id.storageKey)/decision"
         case .caseValidate(let id): "/cases/\(id.storageKey)/validate"
         case .caseSendBack(let id): "/cases/\(id.storageKey)/send-back"
+        case .caseFollowUp(let id): "/cases/\(id.storageKey)/follow-up"
         case .caseDocuments(let id): "/cases/\(id.storageKey)/documents"
         case .caseImaging(let id): "/cases/\(id.storageKey)/imaging"
         case .caseFicheXML(let id): "/cases/\(id.storageKey)/fiche.xml"

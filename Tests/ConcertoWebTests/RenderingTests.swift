@@ -105,10 +105,16 @@ import Testing
             { () -> DashboardController.DashboardContent in
                 var dashboard = DashboardController.DashboardContent(
                     displayName: "D", communities: [], invitations: [], mayCreatePatient: true, isPlatformAdmin: true,
-                    upcomingMeetingsHTML: "<li></li>", myCasesHTML: "<li></li>", toValidateHTML: "<li></li>")
+                    upcomingMeetingsHTML: "<li></li>", myCasesHTML: "<li></li>", toValidateHTML: "<li></li>", myFollowUpsHTML: "<li></li>",
+                    communityFollowUpsHTML: "<li></li>")
                 dashboard.accessRequestsNotice = "3"
                 return dashboard
             }(),
+            FollowUpController.FollowUpPage(
+                caseURL: "/c", patientName: "P", decidedOn: "01/01/2026", proposal: "p", proposalTypes: "t", recorded: nil, formAction: "/f", outcomes: [],
+                reasonValue: "r", firstTreatmentValue: "2026-01-02", carePlanValue: "2026-01-03", revision: "1", earliest: "2026-01-01", latest: "2026-02-01",
+                errors: ["e"]),
+            FollowUpController.FollowUpPage.Option(value: "v", label: "l", checked: true),
             MeetingController.AgendaContent(meeting: ViewFields([:]), rowsHTML: "<tr></tr>", hasItems: true, slotMinutes: "5", mayReorder: true),
             DashboardController.DashboardContent.CommunityItem(name: "N", region: "R", url: "/", kind: "k", role: "r", suspended: false, acceptURL: "/"),
             CommunityController.CommunityContent(

@@ -15,6 +15,7 @@ struct CaseController: Sendable {
     let patients: PatientStore
     let communities: CommunityStore
     let documents: DocumentStore
+    let followUps: FollowUpStore
     let imagingStudies: ImagingStore
     let imaging: ImagingService
     let guardian: AccessGuard
@@ -64,6 +65,17 @@ struct CaseController: Sendable {
             // Plain booleans: inside the séance an absent key would find the live quorum.
             "quorum": pages.text(decision.quorumMet ? "quorum_met" : "quorum_not_met"), "quorumMet": decision.quorumMet,
             "withoutQuorum": decision.recordedWithoutQuorum,
+        ])
+    }
+
+    /// The case page's follow-up card: the record, whether it is overdue, the way to it.
+    static func followUpFields(_ followUp: FollowUpRecord?, record: CaseRecord, meeting: MeetingRecord?, mayRecord: Bool, pages: PageBuilder,
+                               now: Date) -> ViewFields {
+        let days = meeting?.followUpDays ?? FollowUpDelay.defaultDays
+        let overdue = followUp?.followUp.outcome == nil && record.validatedAt.map { FollowUpDelay.due(validatedAt: $0, days: days) <= now } == true
+        return ViewFields([
+            "recorded": followUp.map { FollowUpController.FollowUpSummary($0, pages: pages) },
+            "overdue": overdue ? true : nil, "mayRecord": mayRecord ? true : nil, "url": SiteURL.caseFollowUp(record.id).path,
         ])
     }
 
@@ -124,6 +136,7 @@ struct CaseController: Sendable {
         // Documents of the patient filed through this community (the page's access check covers them).
         async let communityDocuments = documents.documents(ofPatient: record.patientID).filter { $0.communityID == record.communityID }
         async let attachedStudies = imagingStudies.studies(ofCase: record.id)
+        async let followUp = record.status == .validated ? followUps.find(caseID: record.id) : nil
         async let upcoming = meetings.meetings(inCommunities: [record.communityID], from: now, to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400), limit: 30)
         let mayRegister = (record.status == .draft || record.status == .toRepresent) && (actor.isPhysician || actor.isCoordinator)
         // The same check as the edit form itself, so no button leads to a refusal.
@@ -151,6 +164,8 @@ struct CaseController: Sendable {
             "withdrawURL": record.status == .registered && (actor.isPhysician || actor.isCoordinator) ? SiteURL.caseWithdraw(record.id).path : nil,
             "duplicateURL": loaded.mayWrite ? SiteURL.caseNew.path + "?patient=\(record.patientID.storageKey)&from=\(record.id.storageKey)" : nil,
             "validateURL": record.status == .discussed && (actor.isCoordinator || actor.isChair) ? SiteURL.caseValidate(record.id).path : nil,
+            "followUp": record.status == .validated ? Self.followUpFields(try await followUp, record: record, meeting: loaded.meeting,
+                                                                                   mayRecord: loaded.mayWrite, pages: pages, now: now) : nil,
             "editions": try await editions.map { edition in
                 ViewFields(["edition": String(edition.edition), "supersededAt": DisplayFormat.dateTime(edition.supersededAt),
                             "supersededBy": edition.supersededByName, "validatedAt": edition.validatedAt.map(DisplayFormat.dateTime),
@@ -433,7 +448,8 @@ struct CaseController: Sendable {
             return back(loaded, form: form)
         }
         return try await perform(loaded, form: form, context: context, success: "flash_decision_validated") {
-            try await cases.validate(id: loaded.record.id, by: context.user.id, audit: draft(.caseValidate, loaded, context: context))
+            try await cases.validate(id: loaded.record.id, by: context.user.id, followUpDays: loaded.meeting?.followUpDays ?? FollowUpDelay.defaultDays,
+                                     audit: draft(.caseValidate, loaded, context: context))
         }
     }
 

@@ -10,6 +10,7 @@ struct DashboardController: Sendable {
     let communities: CommunityStore
     let meetings: MeetingStore
     let cases: CaseStore
+    let followUps: FollowUpStore
     /// Lists are reads: each case shows as the policy lets this user see its patient.
     let guardian: AccessGuard
     let accountRequests: AccountRequestStore
@@ -53,6 +54,10 @@ struct DashboardController: Sendable {
         let upcomingMeetingsHTML: String
         let myCasesHTML: String?
         let toValidateHTML: String?
+        /// Validated decisions past their follow-up delay: the physician's own fiches, and
+        /// for coordinators those of their communities.
+        let myFollowUpsHTML: String?
+        let communityFollowUpsHTML: String?
         /// "3 access requests pending", for those who decide them.
         var accessRequestsNotice: String? = nil
 
@@ -71,6 +76,10 @@ struct DashboardController: Sendable {
             case "accessRequestsNotice": accessRequestsNotice
             case "toValidateHTML": toValidateHTML
             case "hasToValidate": toValidateHTML?.isEmpty == false
+            case "myFollowUpsHTML": myFollowUpsHTML
+            case "hasMyFollowUps": myFollowUpsHTML?.isEmpty == false
+            case "communityFollowUpsHTML": communityFollowUpsHTML
+            case "hasCommunityFollowUps": communityFollowUpsHTML?.isEmpty == false
             default: nil
             }
         }
@@ -93,13 +102,17 @@ struct DashboardController: Sendable {
         let physicianIn = active.filter { $0.membership.role == .physician }.map(\.community.id)
         let coordinatorIn = active.filter { $0.membership.role == .coordinator }.map(\.community.id)
         let now = Date()
-        // Three small indexed reads, side by side.
+        // Small indexed reads, side by side.
         async let upcoming = meetings.meetings(inCommunities: activeIDs, from: now.addingTimeInterval(-4 * 3600), to: now.addingTimeInterval(62 * 86_400), limit: 5)
         async let mine = cases.cases(createdBy: context.user.id, inCommunities: physicianIn, limit: 10)
         async let pending = cases.cases(withStatus: [.discussed], inCommunities: coordinatorIn, limit: 20)
+        async let myOverdue = followUps.overdue(inCommunities: physicianIn, createdBy: context.user.id, at: now, limit: 10)
+        async let communityOverdue = followUps.overdue(inCommunities: coordinatorIn, at: now, limit: 20)
         let (myCases, toValidate) = (try await mine, try await pending)
+        let (myFollowUps, communityFollowUps) = (try await myOverdue, try await communityOverdue)
         let roles = Dictionary(active.map { ($0.community.id, $0.membership.role) }, uniquingKeysWith: { first, _ in first })
-        let visibility = try await guardian.listVisibility(of: (myCases + toValidate).map { ($0.patientID, $0.communityID) }, roles: roles,
+        let listed = myCases + toValidate + (myFollowUps + communityFollowUps).map(\.item)
+        let visibility = try await guardian.listVisibility(of: listed.map { ($0.patientID, $0.communityID) }, roles: roles,
                                                            user: context.user.id, at: now)
         let lists = DashboardLists(
             casesLabel: pages.text("meeting_cases"), cancelledLabel: pages.text("meeting_cancelled"), agendaLabel: pages.text("meeting_agenda"), liveLabel: pages.text("live_title"),
@@ -114,7 +127,11 @@ struct DashboardController: Sendable {
             isPlatformAdmin: context.user.isAdmin,
             upcomingMeetingsHTML: lists.meetings(try await upcoming),
             myCasesHTML: physicianIn.isEmpty ? nil : lists.cases(myCases, showingStatus: true),
-            toValidateHTML: coordinatorIn.isEmpty ? nil : lists.cases(toValidate, showingStatus: false)
+            toValidateHTML: coordinatorIn.isEmpty ? nil : lists.cases(toValidate, showingStatus: false),
+            myFollowUpsHTML: physicianIn.isEmpty ? nil : lists.followUps(myFollowUps, validatedLabel: pages.text("follow_up_validated_on"),
+                                                                         actionLabel: pages.text("follow_up_record")),
+            communityFollowUpsHTML: coordinatorIn.isEmpty ? nil : lists.followUps(communityFollowUps, validatedLabel: pages.text("follow_up_validated_on"),
+                                                                                   actionLabel: pages.text("follow_up_view"), showingCommunity: true)
         )
         if AccessRequestsController.mayDecide(context.user) {
             let pending = try await accountRequests.pendingCount(decidableBy: context.user)
@@ -149,6 +166,24 @@ struct DashboardLists: Sendable {
             if meeting.status == .scheduled, now >= meeting.startsAt.addingTimeInterval(-3600), now <= meeting.endsAt {
                 out += " · <a href=\"\(SiteURL.meetingLive(meeting.id).path)\" data-test=\"dashboard-live\">\(HTMLEscaping.escape(liveLabel))</a>"
             }
+            out += "</li>"
+        }
+        return out
+    }
+
+    /// Decisions awaiting their follow-up, the longest overdue first.
+    func followUps(_ overdue: [OverdueFollowUp], validatedLabel: String, actionLabel: String, showingCommunity: Bool = false) -> String {
+        var out = ""
+        for entry in overdue {
+            let item = entry.item
+            let shown = visibility(item)
+            if shown == .hidden { continue }
+            out += "<li><a href=\"\(SiteURL.caseItem(item.id).path)\"><strong>\(HTMLEscaping.escape(item.patientName))</strong></a> "
+            out += "<span class=\"muted\">"
+            if shown == .clinical, let site = item.tumourSiteCode { out += "\(HTMLEscaping.escape(site)) · " }
+            if showingCommunity { out += "\(HTMLEscaping.escape(item.communityName)) · " }
+            out += "\(HTMLEscaping.escape(validatedLabel)) \(HTMLEscaping.escape(DisplayFormat.date(entry.validatedAt)))</span>"
+            if shown == .clinical { out += " · <a href=\"\(SiteURL.caseFollowUp(item.id).path)\">\(HTMLEscaping.escape(actionLabel))</a>" }
             out += "</li>"
         }
         return out

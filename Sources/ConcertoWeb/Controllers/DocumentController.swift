@@ -197,7 +197,8 @@ struct DocumentController: Sendable {
         guard let caseID = context.form?["case"].flatMap(UUID.init(storageKey:)), candidates.contains(where: { $0.caseID == caseID }) else {
             throw AppError.badRequest
         }
-        try await documents.linkCarePlan(documentID: record.id, caseID: caseID, by: context.user.id, audit: context.auditDraft(
+        let items = (try? JSONDecoder().decode([CarePlanItem].self, from: Data(record.carePlanJSON.utf8))) ?? []
+        try await documents.linkCarePlan(documentID: record.id, caseID: caseID, treatmentsStarted: items.treatmentsStarted, by: context.user.id, audit: context.auditDraft(
             .documentCarePlanLink, resourceType: "document", resourceID: record.id.storageKey, patientID: record.patientID,
             mode: outcome.decision.mode, outcome: .success, reason: caseID.storageKey))
         context.sessions.flash(.success, "flash_care_plan_linked")

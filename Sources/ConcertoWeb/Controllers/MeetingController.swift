@@ -122,7 +122,7 @@ struct MeetingController: Sendable {
         guard !mine.coordinated.isEmpty else { throw AppError.forbidden }
         var values = form.fields
         if form.fields.isEmpty {
-            values = ["duration": "90", "deadline_hours": "48", "start_time": "14:00", "quorum_minimum": "3", "interval": "1", "weekday": "4",
+            values = ["duration": "90", "deadline_hours": "48", "follow_up_days": String(FollowUpDelay.defaultDays), "start_time": "14:00", "quorum_minimum": "3", "interval": "1", "weekday": "4",
                       "ordinal": "1", "recurrence": "weekly", "first_date": DisplayFormat.dateInput(Date()), "date": DisplayFormat.dateInput(Date().addingTimeInterval(7 * 86_400)),
                       "discipline_medicalOncology": "1", "discipline_surgery": "1", "discipline_radiotherapy": "1", "kind": "organ"]
         }
@@ -163,6 +163,7 @@ struct MeetingController: Sendable {
         var deadlineHours: Int
         var maximumCases: Int?
         var quorum: QuorumRequirement
+        var followUpDays: Int
         var problems: [String]
     }
 
@@ -178,7 +179,7 @@ struct MeetingController: Sendable {
             communityID: community, title: form.trimmed("title") ?? "", startTime: time, duration: Int(form["duration"] ?? "") ?? 0,
             place: form.trimmed("place"), videoLink: form.trimmed("video_link"), deadlineHours: Int(form["deadline_hours"] ?? "") ?? -1,
             maximumCases: maximum, quorum: QuorumRequirement(minimumSpecialties: Int(form["quorum_minimum"] ?? "") ?? 0, requiredDisciplines: disciplines),
-            problems: problems
+            followUpDays: form.trimmed("follow_up_days").map { Int($0) ?? -1 } ?? FollowUpDelay.defaultDays, problems: problems
         )
     }
 
@@ -201,7 +202,7 @@ struct MeetingController: Sendable {
                 organs: kind == .organ ? Terminology.boardOrgans.concepts.map(\.code).filter { form["organ_\($0)"] != nil } : [],
                 recurrence: recurrence, firstDate: firstDate, startTime: startTime, durationMinutes: base.duration, place: base.place,
                 videoLink: base.videoLink, deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum,
-                boardID: form.trimmed("board_id")
+                boardID: form.trimmed("board_id"), followUpDays: base.followUpDays
             )
             problems += series.problems().map { "meeting_error_\($0.rawValue)" }
             if problems.isEmpty {
@@ -227,7 +228,8 @@ struct MeetingController: Sendable {
             // The same checks as a series, on a one-off rule.
             let check = MeetingSeries(communityID: communityID, title: base.title, kind: .transversal, recurrence: .weekly(interval: 1, weekday: 1),
                                       firstDate: date, startTime: startTime, durationMinutes: base.duration, place: base.place, videoLink: base.videoLink,
-                                      deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum)
+                                      deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum,
+                                      followUpDays: base.followUpDays)
             problems += check.problems().map { "meeting_error_\($0.rawValue)" }
             let startsAt = ParisCalendar.instant(date, startTime)
             if startsAt < Date() { problems.append("meeting_error_past") }
@@ -236,7 +238,7 @@ struct MeetingController: Sendable {
                 try await meetings.create(id: id, communityID: communityID, title: base.title, startsAt: startsAt,
                                           endsAt: startsAt.addingTimeInterval(Double(base.duration) * 60), place: base.place, videoLink: base.videoLink,
                                           deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum,
-                                          audit: context.auditDraft(.meetingCreate, resourceType: "meeting", resourceID: id.storageKey, outcome: .success))
+                                          followUpDays: base.followUpDays, audit: context.auditDraft(.meetingCreate, resourceType: "meeting", resourceID: id.storageKey, outcome: .success))
                 context.sessions.flash(.success, "flash_meeting_created")
                 return .redirect(to: SiteURL.meeting(id).path, type: .normal)
             }

@@ -13,6 +13,9 @@ enum DisplayFormat {
 
     static func dateTime(_ date: Date) -> String { ParisCalendar.frenchDateTime(date) }
 
+    /// "30/01/2026", the French display of an instant's day in Paris.
+    static func date(_ date: Date) -> String { ParisCalendar.date(of: date).french }
+
     /// Reads an ISO 8601 timestamp as stored and shows it in Paris time.
     static func dateTime(iso: String) -> String {
         if let date = try? Date(iso, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) { return dateTime(date) }

@@ -134,7 +134,7 @@ public enum Localization {
     static let tables: [AppLanguage: [String: String]] = {
         var tables: [AppLanguage: [String: String]] = [:]
         for language in AppLanguage.allCases {
-            tables[language] = entries.merging(accessEntries) { first, _ in first }.merging(workflowEntries) { first, _ in first }.merging(documentEntries) { first, _ in first }.merging(imagingEntries) { first, _ in first }.merging(exportEntries) { first, _ in first }.merging(pscEntries) { first, _ in first }.merging(liveEntries) { first, _ in first }.mapValues { language == .fr ? $0.fr : $0.en }
+            tables[language] = entries.merging(accessEntries) { first, _ in first }.merging(workflowEntries) { first, _ in first }.merging(documentEntries) { first, _ in first }.merging(imagingEntries) { first, _ in first }.merging(exportEntries) { first, _ in first }.merging(pscEntries) { first, _ in first }.merging(liveEntries) { first, _ in first }.merging(followUpEntries) { first, _ in first }.mapValues { language == .fr ? $0.fr : $0.en }
         }
         return tables
     }()
