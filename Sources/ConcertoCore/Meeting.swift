@@ -259,12 +259,14 @@ public struct MeetingSeries: Sendable, Hashable {
     public var boardID: String?
     /// Days after validation before a decision without follow-up is listed as overdue.
     public var followUpDays: Int
+    /// What a file must hold before it is discussed.
+    public var completeness: CompletenessRules
 
     public init(
         id: UUID = UUID(), communityID: UUID, title: String, kind: MeetingSeriesKind, organs: [String] = [], recurrence: Recurrence,
         firstDate: CalendarDate, startTime: LocalTime, durationMinutes: Int, place: String? = nil, videoLink: String? = nil,
         deadlineHours: Int = 48, maximumCases: Int? = nil, quorum: QuorumRequirement = .standard, boardID: String? = nil,
-        followUpDays: Int = FollowUpDelay.defaultDays
+        followUpDays: Int = FollowUpDelay.defaultDays, completeness: CompletenessRules = .none
     ) {
         self.id = id; self.communityID = communityID; self.title = title; self.kind = kind; self.organs = organs
         self.recurrence = recurrence; self.firstDate = firstDate; self.startTime = startTime; self.durationMinutes = durationMinutes
@@ -272,6 +274,7 @@ public struct MeetingSeries: Sendable, Hashable {
         self.quorum = quorum
         self.boardID = boardID
         self.followUpDays = followUpDays
+        self.completeness = completeness
     }
 
     public enum Problem: String, Sendable, Error {
@@ -280,6 +283,7 @@ public struct MeetingSeries: Sendable, Hashable {
         case invalidMaximum = "invalid_maximum", invalidQuorum = "invalid_quorum", unknownOrgan = "unknown_organ"
         case organsRequired = "organs_required", invalidBoardID = "invalid_board_id"
         case invalidFollowUpDays = "invalid_follow_up_days"
+        case invalidCompleteness = "invalid_completeness"
     }
 
     public func problems() -> [Problem] {
@@ -296,6 +300,7 @@ public struct MeetingSeries: Sendable, Hashable {
         if kind == .organ && organs.isEmpty { found.append(.organsRequired) }
         if let boardID, !BoardRegistration.isValidIdentifier(boardID) { found.append(.invalidBoardID) }
         if !FollowUpDelay.allowedDays.contains(followUpDays) { found.append(.invalidFollowUpDays) }
+        if !completeness.problems().isEmpty { found.append(.invalidCompleteness) }
         return found
     }
 

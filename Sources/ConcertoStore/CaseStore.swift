@@ -114,10 +114,12 @@ public struct CaseStore: Sendable {
                        id: UUID = UUID(), audit: AuditDraft, at now: Date = Date()) async throws -> UUID {
         return try await database.write { sql in
             try await sql.raw("""
-                INSERT INTO cases (id, community_id, patient_id, status, created_by, created_at, content, tumour_site, search_text, previous_case_id, updated_at, updated_by)
+                INSERT INTO cases (id, community_id, patient_id, status, created_by, created_at, content, tumour_site, search_text, previous_case_id, updated_at, updated_by,
+                                   content_facts)
                 VALUES (\(bind: id.storageKey), \(bind: communityID.storageKey), \(bind: patientID.storageKey), 'draft', \(bind: userID.storageKey),
                         \(bind: Timestamp.iso8601(now)), \(bind: try Self.json(content)), \(bind: content.tumourSiteCode), \(bind: SearchText.document(content)),
-                        \(bind: previousCaseID?.storageKey), \(bind: Timestamp.iso8601(now)), \(bind: userID.storageKey))
+                        \(bind: previousCaseID?.storageKey), \(bind: Timestamp.iso8601(now)), \(bind: userID.storageKey),
+                        \(bind: ContentFact.storageValue(ContentFact.of(content))))
                 """).run()
             var audit = audit
             audit.resourceID = id.storageKey
@@ -196,7 +198,8 @@ public struct CaseStore: Sendable {
             }
             let updated = try await sql.raw("""
                 UPDATE cases SET content = \(bind: try Self.json(content)), tumour_site = \(bind: content.tumourSiteCode),
-                       search_text = \(bind: SearchText.document(content)), revision = revision + 1,
+                       search_text = \(bind: SearchText.document(content)), content_facts = \(bind: ContentFact.storageValue(ContentFact.of(content))),
+                       revision = revision + 1,
                        edition = edition + \(bind: Int64(newEdition ? 1 : 0)), updated_at = \(bind: Timestamp.iso8601(now)), updated_by = \(bind: userID.storageKey)
                 WHERE id = \(bind: id.storageKey) AND revision = \(bind: Int64(revision))
                   AND \(unsafeRaw: newEdition ? "status = 'validated'" : "status <> 'validated'")
@@ -207,9 +210,16 @@ public struct CaseStore: Sendable {
         }
     }
 
-    /// Puts the case on the meeting's agenda, last.
-    public func register(id: UUID, meetingID: UUID, from statuses: [CaseStatus], by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
-        try await transition(id: id, from: statuses, to: .registered, by: userID, set: "meeting_id = \(bind: meetingID.storageKey)", audit: audit, at: now) { sql in
+    /// Puts the case on the meeting's agenda, last. `attested`: the board's own completeness
+    /// items the presenter attested; `override`: a coordinator's reason for registering a
+    /// file that lacks a required item (both replace those of an earlier registration).
+    public func register(id: UUID, meetingID: UUID, from statuses: [CaseStatus], by userID: UUID, attested: [String] = [], override: String? = nil,
+                         audit: AuditDraft, at now: Date = Date()) async throws {
+        let set: SQLQueryString = """
+            meeting_id = \(bind: meetingID.storageKey), completeness_attested = \(bind: try Self.json(attested)),
+            completeness_override = \(bind: override), completeness_override_by = \(bind: override == nil ? nil : userID.storageKey)
+            """
+        try await transition(id: id, from: statuses, to: .registered, by: userID, set: set, audit: audit, at: now) { sql in
             try await sql.raw("""
                 INSERT INTO meeting_agenda (meeting_id, case_id, position)
                 VALUES (\(bind: meetingID.storageKey), \(bind: id.storageKey),
@@ -226,9 +236,12 @@ public struct CaseStore: Sendable {
         }
     }
 
-    public func recordDecision(id: UUID, decision: CaseDecision, by userID: UUID, audit: AuditDraft, at now: Date = Date()) async throws {
+    /// `completeAtDiscussion`: whether the file held all its board asks for at this moment.
+    public func recordDecision(id: UUID, decision: CaseDecision, completeAtDiscussion: Bool? = nil, by userID: UUID, audit: AuditDraft,
+                               at now: Date = Date()) async throws {
         try await transition(id: id, from: [.registered, .discussed], to: .discussed, by: userID, set: """
-            decision = \(bind: try Self.json(decision)), decided_at = \(bind: Timestamp.iso8601(now)), decided_by = \(bind: userID.storageKey)
+            decision = \(bind: try Self.json(decision)), decided_at = \(bind: Timestamp.iso8601(now)), decided_by = \(bind: userID.storageKey),
+            complete_at_discussion = \(bind: completeAtDiscussion.map { Int64($0 ? 1 : 0) })
             """, audit: audit, at: now, announcesDecision: true)
     }
 

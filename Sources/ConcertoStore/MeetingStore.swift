@@ -20,6 +20,9 @@ public struct MeetingRecord: Sendable, Equatable, Identifiable {
     public var quorum: QuorumRequirement
     /// Days after validation before a decision of this meeting awaits its follow-up.
     public var followUpDays: Int
+    /// `CompletenessRules` as stored: decoded only by the pages that check a file.
+    public var completenessStorage: String
+    public var completeness: CompletenessRules { CompletenessRules(storageValue: completenessStorage) }
     public var chairID: UUID?
     public var chairName: String?
     public var currentCaseID: UUID?
@@ -83,13 +86,13 @@ public struct MeetingStore: Sendable {
             try await sql.raw("""
                 INSERT INTO meeting_series (id, community_id, title, kind, organs, recurrence, first_date, start_time, duration_minutes,
                                             place, video_link, deadline_hours, max_cases, quorum_minimum, quorum_disciplines, created_by, created_at,
-                                            board_id, follow_up_days)
+                                            board_id, follow_up_days, completeness)
                 VALUES (\(bind: series.id.storageKey), \(bind: series.communityID.storageKey), \(bind: series.title), \(bind: series.kind.rawValue),
                         \(bind: series.organs.joined(separator: ",")), \(bind: series.recurrence.storageValue), \(bind: series.firstDate.iso),
                         \(bind: series.startTime.description), \(bind: Int64(series.durationMinutes)), \(bind: series.place), \(bind: series.videoLink),
                         \(bind: Int64(series.deadlineHours)), \(bind: series.maximumCases.map(Int64.init)), \(bind: Int64(series.quorum.minimumSpecialties)),
                         \(bind: series.quorum.disciplinesStorageValue), \(bind: userID.storageKey), \(bind: Timestamp.iso8601(now)),
-                        \(bind: series.boardID), \(bind: Int64(series.followUpDays)))
+                        \(bind: series.boardID), \(bind: Int64(series.followUpDays)), \(bind: series.completeness.storageValue))
                 """).run()
             let created = try await Self.generate(series, from: ParisCalendar.date(of: now), through: horizon, on: sql, at: now)
             try await AuditLog.append(audit, on: sql, database: database, at: now)
@@ -104,12 +107,13 @@ public struct MeetingStore: Sendable {
         for occurrence in series.occurrences(from: start, through: horizon) {
             let rows = try await sql.raw("""
                 INSERT INTO meetings (id, community_id, title, starts_at, ends_at, created_at, series_id, occurrence_date, status, place, video_link,
-                                      deadline_hours, max_cases, quorum_minimum, quorum_disciplines, updated_at, follow_up_days)
+                                      deadline_hours, max_cases, quorum_minimum, quorum_disciplines, updated_at, follow_up_days, completeness)
                 VALUES (\(bind: UUID().storageKey), \(bind: series.communityID.storageKey), \(bind: series.title),
                         \(bind: Timestamp.epochSeconds(occurrence.startsAt)), \(bind: Timestamp.epochSeconds(occurrence.endsAt)), \(bind: Timestamp.iso8601(now)),
                         \(bind: series.id.storageKey), \(bind: occurrence.date.iso), 'scheduled', \(bind: series.place), \(bind: series.videoLink),
                         \(bind: Int64(series.deadlineHours)), \(bind: series.maximumCases.map(Int64.init)), \(bind: Int64(series.quorum.minimumSpecialties)),
-                        \(bind: series.quorum.disciplinesStorageValue), \(bind: Timestamp.iso8601(now)), \(bind: Int64(series.followUpDays)))
+                        \(bind: series.quorum.disciplinesStorageValue), \(bind: Timestamp.iso8601(now)), \(bind: Int64(series.followUpDays)),
+                        \(bind: series.completeness.storageValue))
                 ON CONFLICT (series_id, occurrence_date) DO NOTHING
                 RETURNING id
                 """).all()
@@ -156,7 +160,8 @@ public struct MeetingStore: Sendable {
                 quorum: QuorumRequirement(minimumSpecialties: Int(try row.decode(column: "quorum_minimum", as: Int64.self)),
                                           disciplinesStorageValue: try row.decode(column: "quorum_disciplines", as: String.self)),
                 boardID: try row.decode(column: "board_id", as: String?.self),
-                followUpDays: Int(try row.decode(column: "follow_up_days", as: Int64.self))
+                followUpDays: Int(try row.decode(column: "follow_up_days", as: Int64.self)),
+                completeness: CompletenessRules(storageValue: try row.decode(column: "completeness", as: String.self))
             )
         }
     }
@@ -167,16 +172,17 @@ public struct MeetingStore: Sendable {
     public func create(
         id: UUID = UUID(), communityID: UUID, title: String, startsAt: Date, endsAt: Date, place: String? = nil, videoLink: String? = nil,
         deadlineHours: Int = 48, maximumCases: Int? = nil, quorum: QuorumRequirement = .standard, followUpDays: Int = FollowUpDelay.defaultDays,
-        audit: AuditDraft? = nil, at now: Date = Date()
+        completeness: CompletenessRules = .none, audit: AuditDraft? = nil, at now: Date = Date()
     ) async throws {
         try await database.write { sql in
             try await sql.raw("""
                 INSERT INTO meetings (id, community_id, title, starts_at, ends_at, created_at, status, place, video_link, deadline_hours, max_cases,
-                                      quorum_minimum, quorum_disciplines, updated_at, follow_up_days)
+                                      quorum_minimum, quorum_disciplines, updated_at, follow_up_days, completeness)
                 VALUES (\(bind: id.storageKey), \(bind: communityID.storageKey), \(bind: title), \(bind: Timestamp.epochSeconds(startsAt)),
                         \(bind: Timestamp.epochSeconds(endsAt)), \(bind: Timestamp.iso8601(now)), 'scheduled', \(bind: place), \(bind: videoLink),
                         \(bind: Int64(deadlineHours)), \(bind: maximumCases.map(Int64.init)), \(bind: Int64(quorum.minimumSpecialties)),
-                        \(bind: quorum.disciplinesStorageValue), \(bind: Timestamp.iso8601(now)), \(bind: Int64(followUpDays)))
+                        \(bind: quorum.disciplinesStorageValue), \(bind: Timestamp.iso8601(now)), \(bind: Int64(followUpDays)),
+                        \(bind: completeness.storageValue))
                 """).run()
             if let audit { try await AuditLog.append(audit, on: sql, database: database, at: now) }
         }
@@ -184,7 +190,7 @@ public struct MeetingStore: Sendable {
 
     static let meetingColumns = """
         m.id, m.community_id, c.name AS community_name, m.series_id, m.title, m.starts_at, m.ends_at, m.status, m.place, m.video_link,
-        m.deadline_hours, m.max_cases, m.quorum_minimum, m.quorum_disciplines, m.follow_up_days, m.chair_id, u.display_name AS chair_name,
+        m.deadline_hours, m.max_cases, m.quorum_minimum, m.quorum_disciplines, m.follow_up_days, m.completeness, m.chair_id, u.display_name AS chair_name,
         m.current_case_id, m.recorder_id, m.sequence, COALESCE(m.updated_at, m.created_at) AS updated_at,
         (SELECT COUNT(*) FROM cases r WHERE r.meeting_id = m.id AND r.status <> 'to_represent') AS registered
         """
@@ -206,6 +212,7 @@ public struct MeetingStore: Sendable {
             quorum: QuorumRequirement(minimumSpecialties: Int(try row.decode(column: "quorum_minimum", as: Int64.self)),
                                       disciplinesStorageValue: try row.decode(column: "quorum_disciplines", as: String.self)),
             followUpDays: Int(try row.decode(column: "follow_up_days", as: Int64.self)),
+            completenessStorage: try row.decode(column: "completeness", as: String.self),
             chairID: try row.decode(column: "chair_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             chairName: try row.decode(column: "chair_name", as: String?.self),
             currentCaseID: try row.decode(column: "current_case_id", as: String?.self).flatMap(UUID.init(storageKey:)),

@@ -113,7 +113,7 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
                           patients: dependencies.patients, audit: dependencies.audit, maxBytes: config.cdaMaxBytes).addRoutes(to: router)
     let guardian = AccessGuard(care: dependencies.care, audit: dependencies.audit, policy: config.accessPolicy)
     let meetingController = MeetingController(
-        meetings: dependencies.meetings, imagingStudies: dependencies.imagingStudies, communities: dependencies.communities, audit: dependencies.audit,
+        meetings: dependencies.meetings, imagingStudies: dependencies.imagingStudies, completeness: CompletenessStore(database: dependencies.database), communities: dependencies.communities, audit: dependencies.audit,
         guardian: guardian, renderer: dependencies.renderer,
         horizonMonths: config.meetingHorizonMonths, linkBase: config.linkBase
     )
@@ -174,7 +174,8 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
                                                                   secondFactor: config.secondFactorRequirement))
     CaseController(
         cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, communities: dependencies.communities,
-        documents: dependencies.documents, followUps: dependencies.followUps, imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging,
+        documents: dependencies.documents, followUps: dependencies.followUps, completeness: CompletenessStore(database: dependencies.database),
+        imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging,
         guardian: guardian, renderer: dependencies.renderer, horizonMonths: config.meetingHorizonMonths
     ).addRoutes(to: authenticated)
     FollowUpController(cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, followUps: dependencies.followUps,

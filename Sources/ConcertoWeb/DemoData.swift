@@ -282,6 +282,13 @@ public struct DemoData: Sendable {
             try await cases.recordDecision(id: caseID, decision: decision, by: oncologist, audit: audit(.caseDecision, by: oncologist, patient: patient),
                                            at: pastStart.addingTimeInterval(3600))
             try await cases.validate(id: caseID, by: oncologist, audit: audit(.caseValidate, by: oncologist, patient: patient), at: pastStart.addingTimeInterval(2 * 3600))
+            // Jean's chemotherapy has started: his referring oncologist recorded it.
+            if patient == jean {
+                try await dependencies.followUps.record(
+                    DecisionFollowUp(outcome: .carriedOut, firstTreatmentOn: ParisCalendar.date(of: now.addingTimeInterval(-2 * 86_400)),
+                                     carePlanGivenOn: ParisCalendar.date(of: now.addingTimeInterval(-5 * 86_400))),
+                    caseID: caseID, revision: 0, by: oncologist, audit: audit(.caseFollowUp, by: oncologist, patient: patient), at: now)
+            }
         }
 
         // Series: every Thursday in the south from next week, the second Tuesday in the north.

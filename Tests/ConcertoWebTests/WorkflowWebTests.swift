@@ -43,7 +43,7 @@ import Testing
                 (.get, SiteURL.caseImaging(caseID).path), (.post, SiteURL.caseImaging(caseID).path),
                 (.post, SiteURL.caseImagingDetach(caseID, study: item).path), (.get, SiteURL.caseImagingThumbnail(caseID, study: item).path),
                 (.get, SiteURL.caseImagingViewer(caseID, study: item).path), (.get, SiteURL.caseFicheXML(caseID).path),
-                (.get, SiteURL.caseFichePDF(caseID).path),
+                (.get, SiteURL.caseFichePDF(caseID).path), (.get, SiteURL.caseFollowUp(caseID).path), (.post, SiteURL.caseFollowUp(caseID).path),
             ]
             routes += [
                 (.get, SiteURL.meeting(meetingID).path), (.get, SiteURL.meetingICS(meetingID).path), (.post, SiteURL.meetingMove(meetingID).path),

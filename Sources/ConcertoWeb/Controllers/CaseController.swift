@@ -5,6 +5,7 @@ import DICOMweb
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Mustache
 
 /// Fiches RCP: search, creation (and re-presentation), the case page, editing with
 /// conflict detection, and the workflow's transitions. Every route reads the case's
@@ -16,6 +17,7 @@ struct CaseController: Sendable {
     let communities: CommunityStore
     let documents: DocumentStore
     let followUps: FollowUpStore
+    let completeness: CompletenessStore
     let imagingStudies: ImagingStore
     let imaging: ImagingService
     let guardian: AccessGuard
@@ -137,6 +139,9 @@ struct CaseController: Sendable {
         async let communityDocuments = documents.documents(ofPatient: record.patientID).filter { $0.communityID == record.communityID }
         async let attachedStudies = imagingStudies.studies(ofCase: record.id)
         async let followUp = record.status == .validated ? followUps.find(caseID: record.id) : nil
+        // On its meeting's agenda: the file against the board's list, with what to add.
+        let rules = (record.status == .registered || record.status == .discussed) ? loaded.meeting?.completeness ?? .none : .none
+        async let evidence = rules.items.isEmpty ? nil : completeness.evidence(forCase: record.id)
         async let upcoming = meetings.meetings(inCommunities: [record.communityID], from: now, to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400), limit: 30)
         let mayRegister = (record.status == .draft || record.status == .toRepresent) && (actor.isPhysician || actor.isCoordinator)
         // The same check as the edit form itself, so no button leads to a refusal.
@@ -164,6 +169,12 @@ struct CaseController: Sendable {
             "withdrawURL": record.status == .registered && (actor.isPhysician || actor.isCoordinator) ? SiteURL.caseWithdraw(record.id).path : nil,
             "duplicateURL": loaded.mayWrite ? SiteURL.caseNew.path + "?patient=\(record.patientID.storageKey)&from=\(record.id.storageKey)" : nil,
             "validateURL": record.status == .discussed && (actor.isCoordinator || actor.isChair) ? SiteURL.caseValidate(record.id).path : nil,
+            "completeness": try await evidence.flatMap { evidence -> ViewFields? in
+                guard let meeting = loaded.meeting else { return nil }
+                let report = rules.evaluate(evidence, meetingDay: ParisCalendar.date(of: meeting.startsAt))
+                return ViewFields(["lines": CompletenessPresentation.lines(report, caseID: record.id, pages: pages),
+                                   "complete": report.isComplete ? true : nil, "override": evidence.override])
+            },
             "followUp": record.status == .validated ? Self.followUpFields(try await followUp, record: record, meeting: loaded.meeting,
                                                                                    mayRecord: loaded.mayWrite, pages: pages, now: now) : nil,
             "editions": try await editions.map { edition in
@@ -396,10 +407,88 @@ struct CaseController: Sendable {
         if case .failure(let refusal) = CaseWorkflow.apply(event, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
             return refuse(refusal, loaded, form: form, context: context)
         }
-        return try await perform(loaded, form: form, context: context, success: "flash_case_registered") {
-            try await cases.register(id: loaded.record.id, meetingID: meetingID, from: [loaded.record.status], by: context.user.id,
-                                     audit: draft(.caseRegister, loaded, context: context, reason: meetingID.storageKey))
+        // The board's list: what is missing is shown before the file goes on the agenda.
+        let rules = meeting.completeness
+        var attested: [String] = []
+        var override: String?
+        if !rules.items.isEmpty {
+            let labels = rules.items.compactMap { item -> String? in if case .attested(let label) = item.check { label } else { nil } }
+            attested = labels.enumerated().filter { form["attest_\($0.offset)"] != nil }.map(\.element)
+            var evidence = try await completeness.evidence(forCase: loaded.record.id)
+                ?? CompletenessEvidence(tumourSiteCode: loaded.record.content.tumourSiteCode, contentFacts: ContentFact.of(loaded.record.content))
+            evidence.attested = Set(attested)
+            let report = rules.evaluate(evidence, meetingDay: ParisCalendar.date(of: meeting.startsAt))
+            let reason = form.trimmed("override_reason").map { String($0.prefix(500)) }
+            let mayOverride = loaded.actor.isCoordinator
+            let blocked = !report.missingRequired.isEmpty && !(mayOverride && reason != nil)
+            let unconfirmed = !report.missingRecommended.isEmpty && form["confirm_incomplete"] == nil
+            if blocked || (report.missingRequired.isEmpty && unconfirmed) {
+                return try renderRegistrationCheck(request: request, context: context, loaded: loaded, meeting: meeting, report: report,
+                                                   attestations: labels.enumerated().map { ($0.offset, $0.element, attested.contains($0.element)) },
+                                                   mayOverride: mayOverride, returnTo: form["return_to"], status: blocked ? .conflict : .ok)
+            }
+            if !report.missingRequired.isEmpty { override = reason }
         }
+        return try await perform(loaded, form: form, context: context, success: "flash_case_registered") {
+            try await cases.register(id: loaded.record.id, meetingID: meetingID, from: [loaded.record.status], by: context.user.id, attested: attested,
+                                     override: override,
+                                     audit: draft(.caseRegister, loaded, context: context, reason: meetingID.storageKey + (override == nil ? "" : " completeness_override")))
+        }
+    }
+
+    struct RegistrationCheckPage: Sendable, MustacheParent {
+        struct Attestation: Sendable, MustacheParent {
+            let name: String
+            let label: String
+            let checked: Bool
+
+            func child(named key: String) -> Any? {
+                switch key {
+                case "name": name
+                case "label": label
+                case "checked": checked
+                default: nil
+                }
+            }
+        }
+        let caseURL: String
+        let action: String
+        let meetingID: String
+        let meetingLabel: String
+        let lines: [CompletenessLine]
+        let attestations: [Attestation]
+        /// Required items missing: a physician cannot register; a coordinator may, with a reason.
+        let blocked: Bool
+        let mayOverride: Bool
+        let returnTo: String
+
+        func child(named key: String) -> Any? {
+            switch key {
+            case "caseURL": caseURL
+            case "action": action
+            case "meetingID": meetingID
+            case "meetingLabel": meetingLabel
+            case "lines": lines
+            case "attestations": attestations
+            case "blocked": blocked
+            case "mayOverride": mayOverride
+            case "returnTo": returnTo
+            default: nil
+            }
+        }
+    }
+
+    func renderRegistrationCheck(request: Request, context: AuthenticatedContext, loaded: Loaded, meeting: MeetingRecord, report: CompletenessReport,
+                                 attestations: [(Int, String, Bool)], mayOverride: Bool, returnTo: String?, status: HTTPResponse.Status) throws -> Response {
+        let pages = PageBuilder(request: request, context: context)
+        let page = RegistrationCheckPage(
+            caseURL: SiteURL.caseItem(loaded.record.id).path, action: SiteURL.caseRegister(loaded.record.id).path, meetingID: meeting.id.storageKey,
+            meetingLabel: "\(DisplayFormat.dateTime(meeting.startsAt)) · \(meeting.title)",
+            lines: CompletenessPresentation.lines(report, caseID: loaded.record.id, pages: pages),
+            attestations: attestations.map { .init(name: "attest_\($0.0)", label: $0.1, checked: $0.2) },
+            blocked: !report.missingRequired.isEmpty, mayOverride: mayOverride,
+            returnTo: returnTo.flatMap { SafeRedirect.isLocal($0) ? $0 : nil } ?? SiteURL.caseItem(loaded.record.id).path)
+        return try renderer.html("case_registration_check", pages.page(page), status: status)
     }
 
     @Sendable func withdraw(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -429,8 +518,14 @@ struct CaseController: Sendable {
         if case .failure(let refusal) = CaseWorkflow.apply(.recordDecision(decision), to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
             return refuse(refusal, loaded, form: form, context: context)
         }
+        // Whether the file held all its board asks for when it was discussed (the 3C's
+        // indicator); unknown for a board without a list.
+        var completeAtDiscussion: Bool?
+        if !meeting.completeness.items.isEmpty, let evidence = try await completeness.evidence(forCase: loaded.record.id) {
+            completeAtDiscussion = meeting.completeness.evaluate(evidence, meetingDay: ParisCalendar.date(of: meeting.startsAt)).isComplete
+        }
         return try await perform(loaded, form: form, context: context, success: "flash_decision_recorded") {
-            try await cases.recordDecision(id: loaded.record.id, decision: decision, by: context.user.id,
+            try await cases.recordDecision(id: loaded.record.id, decision: decision, completeAtDiscussion: completeAtDiscussion, by: context.user.id,
                                            audit: draft(.caseDecision, loaded, context: context, reason: decision.quorumStatusCode))
         }
     }

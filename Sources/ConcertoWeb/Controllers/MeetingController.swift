@@ -11,6 +11,7 @@ import Mustache
 struct MeetingController: Sendable {
     let meetings: MeetingStore
     let imagingStudies: ImagingStore
+    let completeness: CompletenessStore
     let communities: CommunityStore
     let audit: AuditLog
     /// Lists are reads: the agenda shows each row as the policy lets this viewer see it.
@@ -140,6 +141,7 @@ struct MeetingController: Sendable {
             "disciplines": Specialty.Discipline.allCases.filter { $0 != .coordination && $0 != .nursing }.map {
                 ViewFields(["value": $0.rawValue, "label": pages.text("discipline_\($0.rawValue)"), "checked": values["discipline_\($0.rawValue)"] != nil ? true : nil])
             },
+            "completenessChecks": Self.completenessFields(values, pages: pages),
         ])
         return try renderer.html("meeting_form", pages.page(content), status: status)
     }
@@ -150,6 +152,67 @@ struct MeetingController: Sendable {
 
     @Sendable func newMeetingForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try await renderForm(request: request, context: context, series: false, form: FormData(fields: [:]), errors: [])
+    }
+
+    /// The completeness items a board may ask for, as form fields: each with a level
+    /// (not asked, recommended, required) and, for some, a setting (days, sites, a label).
+    static let completenessFormItems: [(name: String, extra: String?)] = [
+        ("cp_pathology_report", nil), ("cp_recent_imaging", "cp_recent_imaging_days"), ("cp_tnm_staged", nil), ("cp_performance_status", nil),
+        ("cp_molecular_results", "cp_molecular_sites"), ("cp_question", nil), ("cp_attested_0", "cp_attested_0_label"),
+        ("cp_attested_1", "cp_attested_1_label"), ("cp_attested_2", "cp_attested_2_label"),
+    ]
+
+    static func completenessFields(_ values: [String: String], pages: PageBuilder) -> [ViewFields] {
+        completenessFormItems.map { item in
+            let key = String(item.name.dropFirst(3))
+            let label: String = switch key {
+            case "recent_imaging": pages.text("completeness_recent_imaging", ["days": values["cp_recent_imaging_days"] ?? "60"])
+            case "molecular_results": pages.text("completeness_molecular_results", ["sites": "…"])
+            case let attested where attested.hasPrefix("attested"): pages.text("completeness_attested_item")
+            default: pages.text("completeness_\(key)")
+            }
+            let extraLabel: String? = switch item.extra {
+            case "cp_recent_imaging_days": pages.text("completeness_imaging_days")
+            case "cp_molecular_sites": pages.text("completeness_molecular_sites")
+            case .some: pages.text("completeness_attested_item")
+            case nil: nil
+            }
+            let chosen = values[item.name] ?? ""
+            let choices: [(String, String)] = [("", pages.text("completeness_not_asked"))]
+                + CompletenessLevel.allCases.map { ($0.rawValue, pages.text("completeness_level_\($0.rawValue)")) }
+            let levels: [ViewFields] = choices.map { ViewFields(["value": $0.0, "label": $0.1, "selected": chosen == $0.0 ? true : nil]) }
+            return ViewFields([
+                "name": item.name, "label": label,
+                "levels": levels,
+                "extraName": item.extra, "extraLabel": extraLabel,
+                "extraValue": item.extra.flatMap { values[$0] } ?? (item.extra == "cp_recent_imaging_days" ? "60" : ""),
+            ])
+        }
+    }
+
+    /// Reads the board's completeness list; nil when a setting cannot be read.
+    static func completenessRules(from form: FormData) -> CompletenessRules? {
+        var items: [CompletenessItem] = []
+        for field in completenessFormItems {
+            guard let raw = form.trimmed(field.name) else { continue }
+            guard let level = CompletenessLevel(rawValue: raw) else { return nil }
+            let check: CompletenessCheck
+            switch field.name {
+            case "cp_pathology_report": check = .pathologyReport
+            case "cp_recent_imaging":
+                guard let days = Int(form.trimmed("cp_recent_imaging_days") ?? "60") else { return nil }
+                check = .recentImaging(days: days)
+            case "cp_tnm_staged": check = .tnmStaged
+            case "cp_performance_status": check = .performanceStatus
+            case "cp_molecular_results":
+                let sites = (form["cp_molecular_sites"] ?? "").uppercased().split(whereSeparator: { $0 == "," || $0 == " " || $0 == ";" }).map(String.init)
+                check = .molecularResults(sites: sites)
+            case "cp_question": check = .question
+            default: check = .attested(label: form.trimmed(field.extra ?? "") ?? "")
+            }
+            items.append(CompletenessItem(check, level))
+        }
+        return CompletenessRules(items)
     }
 
     /// The settings both forms share; problems are message keys.
@@ -164,6 +227,7 @@ struct MeetingController: Sendable {
         var maximumCases: Int?
         var quorum: QuorumRequirement
         var followUpDays: Int
+        var completeness: CompletenessRules
         var problems: [String]
     }
 
@@ -175,11 +239,14 @@ struct MeetingController: Sendable {
         if time == nil { problems.append("meeting_error_time") }
         let maximum = form.trimmed("max_cases").map { Int($0) ?? -1 }
         let disciplines = Specialty.Discipline.allCases.filter { form["discipline_\($0.rawValue)"] != nil }
+        let completeness = Self.completenessRules(from: form)
+        if completeness == nil { problems.append("meeting_error_invalid_completeness") }
         return Settings(
             communityID: community, title: form.trimmed("title") ?? "", startTime: time, duration: Int(form["duration"] ?? "") ?? 0,
             place: form.trimmed("place"), videoLink: form.trimmed("video_link"), deadlineHours: Int(form["deadline_hours"] ?? "") ?? -1,
             maximumCases: maximum, quorum: QuorumRequirement(minimumSpecialties: Int(form["quorum_minimum"] ?? "") ?? 0, requiredDisciplines: disciplines),
-            followUpDays: form.trimmed("follow_up_days").map { Int($0) ?? -1 } ?? FollowUpDelay.defaultDays, problems: problems
+            followUpDays: form.trimmed("follow_up_days").map { Int($0) ?? -1 } ?? FollowUpDelay.defaultDays, completeness: completeness ?? .none,
+            problems: problems
         )
     }
 
@@ -202,7 +269,7 @@ struct MeetingController: Sendable {
                 organs: kind == .organ ? Terminology.boardOrgans.concepts.map(\.code).filter { form["organ_\($0)"] != nil } : [],
                 recurrence: recurrence, firstDate: firstDate, startTime: startTime, durationMinutes: base.duration, place: base.place,
                 videoLink: base.videoLink, deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum,
-                boardID: form.trimmed("board_id"), followUpDays: base.followUpDays
+                boardID: form.trimmed("board_id"), followUpDays: base.followUpDays, completeness: base.completeness
             )
             problems += series.problems().map { "meeting_error_\($0.rawValue)" }
             if problems.isEmpty {
@@ -229,7 +296,7 @@ struct MeetingController: Sendable {
             let check = MeetingSeries(communityID: communityID, title: base.title, kind: .transversal, recurrence: .weekly(interval: 1, weekday: 1),
                                       firstDate: date, startTime: startTime, durationMinutes: base.duration, place: base.place, videoLink: base.videoLink,
                                       deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum,
-                                      followUpDays: base.followUpDays)
+                                      followUpDays: base.followUpDays, completeness: base.completeness)
             problems += check.problems().map { "meeting_error_\($0.rawValue)" }
             let startsAt = ParisCalendar.instant(date, startTime)
             if startsAt < Date() { problems.append("meeting_error_past") }
@@ -238,7 +305,7 @@ struct MeetingController: Sendable {
                 try await meetings.create(id: id, communityID: communityID, title: base.title, startsAt: startsAt,
                                           endsAt: startsAt.addingTimeInterval(Double(base.duration) * 60), place: base.place, videoLink: base.videoLink,
                                           deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum,
-                                          followUpDays: base.followUpDays, audit: context.auditDraft(.meetingCreate, resourceType: "meeting", resourceID: id.storageKey, outcome: .success))
+                                          followUpDays: base.followUpDays, completeness: base.completeness, audit: context.auditDraft(.meetingCreate, resourceType: "meeting", resourceID: id.storageKey, outcome: .success))
                 context.sessions.flash(.success, "flash_meeting_created")
                 return .redirect(to: SiteURL.meeting(id).path, type: .normal)
             }
@@ -358,6 +425,11 @@ struct MeetingController: Sendable {
         let meeting = loaded.meeting
         let items = try await meetings.agenda(of: meeting.id)
         let studies = try await imagingStudies.studies(ofCases: items.map(\.caseID))
+        // Each file against its board's list; a board without one pays no query.
+        let rules = meeting.completeness
+        let evidence = rules.items.isEmpty ? [:] : try await completeness.evidence(forCases: items.map(\.caseID))
+        let day = ParisCalendar.date(of: meeting.startsAt)
+        let badges = evidence.mapValues { CompletenessPresentation.badgeHTML(rules.evaluate($0, meetingDay: day), overridden: $0.override != nil, pages: pages) }
         // The list names patients: one audited read for the page.
         try await audit.record(context.auditDraft(.patientList, resourceType: "meeting_agenda", resourceID: meeting.id.storageKey, outcome: .allowed,
                                                   reason: AccessReason.communityMember.rawValue))
@@ -369,6 +441,7 @@ struct MeetingController: Sendable {
             startsAt: ParisCalendar.time(of: meeting.startsAt), slotMinutes: slot,
             statusLabels: pages.caseStatusLabels,
             studies: studies,
+            completenessHTML: badges,
             visibility: { visibility[AccessGuard.ListRowKey(patient: $0.patientID, community: meeting.communityID)] ?? .hidden },
             reorder: mayReorder ? .init(meetingID: meeting.id, csrfToken: pages.sessions.csrfToken(language: pages.language),
                                         up: pages.text("agenda_up"), down: pages.text("agenda_down")) : nil
@@ -454,6 +527,8 @@ struct AgendaRows: Sendable {
     let statusLabels: [CaseStatus: String]
     /// Studies attached to each case: modality and date, so the board sees what imaging comes.
     var studies: [UUID: [AttachedStudy]] = [:]
+    /// Each file's completeness badge (`CompletenessPresentation.badgeHTML`), for clinical readers.
+    var completenessHTML: [UUID: String] = [:]
     /// How much of a row this viewer may see: hidden rows keep their slot but are not shown.
     var visibility: @Sendable (AgendaItem) -> AccessGuard.ListVisibility = { _ in .clinical }
     let reorder: Reorder?
@@ -477,7 +552,9 @@ struct AgendaRows: Sendable {
                 out += HTMLEscaping.escape(reference.modalities.joined(separator: ", ")) + " " + (reference.studyDate?.french ?? "")
             }
             out += "</td>"
-            out += "<td><span class=\"badge status--\(item.status.rawValue)\">\(HTMLEscaping.escape(statusLabels[item.status] ?? item.status.rawValue))</span></td>"
+            out += "<td><span class=\"badge status--\(item.status.rawValue)\">\(HTMLEscaping.escape(statusLabels[item.status] ?? item.status.rawValue))</span>"
+            if clinical, let badge = completenessHTML[item.caseID], !badge.isEmpty { out += "<br>" + badge }
+            out += "</td>"
             if let reorder {
                 let action = SiteURL.meetingAgendaMove(reorder.meetingID, case: item.caseID).path
                 out += "<td class=\"no-print\">"

@@ -109,6 +109,11 @@ struct MeetingSessionController: Sendable {
         values["attached"] = ImagingController.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
         values["hasAttached"] = attached.isEmpty ? nil : true
         if let decision = record.decision { values["decision"] = CaseController.decisionFields(decision, pages: pages) }
+        if !meeting.completeness.items.isEmpty, let evidence = try await meetingPages.completeness.evidence(forCase: record.id) {
+            let report = meeting.completeness.evaluate(evidence, meetingDay: ParisCalendar.date(of: meeting.startsAt))
+            values["completeness"] = ViewFields(["lines": CompletenessPresentation.lines(report, caseID: record.id, pages: pages),
+                                                 "complete": report.isComplete ? true : nil, "override": evidence.override])
+        }
         let decides = runs && (record.status == .registered || record.status == .discussed)
         values["mayDecide"] = decides ? true : nil
         values["decisionURL"] = SiteURL.caseDecision(record.id).path
