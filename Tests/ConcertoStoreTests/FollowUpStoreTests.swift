@@ -144,3 +144,46 @@ extension Date {
     /// Whole seconds, as stored.
     var rounded: Date { Date(timeIntervalSince1970: timeIntervalSince1970.rounded(.down)) }
 }
+
+/// What a completeness check reads of a fiche, on both engines.
+@Suite struct CompletenessStoreTests {
+    func report(_ fixture: WorkflowFixture, patient: UUID, type: String, set: String, version: Int, day: String) -> DocumentImport {
+        DocumentImport(
+            patientID: patient, communityID: fixture.community.id, caseID: nil, documentRoot: "1.2.3", documentExtension: "\(set)-\(version)",
+            setRoot: "1.2.3", setExtension: set, version: version, typeCode: type, typeLabel: nil, title: nil, effectiveTime: day + "T10:00:00+01:00",
+            mediaType: nil, hasPDF: false, studyUIDs: [], tnm: [:], content: Data("<cr v=\"\(version)\"/>".utf8), source: .upload, importedBy: fixture.physician.id)
+    }
+
+    @Test func theEvidenceIsTheFichesFactsAndItsPatientsCurrentReports() async throws {
+        try await TestDatabase.withMigrated { database in
+            let fixture = try await WorkflowFixture.make(database)
+            let store = CompletenessStore(database: database), documents = DocumentStore(database: database)
+            let patient = try await fixture.patient("PREUVE")
+            let caseID = try await fixture.newCase(patient: patient, summary: "Synthèse")
+            let other = try await fixture.newCase(patient: try await fixture.patient("AUTRE"), summary: "Synthèse", question: "")
+            let audit = fixture.draft(.documentImport)
+            // A pathology report and its second version, a molecular report, an imaging report (not read).
+            for document in [report(fixture, patient: patient, type: "60568-3", set: "ap", version: 1, day: "2026-01-10"),
+                             report(fixture, patient: patient, type: "60568-3", set: "ap", version: 2, day: "2026-01-20"),
+                             report(fixture, patient: patient, type: "51969-4", set: "mol", version: 1, day: "2026-02-01"),
+                             report(fixture, patient: patient, type: "18748-4", set: "img", version: 1, day: "2026-02-02")] {
+                _ = try await documents.importDocument(document, audit: audit)
+            }
+            let evidence = try await store.evidence(forCases: [caseID, other])
+            let mine = try #require(evidence[caseID])
+            #expect(mine.reports.sorted { $0.type < $1.type } == [.init(type: "51969-4", day: CalendarDate(iso: "2026-02-01")),
+                                                                    .init(type: "60568-3", day: CalendarDate(iso: "2026-01-20"))])
+            #expect(mine.contentFacts == [.question] && mine.tumourSiteCode == "C34.1" && mine.attested.isEmpty && mine.override == nil)
+            #expect(evidence[other]?.reports.isEmpty == true && evidence[other]?.contentFacts.isEmpty == true)
+
+            // Saving the fiche writes its facts with it.
+            let record = try #require(try await fixture.cases.find(id: caseID))
+            var content = record.content
+            content.tnm = TNM(cT: "T1", cN: "N0", cM: "M0")
+            content.performanceStatusCode = "MED-240"
+            try await fixture.cases.save(id: caseID, revision: record.revision, content: content, newEdition: false, by: fixture.physician.id,
+                                         audit: fixture.draft(.caseUpdate))
+            #expect(try await store.evidence(forCase: caseID)?.contentFacts == [.tnm, .performanceStatus, .question])
+        }
+    }
+}
