@@ -71,6 +71,13 @@ public enum ParisCalendar {
     public static func adding(days: Int, to date: CalendarDate) -> CalendarDate {
         Self.date(of: calendar.date(byAdding: .day, value: days, to: instant(date, LocalTime(hour: 12, minute: 0)!))!)
     }
+
+    /// Whole days from one calendar day to another (negative when `end` comes first).
+    public static func days(from start: CalendarDate, to end: CalendarDate) -> Int {
+        // Noon to noon: a daylight saving change moves an instant by an hour, never a day.
+        let noon = LocalTime(hour: 12, minute: 0)!
+        return Int((instant(end, noon).timeIntervalSince(instant(start, noon)) / 86_400).rounded())
+    }
 }
 
 /// How a series repeats. Weekdays are ISO numbers, 1 = Monday ... 7 = Sunday.

@@ -215,9 +215,12 @@ public struct CaseStore: Sendable {
     /// file that lacks a required item (both replace those of an earlier registration).
     public func register(id: UUID, meetingID: UUID, from statuses: [CaseStatus], by userID: UUID, attested: [String] = [], override: String? = nil,
                          audit: AuditDraft, at now: Date = Date()) async throws {
+        // Days from registration to the meeting: the 3C's first delay.
+        let lead = try await meetingDay(meetingID).map { ParisCalendar.days(from: ParisCalendar.date(of: now), to: $0) }
         let set: SQLQueryString = """
             meeting_id = \(bind: meetingID.storageKey), completeness_attested = \(bind: try Self.json(attested)),
-            completeness_override = \(bind: override), completeness_override_by = \(bind: override == nil ? nil : userID.storageKey)
+            completeness_override = \(bind: override), completeness_override_by = \(bind: override == nil ? nil : userID.storageKey),
+            registration_lead_days = \(bind: lead.map(Int64.init))
             """
         try await transition(id: id, from: statuses, to: .registered, by: userID, set: set, audit: audit, at: now) { sql in
             try await sql.raw("""
@@ -236,12 +239,32 @@ public struct CaseStore: Sendable {
         }
     }
 
+    /// The Paris day of a meeting.
+    func meetingDay(_ meetingID: UUID) async throws -> CalendarDate? {
+        try await database.read { sql in
+            try await sql.raw("SELECT starts_at FROM meetings WHERE id = \(bind: meetingID.storageKey)").first()
+                .map { ParisCalendar.date(of: Timestamp.date(epochSeconds: try $0.decode(column: "starts_at", as: Int64.self))) }
+        }
+    }
+
     /// `completeAtDiscussion`: whether the file held all its board asks for at this moment.
+    /// The columns the 3C's indicators read are written with the decision: the meeting's day,
+    /// the author's organisation, quorum and trial, whether the patient is new to the board.
     public func recordDecision(id: UUID, decision: CaseDecision, completeAtDiscussion: Bool? = nil, by userID: UUID, audit: AuditDraft,
                                at now: Date = Date()) async throws {
+        let meetingID = try await database.read { sql in
+            try await sql.raw("SELECT meeting_id FROM cases WHERE id = \(bind: id.storageKey)").first()?.decode(column: "meeting_id", as: String?.self)
+        }
+        var day: CalendarDate?
+        if let meeting = meetingID.flatMap(UUID.init(storageKey:)) { day = try await meetingDay(meeting) }
         try await transition(id: id, from: [.registered, .discussed], to: .discussed, by: userID, set: """
             decision = \(bind: try Self.json(decision)), decided_at = \(bind: Timestamp.iso8601(now)), decided_by = \(bind: userID.storageKey),
-            complete_at_discussion = \(bind: completeAtDiscussion.map { Int64($0 ? 1 : 0) })
+            complete_at_discussion = \(bind: completeAtDiscussion.map { Int64($0 ? 1 : 0) }),
+            discussed_on = \(bind: (day ?? ParisCalendar.date(of: now)).iso),
+            organisation_id = (SELECT u.organisation_id FROM users u WHERE u.id = cases.created_by),
+            quorum_met = \(bind: Int64(decision.quorumMet ? 1 : 0)), trial_proposed = \(bind: Int64(decision.trialProposed ? 1 : 0)),
+            first_presentation = CASE WHEN EXISTS (SELECT 1 FROM cases e WHERE e.patient_id = cases.patient_id AND e.community_id = cases.community_id
+                                                   AND e.discussed_on IS NOT NULL AND e.id <> cases.id) THEN 0 ELSE 1 END
             """, audit: audit, at: now, announcesDecision: true)
     }
 
@@ -249,8 +272,13 @@ public struct CaseStore: Sendable {
     /// listed as overdue (`DecisionFollowUpStore.overdue`).
     public func validate(id: UUID, by userID: UUID, followUpDays: Int = FollowUpDelay.defaultDays, audit: AuditDraft, at now: Date = Date()) async throws {
         let due = FollowUpDelay.due(validatedAt: now, days: followUpDays)
+        let discussedOn = try await database.read { sql in
+            try await sql.raw("SELECT discussed_on FROM cases WHERE id = \(bind: id.storageKey)").first()?.decode(column: "discussed_on", as: String?.self)
+        }
+        let delay = discussedOn.flatMap(CalendarDate.init(iso:)).map { ParisCalendar.days(from: $0, to: ParisCalendar.date(of: now)) }
         try await transition(id: id, from: [.discussed], to: .validated, by: userID, set: """
             validated_at = \(bind: Timestamp.iso8601(now)), validated_by = \(bind: userID.storageKey),
+            validation_delay_days = \(bind: delay.map(Int64.init)),
             follow_up_due_at = CASE WHEN EXISTS (SELECT 1 FROM case_follow_ups f WHERE f.case_id = cases.id AND f.outcome IS NOT NULL)
                                     THEN NULL ELSE \(bind: Timestamp.iso8601(due)) END
             """, audit: audit, at: now, announcesDecision: true)

@@ -77,9 +77,13 @@ public struct FollowUpStore: Sendable {
                               on sql: any SQLDatabase, at now: Date) async throws {
         let values: (outcome: String?, reason: String?, first: String?, given: String?) = (
             followUp.outcome?.rawValue, followUp.reason, followUp.firstTreatmentOn?.iso, followUp.carePlanGivenOn?.iso)
+        // Days from the board to the first treatment: the 3C's last delay.
+        let discussedOn = try await sql.raw("SELECT discussed_on FROM cases WHERE id = \(bind: caseID.storageKey)").first()?
+            .decode(column: "discussed_on", as: String?.self).flatMap(CalendarDate.init(iso:))
+        let delay: Int64? = if let discussedOn, let first = followUp.firstTreatmentOn { Int64(ParisCalendar.days(from: discussedOn, to: first)) } else { nil }
         if exists {
             try await sql.raw("""
-                UPDATE case_follow_ups SET outcome = \(bind: values.outcome), reason = \(bind: values.reason), first_treatment_on = \(bind: values.first),
+                UPDATE case_follow_ups SET treatment_delay_days = \(bind: delay), outcome = \(bind: values.outcome), reason = \(bind: values.reason), first_treatment_on = \(bind: values.first),
                        care_plan_given_on = \(bind: values.given), care_plan_document_id = \(bind: carePlanDocumentID?.storageKey),
                        recorded_by = COALESCE(\(bind: recordedBy?.storageKey), recorded_by), recorded_at = \(bind: Timestamp.iso8601(now)), revision = \(bind: Int64(revision))
                 WHERE case_id = \(bind: caseID.storageKey)
@@ -87,9 +91,10 @@ public struct FollowUpStore: Sendable {
         } else {
             try await sql.raw("""
                 INSERT INTO case_follow_ups (case_id, outcome, reason, first_treatment_on, care_plan_given_on, care_plan_document_id, recorded_by,
-                                             recorded_at, revision)
+                                             recorded_at, revision, treatment_delay_days)
                 VALUES (\(bind: caseID.storageKey), \(bind: values.outcome), \(bind: values.reason), \(bind: values.first), \(bind: values.given),
-                        \(bind: carePlanDocumentID?.storageKey), \(bind: recordedBy?.storageKey), \(bind: Timestamp.iso8601(now)), \(bind: Int64(revision)))
+                        \(bind: carePlanDocumentID?.storageKey), \(bind: recordedBy?.storageKey), \(bind: Timestamp.iso8601(now)), \(bind: Int64(revision)),
+                        \(bind: delay))
                 """).run()
         }
         if followUp.outcome != nil {
