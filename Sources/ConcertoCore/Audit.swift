@@ -79,6 +79,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case apiTokenCreate = "api_token.create"
     case caseExport = "case.export"
     case activityExport = "community.activity_export"
+    /// A coordinator downloaded the 3C's indicators (CSV or annual report).
+    case indicatorsExport = "community.indicators_export"
     case minutesExport = "meeting.minutes_export"
     case imagingSearch = "imaging.search"
     case imagingAttach = "imaging.attach"

@@ -127,3 +127,24 @@ public struct CommunityIndicators: Sendable, Hashable {
         return months
     }
 }
+
+extension CommunityIndicators {
+    /// The period a coordinator asked for: `from` and `to` are days (`to` included); empty
+    /// ones default to the last twelve months, this one included. Nil when a day cannot be
+    /// read, the period is reversed, or it spans more than eleven years.
+    public static func period(from: String?, to: String?, today: CalendarDate) -> (from: CalendarDate, to: CalendarDate)? {
+        func day(_ text: String?) -> CalendarDate?? {
+            guard let text, !text.isEmpty else { return .some(nil) }
+            return CalendarDate(iso: text).map { .some($0) } ?? nil
+        }
+        guard let end = day(to), let start = day(from) else { return nil }
+        let last = end ?? today
+        var first = start
+        if first == nil {
+            let month = last.month - 11
+            first = month >= 1 ? CalendarDate(year: last.year, month: month, day: 1) : CalendarDate(year: last.year - 1, month: month + 12, day: 1)
+        }
+        guard let first, first <= last, last.year - first.year <= 11 else { return nil }
+        return (first, ParisCalendar.adding(days: 1, to: last))
+    }
+}

@@ -33,6 +33,9 @@ public enum SiteURL: Sendable, Equatable {
     case communityPSCRequirement(UUID)
     case communityAudit(UUID)
     case communityActivityCSV(UUID)
+    case communityIndicators(UUID)
+    case communityIndicatorsCSV(UUID)
+    case communityIndicatorsPDF(UUID)
     case newPatient
     case patients
     case patient(UUID)
@@ -137,6 +140,9 @@ public enum SiteURL: Sendable, Equatable {
         case .communityPSCRequirement(let id): "/communities/\(id.storageKey)/psc-requirement"
         case .communityAudit(let id): "/communities/\(id.storageKey)/audit"
         case .communityActivityCSV(let id): "/communities/\(id.storageKey)/activity.csv"
+        case .communityIndicators(let id): "/communities/\(id.storageKey)/indicators"
+        case .communityIndicatorsCSV(let id): "/communities/\(id.storageKey)/indicators.csv"
+        case .communityIndicatorsPDF(let id): "/communities/\(id.storageKey)/indicators.pdf"
         case .newPatient: "/patients/new"
         case .patients: "/patients"
         case .patient(let id): "/patients/\(id.storageKey)"

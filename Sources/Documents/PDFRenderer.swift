@@ -15,6 +15,8 @@ public enum PDFBlock: Sendable {
     case spacer(Double)
     /// Names and signature lines, kept on one page.
     case signatures([String])
+    /// Horizontal bars: a label, a bar proportional to the value, the value.
+    case bars([(label: String, value: Int)])
 }
 
 /// A table whose rows break across pages, the header repeated on each.
@@ -227,6 +229,29 @@ public enum PDFRenderer {
                 self.table(table, header: true)
             case .spacer(let height):
                 y += height
+            case .bars(let bars):
+                let rowHeight = 15.0, labelWidth = width * 0.32, valueWidth = 40.0
+                let maximum = Double(max(bars.map(\.value).max() ?? 0, 1))
+                for bar in bars {
+                    if y + rowHeight > PDFRenderer.bottom { newPage() }
+                    let label = makeLayout(bar.label, font: "DejaVu Sans 8", width: labelWidth - 6, alignment: PANGO_ALIGN_RIGHT)
+                    let value = makeLayout(String(bar.value), font: "DejaVu Sans 8", width: valueWidth)
+                    let barWidth = (width - labelWidth - valueWidth) * Double(bar.value) / maximum
+                    let top = y
+                    add { cr in
+                        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2)
+                        cairo_move_to(cr, x, top + 1)
+                        pango_cairo_show_layout(cr, label)
+                        cairo_set_source_rgb(cr, 0.16, 0.42, 0.68)
+                        cairo_rectangle(cr, x + labelWidth, top + 2, barWidth, rowHeight - 4)
+                        cairo_fill(cr)
+                        cairo_set_source_rgb(cr, 0.2, 0.2, 0.2)
+                        cairo_move_to(cr, x + labelWidth + barWidth + 4, top + 1)
+                        pango_cairo_show_layout(cr, value)
+                    }
+                    y += rowHeight
+                }
+                y += 8
             case .signatures(let names):
                 let height = 70.0
                 if y + height > PDFRenderer.bottom { newPage() }

@@ -133,7 +133,8 @@ struct CommunityController: Sendable {
             links: ViewFields([
                 "members": SiteURL.communityMembers(community.id).path, "accept": SiteURL.communityAccept(community.id).path,
                 "organisations": SiteURL.communityOrganisations(community.id).path,
-                "audit": SiteURL.communityAudit(community.id).path, "activity": SiteURL.communityActivityCSV(community.id).path, "newPatient": SiteURL.newPatient.path + "?community=\(community.id.storageKey)",
+                "audit": SiteURL.communityAudit(community.id).path, "activity": SiteURL.communityActivityCSV(community.id).path,
+                "indicators": SiteURL.communityIndicators(community.id).path, "newPatient": SiteURL.newPatient.path + "?community=\(community.id.storageKey)",
             ]),
             error: error
         )
