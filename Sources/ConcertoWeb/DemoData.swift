@@ -297,12 +297,18 @@ public struct DemoData: Sendable {
         _ = try await meetings.createSeries(
             MeetingSeries(communityID: south, title: "RCP thoracique", kind: .organ, organs: ["312419003"], recurrence: .weekly(interval: 1, weekday: 4),
                           firstDate: nextWeek, startTime: LocalTime(hour: 14, minute: 0)!, durationMinutes: 120, place: "Institut Bergonié, salle du conseil",
-                          videoLink: "https://visio.concerto.test/rcp-thoracique", deadlineHours: 48, maximumCases: 40),
+                          videoLink: "https://visio.concerto.test/rcp-thoracique", deadlineHours: 48, maximumCases: 40,
+                          completeness: CompletenessRules([
+                              CompletenessItem(.tnmStaged, .required), CompletenessItem(.performanceStatus, .recommended),
+                              CompletenessItem(.molecularResults(sites: ["C34"]), .recommended),
+                              CompletenessItem(.attested(label: "Consultation d'annonce réalisée"), .recommended),
+                          ])),
             by: coordinator, through: horizon, audit: audit(.seriesCreate, by: coordinator), at: now)
         _ = try await meetings.createSeries(
             MeetingSeries(communityID: north, title: "RCP digestive", kind: .organ, organs: ["86762007"], recurrence: .monthly(ordinal: 2, weekday: 2),
                           firstDate: ParisCalendar.date(of: now), startTime: LocalTime(hour: 17, minute: 30)!, durationMinutes: 90, place: "CHU de Poitiers, salle 2",
                           deadlineHours: 72, quorum: QuorumRequirement(minimumSpecialties: 4, requiredDisciplines: [.medicalOncology, .surgery, .radiology, .pathology])),
             by: coordinator, through: horizon, audit: audit(.seriesCreate, by: coordinator), at: now)
+        try await seedHistory(dependencies, south: south, north: north, users: users, now: now)
     }
 }
