@@ -81,6 +81,8 @@ public enum AuditAction: String, Sendable, Codable, CaseIterable {
     case activityExport = "community.activity_export"
     /// A coordinator downloaded the 3C's indicators (CSV or annual report).
     case indicatorsExport = "community.indicators_export"
+    /// A coordinator exported the pseudonymised research extract (or was refused it).
+    case researchExtract = "community.research_extract"
     case minutesExport = "meeting.minutes_export"
     case imagingSearch = "imaging.search"
     case imagingAttach = "imaging.attach"

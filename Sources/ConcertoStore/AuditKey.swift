@@ -1,3 +1,4 @@
+import ConcertoCore
 import Crypto
 import Foundation
 
@@ -10,6 +11,9 @@ public struct AuditKey: Sendable {
     /// link starts from a copy, which halves the cost of `audit verify`.
     let chainMAC: HMAC<SHA256>
     let signingKey: Curve25519.Signing.PrivateKey
+    /// The root of the research extracts' pseudonyms (`pseudonymKey(community:)`), derived
+    /// apart from the chain's and the checkpoints' keys: knowing one tells nothing of the others.
+    let researchKey: SymmetricKey
     /// A fingerprint of the key (of its public half), safe to store and print.
     public let id: String
 
@@ -22,7 +26,15 @@ public struct AuditKey: Sendable {
         chainMAC = HMAC<SHA256>(key: chainKey)
         let seed = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Data("concerto audit checkpoint ed25519".utf8), outputByteCount: 32)
         signingKey = try seed.withUnsafeBytes { try Curve25519.Signing.PrivateKey(rawRepresentation: $0) }
+        researchKey = HKDF<SHA256>.deriveKey(inputKeyMaterial: material, info: Data("concerto research pseudonyms v1".utf8), outputByteCount: 32)
         id = Self.fingerprint(of: signingKey.publicKey)
+    }
+
+    /// The key of one community's research pseudonyms: the same for every export of that
+    /// community (a patient keeps their pseudonym across periods), another for each
+    /// community (two communities' extracts cannot be joined on it).
+    public func pseudonymKey(community: UUID) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(inputKeyMaterial: researchKey, info: Data("community \(community.storageKey)".utf8), outputByteCount: 32)
     }
 
     /// Where the key file is kept unless configured: beside the SQLite file, or in `data/`

@@ -180,6 +180,8 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     ).addRoutes(to: authenticated)
     IndicatorsController(communities: dependencies.communities, indicators: IndicatorStore(database: dependencies.database), audit: dependencies.audit,
                          renderer: dependencies.renderer).addRoutes(to: authenticated)
+    ResearchExtractController(communities: dependencies.communities, extracts: ResearchExtractStore(database: dependencies.database), audit: dependencies.audit,
+                              renderer: dependencies.renderer).addRoutes(to: authenticated)
     FollowUpController(cases: dependencies.cases, meetings: dependencies.meetings, patients: dependencies.patients, followUps: dependencies.followUps,
                        guardian: guardian, renderer: dependencies.renderer).addRoutes(to: authenticated)
     ExportController(

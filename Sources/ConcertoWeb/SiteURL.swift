@@ -36,6 +36,8 @@ public enum SiteURL: Sendable, Equatable {
     case communityIndicators(UUID)
     case communityIndicatorsCSV(UUID)
     case communityIndicatorsPDF(UUID)
+    case communityResearch(UUID)
+    case communityResearchCSV(UUID)
     case newPatient
     case patients
     case patient(UUID)
@@ -143,6 +145,8 @@ public enum SiteURL: Sendable, Equatable {
         case .communityIndicators(let id): "/communities/\(id.storageKey)/indicators"
         case .communityIndicatorsCSV(let id): "/communities/\(id.storageKey)/indicators.csv"
         case .communityIndicatorsPDF(let id): "/communities/\(id.storageKey)/indicators.pdf"
+        case .communityResearch(let id): "/communities/\(id.storageKey)/research"
+        case .communityResearchCSV(let id): "/communities/\(id.storageKey)/research.csv"
         case .newPatient: "/patients/new"
         case .patients: "/patients"
         case .patient(let id): "/patients/\(id.storageKey)"

@@ -124,6 +124,7 @@ import Testing
                                                 empty: false),
             IndicatorsController.IndicatorsPage.Table(title: "t", header: ["h"], rows: [["r"]]),
             IndicatorsController.IndicatorsPage.Figure(label: "l", value: "v"),
+            ResearchExtractController.ResearchPage(communityName: "C", communityURL: "/c", action: "/a", from: "2026-01-01", to: "2026-12-31"),
             MeetingController.AgendaContent(meeting: ViewFields([:]), rowsHTML: "<tr></tr>", hasItems: true, slotMinutes: "5", mayReorder: true),
             DashboardController.DashboardContent.CommunityItem(name: "N", region: "R", url: "/", kind: "k", role: "r", suspended: false, acceptURL: "/"),
             CommunityController.CommunityContent(

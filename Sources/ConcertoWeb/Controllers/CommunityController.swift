@@ -134,7 +134,7 @@ struct CommunityController: Sendable {
                 "members": SiteURL.communityMembers(community.id).path, "accept": SiteURL.communityAccept(community.id).path,
                 "organisations": SiteURL.communityOrganisations(community.id).path,
                 "audit": SiteURL.communityAudit(community.id).path, "activity": SiteURL.communityActivityCSV(community.id).path,
-                "indicators": SiteURL.communityIndicators(community.id).path, "newPatient": SiteURL.newPatient.path + "?community=\(community.id.storageKey)",
+                "indicators": SiteURL.communityIndicators(community.id).path, "research": SiteURL.communityResearch(community.id).path, "newPatient": SiteURL.newPatient.path + "?community=\(community.id.storageKey)",
             ]),
             error: error
         )
