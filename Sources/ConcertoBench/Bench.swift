@@ -13,6 +13,8 @@ import SQLKit
 //                     wrk run (AgendaSeed.swift; issue 4: p99 < 25 ms at 32 connections)
 //   cda               CDA reading throughput over the shared corpus, MB/s on one core
 //                     (CDABench.swift; issue 5: >= 50 MB/s, next to Python lxml)
+//   indicators        the 3C's indicators over 1,000,000 fiches of ten years in one community
+//                     (IndicatorsBench.swift; issue 20: page < 2 s, CSV < 5 s, both engines)
 //   fiche             writing a fiche RCP as CDA R2 (FicheBench.swift; issue 7: < 20 ms)
 //   dicom-json        decoding a QIDO-RS answer (DICOMJSONBench.swift; part of issue 6's
 //                     added latency)
@@ -128,6 +130,7 @@ struct Bench {
         switch options.mode {
         case "trust": try await TrustBench.run(options)
         case "search": try await SearchBench.run(options)
+        case "indicators": try await IndicatorsBench.run(options)
         case "seed-agenda": try await AgendaSeed.run(options)
         case "list-facts": try await ListFactsBench.run(options)
         case "cda": if try !CDABench.run(options) { exit(1) }

@@ -134,12 +134,15 @@ enum SearchBench {
         }
     }
 
-    static func generate(_ database: Database, cases caseCount: Int) async throws -> World {
+    /// `years` of weekly boards in each of `communityNames`; discussed and validated fiches
+    /// carry what the 3C's indicators read (meeting day, quorum, trial, delays, follow-up).
+    static func generate(_ database: Database, cases caseCount: Int, years: Int = 3,
+                         communityNames: [String] = ["Thorax", "Digestif", "Sein", "Uro"]) async throws -> World {
         let communities = CommunityStore(database: database), users = UserStore(database: database)
         let organisation = Organisation(name: "CHU", finess: FINESSNumber("330781196")!, city: "Bordeaux")
         try await OrganisationStore(database: database).create(organisation, audit: nil)
         var communityIDs: [UUID] = []
-        for name in ["Thorax", "Digestif", "Sein", "Uro"] {
+        for name in communityNames {
             let community = Community(name: name, region: "NA")
             try await communities.create(community)
             communityIDs.append(community.id)
@@ -150,16 +153,18 @@ enum SearchBench {
 
         let patientCount = max(1, caseCount / 4)
         let now = Date()
-        let threeYears = 3 * 365 * 86_400.0
-        // Weekly boards per community over three years.
-        let weeks = 156
+        let threeYears = Double(years) * 365 * 86_400.0
+        // Weekly boards per community over the years.
+        let weeks = years * 52
         var meetingIDs: [UUID] = []
+        var meetingDays: [String] = []
         for community in communityIDs {
             for week in 0..<weeks {
                 let id = UUID()
                 let start = now.addingTimeInterval(-threeYears + Double(week) * 7 * 86_400)
                 try await MeetingStore(database: database).create(id: id, communityID: community, title: "RCP", startsAt: start, endsAt: start.addingTimeInterval(7200))
                 meetingIDs.append(id)
+                meetingDays.append(ParisCalendar.date(of: start).iso)
             }
         }
         let communityKeys = communityIDs.map(\.storageKey), authorKey = author.id.storageKey, organisationKey = organisation.id.storageKey
@@ -179,9 +184,14 @@ enum SearchBench {
         // Breast, lung, colon, prostate... first: the common sites lead the skew.
         let common = ["C50.9", "C34.1", "C18.7", "C61", "C20", "C67.9", "C25.0", "C64", "C56", "C16.9"].filter(sites.contains)
         let siteList = common + sites.filter { !common.contains($0) }
-        let meetingKeys = meetingIDs.map(\.storageKey)
+        let meetingKeys = meetingIDs.map(\.storageKey), days = meetingDays
+        // About 70 % of the validated decisions are followed up (also in case_follow_ups below).
+        let outcomes = ["carried_out", "carried_out", "carried_out", "carried_out", "partially", "not_carried_out"]
         try await insert(database, table: "cases", columns: ["id", "community_id", "patient_id", "status", "created_by", "created_at", "content", "tumour_site",
-                                                            "search_text", "meeting_id", "updated_at"], rows: caseCount, batch: 300) { index in
+                                                            "search_text", "meeting_id", "updated_at", "discussed_on", "organisation_id", "quorum_met",
+                                                            "trial_proposed", "first_presentation", "registration_lead_days", "validation_delay_days",
+                                                            "complete_at_discussion", "follow_up_outcome", "treatment_delay_days"],
+                         rows: caseCount, batch: 200) { index in
             var generator = Generator(state: UInt64(index) &+ 17)
             let patient = index % patientCount
             let community = patient % communityKeys.count
@@ -197,8 +207,27 @@ enum SearchBench {
             let words = (0..<(12 + generator.below(18))).map { _ in vocabulary[generator.skewed(vocabulary.count)] }.joined(separator: " ")
             let site = siteList[generator.skewed(siteList.count)]
             let meeting: String? = status == .draft ? nil : meetingKeys[community * weeks + week]
+            let discussed = status == .discussed || status == .validated
+            func flag(_ percent: Int) -> Int64? { discussed ? (generator.below(100) < percent ? 1 : 0) : nil }
             return row(String(format: "00000000-0000-4000-9000-%012d", index), communityKeys[community], patientID(patient), status.rawValue, authorKey,
-                    Timestamp.iso8601(created), "{\"tnm\":{}}", site, words, meeting, Timestamp.iso8601(created))
+                    Timestamp.iso8601(created), "{\"tnm\":{}}", site, words, meeting, Timestamp.iso8601(created),
+                    discussed ? days[community * weeks + week] : nil, discussed ? organisationKey : nil, flag(95), flag(10),
+                    discussed ? Int64(index < patientCount ? 1 : 0) : nil, status == .draft ? nil : Int64(1 + generator.below(14)),
+                    status == .validated ? Int64(generator.below(10)) : nil, flag(80),
+                    status == .validated && index % 10 < 7 ? outcomes[index % 6] : nil,
+                    status == .validated && index % 10 < 7 && outcomes[index % 6] != "not_carried_out" ? Int64(7 + index % 40) : nil)
+        }
+        // Follow-ups of about 70 % of the validated decisions.
+        let validated = (0..<caseCount).filter { index in
+            var generator = Generator(state: UInt64(index) &+ 17)
+            return generator.below(100) < statuses[0].1
+        }.filter { $0 % 10 < 7 }
+        try await insert(database, table: "case_follow_ups", columns: ["case_id", "outcome", "first_treatment_on", "recorded_by", "recorded_at", "revision",
+                                                                      "treatment_delay_days"], rows: validated.count, batch: 400) { position in
+            let index = validated[position]
+            let outcome = outcomes[index % 6]
+            return row(String(format: "00000000-0000-4000-9000-%012d", index), outcome, outcome == "not_carried_out" ? nil : createdAt, authorKey, createdAt,
+                       Int64(1), outcome == "not_carried_out" ? nil : Int64(7 + index % 40))
         }
         // Statistics for the planners, as `PRAGMA optimize` / autovacuum keep them in service.
         try await database.write { sql in

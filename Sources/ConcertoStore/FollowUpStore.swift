@@ -97,9 +97,13 @@ public struct FollowUpStore: Sendable {
                         \(bind: delay))
                 """).run()
         }
-        if followUp.outcome != nil {
-            try await sql.raw("UPDATE cases SET follow_up_due_at = NULL WHERE id = \(bind: caseID.storageKey)").run()
-        }
+        // The fiche carries the outcome and delay the indicators read (migration 0028), and
+        // leaves the overdue lists once the outcome is known.
+        try await sql.raw("""
+            UPDATE cases SET follow_up_outcome = \(bind: values.outcome), treatment_delay_days = \(bind: delay),
+                   follow_up_due_at = CASE WHEN \(bind: values.outcome) IS NULL THEN follow_up_due_at ELSE NULL END
+            WHERE id = \(bind: caseID.storageKey)
+            """).run()
     }
 
     /// Fills in the follow-up of the fiche a care plan carries out, inside the transaction

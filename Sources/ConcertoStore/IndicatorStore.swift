@@ -19,19 +19,20 @@ public struct IndicatorStore: Sendable {
               AND c.status IN ('discussed', 'validated')
             """
         // Sums are cast: PostgreSQL sums BIGINTs as NUMERIC.
-        let (groups, meetings, patients, delays) = try await database.read { sql in
+        let (groups, meetings, patients, delays, names) = try await database.read { sql in
             // Per month, site category and organisation: every count the shares are made of.
             let groups = try await sql.raw("""
                 SELECT substr(c.discussed_on, 1, 7) AS month, substr(COALESCE(c.tumour_site, ''), 1, 3) AS site, c.organisation_id AS org,
-                       MAX(o.name) AS org_name, COUNT(*) AS fiches,
+                       COUNT(*) AS fiches,
                        CAST(SUM(COALESCE(c.quorum_met, 0)) AS BIGINT) AS quorum, CAST(SUM(COALESCE(c.trial_proposed, 0)) AS BIGINT) AS trial,
                        SUM(CASE WHEN c.complete_at_discussion IS NOT NULL THEN 1 ELSE 0 END) AS checked,
                        SUM(CASE WHEN c.complete_at_discussion = 1 THEN 1 ELSE 0 END) AS complete,
                        SUM(CASE WHEN c.status = 'validated' THEN 1 ELSE 0 END) AS validated,
-                       SUM(CASE WHEN f.outcome IS NOT NULL THEN 1 ELSE 0 END) AS followed,
-                       SUM(CASE WHEN f.outcome = 'carried_out' THEN 1 ELSE 0 END) AS carried,
-                       SUM(CASE WHEN f.outcome = 'partially' THEN 1 ELSE 0 END) AS partial
-                FROM cases c LEFT JOIN case_follow_ups f ON f.case_id = c.id LEFT JOIN organisations o ON o.id = c.organisation_id
+                       SUM(CASE WHEN c.follow_up_outcome IS NOT NULL THEN 1 ELSE 0 END) AS followed,
+                       SUM(CASE WHEN c.follow_up_outcome = 'carried_out' THEN 1 ELSE 0 END) AS carried,
+                       SUM(CASE WHEN c.follow_up_outcome = 'partially' THEN 1 ELSE 0 END) AS partial,
+                       CAST(SUM(COALESCE(c.first_presentation, 0)) AS BIGINT) AS new_patients
+                FROM cases c
                 WHERE \(scope)
                 GROUP BY substr(c.discussed_on, 1, 7), substr(COALESCE(c.tumour_site, ''), 1, 3), c.organisation_id
                 """).all()
@@ -42,11 +43,7 @@ public struct IndicatorStore: Sendable {
                     FROM cases c WHERE \(scope) GROUP BY c.meeting_id) held
                 GROUP BY month
                 """).all()
-            let patients = try await sql.raw("""
-                SELECT COUNT(DISTINCT c.patient_id) AS patients,
-                       COUNT(DISTINCT CASE WHEN c.first_presentation = 1 THEN c.patient_id END) AS new_patients
-                FROM cases c WHERE \(scope)
-                """).first()
+            let patients = try await sql.raw("SELECT COUNT(DISTINCT c.patient_id) AS patients FROM cases c WHERE \(scope)").first()
             let delays = try await sql.raw("""
                 SELECT 'registration' AS kind, c.registration_lead_days AS days, COUNT(*) AS n FROM cases c
                   WHERE \(scope) AND c.registration_lead_days IS NOT NULL GROUP BY c.registration_lead_days
@@ -54,15 +51,21 @@ public struct IndicatorStore: Sendable {
                 SELECT 'validation', c.validation_delay_days, COUNT(*) FROM cases c
                   WHERE \(scope) AND c.validation_delay_days IS NOT NULL GROUP BY c.validation_delay_days
                 UNION ALL
-                SELECT 'treatment', f.treatment_delay_days, COUNT(*) FROM cases c JOIN case_follow_ups f ON f.case_id = c.id
-                  WHERE \(scope) AND f.treatment_delay_days IS NOT NULL GROUP BY f.treatment_delay_days
+                SELECT 'treatment', c.treatment_delay_days, COUNT(*) FROM cases c
+                  WHERE \(scope) AND c.treatment_delay_days IS NOT NULL GROUP BY c.treatment_delay_days
                 """).all()
-            return (groups, meetings, patients, delays)
+            let names = try await sql.raw("""
+                SELECT o.id, o.name FROM organisations o
+                WHERE o.id IN (SELECT DISTINCT c.organisation_id FROM cases c WHERE \(scope))
+                """).all()
+            return (groups, meetings, patients, delays, names)
         }
 
         var result = CommunityIndicators(from: from, to: to)
         var months: [String: IndicatorCounts] = [:], sites: [TumourSiteGroup: IndicatorCounts] = [:]
         var organisations: [String: (name: String, counts: IndicatorCounts)] = [:]
+        var organisationNames: [String: String] = [:]
+        for row in names { organisationNames[try row.decode(column: "id", as: String.self)] = try row.decode(column: "name", as: String.self) }
         func int(_ row: any SQLRow, _ column: String) throws -> Int { Int(try row.decode(column: column, as: Int64?.self) ?? 0) }
         for row in groups {
             var counts = IndicatorCounts()
@@ -80,8 +83,8 @@ public struct IndicatorStore: Sendable {
             let org = try row.decode(column: "org", as: String?.self) ?? ""
             months[month, default: IndicatorCounts()].add(counts)
             sites[site, default: IndicatorCounts()].add(counts)
-            let name = try row.decode(column: "org_name", as: String?.self) ?? ""
-            organisations[org, default: (name, IndicatorCounts())].counts.add(counts)
+            organisations[org, default: (organisationNames[org] ?? "", IndicatorCounts())].counts.add(counts)
+            result.newPatients += try int(row, "new_patients")
             result.totals.add(counts)
         }
         for row in meetings {
@@ -92,10 +95,7 @@ public struct IndicatorStore: Sendable {
             result.totals.meetings += held
             result.totals.meetingsWithQuorum += withQuorum
         }
-        if let patients {
-            result.patients = try int(patients, "patients")
-            result.newPatients = try int(patients, "new_patients")
-        }
+        if let patients { result.patients = try int(patients, "patients") }
         for row in delays {
             let days = try int(row, "days"), count = try int(row, "n")
             switch try row.decode(column: "kind", as: String.self) {
