@@ -11,19 +11,7 @@ import SQLKit
 /// search page runs it (`CaseStore.search`, first page of 20); p50/p99 per kind and overall.
 enum SearchBench {
     /// Deterministic pseudo-random numbers, so both engines get the same data set.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-        /// Skewed towards the first items: a few common values and a long tail.
-        mutating func skewed(_ n: Int) -> Int { min(n - 1, Int(Double(n) * pow(Double(below(1_000_000)) / 1_000_000, 3))) }
-    }
+    typealias Generator = SplitMix64
 
     static let syllables = ["MAR", "TIN", "DU", "PONT", "BER", "NARD", "LE", "ROY", "MO", "REAU", "GIR", "AUD", "FOUR", "NIER", "LAM", "BERT",
                             "BON", "NET", "RO", "BIN", "FAU", "RE", "GAR", "NIER", "CHE", "VAL", "LIER", "MER", "CIER", "BLANC", "GUE", "RIN"]
@@ -293,4 +281,9 @@ enum SearchBench {
         }
         return all.sorted()
     }
+}
+
+extension SplitMix64 {
+    /// Skewed towards the first items: a few common values and a long tail.
+    mutating func skewed(_ n: Int) -> Int { min(n - 1, Int(Double(n) * pow(Double(below(1_000_000)) / 1_000_000, 3))) }
 }

@@ -8,17 +8,11 @@ import Foundation
 /// validated a few days later, and for most of them followed up. Deterministic: the same
 /// history at every `make run`, dated from the day it runs.
 extension DemoData {
-    /// A fixed sequence (SplitMix64), so the demo is the same each time.
+    /// A fixed sequence, so the demo is the same each time.
     struct Dice {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func roll(_ range: ClosedRange<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
+        var sequence: SplitMix64
+        init(state: UInt64) { sequence = SplitMix64(state: state) }
+        mutating func roll(_ range: ClosedRange<Int>) -> Int { range.lowerBound + sequence.below(range.count) }
         mutating func chance(_ percent: Int) -> Bool { roll(1...100) <= percent }
     }
 

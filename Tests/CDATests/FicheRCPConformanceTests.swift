@@ -10,17 +10,8 @@ import Testing
 /// with every optional field empty, an amended one, and 50 drawn at random from the value
 /// sets (one Saxon run checks them all).
 @Suite struct FicheRCPConformanceTests {
-    /// SplitMix64: the random fiches are reproducible from the seed printed on failure.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// The random fiches are reproducible from the seed printed on failure.
+    typealias SeededGenerator = SplitMix64
 
     static func randomFiche(_ index: Int, using random: inout SeededGenerator) throws -> FicheRCPExport {
         func maybe<T>(_ value: @autoclosure () -> T) -> T? { Bool.random(using: &random) ? value() : nil }

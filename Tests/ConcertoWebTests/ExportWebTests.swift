@@ -15,9 +15,15 @@ import Testing
 @Suite struct ExportWebTests {
     static let schemaPath = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/spec/cda-xsd/CDA_extended.xsd").path
 
+    /// The fiches validated at last week's board (Jean's and Louise's, which the oncologist
+    /// follows); the demo's older history belongs to other referring physicians.
     func validatedCases(_ d: AppDependencies) async throws -> [UUID] {
-        try await d.database.read { sql in
-            try await sql.raw("SELECT id FROM cases WHERE status = 'validated' ORDER BY id").all()
+        let lastWeek = Timestamp.epochSeconds(Date().addingTimeInterval(-8 * 86_400))
+        return try await d.database.read { sql in
+            try await sql.raw("""
+                SELECT c.id FROM cases c JOIN meetings m ON m.id = c.meeting_id
+                WHERE c.status = 'validated' AND m.starts_at > \(bind: lastWeek) ORDER BY c.id
+                """).all()
                 .compactMap { UUID(uuidString: try $0.decode(column: "id", as: String.self)) }
         }
     }
@@ -94,7 +100,8 @@ import Testing
             let page = try await browser.get(SiteURL.community(south.id).path)
             #expect(page.text.contains("data-test=\"activity-export\""))
             let today = ParisCalendar.date(of: Date())
-            let from = ParisCalendar.adding(days: -30, to: today)
+            // Since last week's board (the demo's older history is other boards' fiches).
+            let from = ParisCalendar.adding(days: -7, to: today)
             let path = SiteURL.communityActivityCSV(south.id).path + "?from=\(from.iso)&to=\(today.iso)"
             let response = try await browser.get(path)
             #expect(response.status == .ok)

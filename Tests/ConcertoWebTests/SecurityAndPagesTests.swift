@@ -240,11 +240,15 @@ import Testing
             }
             #expect(physicianCommunities.count == 4)
             #expect(Set(physicianCommunities[0]).isDisjoint(with: physicianCommunities[1]))
-            // The board's history: last week's meeting with validated decisions, upcoming ones from the series.
+            // The board's history: last week's meeting with validated decisions, upcoming ones from the series,
+            // and before last week six months of boards for the indicators (DemoHistory).
             let communityIDs = try await dependencies.communities.all().map(\.id)
             let now = Date()
-            let past = try await dependencies.meetings.meetings(inCommunities: communityIDs, from: now.addingTimeInterval(-30 * 86_400), to: now)
+            let past = try await dependencies.meetings.meetings(inCommunities: communityIDs, from: now.addingTimeInterval(-8 * 86_400), to: now)
             #expect(past.count == 1)
+            let history = try await dependencies.meetings.meetings(inCommunities: communityIDs, from: now.addingTimeInterval(-190 * 86_400),
+                                                                   to: now.addingTimeInterval(-8 * 86_400), limit: 500)
+            #expect(history.count >= 25 && history.allSatisfy { $0.registeredCases > 0 })
             let decided = try await dependencies.meetings.agenda(of: try #require(past.first).id)
             #expect(decided.count == 2)
             #expect(decided.allSatisfy { $0.status == .validated })

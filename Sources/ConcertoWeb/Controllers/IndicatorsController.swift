@@ -99,11 +99,8 @@ struct IndicatorsController: Sendable {
 
     /// Only the community's active coordinators; a stranger to it is told it does not exist.
     func load(_ request: Request, context: AuthenticatedContext) async throws -> Loaded {
-        let id = try context.parameters.uuid("id")
-        guard let community = try await communities.find(id: id) else { throw AppError.notFound }
-        let membership = try await communities.membership(userID: context.user.id, in: id)
-        guard membership != nil || context.user.isAdmin else { throw AppError.notFound }
-        guard membership?.role == .coordinator, membership?.status == .active else { throw AppError.forbidden }
+        let community = try await CoordinatorAccess.community(context, communities: communities)
+        let id = community.id
         let query = request.uri.queryParameters
         guard let period = CommunityIndicators.period(from: query["from"].map(String.init), to: query["to"].map(String.init),
                                                       today: ParisCalendar.date(of: Date())) else { throw AppError.badRequest }

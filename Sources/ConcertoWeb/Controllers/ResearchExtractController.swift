@@ -38,18 +38,12 @@ struct ResearchExtractController: Sendable {
         }
     }
 
-    /// The community, for its active coordinators only; a stranger to it is told it does not exist.
+    /// The community, for its active coordinators only (a refusal is audited).
     func community(_ context: AuthenticatedContext) async throws -> Community {
-        let id = try context.parameters.uuid("id")
-        guard let community = try await communities.find(id: id) else { throw AppError.notFound }
-        let membership = try await communities.membership(userID: context.user.id, in: id)
-        guard membership != nil || context.user.isAdmin else { throw AppError.notFound }
-        guard membership?.role == .coordinator, membership?.status == .active else {
+        try await CoordinatorAccess.community(context, communities: communities) { id in
             _ = try await audit.record(context.auditDraft(.researchExtract, resourceType: "community", resourceID: id.storageKey, outcome: .denied,
                                                           reason: "not_coordinator"))
-            throw AppError.forbidden
         }
-        return community
     }
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -22,3 +22,22 @@ struct UserCommunities: Sendable {
     var coordinated: [Community] { active.filter { $0.membership.role == .coordinator }.map(\.community) }
     func ids(withRoles roles: Set<CommunityRole>) -> [UUID] { active.filter { roles.contains($0.membership.role) }.map(\.community.id) }
 }
+
+/// The pages of a community's coordination (indicators, research extract).
+enum CoordinatorAccess {
+    /// The community named in the route, for its active coordinators. Another member (or a
+    /// platform admin) is refused with 403, after `refused` ran (to audit it); anyone else
+    /// is told the community does not exist.
+    static func community(_ context: AuthenticatedContext, communities: CommunityStore,
+                          refused: (UUID) async throws -> Void = { _ in }) async throws -> Community {
+        let id = try context.parameters.uuid("id")
+        guard let community = try await communities.find(id: id) else { throw AppError.notFound }
+        let membership = try await communities.membership(userID: context.user.id, in: id)
+        guard membership != nil || context.user.isAdmin else { throw AppError.notFound }
+        guard membership?.role == .coordinator, membership?.status == .active else {
+            try await refused(id)
+            throw AppError.forbidden
+        }
+        return community
+    }
+}
