@@ -196,14 +196,17 @@ enum SearchBench {
             let site = siteList[generator.skewed(siteList.count)]
             let meeting: String? = status == .draft ? nil : meetingKeys[community * weeks + week]
             let discussed = status == .discussed || status == .validated
-            func flag(_ percent: Int) -> Int64? { discussed ? (generator.below(100) < percent ? 1 : 0) : nil }
+            // Typed, so that a missing value is a BIGINT null for PostgreSQL, not a text one.
+            func number(_ value: Int64?) -> any Encodable & Sendable { value }
+            func text(_ value: String?) -> any Encodable & Sendable { value }
+            func flag(_ percent: Int) -> any Encodable & Sendable { number(discussed ? (generator.below(100) < percent ? 1 : 0) : nil) }
             return row(String(format: "00000000-0000-4000-9000-%012d", index), communityKeys[community], patientID(patient), status.rawValue, authorKey,
                     Timestamp.iso8601(created), "{\"tnm\":{}}", site, words, meeting, Timestamp.iso8601(created),
-                    discussed ? days[community * weeks + week] : nil, discussed ? organisationKey : nil, flag(95), flag(10),
-                    discussed ? Int64(index < patientCount ? 1 : 0) : nil, status == .draft ? nil : Int64(1 + generator.below(14)),
-                    status == .validated ? Int64(generator.below(10)) : nil, flag(80),
-                    status == .validated && index % 10 < 7 ? outcomes[index % 6] : nil,
-                    status == .validated && index % 10 < 7 && outcomes[index % 6] != "not_carried_out" ? Int64(7 + index % 40) : nil)
+                    text(discussed ? days[community * weeks + week] : nil), text(discussed ? organisationKey : nil), flag(95), flag(10),
+                    number(discussed ? Int64(index < patientCount ? 1 : 0) : nil), number(status == .draft ? nil : Int64(1 + generator.below(14))),
+                    number(status == .validated ? Int64(generator.below(10)) : nil), flag(80),
+                    text(status == .validated && index % 10 < 7 ? outcomes[index % 6] : nil),
+                    number(status == .validated && index % 10 < 7 && outcomes[index % 6] != "not_carried_out" ? Int64(7 + index % 40) : nil))
         }
         // Follow-ups of about 70 % of the validated decisions.
         let validated = (0..<caseCount).filter { index in
@@ -214,8 +217,9 @@ enum SearchBench {
                                                                       "treatment_delay_days"], rows: validated.count, batch: 400) { position in
             let index = validated[position]
             let outcome = outcomes[index % 6]
-            return row(String(format: "00000000-0000-4000-9000-%012d", index), outcome, outcome == "not_carried_out" ? nil : createdAt, authorKey, createdAt,
-                       Int64(1), outcome == "not_carried_out" ? nil : Int64(7 + index % 40))
+            let delay: Int64? = outcome == "not_carried_out" ? nil : Int64(7 + index % 40)
+            let first: String? = outcome == "not_carried_out" ? nil : createdAt
+            return row(String(format: "00000000-0000-4000-9000-%012d", index), outcome, first, authorKey, createdAt, Int64(1), delay as any Encodable & Sendable)
         }
         // Statistics for the planners, as `PRAGMA optimize` / autovacuum keep them in service.
         try await database.write { sql in
