@@ -28,6 +28,17 @@ enum SearchBench {
         """.split(whereSeparator: \.isWhitespace).map(String.init)
     static let statuses: [(CaseStatus, Int)] = [(.validated, 50), (.draft, 25), (.registered, 10), (.discussed, 8), (.toRepresent, 7)]
 
+    /// A fiche's status, the first draw of its generator (the fiches' rows and their
+    /// follow-ups draw it the same way).
+    static func status(_ generator: inout Generator) -> CaseStatus {
+        var roll = generator.below(100)
+        for (candidate, share) in statuses {
+            if roll < share { return candidate }
+            roll -= share
+        }
+        return .validated
+    }
+
     static func run(_ options: Options) async throws {
         try await withBenchDatabase(options) { database, engineName in
             let clock = ContinuousClock()
@@ -183,12 +194,7 @@ enum SearchBench {
             var generator = Generator(state: UInt64(index) &+ 17)
             let patient = index % patientCount
             let community = patient % communityKeys.count
-            var roll = generator.below(100)
-            var status = CaseStatus.validated
-            for (candidate, share) in statuses {
-                if roll < share { status = candidate; break }
-                roll -= share
-            }
+            let status = Self.status(&generator)
             let age = Double(generator.below(Int(threeYears)))
             let created = now.addingTimeInterval(-age)
             let week = min(weeks - 1, max(0, Int((threeYears - age) / (7 * 86_400)) + 1))
@@ -211,8 +217,8 @@ enum SearchBench {
         // Follow-ups of about 70 % of the validated decisions.
         let validated = (0..<caseCount).filter { index in
             var generator = Generator(state: UInt64(index) &+ 17)
-            return generator.below(100) < statuses[0].1
-        }.filter { $0 % 10 < 7 }
+            return Self.status(&generator) == .validated && index % 10 < 7
+        }
         try await insert(database, table: "case_follow_ups", columns: ["case_id", "outcome", "first_treatment_on", "recorded_by", "recorded_at", "revision",
                                                                       "treatment_delay_days"], rows: validated.count, batch: 400) { position in
             let index = validated[position]

@@ -238,13 +238,7 @@ public struct CareStore: Sendable {
         // boards, and growing with each meeting).
         // The patients' ids are bound once, in a VALUES list the branches read, not once per
         // branch: 40 ids were 200 parameters to serialise and bind.
-        var wanted = SQLQueryString("")
-        for (index, patient) in patients.enumerated() {
-            wanted.appendLiteral(index == 0 ? "(" : ", (")
-            wanted.appendInterpolation(bind: patient)
-            wanted.appendLiteral(")")
-        }
-        let values = wanted
+        let values = SQLQueryString.valueRows(patients)
         let rows = try await database.read { sql in
             try await sql.raw("""
                 WITH wanted (id) AS (VALUES \(values))
@@ -393,5 +387,19 @@ struct FactRow {
         b = text(4)
         t1 = number(5)
         t2 = number(6)
+    }
+}
+
+extension SQLQueryString {
+    /// `(?), (?), ...`: one bound value per row, for `WITH wanted (id) AS (VALUES ...)`, so
+    /// that a statement's branches all read ids bound once.
+    static func valueRows(_ values: [String]) -> SQLQueryString {
+        var rows = SQLQueryString("")
+        for (index, value) in values.enumerated() {
+            rows.appendLiteral(index == 0 ? "(" : ", (")
+            rows.appendInterpolation(bind: value)
+            rows.appendLiteral(")")
+        }
+        return rows
     }
 }

@@ -241,8 +241,17 @@ public struct CaseStore: Sendable {
 
     /// The Paris day of a meeting.
     func meetingDay(_ meetingID: UUID) async throws -> CalendarDate? {
+        try await meetingDay("SELECT starts_at FROM meetings WHERE id = \(bind: meetingID.storageKey)")
+    }
+
+    /// The Paris day of the meeting a case is on.
+    func meetingDay(ofCase caseID: UUID) async throws -> CalendarDate? {
+        try await meetingDay("SELECT m.starts_at FROM cases c JOIN meetings m ON m.id = c.meeting_id WHERE c.id = \(bind: caseID.storageKey)")
+    }
+
+    private func meetingDay(_ query: SQLQueryString) async throws -> CalendarDate? {
         try await database.read { sql in
-            try await sql.raw("SELECT starts_at FROM meetings WHERE id = \(bind: meetingID.storageKey)").first()
+            try await sql.raw(query).first()
                 .map { ParisCalendar.date(of: Timestamp.date(epochSeconds: try $0.decode(column: "starts_at", as: Int64.self))) }
         }
     }
@@ -252,11 +261,7 @@ public struct CaseStore: Sendable {
     /// the author's organisation, quorum and trial, whether the patient is new to the board.
     public func recordDecision(id: UUID, decision: CaseDecision, completeAtDiscussion: Bool? = nil, by userID: UUID, audit: AuditDraft,
                                at now: Date = Date()) async throws {
-        let meetingID = try await database.read { sql in
-            try await sql.raw("SELECT meeting_id FROM cases WHERE id = \(bind: id.storageKey)").first()?.decode(column: "meeting_id", as: String?.self)
-        }
-        var day: CalendarDate?
-        if let meeting = meetingID.flatMap(UUID.init(storageKey:)) { day = try await meetingDay(meeting) }
+        let day = try await meetingDay(ofCase: id)
         try await transition(id: id, from: [.registered, .discussed], to: .discussed, by: userID, set: """
             decision = \(bind: try Self.json(decision)), decided_at = \(bind: Timestamp.iso8601(now)), decided_by = \(bind: userID.storageKey),
             complete_at_discussion = \(bind: completeAtDiscussion.map { Int64($0 ? 1 : 0) }),
@@ -279,8 +284,7 @@ public struct CaseStore: Sendable {
         try await transition(id: id, from: [.discussed], to: .validated, by: userID, set: """
             validated_at = \(bind: Timestamp.iso8601(now)), validated_by = \(bind: userID.storageKey),
             validation_delay_days = \(bind: delay.map(Int64.init)),
-            follow_up_due_at = CASE WHEN EXISTS (SELECT 1 FROM case_follow_ups f WHERE f.case_id = cases.id AND f.outcome IS NOT NULL)
-                                    THEN NULL ELSE \(bind: Timestamp.iso8601(due)) END
+            follow_up_due_at = CASE WHEN follow_up_outcome IS NOT NULL THEN NULL ELSE \(bind: Timestamp.iso8601(due)) END
             """, audit: audit, at: now, announcesDecision: true)
     }
 

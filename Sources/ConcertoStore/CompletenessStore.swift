@@ -18,13 +18,7 @@ public struct CompletenessStore: Sendable {
 
     public func evidence(forCases caseIDs: [UUID]) async throws -> [UUID: CompletenessEvidence] {
         guard !caseIDs.isEmpty else { return [:] }
-        var wanted = SQLQueryString("")
-        for (index, id) in caseIDs.enumerated() {
-            wanted.appendLiteral(index == 0 ? "(" : ", (")
-            wanted.appendInterpolation(bind: id.storageKey)
-            wanted.appendLiteral(")")
-        }
-        let values = wanted
+        let values = SQLQueryString.valueRows(caseIDs.map(\.storageKey))
         // Only the report types some check reads; a superseded version is not evidence.
         let reportTypes = [CompletenessCheck.pathologyReportType, CompletenessCheck.molecularReportType]
         let rows = try await database.read { sql in

@@ -23,6 +23,11 @@ public struct MeetingRecord: Sendable, Equatable, Identifiable {
     /// `CompletenessRules` as stored: decoded only by the pages that check a file.
     public var completenessStorage: String
     public var completeness: CompletenessRules { CompletenessRules(storageValue: completenessStorage) }
+
+    /// A file against this meeting's list, on the meeting's day.
+    public func completenessReport(_ evidence: CompletenessEvidence) -> CompletenessReport {
+        completeness.evaluate(evidence, meetingDay: ParisCalendar.date(of: startsAt))
+    }
     public var chairID: UUID?
     public var chairName: String?
     public var currentCaseID: UUID?

@@ -169,11 +169,8 @@ struct CaseController: Sendable {
             "withdrawURL": record.status == .registered && (actor.isPhysician || actor.isCoordinator) ? SiteURL.caseWithdraw(record.id).path : nil,
             "duplicateURL": loaded.mayWrite ? SiteURL.caseNew.path + "?patient=\(record.patientID.storageKey)&from=\(record.id.storageKey)" : nil,
             "validateURL": record.status == .discussed && (actor.isCoordinator || actor.isChair) ? SiteURL.caseValidate(record.id).path : nil,
-            "completeness": try await evidence.flatMap { evidence -> ViewFields? in
-                guard let meeting = loaded.meeting else { return nil }
-                let report = rules.evaluate(evidence, meetingDay: ParisCalendar.date(of: meeting.startsAt))
-                return ViewFields(["lines": CompletenessPresentation.lines(report, caseID: record.id, pages: pages),
-                                   "complete": report.isComplete ? true : nil, "override": evidence.override])
+            "completeness": try await evidence.flatMap { evidence in
+                loaded.meeting.map { CompletenessPresentation.fields($0.completenessReport(evidence), override: evidence.override, caseID: record.id, pages: pages) }
             },
             "followUp": record.status == .validated ? Self.followUpFields(try await followUp, record: record, meeting: loaded.meeting,
                                                                                    mayRecord: loaded.mayWrite, pages: pages, now: now) : nil,
@@ -417,7 +414,7 @@ struct CaseController: Sendable {
             var evidence = try await completeness.evidence(forCase: loaded.record.id)
                 ?? CompletenessEvidence(tumourSiteCode: loaded.record.content.tumourSiteCode, contentFacts: ContentFact.of(loaded.record.content))
             evidence.attested = Set(attested)
-            let report = rules.evaluate(evidence, meetingDay: ParisCalendar.date(of: meeting.startsAt))
+            let report = meeting.completenessReport(evidence)
             let reason = form.trimmed("override_reason").map { String($0.prefix(500)) }
             let mayOverride = loaded.actor.isCoordinator
             let blocked = !report.missingRequired.isEmpty && !(mayOverride && reason != nil)
@@ -522,7 +519,7 @@ struct CaseController: Sendable {
         // indicator); unknown for a board without a list.
         var completeAtDiscussion: Bool?
         if !meeting.completeness.items.isEmpty, let evidence = try await completeness.evidence(forCase: loaded.record.id) {
-            completeAtDiscussion = meeting.completeness.evaluate(evidence, meetingDay: ParisCalendar.date(of: meeting.startsAt)).isComplete
+            completeAtDiscussion = meeting.completenessReport(evidence).isComplete
         }
         return try await perform(loaded, form: form, context: context, success: "flash_decision_recorded") {
             try await cases.recordDecision(id: loaded.record.id, decision: decision, completeAtDiscussion: completeAtDiscussion, by: context.user.id,

@@ -428,8 +428,7 @@ struct MeetingController: Sendable {
         // Each file against its board's list; a board without one pays no query.
         let rules = meeting.completeness
         let evidence = rules.items.isEmpty ? [:] : try await completeness.evidence(forCases: items.map(\.caseID))
-        let day = ParisCalendar.date(of: meeting.startsAt)
-        let badges = evidence.mapValues { CompletenessPresentation.badgeHTML(rules.evaluate($0, meetingDay: day), overridden: $0.override != nil, pages: pages) }
+        let badges = evidence.mapValues { CompletenessPresentation.badgeHTML(meeting.completenessReport($0), overridden: $0.override != nil, pages: pages) }
         // The list names patients: one audited read for the page.
         try await audit.record(context.auditDraft(.patientList, resourceType: "meeting_agenda", resourceID: meeting.id.storageKey, outcome: .allowed,
                                                   reason: AccessReason.communityMember.rawValue))

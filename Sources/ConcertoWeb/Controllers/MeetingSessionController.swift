@@ -110,9 +110,8 @@ struct MeetingSessionController: Sendable {
         values["hasAttached"] = attached.isEmpty ? nil : true
         if let decision = record.decision { values["decision"] = CaseController.decisionFields(decision, pages: pages) }
         if !meeting.completeness.items.isEmpty, let evidence = try await meetingPages.completeness.evidence(forCase: record.id) {
-            let report = meeting.completeness.evaluate(evidence, meetingDay: ParisCalendar.date(of: meeting.startsAt))
-            values["completeness"] = ViewFields(["lines": CompletenessPresentation.lines(report, caseID: record.id, pages: pages),
-                                                 "complete": report.isComplete ? true : nil, "override": evidence.override])
+            values["completeness"] = CompletenessPresentation.fields(meeting.completenessReport(evidence), override: evidence.override,
+                                                                     caseID: record.id, pages: pages)
         }
         let decides = runs && (record.status == .registered || record.status == .discussed)
         values["mayDecide"] = decides ? true : nil

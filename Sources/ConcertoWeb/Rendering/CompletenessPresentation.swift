@@ -54,6 +54,11 @@ enum CompletenessPresentation {
         }
     }
 
+    /// The case page's and the séance's card: each line, whether all are met, the override.
+    static func fields(_ report: CompletenessReport, override: String?, caseID: UUID, pages: PageBuilder) -> ViewFields {
+        ViewFields(["lines": lines(report, caseID: caseID, pages: pages), "complete": report.isComplete ? true : nil, "override": override])
+    }
+
     /// The agenda's badge: complete, or how many items are missing (named in its title).
     static func badgeHTML(_ report: CompletenessReport, overridden: Bool, pages: PageBuilder) -> String {
         guard !report.lines.isEmpty else { return "" }
