@@ -20,7 +20,7 @@ import SQLKit
 //                     added latency)
 // Usage: concerto-bench [trust|search|seed-agenda|cda] [--database URL] [--migrations DIR]
 //                       [--iterations N] [--events N] [--cases N] [--corpus DIR] [--seconds N]
-//                       [--sqlite-sync full|normal] [--postgres-prepare on|off]
+//                       [--sqlite-sync full|normal] [--postgres-prepare on|off] [--coordinator EMAIL]
 
 struct Options {
     var mode = "trust"
@@ -35,6 +35,9 @@ struct Options {
     var seconds = 5
     var file = ""
     var decide = false
+    /// `indicators`: an existing account made coordinator of the generated community, so
+    /// that scripts/bench/indicators can time its pages through the server.
+    var coordinator: String?
 
     init(_ arguments: [String]) throws {
         var index = 1
@@ -60,6 +63,7 @@ struct Options {
             case "--seconds": seconds = Int(try value()) ?? seconds
             case "--file": file = try value()
             case "--decide": decide = true
+            case "--coordinator": coordinator = try value()
             default: throw BenchError.usage
             }
             index += 1

@@ -16,6 +16,11 @@ enum IndicatorsBench {
             let world = try await SearchBench.generate(database, cases: options.cases, years: 10, communityNames: ["Région"])
             guard let community = world.communities.first else { throw BenchError.missingFacts }
             print(String(format: "== %@: %d fiches over ten years generated in %.0f s", engineName, options.cases, milliseconds(clock.now - started) / 1000))
+            if let email = options.coordinator {
+                guard let account = try await UserStore(database: database).findWithCredentials(email: email) else { throw BenchError.missingFacts }
+                try await CommunityStore(database: database).addMember(userID: account.user.id, to: community, role: .coordinator)
+                print("indicators community: \(community.storageKey)")
+            }
             let today = ParisCalendar.date(of: Date())
             let lastYear = ParisCalendar.adding(days: -365, to: today), tenYears = ParisCalendar.adding(days: -3_660, to: today)
             let end = ParisCalendar.adding(days: 1, to: today)

@@ -138,6 +138,11 @@ enum SearchBench {
     static func generate(_ database: Database, cases caseCount: Int, years: Int = 3,
                          communityNames: [String] = ["Thorax", "Digestif", "Sein", "Uro"]) async throws -> World {
         let communities = CommunityStore(database: database), users = UserStore(database: database)
+        if database.engine == .sqlite {
+            // The writer's page cache (2 MB by default) for the load only: a million fiches with
+            // their indexes and the indicator triggers otherwise spill and re-read pages all along.
+            try await database.write { sql in try await sql.raw("PRAGMA cache_size = -1048576").run() }
+        }
         let organisation = Organisation(name: "CHU", finess: FINESSNumber("330781196")!, city: "Bordeaux")
         try await OrganisationStore(database: database).create(organisation, audit: nil)
         var communityIDs: [UUID] = []

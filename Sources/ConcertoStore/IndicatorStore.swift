@@ -2,9 +2,9 @@ import ConcertoCore
 import Foundation
 import SQLKit
 
-/// The 3C's indicators of a community (issue 20), aggregated by the database from the
-/// columns each step of the workflow writes (migration 0027): a few grouped statements over
-/// the period's discussed fiches, whatever their number.
+/// The 3C's indicators of a community (issue 20). They read the daily totals that triggers
+/// keep as fiches are discussed, validated and followed up (migration 0029), so a period
+/// costs its days, not its fiches: a region's ten years are a few tens of thousands of rows.
 public struct IndicatorStore: Sendable {
     let database: Database
 
@@ -14,49 +14,45 @@ public struct IndicatorStore: Sendable {
 
     /// Fiches discussed from `from` to `to` (exclusive, days of their meeting, Paris).
     public func indicators(community communityID: UUID, from: CalendarDate, to: CalendarDate) async throws -> CommunityIndicators {
-        let scope: SQLQueryString = """
-            c.community_id = \(bind: communityID.storageKey) AND c.discussed_on >= \(bind: from.iso) AND c.discussed_on < \(bind: to.iso)
-              AND c.status IN ('discussed', 'validated')
-            """
+        let community = communityID.storageKey
+        let period: SQLQueryString = "community_id = \(bind: community) AND day >= \(bind: from.iso) AND day < \(bind: to.iso)"
         // Sums are cast: PostgreSQL sums BIGINTs as NUMERIC.
         let (groups, meetings, patients, delays, names) = try await database.read { sql in
             // Per month, site category and organisation: every count the shares are made of.
             let groups = try await sql.raw("""
-                SELECT substr(c.discussed_on, 1, 7) AS month, substr(COALESCE(c.tumour_site, ''), 1, 3) AS site, c.organisation_id AS org,
-                       COUNT(*) AS fiches,
-                       CAST(SUM(COALESCE(c.quorum_met, 0)) AS BIGINT) AS quorum, CAST(SUM(COALESCE(c.trial_proposed, 0)) AS BIGINT) AS trial,
-                       SUM(CASE WHEN c.complete_at_discussion IS NOT NULL THEN 1 ELSE 0 END) AS checked,
-                       SUM(CASE WHEN c.complete_at_discussion = 1 THEN 1 ELSE 0 END) AS complete,
-                       SUM(CASE WHEN c.status = 'validated' THEN 1 ELSE 0 END) AS validated,
-                       SUM(CASE WHEN c.follow_up_outcome IS NOT NULL THEN 1 ELSE 0 END) AS followed,
-                       SUM(CASE WHEN c.follow_up_outcome = 'carried_out' THEN 1 ELSE 0 END) AS carried,
-                       SUM(CASE WHEN c.follow_up_outcome = 'partially' THEN 1 ELSE 0 END) AS partial,
-                       CAST(SUM(COALESCE(c.first_presentation, 0)) AS BIGINT) AS new_patients
-                FROM cases c
-                WHERE \(scope)
-                GROUP BY substr(c.discussed_on, 1, 7), substr(COALESCE(c.tumour_site, ''), 1, 3), c.organisation_id
+                SELECT substr(day, 1, 7) AS month, site, organisation_id AS org,
+                       CAST(SUM(fiches) AS BIGINT) AS fiches, CAST(SUM(quorum) AS BIGINT) AS quorum, CAST(SUM(trial) AS BIGINT) AS trial,
+                       CAST(SUM(checked) AS BIGINT) AS checked, CAST(SUM(complete) AS BIGINT) AS complete,
+                       CAST(SUM(validated) AS BIGINT) AS validated, CAST(SUM(followed) AS BIGINT) AS followed,
+                       CAST(SUM(carried) AS BIGINT) AS carried, CAST(SUM(partial) AS BIGINT) AS partial,
+                       CAST(SUM(new_patients) AS BIGINT) AS new_patients
+                FROM indicator_days
+                WHERE \(period)
+                GROUP BY substr(day, 1, 7), site, organisation_id
+                HAVING SUM(fiches) <> 0
                 """).all()
             // Meetings held: those with a fiche discussed; with quorum when every decision had it.
             let meetings = try await sql.raw("""
-                SELECT month, COUNT(*) AS meetings, CAST(SUM(all_quorum) AS BIGINT) AS with_quorum FROM (
-                    SELECT substr(MIN(c.discussed_on), 1, 7) AS month, MIN(COALESCE(c.quorum_met, 0)) AS all_quorum
-                    FROM cases c WHERE \(scope) GROUP BY c.meeting_id) held
+                SELECT month, COUNT(*) AS meetings, CAST(SUM(CASE WHEN without_quorum = 0 THEN 1 ELSE 0 END) AS BIGINT) AS with_quorum FROM (
+                    SELECT substr(MIN(day), 1, 7) AS month, SUM(without_quorum) AS without_quorum
+                    FROM indicator_meetings WHERE \(period) AND fiches > 0 GROUP BY meeting_id) held
                 GROUP BY month
                 """).all()
-            let patients = try await sql.raw("SELECT COUNT(DISTINCT c.patient_id) AS patients FROM cases c WHERE \(scope)").first()
+            // A patient is counted once, on their first fiche of the period: the one whose
+            // previous discussion in the community, if any, falls before the period.
+            let patients = try await sql.raw("""
+                SELECT COUNT(*) AS patients FROM cases
+                WHERE community_id = \(bind: community) AND discussed_on >= \(bind: from.iso) AND discussed_on < \(bind: to.iso)
+                  AND status IN ('discussed', 'validated')
+                  AND (previous_discussed_on IS NULL OR previous_discussed_on < \(bind: from.iso))
+                """).first()
             let delays = try await sql.raw("""
-                SELECT 'registration' AS kind, c.registration_lead_days AS days, COUNT(*) AS n FROM cases c
-                  WHERE \(scope) AND c.registration_lead_days IS NOT NULL GROUP BY c.registration_lead_days
-                UNION ALL
-                SELECT 'validation', c.validation_delay_days, COUNT(*) FROM cases c
-                  WHERE \(scope) AND c.validation_delay_days IS NOT NULL GROUP BY c.validation_delay_days
-                UNION ALL
-                SELECT 'treatment', c.treatment_delay_days, COUNT(*) FROM cases c
-                  WHERE \(scope) AND c.treatment_delay_days IS NOT NULL GROUP BY c.treatment_delay_days
+                SELECT kind, days, CAST(SUM(fiches) AS BIGINT) AS n FROM indicator_delays
+                WHERE \(period) GROUP BY kind, days HAVING SUM(fiches) <> 0
                 """).all()
             let names = try await sql.raw("""
                 SELECT o.id, o.name FROM organisations o
-                WHERE o.id IN (SELECT DISTINCT c.organisation_id FROM cases c WHERE \(scope))
+                WHERE o.id IN (SELECT DISTINCT organisation_id FROM indicator_days WHERE \(period) AND fiches <> 0)
                 """).all()
             return (groups, meetings, patients, delays, names)
         }
