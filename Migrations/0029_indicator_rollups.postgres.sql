@@ -9,6 +9,9 @@
 -- id): a period's patients are its fiches whose previous discussion falls before it.
 
 ALTER TABLE cases ADD COLUMN previous_discussed_on TEXT;
+-- The delay to the first treatment had a copy in case_follow_ups (0027) beside the fiche's
+-- (0028); the fiche's is the one the totals follow, and now the only one.
+ALTER TABLE case_follow_ups DROP COLUMN treatment_delay_days;
 
 CREATE TABLE indicator_days (
     community_id TEXT NOT NULL,

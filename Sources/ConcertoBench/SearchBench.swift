@@ -143,7 +143,9 @@ enum SearchBench {
             // their indexes and the indicator triggers otherwise spill and re-read pages all along.
             try await database.write { sql in try await sql.raw("PRAGMA cache_size = -1048576").run() }
         }
-        let organisation = Organisation(name: "CHU", finess: FINESSNumber("330781196")!, city: "Bordeaux")
+        // A FINESS number of its own, so that the generator also runs on a database holding the demo.
+        let finess = (0...9).lazy.compactMap { FINESSNumber("33099999\($0)") }.first!
+        let organisation = Organisation(name: "CHU (bench)", finess: finess, city: "Bordeaux")
         try await OrganisationStore(database: database).create(organisation, audit: nil)
         var communityIDs: [UUID] = []
         for name in communityNames {
@@ -224,13 +226,12 @@ enum SearchBench {
             var generator = Generator(state: UInt64(index) &+ 17)
             return Self.status(&generator) == .validated && index % 10 < 7
         }
-        try await insert(database, table: "case_follow_ups", columns: ["case_id", "outcome", "first_treatment_on", "recorded_by", "recorded_at", "revision",
-                                                                      "treatment_delay_days"], rows: validated.count, batch: 400) { position in
+        try await insert(database, table: "case_follow_ups", columns: ["case_id", "outcome", "first_treatment_on", "recorded_by", "recorded_at", "revision"],
+                         rows: validated.count, batch: 400) { position in
             let index = validated[position]
             let outcome = outcomes[index % 6]
-            let delay: Int64? = outcome == "not_carried_out" ? nil : Int64(7 + index % 40)
             let first: String? = outcome == "not_carried_out" ? nil : createdAt
-            return row(String(format: "00000000-0000-4000-9000-%012d", index), outcome, first, authorKey, createdAt, Int64(1), delay as any Encodable & Sendable)
+            return row(String(format: "00000000-0000-4000-9000-%012d", index), outcome, first, authorKey, createdAt, Int64(1))
         }
         // Statistics for the planners, as `PRAGMA optimize` / autovacuum keep them in service.
         try await database.write { sql in

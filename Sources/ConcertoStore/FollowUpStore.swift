@@ -83,7 +83,7 @@ public struct FollowUpStore: Sendable {
         let delay: Int64? = if let discussedOn, let first = followUp.firstTreatmentOn { Int64(ParisCalendar.days(from: discussedOn, to: first)) } else { nil }
         if exists {
             try await sql.raw("""
-                UPDATE case_follow_ups SET treatment_delay_days = \(bind: delay), outcome = \(bind: values.outcome), reason = \(bind: values.reason), first_treatment_on = \(bind: values.first),
+                UPDATE case_follow_ups SET outcome = \(bind: values.outcome), reason = \(bind: values.reason), first_treatment_on = \(bind: values.first),
                        care_plan_given_on = \(bind: values.given), care_plan_document_id = \(bind: carePlanDocumentID?.storageKey),
                        recorded_by = COALESCE(\(bind: recordedBy?.storageKey), recorded_by), recorded_at = \(bind: Timestamp.iso8601(now)), revision = \(bind: Int64(revision))
                 WHERE case_id = \(bind: caseID.storageKey)
@@ -91,14 +91,13 @@ public struct FollowUpStore: Sendable {
         } else {
             try await sql.raw("""
                 INSERT INTO case_follow_ups (case_id, outcome, reason, first_treatment_on, care_plan_given_on, care_plan_document_id, recorded_by,
-                                             recorded_at, revision, treatment_delay_days)
+                                             recorded_at, revision)
                 VALUES (\(bind: caseID.storageKey), \(bind: values.outcome), \(bind: values.reason), \(bind: values.first), \(bind: values.given),
-                        \(bind: carePlanDocumentID?.storageKey), \(bind: recordedBy?.storageKey), \(bind: Timestamp.iso8601(now)), \(bind: Int64(revision)),
-                        \(bind: delay))
+                        \(bind: carePlanDocumentID?.storageKey), \(bind: recordedBy?.storageKey), \(bind: Timestamp.iso8601(now)), \(bind: Int64(revision)))
                 """).run()
         }
-        // The fiche carries the outcome and delay the indicators read (migration 0028), and
-        // leaves the overdue lists once the outcome is known.
+        // The fiche carries the outcome and the delay (their one copy, which the indicators'
+        // totals follow), and leaves the overdue lists once the outcome is known.
         try await sql.raw("""
             UPDATE cases SET follow_up_outcome = \(bind: values.outcome), treatment_delay_days = \(bind: delay),
                    follow_up_due_at = CASE WHEN \(bind: values.outcome) IS NULL THEN follow_up_due_at ELSE NULL END

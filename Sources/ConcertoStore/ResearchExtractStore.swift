@@ -46,7 +46,7 @@ public struct ResearchExtractStore: Sendable {
         let rows = try await database.read { sql in
             try await sql.raw("""
                 SELECT c.patient_id, p.birth_date, p.sex, c.discussed_on, c.content, c.decision, c.validated_at,
-                       f.outcome, f.treatment_delay_days, f.care_plan_given_on
+                       f.outcome, c.treatment_delay_days, f.care_plan_given_on
                 FROM cases c JOIN patients p ON p.id = c.patient_id LEFT JOIN case_follow_ups f ON f.case_id = c.id
                 WHERE c.community_id = \(bind: communityID.storageKey) AND c.discussed_on >= \(bind: from.iso) AND c.discussed_on < \(bind: to.iso)
                   AND c.status IN ('discussed', 'validated')
