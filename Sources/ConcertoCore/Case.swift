@@ -102,7 +102,7 @@ public struct CaseContent: Sendable, Hashable, Codable {
         self.phaseCode = phaseCode; self.previousTreatments = previousTreatments; self.summary = summary; self.question = question
     }
 
-    public enum Problem: String, Sendable, Error {
+    public enum Problem: String, Sendable, Error, CaseIterable {
         case unknownTumourSite = "unknown_tumour_site", unknownLaterality = "unknown_laterality"
         case unknownPerformanceStatus = "unknown_performance_status", unknownPhase = "unknown_phase"
         case invalidTNM = "invalid_tnm", invalidTNMEdition = "invalid_tnm_edition", tooLong = "too_long"

@@ -41,9 +41,10 @@ struct DocumentAPIController: Sendable {
 
     @Sendable func post(_ request: Request, context: AppRequestContext) async throws -> Response {
         var request = request
+        let language = AppLanguage.negotiate(preference: nil, acceptLanguage: request.headers[.acceptLanguage])
         guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer "),
               let token = try await documents.token(secret: String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)) else {
-            var response = try Self.answer(.unauthorized, "unauthorized", ["Jeton d'accès absent ou invalide (Authorization: Bearer …)."])
+            var response = try Self.answer(.unauthorized, "unauthorized", [Localization.text("document_api_unauthorized", in: language)])
             response.headers[.wwwAuthenticate] = "Bearer"
             return response
         }
@@ -58,18 +59,18 @@ struct DocumentAPIController: Sendable {
                 files = body.files.map { ($0.fileName, $0.data) }
                 fields = body.fields
             } else {
-                return try Self.answer(.unsupportedMediaType, "unsupported_media_type", ["Envoyez le document en application/xml ou multipart/form-data."])
+                return try Self.answer(.unsupportedMediaType, "unsupported_media_type", [Localization.text("document_api_media_type", in: language)])
             }
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            return try Self.answer(.contentTooLarge, "too_large", ["Document au-delà de la limite de \(maxBytes / (1024 * 1024)) Mo."])
+            return try Self.answer(.contentTooLarge, "too_large", [Localization.text("document_api_too_large", in: language, ["mb": String(maxBytes / (1024 * 1024))])])
         }
-        guard !files.isEmpty else { return try Self.answer(.badRequest, "no_document", ["Aucun document dans la requête."]) }
+        guard !files.isEmpty else { return try Self.answer(.badRequest, "no_document", [Localization.text("document_api_no_document", in: language)]) }
 
         let caseParameter = request.uri.queryParameters.get("case") ?? fields["case"]
         var answers: [Answer] = []
         var worst: HTTPResponse.Status = .ok
         for file in files {
-            let (status, answer) = try await importOne(file.data, name: file.name, caseParameter: caseParameter, token: token, context: context)
+            let (status, answer) = try await importOne(file.data, name: file.name, caseParameter: caseParameter, token: token, language: language, context: context)
             answers.append(answer)
             if status.code > worst.code || (status == .created && worst == .ok) { worst = status }
         }
@@ -77,7 +78,7 @@ struct DocumentAPIController: Sendable {
         return try DocumentController.json(["results": answers], status: worst)
     }
 
-    func importOne(_ bytes: Data, name: String?, caseParameter: String?, token: APIToken,
+    func importOne(_ bytes: Data, name: String?, caseParameter: String?, token: APIToken, language: AppLanguage,
                    context: AppRequestContext) async throws -> (HTTPResponse.Status, Answer) {
         let community = token.communityID, tokenID = token.id
         func refused(_ status: HTTPResponse.Status, _ code: String, _ errors: [String]) -> (HTTPResponse.Status, Answer) {
@@ -107,7 +108,7 @@ struct DocumentAPIController: Sendable {
             return refused(.unprocessableContent, "refused", errors)
         case .needsConfirmation:
             return refused(.unprocessableContent, "needs_confirmation", [
-                "Le document ne porte pas d'INS comparable à celui du patient : déposez-le depuis la fiche RCP pour qu'une personne confirme le rapprochement.",
+                Localization.text("document_api_needs_confirmation", in: language),
             ])
         }
     }

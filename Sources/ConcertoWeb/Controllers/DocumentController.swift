@@ -26,7 +26,8 @@ struct DocumentController: Sendable {
 
     // MARK: Upload
 
-    /// One line per file of an upload: what happened, in French, and where to look.
+    /// One line per file of an upload: what happened, in the reader's language (the
+    /// importer's own refusals are French), and where to look.
     struct FileResult: Sendable, Encodable {
         let file: String
         let status: String
@@ -34,19 +35,19 @@ struct DocumentController: Sendable {
         let url: String?
     }
 
-    static func result(file: String, _ outcome: DocumentImporter.Outcome) -> FileResult {
+    static func result(file: String, _ outcome: DocumentImporter.Outcome, language: AppLanguage) -> FileResult {
         switch outcome {
         case .imported(let id, let superseded, let warnings):
-            let note = superseded > 0 ? ["Nouvelle version : remplace \(superseded) version(s) précédente(s), conservée(s) dans l'historique."] : []
+            let note = superseded > 0 ? [Localization.text("document_result_superseded", in: language, ["n": String(superseded)])] : []
             return FileResult(file: file, status: "imported", messages: note + warnings, url: SiteURL.document(id).path)
         case .alreadyImported(let id):
-            return FileResult(file: file, status: "already_imported", messages: ["Ce document est déjà enregistré (même identifiant, même contenu)."],
+            return FileResult(file: file, status: "already_imported", messages: [Localization.text("document_result_already", in: language)],
                               url: SiteURL.document(id).path)
         case .refused(let messages):
             return FileResult(file: file, status: "refused", messages: messages, url: nil)
         case .needsConfirmation(let traits):
             return FileResult(file: file, status: "needs_confirmation", messages: [
-                "Le document ne porte pas d'INS comparable ; ses traits d'identité (\(traits)) correspondent au patient de la fiche. Confirmez qu'il s'agit bien du même patient pour l'enregistrer.",
+                Localization.text("document_result_traits", in: language, ["traits": traits]),
             ], url: nil)
         }
     }
@@ -64,10 +65,10 @@ struct DocumentController: Sendable {
             let audit = context.auditDraft(.documentImport, resourceType: "document", patientID: record.patientID, mode: outcome.decision.mode,
                                            outcome: .success, reason: "upload")
             let imported = try await importer.importDocument(file.data, into: target, confirmedTraits: confirmed, source: .upload, audit: audit)
-            results.append(Self.result(file: file.fileName, imported))
+            results.append(Self.result(file: file.fileName, imported, language: context.language))
         }
         if results.isEmpty {
-            results.append(FileResult(file: "", status: "refused", messages: ["Aucun fichier reçu : choisissez un ou plusieurs documents CDA (XML)."], url: nil))
+            results.append(FileResult(file: "", status: "refused", messages: [Localization.text("document_result_none", in: context.language)], url: nil))
         }
         let allFiled = results.allSatisfy { $0.status == "imported" || $0.status == "already_imported" }
         let status: HTTPResponse.Status = allFiled ? .ok : (results.contains { $0.status == "needs_confirmation" } ? .conflict : .unprocessableContent)

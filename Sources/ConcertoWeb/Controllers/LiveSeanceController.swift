@@ -284,7 +284,7 @@ struct LiveSeanceController: Sendable {
         return ViewFields([
             "quorumMet": quorum.isMet ? true : nil,
             "quorumCount": String(quorum.distinctSpecialties), "quorumMinimum": String(quorum.minimum),
-            "quorumMissing": quorum.missingDisciplines.map { pages.text("discipline_\($0.rawValue)") }.joined(separator: ", "),
+            "quorumMissing": quorum.missingDisciplines.map { pages.text("quorum_discipline_\($0.rawValue)") }.joined(separator: ", "),
             "present": String(state.attendance.filter { $0.status == .present }.count),
             "slot": LiveTimeline.clock(slot),
             "presents": roles.presents ? true : nil,

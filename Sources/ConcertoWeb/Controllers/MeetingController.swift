@@ -316,7 +316,7 @@ struct MeetingController: Sendable {
     // MARK: One meeting
 
     static func quorumText(_ quorum: QuorumRequirement, pages: PageBuilder) -> String {
-        let required = quorum.requiredDisciplines.map { pages.text("discipline_\($0.rawValue)") }.joined(separator: ", ")
+        let required = quorum.requiredDisciplines.map { pages.text("quorum_discipline_\($0.rawValue)") }.joined(separator: ", ")
         return pages.text("quorum_rule", ["n": String(quorum.minimumSpecialties), "required": required.isEmpty ? "—" : required])
     }
 
@@ -462,11 +462,11 @@ struct MeetingController: Sendable {
 
     // MARK: Calendars
 
-    func event(_ meeting: MeetingRecord, base: String) -> ICalendar.Event {
+    func event(_ meeting: MeetingRecord, base: String, language: AppLanguage) -> ICalendar.Event {
         ICalendar.Event(
             uid: "\(meeting.id.storageKey)@concerto", startsAt: meeting.startsAt, endsAt: meeting.endsAt,
             summary: "\(meeting.title) — \(meeting.communityName)", location: meeting.place ?? meeting.videoLink,
-            url: base + SiteURL.meeting(meeting.id).path, description: meeting.videoLink.map { "Visio : \($0)" },
+            url: base + SiteURL.meeting(meeting.id).path, description: meeting.videoLink.map { Localization.text("calendar_video", in: language, ["link": $0]) },
             cancelled: meeting.status == .cancelled, sequence: meeting.sequence, lastModified: meeting.updatedAt
         )
     }
@@ -482,7 +482,7 @@ struct MeetingController: Sendable {
 
     @Sendable func meetingCalendar(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await load(context)
-        return Self.calendarResponse(ICalendar(name: loaded.meeting.title, events: [event(loaded.meeting, base: linkBase)]),
+        return Self.calendarResponse(ICalendar(name: loaded.meeting.title, events: [event(loaded.meeting, base: linkBase, language: context.language)]),
                                      filename: "rcp-\(DisplayFormat.dateInput(loaded.meeting.startsAt)).ics")
     }
 
@@ -508,8 +508,10 @@ struct MeetingController: Sendable {
         let now = Date()
         let list = try await meetings.meetings(inCommunities: mine.activeIDs, from: now.addingTimeInterval(-30 * 86_400),
                                                to: now.addingTimeInterval(Double(horizonMonths + 1) * 31 * 86_400), limit: 1000)
+        // A calendar application fetches the feed without a session: its owner's language is
+        // not known, the platform's default is used.
         let base = linkBase
-        return Self.calendarResponse(ICalendar(name: "Concerto — RCP", events: list.map { event($0, base: base) }), filename: "concerto.ics")
+        return Self.calendarResponse(ICalendar(name: "Concerto — RCP", events: list.map { event($0, base: base, language: .default) }), filename: "concerto.ics")
     }
 }
 

@@ -72,7 +72,7 @@ struct MeetingSessionController: Sendable {
             "runs": runs ? true : nil,
             "quorumMet": quorum.isMet ? true : nil,
             "quorumCount": String(quorum.distinctSpecialties), "quorumMinimum": String(quorum.minimum),
-            "quorumMissing": quorum.missingDisciplines.map { pages.text("discipline_\($0.rawValue)") }.joined(separator: ", "),
+            "quorumMissing": quorum.missingDisciplines.map { pages.text("quorum_discipline_\($0.rawValue)") }.joined(separator: ", "),
             "quorumRule": MeetingController.quorumText(meeting.quorum, pages: pages),
             "members": memberFields, "guests": guests,
             "guestSpecialties": runs ? specialtyOptions(nil) : nil,

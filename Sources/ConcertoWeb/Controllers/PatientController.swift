@@ -599,7 +599,7 @@ struct PatientController: Sendable {
                 grant, patientID: patientID, userID: context.user.id, communityID: community, reasonCode: reasonCode, justification: justification,
                 audit: context.auditDraft(.emergencyAccessGrant, resourceType: "patient", resourceID: patientID.storageKey, patientID: patientID,
                                           mode: .breakTheGlass, outcome: .success,
-                                          reason: "\(reasonCode)\(grant.overridesOpposition ? " (opposition levée)" : ""): \(justification)")
+                                          reason: "\(reasonCode)\(grant.overridesOpposition ? AuditPresentation.oppositionOverride : ""): \(justification)")
             )
             context.sessions.flash(.info, "flash_emergency_granted")
             return .redirect(to: SiteURL.patient(patientID).path, type: .normal)

@@ -28,8 +28,14 @@ enum AuditPresentation {
         return text == key ? action : text
     }
 
+    /// Appended to an emergency grant's reason code in the trail when it overrides the
+    /// patient's opposition: a marker, worded in the reader's language when shown.
+    static let oppositionOverride = " [opposition_override]"
+
     static func reasonLabel(_ reason: String, pages: PageBuilder) -> String {
-        guard AccessReason(rawValue: reason) != nil else { return reason }
+        guard AccessReason(rawValue: reason) != nil else {
+            return reason.replacingOccurrences(of: oppositionOverride, with: " " + pages.text("audit_opposition_override"))
+        }
         return pages.text("access_reason_\(reason)")
     }
 

@@ -1,6 +1,7 @@
 /// Strings of the directory, patient, access and audit pages.
 extension Localization {
     static let accessEntries: [String: (fr: String, en: String)] = [
+        "audit_opposition_override": ("(opposition levée)", "(opposition overridden)"),
         "cancel": ("Annuler", "Cancel"),
         "dashboard_invitation": ("Vous êtes invité·e à rejoindre", "You are invited to join"),
         "dashboard_accept": ("Accepter l'invitation", "Accept the invitation"),

@@ -1,6 +1,19 @@
 /// Strings of the document pages (CDA import).
 extension Localization {
     static let documentEntries: [String: (fr: String, en: String)] = [
+        "document_result_superseded": ("Nouvelle version : remplace {n} version(s) précédente(s), conservée(s) dans l'historique.",
+                                       "New version: replaces {n} earlier version(s), kept in the history."),
+        "document_result_already": ("Ce document est déjà enregistré (même identifiant, même contenu).",
+                                    "This document is already filed (same identifier, same content)."),
+        "document_result_traits": ("Le document ne porte pas d'INS comparable ; ses traits d'identité ({traits}) correspondent au patient de la fiche. Confirmez qu'il s'agit bien du même patient pour l'enregistrer.",
+                                   "The document carries no comparable INS; its identity traits ({traits}) match the fiche's patient. Confirm it is the same patient to file it."),
+        "document_result_none": ("Aucun fichier reçu : choisissez un ou plusieurs documents CDA (XML).", "No file received: choose one or more CDA (XML) documents."),
+        "document_api_unauthorized": ("Jeton d'accès absent ou invalide (Authorization: Bearer …).", "Missing or invalid access token (Authorization: Bearer …)."),
+        "document_api_media_type": ("Envoyez le document en application/xml ou multipart/form-data.", "Send the document as application/xml or multipart/form-data."),
+        "document_api_too_large": ("Document au-delà de la limite de {mb} Mo.", "Document over the {mb} MB limit."),
+        "document_api_no_document": ("Aucun document dans la requête.", "No document in the request."),
+        "document_api_needs_confirmation": ("Le document ne porte pas d'INS comparable à celui du patient : déposez-le depuis la fiche RCP pour qu'une personne confirme le rapprochement.",
+                                            "The document carries no INS comparable to the patient's: upload it from the fiche RCP so that a person confirms the match."),
         "documents_title": ("Documents (comptes rendus CDA)", "Documents (CDA reports)"),
         "documents_none": ("Aucun document pour ce patient dans cette communauté.", "No document for this patient in this community."),
         "documents_upload_label": ("Comptes rendus CDA R2 (XML), un ou plusieurs", "CDA R2 reports (XML), one or more"),

@@ -131,10 +131,21 @@ public enum Localization {
         "role_secretary": ("Secrétariat", "Secretary"),
     ]
 
+    /// Every table, by name. A key is defined once in all of them (a test checks it): were
+    /// it defined twice, one text would win unseen.
+    static let sections: [(name: String, entries: [String: (fr: String, en: String)])] = [
+        ("Localization", entries), ("Access", accessEntries), ("Workflow", workflowEntries), ("Documents", documentEntries),
+        ("Imaging", imagingEntries), ("Exports", exportEntries), ("PSC", pscEntries), ("Live", liveEntries), ("FollowUp", followUpEntries),
+    ]
+
     static let tables: [AppLanguage: [String: String]] = {
         var tables: [AppLanguage: [String: String]] = [:]
         for language in AppLanguage.allCases {
-            tables[language] = entries.merging(accessEntries) { first, _ in first }.merging(workflowEntries) { first, _ in first }.merging(documentEntries) { first, _ in first }.merging(imagingEntries) { first, _ in first }.merging(exportEntries) { first, _ in first }.merging(pscEntries) { first, _ in first }.merging(liveEntries) { first, _ in first }.merging(followUpEntries) { first, _ in first }.mapValues { language == .fr ? $0.fr : $0.en }
+            var table: [String: String] = [:]
+            for section in sections {
+                for (key, text) in section.entries where table[key] == nil { table[key] = language == .fr ? text.fr : text.en }
+            }
+            tables[language] = table
         }
         return tables
     }()
