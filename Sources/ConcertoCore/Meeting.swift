@@ -7,9 +7,18 @@ public struct LocalTime: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     public init?(hour: Int, minute: Int) {
         guard (0...23).contains(hour), (0...59).contains(minute) else { return nil }
+        self.init(checkedHour: hour, minute: minute)
+    }
+
+    private init(checkedHour hour: Int, minute: Int) {
         self.hour = hour
         self.minute = minute
     }
+
+    public static let midnight = LocalTime(checkedHour: 0, minute: 0)
+    /// Day arithmetic goes from noon to noon: a daylight saving change moves an instant by
+    /// an hour, never across a day.
+    public static let noon = LocalTime(checkedHour: 12, minute: 0)
 
     /// Reads `HH:MM` (the HTML time input's format).
     public init?(_ raw: String) {
@@ -38,12 +47,16 @@ public enum ParisCalendar {
     /// that happens twice in autumn is the first one.
     public static func instant(_ date: CalendarDate, _ time: LocalTime) -> Date {
         let components = DateComponents(year: date.year, month: date.month, day: date.day, hour: time.hour, minute: time.minute)
+        // Safe: CalendarDate and LocalTime hold only real days and times, and a Gregorian
+        // calendar has an instant for each (a time the spring change skips moves forward).
         return calendar.date(from: components)!
     }
 
     public static func date(of instant: Date) -> CalendarDate {
         let parts = calendar.dateComponents([.year, .month, .day], from: instant)
-        return CalendarDate(year: parts.year!, month: parts.month!, day: parts.day!)!
+        // A Gregorian calendar gives every instant its year, month and day: the defaults are
+        // never used.
+        return CalendarDate(computedYear: parts.year ?? 1970, month: parts.month ?? 1, day: parts.day ?? 1)
     }
 
     /// "30/01/2026 14:05", the French display of an instant in Paris time.
@@ -54,12 +67,13 @@ public enum ParisCalendar {
 
     public static func time(of instant: Date) -> LocalTime {
         let parts = calendar.dateComponents([.hour, .minute], from: instant)
-        return LocalTime(hour: parts.hour!, minute: parts.minute!)!
+        // Every instant has an hour (0–23) and a minute (0–59): the fallback is never used.
+        return LocalTime(hour: parts.hour ?? 0, minute: parts.minute ?? 0) ?? .midnight
     }
 
     /// 1 = Monday ... 7 = Sunday (ISO 8601).
     public static func isoWeekday(_ date: CalendarDate) -> Int {
-        let weekday = calendar.component(.weekday, from: instant(date, LocalTime(hour: 12, minute: 0)!))
+        let weekday = calendar.component(.weekday, from: instant(date, .noon))
         return weekday == 1 ? 7 : weekday - 1
     }
 
@@ -69,13 +83,15 @@ public enum ParisCalendar {
     }
 
     public static func adding(days: Int, to date: CalendarDate) -> CalendarDate {
-        Self.date(of: calendar.date(byAdding: .day, value: days, to: instant(date, LocalTime(hour: 12, minute: 0)!))!)
+        let noon = instant(date, .noon)
+        // Adding days to an instant fails only beyond the calendar's range (years in the
+        // millions); the clamp keeps a forged number of days from crashing a request.
+        return Self.date(of: calendar.date(byAdding: .day, value: max(-1_000_000, min(1_000_000, days)), to: noon) ?? noon)
     }
 
     /// Whole days from one calendar day to another (negative when `end` comes first).
     public static func days(from start: CalendarDate, to end: CalendarDate) -> Int {
-        // Noon to noon: a daylight saving change moves an instant by an hour, never a day.
-        let noon = LocalTime(hour: 12, minute: 0)!
+        let noon = LocalTime.noon
         return Int((instant(end, noon).timeIntervalSince(instant(start, noon)) / 86_400).rounded())
     }
 }

@@ -30,6 +30,15 @@ public struct CalendarDate: Sendable, Hashable, Codable, Comparable, CustomStrin
         self.day = day
     }
 
+    /// A day a calendar computed (`ParisCalendar.date(of:)`): always a real day. The year
+    /// range above bounds what people type, not what is computed from it: the day after
+    /// 2200-12-31 is 2201-01-01, not a crash.
+    init(computedYear year: Int, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
     /// Reads `YYYY-MM-DD` (the HTML date input's format).
     public init?(iso raw: String) {
         // Fast path for the stored form (lists decode many dates per page).

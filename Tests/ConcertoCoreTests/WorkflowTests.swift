@@ -30,6 +30,16 @@ private let twoPM = LocalTime(hour: 14, minute: 0)!
         #expect(Recurrence(storageValue: Recurrence.weekly(interval: 3, weekday: 1).storageValue) == .weekly(interval: 3, weekday: 1))
     }
 
+    /// Day arithmetic never traps: past the last day a form accepts (2200-12-31), and with a
+    /// forged number of days.
+    @Test func dayArithmeticHasNoEdgeToCrashOn() {
+        #expect(ParisCalendar.adding(days: 1, to: day("2200-12-31")).iso == "2201-01-01")
+        #expect(ParisCalendar.adding(days: -1, to: day("1850-01-01")).iso == "1849-12-31")
+        #expect(ParisCalendar.adding(days: Int.max, to: day("2026-01-01")).year > 2200)
+        #expect(ParisCalendar.adding(days: Int.min, to: day("2026-01-01")).year < 1850)
+        #expect(ParisCalendar.days(from: day("2200-12-31"), to: ParisCalendar.adding(days: 1, to: day("2200-12-31"))) == 1)
+    }
+
     /// A weekly 14:00 board stays at 14:00 in Paris across both DST changes, so the UTC
     /// instants move by an hour.
     @Test func parisWallClockSurvivesDaylightSavingChanges() {

@@ -147,9 +147,11 @@ public enum ExportPeriod {
         }
         guard let end = day(to), let start = day(from) else { return nil }
         let last = end ?? today
-        let first = start ?? CalendarDate(year: today.year - 1, month: today.month, day: min(today.day, 28))!
+        // A year before today (the 28th at most, so the day exists in every month); the
+        // fallback would only serve a clock past the year 2200.
+        let first = start ?? CalendarDate(year: today.year - 1, month: today.month, day: min(today.day, 28)) ?? today
         guard first <= last else { return nil }
-        let midnight = LocalTime(hour: 0, minute: 0)!
+        let midnight = LocalTime.midnight
         return (ParisCalendar.instant(first, midnight), ParisCalendar.instant(ParisCalendar.adding(days: 1, to: last), midnight), "\(first.iso)_\(last.iso)")
     }
 }

@@ -89,7 +89,7 @@ struct ProfessionalsController: Sendable {
         let email = form.trimmed("email").map(EmailAddress.normalize)
         if email.map(EmailAddress.isPlausible) != true { errors.append(pages.text("professional_error_email")) }
         let name = form.trimmed("name")
-        if name == nil || name!.count > 200 { errors.append(pages.text("professional_error_name")) }
+        if (name?.count ?? 201) > 200 { errors.append(pages.text("professional_error_name")) }
         let role = form["role"].flatMap(ProfessionalRole.init(rawValue:))
         if role == nil { errors.append(pages.text("professional_error_role")) }
         var rpps: RPPSNumber?
