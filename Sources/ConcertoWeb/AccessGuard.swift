@@ -36,13 +36,13 @@ struct AccessGuard: Sendable {
         throw AppError.accessDenied(outcome.decision.reason, patientID: breakTheGlassMayHelp(outcome.decision, facts: outcome.facts) ? patientID : nil)
     }
 
-    /// The case named by the URL's `id`, once `action` is allowed on its patient in its
+    /// The case named by the URL's `{case}`, once `action` is allowed on its patient in its
     /// community; an unknown case is audited as a denial and answers 404 like a forbidden one.
     func requireCase(
         _ action: AccessAction, cases: CaseStore, auditAction: AuditAction, resourceType: String = "case", resourceID: ((CaseRecord) -> String)? = nil,
         auditAllowed: Bool, context: AuthenticatedContext, at now: Date = Date()
     ) async throws -> (record: CaseRecord, outcome: Outcome) {
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.case)
         guard let record = try await cases.find(id: id) else {
             _ = try await audit.record(context.auditDraft(auditAction, resourceType: "case", resourceID: id.storageKey, outcome: .denied, reason: "unknown_case"))
             throw AppError.notFound
@@ -95,14 +95,6 @@ struct AccessGuard: Sendable {
     ) -> AuditDraft {
         context.auditDraft(auditAction, resourceType: resourceType, resourceID: resourceID ?? patientID.storageKey, patientID: patientID,
                            mode: decision.mode, outcome: .allowed, reason: decision.reason.rawValue)
-    }
-}
-
-extension Parameters {
-    /// A UUID path parameter; anything else is a page that does not exist.
-    func uuid(_ name: String) throws -> UUID {
-        guard let raw = get(name), let id = UUID(storageKey: raw) else { throw AppError.notFound }
-        return id
     }
 }
 

@@ -221,19 +221,6 @@ public enum SiteURL: Sendable, Equatable {
         }
     }
 
-    /// Router pattern: the path with `{id}`, `{user}`... where it takes parameters.
-    public var pattern: String {
-        let placeholder = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1))
-        let second = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2))
-        return path.replacingOccurrences(of: placeholder.storageKey, with: "{id}")
-            .replacingOccurrences(of: second.storageKey, with: "{item}")
-    }
-
-    /// Every parameterised route, with placeholders, for the router and its tests.
-    static func template(_ make: (UUID, UUID) -> SiteURL) -> SiteURL {
-        make(UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)), UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2)))
-    }
-
     /// Paths that take multipart uploads (a fiche's documents): `/cases/{uuid}/documents`.
     static func isUploadPath(_ path: String) -> Bool {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)

@@ -55,11 +55,9 @@ import Testing
                 (.get, SiteURL.meetingLiveCase(meetingID).path), (.get, SiteURL.meetingLiveDraft(meetingID).path), (.post, SiteURL.meetingLiveDraft(meetingID).path),
                 (.post, SiteURL.meetingLivePresent(meetingID).path), (.post, SiteURL.meetingLiveRecorder(meetingID).path),
             ]
-            // The list covers every route under /cases/{id} and /meetings/{id}.
-            let tested = Set(routes.map { method, path in
-                "\(method) \(path.replacingOccurrences(of: caseID.storageKey, with: "{id}").replacingOccurrences(of: meetingID.storageKey, with: "{id}").replacingOccurrences(of: item.storageKey, with: "{item}"))"
-            })
-            let registered = Set(buildRouter(d).routes.map { "\($0.method) \($0.path)" }.filter { $0.contains("/cases/{id}") || $0.contains("/meetings/{id}") })
+            // The list covers every route under /cases/{case} and /meetings/{meeting}.
+            let tested = Set(routes.map { method, path in "\(method) \(routePattern(path))" })
+            let registered = Set(buildRouter(d).routes.map { "\($0.method) \($0.path)" }.filter { $0.contains("/cases/{case}") || $0.contains("/meetings/{meeting}") })
             #expect(tested == registered)
             for (method, path) in routes {
                 let response = method == .get ? try await browser.get(path) : try await browser.post(path, form: [("meeting", meetingID.storageKey), ("status", "present")])
@@ -311,4 +309,15 @@ import Testing
             #expect(searches.count == 2)
         }
     }
+}
+
+/// A path as the router registers it: each identifier in it replaced by `{name}`, named
+/// after the collection before it (`/cases/{case}/imaging/{study}/viewer`).
+func routePattern(_ path: String) -> String {
+    let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+    return segments.enumerated().map { index, segment in
+        let id = segment.prefix(36)
+        guard index > 0, UUID(storageKey: String(id)) != nil, let parameter = SiteURL.Parameter(collection: segments[index - 1]) else { return String(segment) }
+        return "{\(parameter.rawValue)}" + segment.dropFirst(36)
+    }.joined(separator: "/")
 }

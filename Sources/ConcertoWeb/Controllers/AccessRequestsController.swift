@@ -14,9 +14,9 @@ struct AccessRequestsController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(RouterPath(SiteURL.accessRequests.pattern), use: list)
-        group.post(RouterPath(SiteURL.template { id, _ in .accessRequestApprove(id) }.pattern), use: approve)
-        group.post(RouterPath(SiteURL.template { id, _ in .accessRequestRefuse(id) }.pattern), use: refuse)
+        group.get(SiteURL.route(.accessRequests), use: list)
+        group.post(SiteURL.route { id, _ in .accessRequestApprove(id) }, use: approve)
+        group.post(SiteURL.route { id, _ in .accessRequestRefuse(id) }, use: refuse)
     }
 
     static func mayDecide(_ user: User) -> Bool {
@@ -76,7 +76,7 @@ struct AccessRequestsController: Sendable {
     /// The request if this user may decide it; a forged or foreign id is a 404.
     private func decidable(_ context: AuthenticatedContext) async throws -> AccountRequest {
         guard Self.mayDecide(context.user) else { throw AppError.forbidden }
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.request)
         guard let filed = try await requests.pending(decidableBy: context.user).first(where: { $0.id == id }) else { throw AppError.notFound }
         return filed
     }

@@ -16,11 +16,11 @@ struct AccountController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(RouterPath(SiteURL.account.pattern), use: show)
-        group.get(RouterPath(SiteURL.accountTOTP.pattern), use: showEnrolment)
-        group.post(RouterPath(SiteURL.accountTOTP.pattern), use: confirmEnrolment)
-        group.post(RouterPath(SiteURL.accountTOTPDisable.pattern), use: disable)
-        group.post(RouterPath(SiteURL.accountPassword.pattern), use: changePassword)
+        group.get(SiteURL.route(.account), use: show)
+        group.get(SiteURL.route(.accountTOTP), use: showEnrolment)
+        group.post(SiteURL.route(.accountTOTP), use: confirmEnrolment)
+        group.post(SiteURL.route(.accountTOTPDisable), use: disable)
+        group.post(SiteURL.route(.accountPassword), use: changePassword)
     }
 
     struct AccountContent: Sendable, MustacheParent {

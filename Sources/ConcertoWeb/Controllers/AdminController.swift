@@ -16,15 +16,15 @@ struct AdminController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(RouterPath(SiteURL.adminOrganisations.pattern), use: listOrganisations)
-        group.post(RouterPath(SiteURL.adminOrganisations.pattern), use: createOrganisation)
-        group.post(RouterPath(SiteURL.template { id, _ in .adminOrganisationIdentityTrust(id) }.pattern), use: setIdentityTrust)
-        group.post(RouterPath(SiteURL.template { id, _ in .adminOrganisationAddress(id) }.pattern), use: setAddress)
-        group.get(RouterPath(SiteURL.adminCommunities.pattern), use: listCommunities)
-        group.post(RouterPath(SiteURL.adminCommunities.pattern), use: createCommunity)
-        group.get(RouterPath(SiteURL.adminAudit.pattern), use: auditPage)
-        group.get(RouterPath(SiteURL.adminPatientMerge.pattern), use: mergeForm)
-        group.post(RouterPath(SiteURL.adminPatientMerge.pattern), use: merge)
+        group.get(SiteURL.route(.adminOrganisations), use: listOrganisations)
+        group.post(SiteURL.route(.adminOrganisations), use: createOrganisation)
+        group.post(SiteURL.route { id, _ in .adminOrganisationIdentityTrust(id) }, use: setIdentityTrust)
+        group.post(SiteURL.route { id, _ in .adminOrganisationAddress(id) }, use: setAddress)
+        group.get(SiteURL.route(.adminCommunities), use: listCommunities)
+        group.post(SiteURL.route(.adminCommunities), use: createCommunity)
+        group.get(SiteURL.route(.adminAudit), use: auditPage)
+        group.get(SiteURL.route(.adminPatientMerge), use: mergeForm)
+        group.post(SiteURL.route(.adminPatientMerge), use: merge)
     }
 
     private func requireAdmin(_ context: AuthenticatedContext) throws {
@@ -95,7 +95,7 @@ struct AdminController: Sendable {
     /// The postal address the fiche's header gives when the organisation manages a board.
     @Sendable func setAddress(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try requireAdmin(context)
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.organisation)
         let form = try context.requiredForm
         let pages = PageBuilder(request: request, context: context)
         guard let street = form.trimmed("street"), let postalCode = form.trimmed("postal_code"), let city = form.trimmed("city"),
@@ -117,7 +117,7 @@ struct AdminController: Sendable {
     /// identities (`DocumentAPIController`): a decision of the platform's identity desk.
     @Sendable func setIdentityTrust(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try requireAdmin(context)
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.organisation)
         let trusted = try context.requiredForm["trusted"] == "1"
         do {
             try await organisations.setTrustedForIdentities(trusted, organisationID: id, audit: context.auditDraft(

@@ -24,11 +24,11 @@ struct AuthController: Sendable {
     let pendingLoginTimeout: TimeInterval = 300
 
     func addRoutes(to router: some RouterMethods<AppRequestContext>) {
-        router.get(RouterPath(SiteURL.login.pattern), use: showLogin)
-        router.post(RouterPath(SiteURL.login.pattern), use: submitLogin)
-        router.get(RouterPath(SiteURL.loginTOTP.pattern), use: showTOTP)
-        router.post(RouterPath(SiteURL.loginTOTP.pattern), use: submitTOTP)
-        router.post(RouterPath(SiteURL.logout.pattern), use: logout)
+        router.get(SiteURL.route(.login), use: showLogin)
+        router.post(SiteURL.route(.login), use: submitLogin)
+        router.get(SiteURL.route(.loginTOTP), use: showTOTP)
+        router.post(SiteURL.route(.loginTOTP), use: submitTOTP)
+        router.post(SiteURL.route(.logout), use: logout)
     }
 
     struct LoginContent: Sendable, MustacheParent {

@@ -25,17 +25,17 @@ struct CaseController: Sendable {
     let horizonMonths: Int
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(RouterPath(SiteURL.cases.pattern), use: search)
-        group.post(RouterPath(SiteURL.cases.pattern), use: create)
-        group.get(RouterPath(SiteURL.caseNew.pattern), use: newCaseForm)
-        group.get(PatientController.route { id, _ in .caseItem(id) }, use: show)
-        group.post(PatientController.route { id, _ in .caseItem(id) }, use: save)
-        group.get(PatientController.route { id, _ in .caseEdit(id) }, use: editForm)
-        group.post(PatientController.route { id, _ in .caseRegister(id) }, use: register)
-        group.post(PatientController.route { id, _ in .caseWithdraw(id) }, use: withdraw)
-        group.post(PatientController.route { id, _ in .caseDecision(id) }, use: recordDecision)
-        group.post(PatientController.route { id, _ in .caseValidate(id) }, use: validate)
-        group.post(PatientController.route { id, _ in .caseSendBack(id) }, use: sendBack)
+        group.get(SiteURL.route(.cases), use: search)
+        group.post(SiteURL.route(.cases), use: create)
+        group.get(SiteURL.route(.caseNew), use: newCaseForm)
+        group.get(SiteURL.route { id, _ in .caseItem(id) }, use: show)
+        group.post(SiteURL.route { id, _ in .caseItem(id) }, use: save)
+        group.get(SiteURL.route { id, _ in .caseEdit(id) }, use: editForm)
+        group.post(SiteURL.route { id, _ in .caseRegister(id) }, use: register)
+        group.post(SiteURL.route { id, _ in .caseWithdraw(id) }, use: withdraw)
+        group.post(SiteURL.route { id, _ in .caseDecision(id) }, use: recordDecision)
+        group.post(SiteURL.route { id, _ in .caseValidate(id) }, use: validate)
+        group.post(SiteURL.route { id, _ in .caseSendBack(id) }, use: sendBack)
     }
 
     // MARK: Presentation
@@ -167,7 +167,7 @@ struct CaseController: Sendable {
                             "late": now >= meeting.registrationWindow.deadline ? true : nil, "deadline": DisplayFormat.dateTime(meeting.registrationWindow.deadline)])
             } : nil,
             "withdrawURL": record.status == .registered && (actor.isPhysician || actor.isCoordinator) ? SiteURL.caseWithdraw(record.id).path : nil,
-            "duplicateURL": loaded.mayWrite ? SiteURL.caseNew.path + "?patient=\(record.patientID.storageKey)&from=\(record.id.storageKey)" : nil,
+            "duplicateURL": loaded.mayWrite ? SiteURL.caseNew(patient: record.patientID, from: record.id) : nil,
             "validateURL": record.status == .discussed && (actor.isCoordinator || actor.isChair) ? SiteURL.caseValidate(record.id).path : nil,
             "completeness": try await evidence.flatMap { evidence in
                 loaded.meeting.map { CompletenessPresentation.fields($0.completenessReport(evidence), override: evidence.override, caseID: record.id, pages: pages) }

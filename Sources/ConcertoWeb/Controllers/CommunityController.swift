@@ -19,20 +19,20 @@ struct CommunityController: Sendable {
     let pscConfigured: Bool
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(PatientController.route { id, _ in .community(id) }, use: show)
-        group.post(PatientController.route { id, _ in .communityMembers(id) }, use: invite)
-        group.post(PatientController.route { .communityMemberApprove($0, user: $1) }, use: approve)
-        group.post(PatientController.route { .communityMemberSuspend($0, user: $1) }, use: suspend)
-        group.post(PatientController.route { id, _ in .communityAccept(id) }, use: accept)
-        group.post(PatientController.route { id, _ in .communityOrganisations(id) }, use: addOrganisation)
-        group.post(PatientController.route { id, _ in .communityRegistration(id) }, use: saveRegistration)
-        group.post(PatientController.route { id, _ in .communityPSCRequirement(id) }, use: savePSCRequirement)
-        group.get(PatientController.route { id, _ in .communityAudit(id) }, use: auditPage)
+        group.get(SiteURL.route { id, _ in .community(id) }, use: show)
+        group.post(SiteURL.route { id, _ in .communityMembers(id) }, use: invite)
+        group.post(SiteURL.route { .communityMemberApprove($0, user: $1) }, use: approve)
+        group.post(SiteURL.route { .communityMemberSuspend($0, user: $1) }, use: suspend)
+        group.post(SiteURL.route { id, _ in .communityAccept(id) }, use: accept)
+        group.post(SiteURL.route { id, _ in .communityOrganisations(id) }, use: addOrganisation)
+        group.post(SiteURL.route { id, _ in .communityRegistration(id) }, use: saveRegistration)
+        group.post(SiteURL.route { id, _ in .communityPSCRequirement(id) }, use: savePSCRequirement)
+        group.get(SiteURL.route { id, _ in .communityAudit(id) }, use: auditPage)
     }
 
     /// The community and the user's membership; 404 for a community they are not part of.
     private func load(_ context: AuthenticatedContext, requireAdmin: Bool = false) async throws -> (Community, Membership?) {
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.community)
         guard let community = try await communities.find(id: id) else { throw AppError.notFound }
         let membership = try await communities.membership(userID: context.user.id, in: id)
         guard context.user.isAdmin || membership != nil else { throw AppError.notFound }
@@ -134,7 +134,7 @@ struct CommunityController: Sendable {
                 "members": SiteURL.communityMembers(community.id).path, "accept": SiteURL.communityAccept(community.id).path,
                 "organisations": SiteURL.communityOrganisations(community.id).path,
                 "audit": SiteURL.communityAudit(community.id).path, "activity": SiteURL.communityActivityCSV(community.id).path,
-                "indicators": SiteURL.communityIndicators(community.id).path, "research": SiteURL.communityResearch(community.id).path, "newPatient": SiteURL.newPatient.path + "?community=\(community.id.storageKey)",
+                "indicators": SiteURL.communityIndicators(community.id).path, "research": SiteURL.communityResearch(community.id).path, "newPatient": SiteURL.newPatient(community: community.id),
             ]),
             error: error
         )
@@ -222,7 +222,7 @@ struct CommunityController: Sendable {
 
     private func changeStatus(_ context: AuthenticatedContext, from: [MembershipStatus], to: MembershipStatus, action: AuditAction, flash: String) async throws -> Response {
         let (community, _) = try await load(context, requireAdmin: true)
-        let userID = try context.parameters.uuid("item")
+        let userID = try context.parameters.uuid(.user)
         guard try await communities.changeStatus(userID: userID, in: community.id, from: from, to: to, audit: context.auditDraft(
             action, resourceType: "community", resourceID: community.id.storageKey, outcome: .success, reason: userID.storageKey))
         else { throw AppError.notFound }
@@ -235,7 +235,7 @@ struct CommunityController: Sendable {
     }
 
     @Sendable func suspend(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        guard try context.parameters.uuid("item") != context.user.id else { throw AppError.badRequest }
+        guard try context.parameters.uuid(.user) != context.user.id else { throw AppError.badRequest }
         return try await changeStatus(context, from: [.invited, .active], to: .suspended, action: .memberSuspend, flash: "flash_member_suspended")
     }
 
@@ -252,7 +252,7 @@ struct CommunityController: Sendable {
     }
 
     @Sendable func accept(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.community)
         guard try await communities.changeStatus(userID: context.user.id, in: id, from: [.invited], to: .active, audit: context.auditDraft(
             .memberAccept, resourceType: "community", resourceID: id.storageKey, outcome: .success))
         else { throw AppError.notFound }

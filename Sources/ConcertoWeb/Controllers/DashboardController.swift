@@ -17,7 +17,7 @@ struct DashboardController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(RouterPath(SiteURL.home.pattern), use: show)
+        group.get(SiteURL.route(.home), use: show)
     }
 
     /// Typed rows and plain flags, no Mustache transforms: this is the page every user

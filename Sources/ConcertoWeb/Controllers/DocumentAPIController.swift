@@ -21,7 +21,7 @@ struct DocumentAPIController: Sendable {
     let maxBytes: Int
 
     func addRoutes(to router: some RouterMethods<AppRequestContext>) {
-        router.post(RouterPath(SiteURL.apiDocuments.pattern), use: post)
+        router.post(SiteURL.route(.apiDocuments), use: post)
     }
 
     struct Answer: Encodable {

@@ -17,11 +17,11 @@ struct DocumentController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.post(PatientController.route { id, _ in .caseDocuments(id) }, use: upload)
-        group.get(PatientController.route { id, _ in .document(id) }, use: show)
-        group.get(PatientController.route { id, _ in .documentOriginal(id) }, use: original)
-        group.get(PatientController.route { id, _ in .documentPDF(id) }, use: pdf)
-        group.post(PatientController.route { id, _ in .documentCarePlan(id) }, use: linkCarePlan)
+        group.post(SiteURL.route { id, _ in .caseDocuments(id) }, use: upload)
+        group.get(SiteURL.route { id, _ in .document(id) }, use: show)
+        group.get(SiteURL.route { id, _ in .documentOriginal(id) }, use: original)
+        group.get(SiteURL.route { id, _ in .documentPDF(id) }, use: pdf)
+        group.post(SiteURL.route { id, _ in .documentCarePlan(id) }, use: linkCarePlan)
     }
 
     // MARK: Upload
@@ -53,7 +53,7 @@ struct DocumentController: Sendable {
     }
 
     @Sendable func upload(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let caseID = try context.parameters.uuid("id")
+        let caseID = try context.parameters.uuid(.case)
         guard let record = try await cases.find(id: caseID) else { throw AppError.notFound }
         let outcome = try await guardian.require(.writeClinical, patient: record.patientID, community: record.communityID, auditAction: .documentImport,
                                                  resourceType: "case", resourceID: record.id.storageKey, auditAllowed: false, context: context)
@@ -103,7 +103,7 @@ struct DocumentController: Sendable {
     }
 
     func load(_ context: AuthenticatedContext, auditAction: AuditAction) async throws -> Loaded {
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.document)
         guard let record = try await documents.find(id: id) else {
             _ = try await guardian.audit.record(context.auditDraft(auditAction, resourceType: "document", resourceID: id.storageKey, outcome: .denied, reason: "unknown_document"))
             throw AppError.notFound
@@ -190,7 +190,7 @@ struct DocumentController: Sendable {
     /// A physician says which of the patient's validated fiches RCP a care plan carries out
     /// (when several precede it); the fiche must be one of those.
     @Sendable func linkCarePlan(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.document)
         guard let record = try await documents.find(id: id), record.carePlanJSON != "[]" else { throw AppError.notFound }
         let outcome = try await guardian.require(.writeClinical, patient: record.patientID, community: record.communityID, auditAction: .documentCarePlanLink,
                                                  resourceType: "document", resourceID: record.id.storageKey, auditAllowed: false, context: context)

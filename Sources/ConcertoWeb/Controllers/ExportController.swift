@@ -18,18 +18,18 @@ struct ExportController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(PatientController.route { id, _ in .caseFicheXML(id) }, use: ficheXML)
-        group.get(PatientController.route { id, _ in .caseFichePDF(id) }, use: fichePDF)
-        group.get(PatientController.route { id, _ in .meetingMinutesPDF(id) }, use: minutesPDF)
-        group.get(PatientController.route { id, _ in .meetingMinutesZIP(id) }, use: minutesZIP)
-        group.get(PatientController.route { id, _ in .communityActivityCSV(id) }, use: activityCSV)
+        group.get(SiteURL.route { id, _ in .caseFicheXML(id) }, use: ficheXML)
+        group.get(SiteURL.route { id, _ in .caseFichePDF(id) }, use: fichePDF)
+        group.get(SiteURL.route { id, _ in .meetingMinutesPDF(id) }, use: minutesPDF)
+        group.get(SiteURL.route { id, _ in .meetingMinutesZIP(id) }, use: minutesZIP)
+        group.get(SiteURL.route { id, _ in .communityActivityCSV(id) }, use: activityCSV)
     }
 
     /// `?from=YYYY-MM-DD&to=YYYY-MM-DD` (to inclusive; default: the last 12 months) and
     /// `format=plain` for the comma flavour. Coordinators of the community and platform
     /// admins only: the figures are pseudonymous but still about patients.
     @Sendable func activityCSV(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.community)
         guard let community = try await communities.find(id: id) else { throw AppError.notFound }
         let membership = try await communities.membership(userID: context.user.id, in: id)
         guard context.user.isAdmin || membership != nil else { throw AppError.notFound }
@@ -92,7 +92,7 @@ struct ExportController: Sendable {
     }
 
     func minutesMeeting(_ request: Request, context: AuthenticatedContext, format: String) async throws -> MinutesAccess {
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.meeting)
         guard let (meeting, _) = try await meetings.find(id: id, member: context.user.id) else { throw AppError.notFound }
         var denied = 0
         for item in try await meetings.agenda(of: meeting.id) {

@@ -18,8 +18,8 @@ struct FollowUpController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(PatientController.route { id, _ in .caseFollowUp(id) }, use: show)
-        group.post(PatientController.route { id, _ in .caseFollowUp(id) }, use: save)
+        group.get(SiteURL.route { id, _ in .caseFollowUp(id) }, use: show)
+        group.post(SiteURL.route { id, _ in .caseFollowUp(id) }, use: save)
     }
 
     struct FollowUpPage: Sendable, MustacheParent {

@@ -13,14 +13,14 @@ struct IdentityDeskController: Sendable {
     let verifier: (any INSVerifier)?
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.post(PatientController.route { id, _ in .patientIdentityValidate(id) }, use: validate)
-        group.post(PatientController.route { id, _ in .patientIdentityQualify(id) }, use: qualify)
+        group.post(SiteURL.route { id, _ in .patientIdentityValidate(id) }, use: validate)
+        group.post(SiteURL.route { id, _ in .patientIdentityQualify(id) }, use: qualify)
     }
 
     /// The record, after the policy (a patient the user may not know of is a 404) and the
     /// desk's own rule (administrators only).
     private func deskRecord(_ context: AuthenticatedContext, action: AuditAction) async throws -> (PatientRecord, AccessGuard.Outcome) {
-        let patientID = try context.parameters.uuid("id")
+        let patientID = try context.parameters.uuid(.patient)
         let outcome = try await guardian.require(.readAdministrative, patient: patientID, auditAction: action, auditAllowed: false, context: context)
         guard context.user.isAdmin else {
             try await guardian.audit.record(context.auditDraft(action, resourceType: "patient_identity", resourceID: patientID.storageKey,

@@ -18,11 +18,11 @@ struct ImagingController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(PatientController.route { id, _ in .caseImaging(id) }, use: page)
-        group.post(PatientController.route { id, _ in .caseImaging(id) }, use: attach)
-        group.post(PatientController.route { id, item in .caseImagingDetach(id, study: item) }, use: detach)
-        group.get(PatientController.route { id, item in .caseImagingThumbnail(id, study: item) }, use: thumbnail)
-        group.get(PatientController.route { id, item in .caseImagingViewer(id, study: item) }, use: viewer)
+        group.get(SiteURL.route { id, _ in .caseImaging(id) }, use: page)
+        group.post(SiteURL.route { id, _ in .caseImaging(id) }, use: attach)
+        group.post(SiteURL.route { id, item in .caseImagingDetach(id, study: item) }, use: detach)
+        group.get(SiteURL.route { id, item in .caseImagingThumbnail(id, study: item) }, use: thumbnail)
+        group.get(SiteURL.route { id, item in .caseImagingViewer(id, study: item) }, use: viewer)
     }
 
     /// How far back the search looks by default: priors (antériorités) of three years.
@@ -46,8 +46,8 @@ struct ImagingController: Sendable {
     /// The attachment named in the URL, only if it belongs to the case in the URL: a forged
     /// pair answers 404 before the access check reveals anything.
     func attachment(_ context: AuthenticatedContext) async throws -> AttachedStudy {
-        let caseID = try context.parameters.uuid("id")
-        guard let study = try await studies.find(id: try context.parameters.uuid("item")), study.caseID == caseID else { throw AppError.notFound }
+        let caseID = try context.parameters.uuid(.case)
+        guard let study = try await studies.find(id: try context.parameters.uuid(.study)), study.caseID == caseID else { throw AppError.notFound }
         return study
     }
 

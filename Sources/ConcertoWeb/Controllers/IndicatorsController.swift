@@ -16,9 +16,9 @@ struct IndicatorsController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(PatientController.route { id, _ in .communityIndicators(id) }, use: show)
-        group.get(PatientController.route { id, _ in .communityIndicatorsCSV(id) }, use: csv)
-        group.get(PatientController.route { id, _ in .communityIndicatorsPDF(id) }, use: pdf)
+        group.get(SiteURL.route { id, _ in .communityIndicators(id) }, use: show)
+        group.get(SiteURL.route { id, _ in .communityIndicatorsCSV(id) }, use: csv)
+        group.get(SiteURL.route { id, _ in .communityIndicatorsPDF(id) }, use: pdf)
     }
 
     struct IndicatorsPage: Sendable, MustacheParent {
@@ -94,7 +94,6 @@ struct IndicatorsController: Sendable {
         let to: CalendarDate
         let indicators: CommunityIndicators
         var lastDay: CalendarDate { ParisCalendar.adding(days: -1, to: to) }
-        var query: String { "?from=\(from.iso)&to=\(lastDay.iso)" }
     }
 
     /// Only the community's active coordinators; a stranger to it is told it does not exist.
@@ -122,7 +121,8 @@ struct IndicatorsController: Sendable {
             siteChartHTML: SVGChart.rows(id: "sites", title: pages.text("indicators_chart_sites"),
                                          description: pages.text("indicators_chart_description"), bars: report.siteBars),
             tables: [report.delays, report.byMonth, report.bySite, report.byOrganisation].map { .init(title: $0.title, header: $0.header, rows: $0.rows) },
-            csvURL: SiteURL.communityIndicatorsCSV(id).path + loaded.query, pdfURL: SiteURL.communityIndicatorsPDF(id).path + loaded.query,
+            csvURL: SiteURL.communityIndicatorsCSV(id).period(from: loaded.from, through: loaded.lastDay),
+            pdfURL: SiteURL.communityIndicatorsPDF(id).period(from: loaded.from, through: loaded.lastDay),
             empty: loaded.indicators.totals.fiches == 0)
         return try renderer.html("community_indicators", pages.page(page))
     }

@@ -9,7 +9,7 @@ struct LanguageController: Sendable {
     let users: UserStore
 
     func addRoutes(to router: some RouterMethods<AppRequestContext>) {
-        router.post(RouterPath(SiteURL.language.pattern), use: change)
+        router.post(SiteURL.route(.language), use: change)
     }
 
     @Sendable func change(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -25,20 +25,20 @@ struct LiveSeanceController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(PatientController.route { id, _ in .meetingLive(id) }, use: show)
-        group.get(PatientController.route { id, _ in .meetingLiveStatus(id) }, use: statusFragment)
-        group.get(PatientController.route { id, _ in .meetingLiveCase(id) }, use: caseFragment)
-        group.get(PatientController.route { id, _ in .meetingLiveDraft(id) }, use: draftFragment)
-        group.post(PatientController.route { id, _ in .meetingLiveDraft(id) }, use: saveDraft)
-        group.post(PatientController.route { id, _ in .meetingLivePresent(id) }, use: present)
-        group.post(PatientController.route { id, _ in .meetingLiveRecorder(id) }, use: designateRecorder)
+        group.get(SiteURL.route { id, _ in .meetingLive(id) }, use: show)
+        group.get(SiteURL.route { id, _ in .meetingLiveStatus(id) }, use: statusFragment)
+        group.get(SiteURL.route { id, _ in .meetingLiveCase(id) }, use: caseFragment)
+        group.get(SiteURL.route { id, _ in .meetingLiveDraft(id) }, use: draftFragment)
+        group.post(SiteURL.route { id, _ in .meetingLiveDraft(id) }, use: saveDraft)
+        group.post(SiteURL.route { id, _ in .meetingLivePresent(id) }, use: present)
+        group.post(SiteURL.route { id, _ in .meetingLiveRecorder(id) }, use: designateRecorder)
     }
 
     /// The event stream sits outside the session middleware chain (`SessionReader` says why)
     /// and authenticates the session itself.
     func addStreamRoute(to router: Router<AppRequestContext>, sessions: SessionReader) {
-        router.get(PatientController.route { id, _ in .meetingLiveEvents(id) }) { request, context in
-            try await stream(request, meetingParameter: try context.parameters.uuid("id"), sessions: sessions)
+        router.get(SiteURL.route { id, _ in .meetingLiveEvents(id) }) { request, context in
+            try await stream(request, meetingParameter: try context.parameters.uuid(.meeting), sessions: sessions)
         }
     }
 

@@ -22,25 +22,25 @@ struct MeetingController: Sendable {
     let linkBase: String
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(RouterPath(SiteURL.meetings.pattern), use: list)
-        group.post(RouterPath(SiteURL.meetings.pattern), use: createMeeting)
-        group.get(RouterPath(SiteURL.meetingNew.pattern), use: newMeetingForm)
-        group.get(RouterPath(SiteURL.meetingSeriesNew.pattern), use: newSeriesForm)
-        group.post(RouterPath(SiteURL.meetingSeries.pattern), use: createSeries)
-        group.get(PatientController.route { id, _ in .meeting(id) }, use: show)
-        group.get(PatientController.route { id, _ in .meetingICS(id) }, use: meetingCalendar)
-        group.post(PatientController.route { id, _ in .meetingMove(id) }, use: move)
-        group.post(PatientController.route { id, _ in .meetingCancel(id) }, use: cancel)
-        group.post(PatientController.route { id, _ in .meetingChair(id) }, use: setChair)
-        group.get(PatientController.route { id, _ in .meetingAgenda(id) }, use: agenda)
-        group.post(PatientController.route { .meetingAgendaMove($0, case: $1) }, use: moveAgendaItem)
-        group.post(RouterPath(SiteURL.calendarFeed.pattern), use: createFeed)
-        group.post(RouterPath(SiteURL.calendarFeedRevoke.pattern), use: revokeFeed)
+        group.get(SiteURL.route(.meetings), use: list)
+        group.post(SiteURL.route(.meetings), use: createMeeting)
+        group.get(SiteURL.route(.meetingNew), use: newMeetingForm)
+        group.get(SiteURL.route(.meetingSeriesNew), use: newSeriesForm)
+        group.post(SiteURL.route(.meetingSeries), use: createSeries)
+        group.get(SiteURL.route { id, _ in .meeting(id) }, use: show)
+        group.get(SiteURL.route { id, _ in .meetingICS(id) }, use: meetingCalendar)
+        group.post(SiteURL.route { id, _ in .meetingMove(id) }, use: move)
+        group.post(SiteURL.route { id, _ in .meetingCancel(id) }, use: cancel)
+        group.post(SiteURL.route { id, _ in .meetingChair(id) }, use: setChair)
+        group.get(SiteURL.route { id, _ in .meetingAgenda(id) }, use: agenda)
+        group.post(SiteURL.route { .meetingAgendaMove($0, case: $1) }, use: moveAgendaItem)
+        group.post(SiteURL.route(.calendarFeed), use: createFeed)
+        group.post(SiteURL.route(.calendarFeedRevoke), use: revokeFeed)
     }
 
     /// The subscription feed: calendar clients have no session, the secret URL is the key.
     func addPublicRoutes(to router: Router<AppRequestContext>) {
-        router.get(RouterPath("/calendar/{token}.ics"), use: feed)
+        router.get(SiteURL.route(.token) { .calendarFeedICS(token: $0) }, use: feed)
     }
 
     // MARK: Loading with membership
@@ -53,7 +53,7 @@ struct MeetingController: Sendable {
 
     /// The meeting if the user is an active member of its community; 404 otherwise.
     func load(_ context: AuthenticatedContext) async throws -> Loaded {
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.meeting)
         guard let (meeting, role) = try await meetings.find(id: id, member: context.user.id) else { throw AppError.notFound }
         return Loaded(meeting: meeting, role: role)
     }
@@ -331,7 +331,7 @@ struct MeetingController: Sendable {
             "url": SiteURL.meeting(meeting.id).path, "agendaURL": SiteURL.meetingAgenda(meeting.id).path,
             "sessionURL": SiteURL.meetingSession(meeting.id).path, "liveURL": SiteURL.meetingLive(meeting.id).path, "icsURL": SiteURL.meetingICS(meeting.id).path,
             "minutesPDFURL": SiteURL.meetingMinutesPDF(meeting.id).path, "minutesZIPURL": SiteURL.meetingMinutesZIP(meeting.id).path,
-            "casesURL": SiteURL.cases.path + "?meeting=\(meeting.id.storageKey)",
+            "casesURL": SiteURL.cases(meeting: meeting.id),
         ])
     }
 
@@ -452,7 +452,7 @@ struct MeetingController: Sendable {
 
     @Sendable func moveAgendaItem(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await loadCoordinated(context)
-        let caseID = try context.parameters.uuid("item")
+        let caseID = try context.parameters.uuid(.case)
         let form = try context.requiredForm
         let offset = form["direction"] == "up" ? -1 : 1
         _ = try await meetings.move(caseID: caseID, in: loaded.meeting.id, by: offset, audit: context.auditDraft(
@@ -502,7 +502,7 @@ struct MeetingController: Sendable {
     /// Meetings of the owner's active communities from 30 days back to the horizon; an
     /// unknown or revoked token is a 404 like any unknown URL.
     @Sendable func feed(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let token = context.parameters.get("token"), token.count <= 64,
+        guard let token = context.parameters.get(SiteURL.Parameter.token.rawValue), token.count <= 64,
               let owner = try await meetings.calendarFeedOwner(token: token) else { throw AppError.notFound }
         let mine = try await UserCommunities.load(communities, user: owner)
         let now = Date()

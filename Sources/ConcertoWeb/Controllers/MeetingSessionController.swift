@@ -19,9 +19,9 @@ struct MeetingSessionController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(PatientController.route { id, _ in .meetingSession(id) }, use: show)
-        group.post(PatientController.route { id, _ in .meetingAttendance(id) }, use: recordAttendance)
-        group.post(PatientController.route { id, _ in .meetingCurrentCase(id) }, use: setCurrentCase)
+        group.get(SiteURL.route { id, _ in .meetingSession(id) }, use: show)
+        group.post(SiteURL.route { id, _ in .meetingAttendance(id) }, use: recordAttendance)
+        group.post(SiteURL.route { id, _ in .meetingCurrentCase(id) }, use: setCurrentCase)
     }
 
     /// The same rule as presenting in the live séance.

@@ -12,9 +12,9 @@ struct OperationsController: Sendable {
     let metricsToken: String?
 
     func addRoutes(to router: some RouterMethods<AppRequestContext>) {
-        router.get(RouterPath(SiteURL.healthz.pattern), use: health)
-        router.get(RouterPath(SiteURL.metrics.pattern), use: prometheus)
-        router.get(RouterPath(SiteURL.ping.pattern), use: ping)
+        router.get(SiteURL.route(.healthz), use: health)
+        router.get(SiteURL.route(.metrics), use: prometheus)
+        router.get(SiteURL.route(.ping), use: ping)
     }
 
     @Sendable func health(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -17,10 +17,10 @@ struct PSCController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to router: some RouterMethods<AppRequestContext>) {
-        router.get(RouterPath(SiteURL.loginPSC.pattern), use: start)
-        router.get(RouterPath(SiteURL.loginPSCCallback.pattern), use: callback)
-        router.get(RouterPath(SiteURL.loginPSCRequest.pattern), use: showRequest)
-        router.post(RouterPath(SiteURL.loginPSCRequest.pattern), use: saveContact)
+        router.get(SiteURL.route(.loginPSC), use: start)
+        router.get(SiteURL.route(.loginPSCCallback), use: callback)
+        router.get(SiteURL.route(.loginPSCRequest), use: showRequest)
+        router.post(SiteURL.route(.loginPSCRequest), use: saveContact)
     }
 
     /// A page that says what went wrong and what to do (never the provider's own words).

@@ -16,11 +16,10 @@ struct PasswordResetController: Sendable {
     let passwords: PasswordHasher
     let renderer: Renderer
 
-    static let routePattern = "/password-reset/{token}"
 
     func addRoutes(to router: some RouterMethods<AppRequestContext>) {
-        router.get(RouterPath(Self.routePattern), use: show)
-        router.post(RouterPath(Self.routePattern), use: submit)
+        router.get(SiteURL.route(.token) { .passwordReset(token: $0) }, use: show)
+        router.post(SiteURL.route(.token) { .passwordReset(token: $0) }, use: submit)
     }
 
     struct ResetContent: Sendable, MustacheParent {
@@ -39,7 +38,7 @@ struct PasswordResetController: Sendable {
     }
 
     private func token(_ context: AppRequestContext) -> String {
-        context.parameters.get("token") ?? ""
+        context.parameters.get(SiteURL.Parameter.token.rawValue) ?? ""
     }
 
     private func render(_ request: Request, context: AppRequestContext, email: String?, error: String?, status: HTTPResponse.Status) throws -> Response {

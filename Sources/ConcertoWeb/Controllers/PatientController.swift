@@ -22,23 +22,19 @@ struct PatientController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(RouterPath(SiteURL.newPatient.pattern), use: newPatientForm)
-        group.post(RouterPath(SiteURL.patients.pattern), use: createPatient)
-        group.get(Self.route { id, _ in .patient(id) }, use: show)
-        group.post(Self.route { id, _ in .patientCases(id) }, use: openCase)
-        group.post(Self.route { id, _ in .patientCareTeam(id) }, use: addCareLink)
-        group.post(Self.route { .patientCareLinkEnd($0, link: $1) }, use: endCareLink)
-        group.post(Self.route { id, _ in .patientOppositions(id) }, use: recordOpposition)
-        group.post(Self.route { .patientOppositionWithdraw($0, opposition: $1) }, use: withdrawOpposition)
-        group.post(Self.route { id, _ in .patientLocalIDs(id) }, use: addLocalID)
-        group.get(Self.route { id, _ in .patientEmergencyAccess(id) }, use: emergencyForm)
-        group.post(Self.route { id, _ in .patientEmergencyAccess(id) }, use: requestEmergencyAccess)
-        group.get(Self.route { id, _ in .patientAccessReport(id) }, use: accessReport)
-        group.get(Self.route { id, _ in .patientAccessReportCSV(id) }, use: accessReportCSV)
-    }
-
-    static func route(_ make: (UUID, UUID) -> SiteURL) -> RouterPath {
-        RouterPath(SiteURL.template(make).pattern)
+        group.get(SiteURL.route(.newPatient), use: newPatientForm)
+        group.post(SiteURL.route(.patients), use: createPatient)
+        group.get(SiteURL.route { id, _ in .patient(id) }, use: show)
+        group.post(SiteURL.route { id, _ in .patientCases(id) }, use: openCase)
+        group.post(SiteURL.route { id, _ in .patientCareTeam(id) }, use: addCareLink)
+        group.post(SiteURL.route { .patientCareLinkEnd($0, link: $1) }, use: endCareLink)
+        group.post(SiteURL.route { id, _ in .patientOppositions(id) }, use: recordOpposition)
+        group.post(SiteURL.route { .patientOppositionWithdraw($0, opposition: $1) }, use: withdrawOpposition)
+        group.post(SiteURL.route { id, _ in .patientLocalIDs(id) }, use: addLocalID)
+        group.get(SiteURL.route { id, _ in .patientEmergencyAccess(id) }, use: emergencyForm)
+        group.post(SiteURL.route { id, _ in .patientEmergencyAccess(id) }, use: requestEmergencyAccess)
+        group.get(SiteURL.route { id, _ in .patientAccessReport(id) }, use: accessReport)
+        group.get(SiteURL.route { id, _ in .patientAccessReportCSV(id) }, use: accessReportCSV)
     }
 
     // MARK: New patient
@@ -216,7 +212,7 @@ struct PatientController: Sendable {
 
     /// Opens a case for an existing record in one of the user's communities.
     @Sendable func openCase(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
+        let patientID = try context.parameters.uuid(.patient)
         let form = try context.requiredForm
         try await guardian.require(.readAdministrative, patient: patientID, auditAction: .patientUpdate, auditAllowed: false, context: context)
         let writable = try await writableCommunities(context)
@@ -286,7 +282,7 @@ struct PatientController: Sendable {
     }
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
+        let patientID = try context.parameters.uuid(.patient)
         let pages = PageBuilder(request: request, context: context)
         guard let record = try await patients.find(id: patientID) else {
             _ = try await guardian.evaluate(.readAdministrative, patient: patientID, auditAction: .patientRead, context: context)
@@ -394,7 +390,7 @@ struct PatientController: Sendable {
                 "localIDs": SiteURL.patientLocalIDs(patientID).path, "accessReport": SiteURL.patientAccessReport(patientID).path,
                 "accessReportCSV": SiteURL.patientAccessReportCSV(patientID).path, "openCase": SiteURL.patientCases(patientID).path,
                 "newCase": clinical.allowed && guardian.policy.decide(.writeClinical, facts, at: now).allowed
-                    ? SiteURL.caseNew.path + "?patient=\(patientID.storageKey)" : nil,
+                    ? SiteURL.caseNew(patient: patientID) : nil,
             ])
         )
         // Personalised care plans (PPS): their items, and the fiche RCP each carries out.
@@ -415,7 +411,7 @@ struct PatientController: Sendable {
     // MARK: Care team, oppositions, local ids
 
     @Sendable func addCareLink(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
+        let patientID = try context.parameters.uuid(.patient)
         let form = try context.requiredForm
         let outcome = try await guardian.require(.declareCare, patient: patientID, auditAction: .careLinkAdd, auditAllowed: false, context: context)
         guard let reason = form.trimmed("reason"), reason.count <= 200 else {
@@ -439,8 +435,8 @@ struct PatientController: Sendable {
     }
 
     @Sendable func endCareLink(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
-        let linkID = try context.parameters.uuid("item")
+        let patientID = try context.parameters.uuid(.patient)
+        let linkID = try context.parameters.uuid(.link)
         let outcome = try await guardian.require(.declareCare, patient: patientID, auditAction: .careLinkEnd, auditAllowed: false, context: context)
         guard try await care.endCareLink(id: linkID, patientID: patientID, audit: guardian.allowedEvent(
             outcome.decision, auditAction: .careLinkEnd, resourceType: "care_relationship", resourceID: linkID.storageKey, patientID: patientID, context: context))
@@ -450,7 +446,7 @@ struct PatientController: Sendable {
     }
 
     @Sendable func recordOpposition(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
+        let patientID = try context.parameters.uuid(.patient)
         let form = try context.requiredForm
         let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .oppositionRecord, auditAllowed: false, context: context)
         let parts = (form["target"] ?? "").split(separator: ":", maxSplits: 1).map(String.init)
@@ -468,8 +464,8 @@ struct PatientController: Sendable {
     }
 
     @Sendable func withdrawOpposition(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
-        let oppositionID = try context.parameters.uuid("item")
+        let patientID = try context.parameters.uuid(.patient)
+        let oppositionID = try context.parameters.uuid(.opposition)
         let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .oppositionWithdraw, auditAllowed: false, context: context)
         guard let opposition = try await care.oppositions(of: patientID).first(where: { $0.id == oppositionID && $0.scope.withdrawnAt == nil }) else {
             throw AppError.notFound
@@ -491,7 +487,7 @@ struct PatientController: Sendable {
     }
 
     @Sendable func addLocalID(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
+        let patientID = try context.parameters.uuid(.patient)
         let form = try context.requiredForm
         let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .patientLocalID, auditAllowed: false, context: context)
         guard let ipp = form.trimmed("ipp"), LocalPatientID.isValid(ipp), let organisation = context.user.organisationID else {
@@ -542,7 +538,7 @@ struct PatientController: Sendable {
     }
 
     @Sendable func emergencyForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
+        let patientID = try context.parameters.uuid(.patient)
         return try await renderEmergency(request: request, context: context, patientID: patientID, form: FormData(fields: [:]), problem: nil)
     }
 
@@ -574,7 +570,7 @@ struct PatientController: Sendable {
     }
 
     @Sendable func requestEmergencyAccess(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
+        let patientID = try context.parameters.uuid(.patient)
         let form = try context.requiredForm
         let now = Date()
         let outcome = try await guardian.require(.readAdministrative, patient: patientID, auditAction: .emergencyAccessGrant, auditAllowed: false, context: context, at: now)
@@ -633,7 +629,7 @@ struct PatientController: Sendable {
     }
 
     @Sendable func accessReport(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
+        let patientID = try context.parameters.uuid(.patient)
         let pages = PageBuilder(request: request, context: context)
         let (record, rows) = try await reportRows(patientID: patientID, context: context)
         let content = AccessReportContent(
@@ -645,7 +641,7 @@ struct PatientController: Sendable {
     }
 
     @Sendable func accessReportCSV(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid("id")
+        let patientID = try context.parameters.uuid(.patient)
         let pages = PageBuilder(request: request, context: context)
         let (_, rows) = try await reportRows(patientID: patientID, context: context)
         let csv = AuditPresentation.csv(rows, pages: pages)

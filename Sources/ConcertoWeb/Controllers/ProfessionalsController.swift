@@ -15,10 +15,10 @@ struct ProfessionalsController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(RouterPath(SiteURL.adminProfessionals.pattern), use: list)
-        group.post(RouterPath(SiteURL.adminProfessionals.pattern), use: create)
-        group.post(RouterPath(SiteURL.template { _, user in .adminProfessionalDisable(user: user) }.pattern), use: disable)
-        group.post(RouterPath(SiteURL.template { _, user in .adminProfessionalEnable(user: user) }.pattern), use: enable)
+        group.get(SiteURL.route(.adminProfessionals), use: list)
+        group.post(SiteURL.route(.adminProfessionals), use: create)
+        group.post(SiteURL.route { _, user in .adminProfessionalDisable(user: user) }, use: disable)
+        group.post(SiteURL.route { _, user in .adminProfessionalEnable(user: user) }, use: enable)
     }
 
     struct ProfessionalsContent: Sendable, MustacheParent {
@@ -152,7 +152,7 @@ struct ProfessionalsController: Sendable {
     }
 
     private func account(_ context: AuthenticatedContext) async throws -> User {
-        guard let id = context.parameters.get("item").flatMap(UUID.init(storageKey:)), let user = try await users.find(id: id) else {
+        guard let id = context.parameters.get(SiteURL.Parameter.user.rawValue).flatMap(UUID.init(storageKey:)), let user = try await users.find(id: id) else {
             throw AppError.notFound
         }
         return user

@@ -15,8 +15,8 @@ struct ResearchExtractController: Sendable {
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
-        group.get(PatientController.route { id, _ in .communityResearch(id) }, use: show)
-        group.get(PatientController.route { id, _ in .communityResearchCSV(id) }, use: csv)
+        group.get(SiteURL.route { id, _ in .communityResearch(id) }, use: show)
+        group.get(SiteURL.route { id, _ in .communityResearchCSV(id) }, use: csv)
     }
 
     struct ResearchPage: Sendable, MustacheParent {

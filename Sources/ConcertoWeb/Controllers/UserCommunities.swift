@@ -30,7 +30,7 @@ enum CoordinatorAccess {
     /// is told the community does not exist.
     static func community(_ context: AuthenticatedContext, communities: CommunityStore,
                           refused: (UUID) async throws -> Void = { _ in }) async throws -> Community {
-        let id = try context.parameters.uuid("id")
+        let id = try context.parameters.uuid(.community)
         guard let community = try await communities.find(id: id) else { throw AppError.notFound }
         let membership = try await communities.membership(userID: context.user.id, in: id)
         guard membership != nil || context.user.isAdmin else { throw AppError.notFound }
