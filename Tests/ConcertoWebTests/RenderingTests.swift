@@ -74,6 +74,61 @@ import Testing
         #expect(layoutNames.isDisjoint(with: names), "\(type(of: model.value))")
     }
 
+    /// Which template renders each page model (by type name).
+    static let pageTemplates: [String: String] = [
+        "ErrorContent": "error", "LoginContent": "login", "ProblemContent": "psc_problem", "RequestContent": "psc_request",
+        "ListContent": "access_requests", "TOTPContent": "login_totp", "AccountContent": "account", "ResetContent": "password_reset",
+        "EnrolmentContent": "totp_enrol", "DashboardContent": "dashboard", "FollowUpPage": "case_follow_up",
+        "RegistrationCheckPage": "case_registration_check", "IndicatorsPage": "community_indicators", "ResearchPage": "community_research",
+        "AgendaContent": "meeting_agenda", "CommunityContent": "community", "CommunitiesContent": "admin_communities", "AuditContent": "audit",
+        "NewPatientContent": "patient_new", "PatientContent": "patient", "EmergencyContent": "emergency_access",
+        "AccessReportContent": "access_report", "OrganisationsContent": "admin_organisations", "MergeContent": "admin_merge",
+        "ProfessionalsContent": "admin_professionals",
+    ]
+
+    /// A name a page's template reads at its top level (outside any section) is a field of
+    /// its model or of the layout: a misspelt `{{nmae}}` fails here instead of rendering
+    /// nothing. (Names inside sections belong to their rows.)
+    @Test(arguments: RenderingTests.sampleModels())
+    func everyNameATemplateReadsIsAFieldOfItsModel(model: SampleModel) throws {
+        guard let template = Self.pageTemplates[model.testDescription] else { return }
+        let text = try String(contentsOf: Repository.templates.appendingPathComponent("\(template).mustache"), encoding: .utf8)
+        let names = try Self.topLevelNames(text)
+        #expect(!names.isEmpty, "\(template).mustache")
+        let known = Set(Mirror(reflecting: model.value).children.compactMap(\.label))
+            .union(Mirror(reflecting: Self.sampleLayout).children.compactMap(\.label)).union(["language", "t", "urls"])
+        // Names a model computes (`hasRequests`) answer too.
+        for name in names.sorted() where !known.contains(name) && model.value.child(named: name) == nil {
+            Issue.record("\(template).mustache reads {{\(name)}}, which \(model.testDescription) does not have")
+        }
+    }
+
+    @Test func topLevelNamesSkipSectionsButNotBlocks() throws {
+        let names = try Self.topLevelNames("{{<layout}}{{$body}}{{a}} {{#b}}{{c}}{{/b}} {{^d}}{{e}}{{/d}} {{{f}}} {{g.h}} {{>partial}} {{^empty(i)}}{{j}}{{/empty(i)}}{{/body}}{{/layout}}")
+        #expect(names == ["a", "b", "d", "f", "g", "i"])
+    }
+
+    static func topLevelNames(_ template: String) throws -> Set<String> {
+        // `{{^empty(rows)}}` reads `rows` through a transform.
+        let tag = try Regex(#"\{\{(\{?)\s*([#^/&>$<!%]?)\s*(?:[a-z]+\()?([A-Za-z0-9_.]+)[^}]*\}?\}\}"#)
+        var open: [Character] = [], names: Set<String> = []
+        for match in template.matches(of: tag) {
+            let sigil = (match.output[2].substring ?? "").first
+            let name = String((match.output[3].substring ?? "").split(separator: ".").first ?? "")
+            let inSection = open.contains { $0 == "#" || $0 == "^" }
+            switch sigil {
+            case "/": _ = open.popLast()
+            case "#", "^":
+                if !inSection { names.insert(name) }
+                open.append(sigil!)
+            case "$", "<": open.append(sigil!)
+            case "!", ">", "%": break
+            default: if !inSection { names.insert(name) }
+            }
+        }
+        return names
+    }
+
     static let sampleLayout = LayoutModel(
         signedInUser: .init(displayName: "D", roleLabel: "R"), csrfToken: "c",
         flash: .init(kind: "info", message: "M"), currentPath: "/"
