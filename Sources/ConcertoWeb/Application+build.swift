@@ -112,8 +112,9 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     DocumentAPIController(documents: dependencies.documents, importer: dependencies.importer, cases: dependencies.cases,
                           patients: dependencies.patients, audit: dependencies.audit, maxBytes: config.cdaMaxBytes).addRoutes(to: router)
     let guardian = AccessGuard(care: dependencies.care, audit: dependencies.audit, policy: config.accessPolicy)
+    let meetingAccess = MeetingAccess(meetings: dependencies.meetings)
     let meetingController = MeetingController(
-        meetings: dependencies.meetings, imagingStudies: dependencies.imagingStudies, completeness: CompletenessStore(database: dependencies.database), communities: dependencies.communities, audit: dependencies.audit,
+        meetings: dependencies.meetings, access: meetingAccess, imagingStudies: dependencies.imagingStudies, completeness: CompletenessStore(database: dependencies.database), communities: dependencies.communities, audit: dependencies.audit,
         guardian: guardian, renderer: dependencies.renderer,
         horizonMonths: config.meetingHorizonMonths, linkBase: config.linkBase
     )
@@ -160,12 +161,13 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     IdentityDeskController(patients: dependencies.patients, guardian: guardian, verifier: dependencies.insVerifier).addRoutes(to: authenticated)
     meetingController.addRoutes(to: authenticated)
     MeetingSessionController(
-        meetingPages: meetingController, meetings: dependencies.meetings, events: dependencies.meetingEvents, cases: dependencies.cases,
+        meetingAccess: meetingAccess, completeness: CompletenessStore(database: dependencies.database), meetings: dependencies.meetings,
+        events: dependencies.meetingEvents, cases: dependencies.cases,
         communities: dependencies.communities,
         imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian, renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
     let liveSeance = LiveSeanceController(
-        meetingPages: meetingController, meetings: dependencies.meetings, events: dependencies.meetingEvents, feed: dependencies.liveFeed,
+        meetingAccess: meetingAccess, meetings: dependencies.meetings, events: dependencies.meetingEvents, feed: dependencies.liveFeed,
         cases: dependencies.cases, documents: dependencies.documents, communities: dependencies.communities,
         imagingStudies: dependencies.imagingStudies, imaging: dependencies.imaging, guardian: guardian, renderer: dependencies.renderer
     )

@@ -40,36 +40,6 @@ struct CaseController: Sendable {
 
     // MARK: Presentation
 
-    static func label(_ terminology: Terminology, _ code: String?) -> String? {
-        code.map { code in terminology.concept(code).map { "\($0.label)" } ?? code }
-    }
-
-    static func contentFields(_ content: CaseContent, pages: PageBuilder) -> ViewFields {
-        ViewFields([
-            "presentationReason": content.presentationReason.map { pages.text("presentation_\($0.rawValue)") },
-            "discoveryMode": content.discoveryMode.map { pages.text("discovery_\($0.rawValue)") },
-            "site": content.tumourSiteCode.map { "\($0) · \(Terminology.tumourSites.concept($0)?.label ?? "")" },
-            "morphology": content.morphology, "laterality": label(.lateralities, content.lateralityCode),
-            "tnm": content.tnm.summary.isEmpty ? nil : content.tnm.summary + (content.tnm.edition.map { " (\(pages.text("case_tnm_edition")) \($0))" } ?? ""),
-            "performanceStatus": label(.performanceStatuses, content.performanceStatusCode),
-            "history": content.history, "comorbidities": content.comorbidities, "phase": label(.cancerPhases, content.phaseCode),
-            "previousTreatments": content.previousTreatments, "summary": content.summary, "question": content.question,
-        ])
-    }
-
-    static func decisionFields(_ decision: CaseDecision, pages: PageBuilder) -> ViewFields {
-        ViewFields([
-            "types": decision.proposalTypes.map { pages.text("proposal_\($0.rawValue)") }.joined(separator: ", "),
-            "proposal": decision.proposal,
-            "guidelines": pages.text(decision.followsGuidelines ? "yes" : "no"), "deviation": decision.guidelinesDeviationReason,
-            "trial": pages.text(decision.trialProposed ? "yes" : "no"), "trialReference": decision.trialReference,
-            "fileComplete": pages.text(decision.fileComplete ? "yes" : "no"),
-            // Plain booleans: inside the séance an absent key would find the live quorum.
-            "quorum": pages.text(decision.quorumMet ? "quorum_met" : "quorum_not_met"), "quorumMet": decision.quorumMet,
-            "withoutQuorum": decision.recordedWithoutQuorum,
-        ])
-    }
-
     /// The case page's follow-up card: the record, whether it is overdue, the way to it.
     static func followUpFields(_ followUp: FollowUpRecord?, record: CaseRecord, meeting: MeetingRecord?, mayRecord: Bool, pages: PageBuilder,
                                now: Date) -> ViewFields {
@@ -158,8 +128,8 @@ struct CaseController: Sendable {
                 ViewFields(["title": meeting.title, "when": DisplayFormat.dateTime(meeting.startsAt), "url": SiteURL.meeting(meeting.id).path,
                             "sessionURL": SiteURL.meetingSession(meeting.id).path, "cancelled": meeting.status == .cancelled ? true : nil])
             },
-            "content": Self.contentFields(record.content, pages: pages),
-            "decision": record.decision.map { Self.decisionFields($0, pages: pages) },
+            "content": CasePresentation.contentFields(record.content, pages: pages),
+            "decision": record.decision.map { CasePresentation.decisionFields($0, pages: pages) },
             "editURL": mayEdit ? SiteURL.caseEdit(record.id).path : nil,
             "registerURL": mayRegister ? SiteURL.caseRegister(record.id).path : nil,
             "meetingOptions": mayRegister ? try await upcoming.filter { $0.status == .scheduled }.map { meeting in
@@ -177,9 +147,9 @@ struct CaseController: Sendable {
             "editions": try await editions.map { edition in
                 ViewFields(["edition": String(edition.edition), "supersededAt": DisplayFormat.dateTime(edition.supersededAt),
                             "supersededBy": edition.supersededByName, "validatedAt": edition.validatedAt.map(DisplayFormat.dateTime),
-                            "content": Self.contentFields(edition.content, pages: pages),
+                            "content": CasePresentation.contentFields(edition.content, pages: pages),
                             // false, not absent: an absent key would find the page's current decision.
-                            "decision": edition.decision.map { Self.decisionFields($0, pages: pages) } ?? false])
+                            "decision": edition.decision.map { CasePresentation.decisionFields($0, pages: pages) } ?? false])
             },
             "accessMessage": pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"),
             "breakTheGlass": loaded.outcome.decision.mode == .breakTheGlass ? true : nil,
@@ -195,7 +165,7 @@ struct CaseController: Sendable {
             "ficheXMLURL": record.status == .validated ? SiteURL.caseFicheXML(record.id).path : nil,
             "fichePDFURL": record.status == .validated ? SiteURL.caseFichePDF(record.id).path : nil,
             // Read from the database only: a slow or absent exchange never delays this page.
-            "attached": ImagingController.attachedFields(try await attachedStudies, caseID: record.id,
+            "attached": StudyPresentation.attachedFields(try await attachedStudies, caseID: record.id,
                                                          mayDetach: loaded.mayWrite && record.status != .validated, imaging: imaging, pages: pages),
             "hasAttached": try await attachedStudies.isEmpty ? nil : true,
             "returnPath": SiteURL.caseItem(record.id).path,
@@ -364,7 +334,7 @@ struct CaseController: Sendable {
             let current = try await cases.find(id: loaded.record.id) ?? loaded.record
             return try renderForm(request: request, context: context, values: form.fields, errors: [pages.text("case_conflict")], action: action,
                                   communities: [], hidden: ["revision": String(current.revision)],
-                                  conflict: ViewFields(["content": Self.contentFields(current.content, pages: pages), "by": current.updatedByName,
+                                  conflict: ViewFields(["content": CasePresentation.contentFields(current.content, pages: pages), "by": current.updatedByName,
                                                         "at": current.updatedAt.map(DisplayFormat.dateTime)]),
                                   newEdition: current.status == .validated, status: .conflict)
         }

@@ -36,7 +36,7 @@ struct DocumentAPIController: Sendable {
     }
 
     static func answer(_ status: HTTPResponse.Status, _ code: String, _ errors: [String]) throws -> Response {
-        try DocumentController.json(Answer(file: nil, status: code, documentId: nil, url: nil, errors: errors, warnings: []), status: status)
+        try Responses.json(Answer(file: nil, status: code, documentId: nil, url: nil, errors: errors, warnings: []), status: status)
     }
 
     @Sendable func post(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -74,8 +74,8 @@ struct DocumentAPIController: Sendable {
             answers.append(answer)
             if status.code > worst.code || (status == .created && worst == .ok) { worst = status }
         }
-        if answers.count == 1, let only = answers.first { return try DocumentController.json(only, status: worst) }
-        return try DocumentController.json(["results": answers], status: worst)
+        if answers.count == 1, let only = answers.first { return try Responses.json(only, status: worst) }
+        return try Responses.json(["results": answers], status: worst)
     }
 
     func importOne(_ bytes: Data, name: String?, caseParameter: String?, token: APIToken, language: AppLanguage,

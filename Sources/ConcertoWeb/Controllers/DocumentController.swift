@@ -73,7 +73,7 @@ struct DocumentController: Sendable {
         let allFiled = results.allSatisfy { $0.status == "imported" || $0.status == "already_imported" }
         let status: HTTPResponse.Status = allFiled ? .ok : (results.contains { $0.status == "needs_confirmation" } ? .conflict : .unprocessableContent)
         if request.headers[.accept]?.contains("application/json") == true {
-            return try Self.json(["results": results], status: status)
+            return try Responses.json(["results": results], status: status)
         }
         let pages = PageBuilder(request: request, context: context)
         let content = ViewFields([
@@ -86,13 +86,6 @@ struct DocumentController: Sendable {
             "askConfirmation": results.contains { $0.status == "needs_confirmation" } ? true : nil,
         ])
         return try renderer.html("document_import", pages.page(content), status: status)
-    }
-
-    static func json(_ value: some Encodable, status: HTTPResponse.Status) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     // MARK: Reading
@@ -171,20 +164,13 @@ struct DocumentController: Sendable {
     @Sendable func original(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await load(context, auditAction: .documentDownload)
         guard let bytes = try await documents.content(of: loaded.record.id) else { throw AppError.notFound }
-        return Self.download(bytes, type: "application/xml", name: "document-\(loaded.record.id.storageKey).xml")
+        return Responses.download(bytes, type: "application/xml", name: "document-\(loaded.record.id.storageKey).xml")
     }
 
     @Sendable func pdf(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await load(context, auditAction: .documentDownload)
         guard let bytes = try await documents.content(of: loaded.record.id), let pdf = importer.read(bytes).document?.pdf else { throw AppError.notFound }
-        return Self.download(pdf, type: "application/pdf", name: "document-\(loaded.record.id.storageKey).pdf")
-    }
-
-    /// Patient data is never cached by browsers or proxies.
-    static func download(_ data: Data, type: String, name: String) -> Response {
-        Response(status: .ok, headers: [
-            .contentType: type, .contentDisposition: "attachment; filename=\"\(name)\"", .cacheControl: "no-store",
-        ], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Responses.download(pdf, type: "application/pdf", name: "document-\(loaded.record.id.storageKey).pdf")
     }
 
     /// A physician says which of the patient's validated fiches RCP a care plan carries out

@@ -46,7 +46,7 @@ struct ExportController: Sendable {
         _ = try await guardian.audit.record(context.auditDraft(.activityExport, resourceType: "community", resourceID: id.storageKey, outcome: .success,
                                                                reason: "rows:\(rows.count)"))
         let name = "activite-\(community.name.filter { $0.isLetter || $0.isNumber })-\(range.label).csv"
-        return DocumentController.download(ActivityCSV.render(rows, flavour: flavour), type: "text/csv; charset=utf-8", name: name)
+        return Responses.download(ActivityCSV.render(rows, flavour: flavour), type: "text/csv; charset=utf-8", name: name)
     }
 
 
@@ -65,7 +65,7 @@ struct ExportController: Sendable {
         let record = try await exportableCase(context, suffix: "fiche.xml")
         do {
             let data = try await exporter.cda(of: record, embedPDF: request.uri.queryParameters["pdf"] == "1")
-            return DocumentController.download(data, type: "application/xml", name: "fiche-rcp-\(record.id.storageKey)-v\(record.edition).xml")
+            return Responses.download(data, type: "application/xml", name: "fiche-rcp-\(record.id.storageKey)-v\(record.edition).xml")
         } catch FicheExporter.Problem.notValidated {
             let pages = PageBuilder(request: request, context: context)
             return try refusal(pages.text("case_export_not_validated"), back: SiteURL.caseItem(record.id).path, pages: pages, status: .conflict)
@@ -76,7 +76,7 @@ struct ExportController: Sendable {
         let record = try await exportableCase(context, suffix: "fiche.pdf")
         do {
             let data = try await exporter.pdf(of: record)
-            return DocumentController.download(data, type: "application/pdf", name: "fiche-rcp-\(record.id.storageKey)-v\(record.edition).pdf")
+            return Responses.download(data, type: "application/pdf", name: "fiche-rcp-\(record.id.storageKey)-v\(record.edition).pdf")
         } catch FicheExporter.Problem.notValidated {
             let pages = PageBuilder(request: request, context: context)
             return try refusal(pages.text("case_export_not_validated"), back: SiteURL.caseItem(record.id).path, pages: pages, status: .conflict)
@@ -121,7 +121,7 @@ struct ExportController: Sendable {
         switch try await minutesMeeting(request, context: context, format: "pdf") {
         case .refused(let refusal): return refusal
         case .allowed(let meeting):
-            return DocumentController.download(try await exporter.minutesPDF(of: meeting), type: "application/pdf",
+            return Responses.download(try await exporter.minutesPDF(of: meeting), type: "application/pdf",
                                                name: "compte-rendu-rcp-\(ParisCalendar.date(of: meeting.startsAt).iso).pdf")
         }
     }
@@ -130,7 +130,7 @@ struct ExportController: Sendable {
         switch try await minutesMeeting(request, context: context, format: "zip") {
         case .refused(let refusal): return refusal
         case .allowed(let meeting):
-            return DocumentController.download(try await exporter.minutesArchive(of: meeting), type: "application/zip",
+            return Responses.download(try await exporter.minutesArchive(of: meeting), type: "application/zip",
                                                name: "rcp-\(ParisCalendar.date(of: meeting.startsAt).iso).zip")
         }
     }

@@ -163,7 +163,7 @@ struct ImagingController: Sendable {
             "hasResults": results.isEmpty ? nil : true,
             "nextURL": hasMore ? pageURL(form.offset + Self.pageSize) : nil,
             "previousURL": form.offset > 0 ? pageURL(max(0, form.offset - Self.pageSize)) : nil,
-            "attached": Self.attachedFields(attached, caseID: record.id, mayDetach: mayWrite, imaging: imaging, pages: pages),
+            "attached": StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: mayWrite, imaging: imaging, pages: pages),
             "hasAttached": attached.isEmpty ? nil : true,
             "returnPath": SiteURL.caseImaging(record.id).path,
             "mayWrite": mayWrite ? true : nil,
@@ -180,25 +180,6 @@ struct ImagingController: Sendable {
                 "series": study.seriesCount.map(String.init), "instances": study.instanceCount.map(String.init),
                 "accession": study.accessionNumber, "uid": study.studyInstanceUID,
                 "attached": isAttached ? true : nil, "mayAttach": mayWrite && !isAttached ? true : nil,
-            ])
-        }
-    }
-
-    /// The attached studies as the case page, this tab, the agenda and the séance show them.
-    static func attachedFields(_ attached: [AttachedStudy], caseID: UUID, mayDetach: Bool, imaging: ImagingService, pages: PageBuilder) -> [ViewFields] {
-        attached.map { study in
-            let reference = study.reference
-            let exchange = imaging.directory.exchange(id: reference.exchangeID)
-            return ViewFields([
-                "date": reference.studyDate?.french, "modalities": reference.modalities.joined(separator: ", "), "description": reference.description,
-                "accession": reference.accessionNumber, "uid": reference.studyUID, "note": study.note,
-                "series": reference.seriesCount.map(String.init), "instances": reference.instanceCount.map(String.init),
-                "exchange": exchange?.name ?? reference.exchangeID, "attachedBy": study.attachedByName,
-                "attachedAt": DisplayFormat.dateTime(study.attachedAt),
-                "fromDocument": study.documentID.map { SiteURL.document($0).path },
-                "thumbnailURL": exchange == nil ? nil : SiteURL.caseImagingThumbnail(caseID, study: study.id).path,
-                "viewerURL": exchange?.viewerURLTemplate == nil ? nil : SiteURL.caseImagingViewer(caseID, study: study.id).path,
-                "detachURL": mayDetach ? SiteURL.caseImagingDetach(caseID, study: study.id).path : nil,
             ])
         }
     }

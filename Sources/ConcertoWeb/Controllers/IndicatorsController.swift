@@ -143,7 +143,7 @@ struct IndicatorsController: Sendable {
         try await recordExport(loaded, format: "csv", context: context)
         let data = report.csv(title: "\(pages.text("indicators_title")) · \(loaded.community.name)",
                               period: pages.text("indicators_period", ["from": loaded.from.french, "to": loaded.lastDay.french]))
-        return DocumentController.download(data, type: "text/csv; charset=utf-8", name: fileName(loaded, "csv"))
+        return Responses.download(data, type: "text/csv; charset=utf-8", name: fileName(loaded, "csv"))
     }
 
     /// The annual report: the key figures, the charts drawn with cairo, every table.
@@ -171,6 +171,6 @@ struct IndicatorsController: Sendable {
         let data = try PDFRenderer.render(PDFDocumentSpec(header: loaded.community.name, kind: pages.text("indicators_report_title"),
                                                           documentID: "\(loaded.community.id.storageKey)/\(loaded.from.iso)_\(loaded.lastDay.iso)",
                                                           generatedAt: Date(), blocks: blocks))
-        return DocumentController.download(data, type: "application/pdf", name: fileName(loaded, "pdf"))
+        return Responses.download(data, type: "application/pdf", name: fileName(loaded, "pdf"))
     }
 }

@@ -12,7 +12,7 @@ import ServiceLifecycle
 /// follower's page fetches the case through the access policy, and a follower's view of a
 /// case is audited once. Without JavaScript the page refreshes itself.
 struct LiveSeanceController: Sendable {
-    let meetingPages: MeetingController
+    let meetingAccess: MeetingAccess
     let meetings: MeetingStore
     let events: MeetingEventStore
     let feed: MeetingEventFeed
@@ -47,7 +47,7 @@ struct LiveSeanceController: Sendable {
     /// `forCasePanel`: the agenda only (and the attendance for whoever types the decision,
     /// for its quorum checkbox): every follower refetches the panel at each event.
     func open(_ request: Request, _ context: AuthenticatedContext, forCasePanel: Bool = false) async throws -> (pages: PageBuilder, state: SeanceState, roles: Roles) {
-        let loaded = try await meetingPages.load(context)
+        let loaded = try await meetingAccess.load(context)
         let roles = Roles(loaded, user: context.user.id)
         let state = forCasePanel
             ? try await SeanceState.load(loaded.meeting, meetings: meetings, events: events, attendance: roles.types, clock: false)
@@ -60,7 +60,7 @@ struct LiveSeanceController: Sendable {
         let presents: Bool
         let types: Bool
 
-        init(_ loaded: MeetingController.Loaded, user: UUID) {
+        init(_ loaded: MeetingAccess.Loaded, user: UUID) {
             let isChair = loaded.meeting.chairID == user
             let running = loaded.meeting.status == .scheduled
             presents = running && LiveRoles.presents(isCoordinator: loaded.isCoordinator, isChair: isChair)
@@ -71,7 +71,7 @@ struct LiveSeanceController: Sendable {
     // MARK: Pages
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
+        let loaded = try await meetingAccess.load(context)
         let pages = PageBuilder(request: request, context: context)
         let meeting = loaded.meeting
         let roles = Roles(loaded, user: context.user.id)
@@ -86,7 +86,7 @@ struct LiveSeanceController: Sendable {
             }
         }
         let content = ViewFields([
-            "meeting": meetingPages.meetingFields(meeting, pages: pages),
+            "meeting": MeetingPresentation.fields(meeting, pages: pages),
             "status": statusFields(state, roles: roles, pages: pages),
             "case": try await caseFields(state, roles: roles, context: context, pages: pages),
             "presents": roles.presents ? true : nil,
@@ -122,7 +122,7 @@ struct LiveSeanceController: Sendable {
 
     /// The decision as the recorder is typing it, for followers who may read the case.
     @Sendable func draftFragment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
+        let loaded = try await meetingAccess.load(context)
         let pages = PageBuilder(request: request, context: context)
         var draft: ViewFields?
         // Refetched at every keystroke pause of the recorder: the case on screen and the
@@ -214,7 +214,7 @@ struct LiveSeanceController: Sendable {
     /// Puts a case on every follower's screen: the one chosen, or the next one not yet
     /// discussed after the current (*Dossier suivant*).
     @Sendable func present(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
+        let loaded = try await meetingAccess.load(context)
         guard Roles(loaded, user: context.user.id).presents else { throw AppError.forbidden }
         let form = try context.requiredForm
         let agenda = try await meetings.agenda(of: loaded.meeting.id)
@@ -234,7 +234,7 @@ struct LiveSeanceController: Sendable {
 
     /// The recorder's draft, sent by the page as they type (debounced); 204, nothing to show.
     @Sendable func saveDraft(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
+        let loaded = try await meetingAccess.load(context)
         guard Roles(loaded, user: context.user.id).types else { throw AppError.forbidden }
         let form = try context.requiredForm
         guard let caseID = form["case"].flatMap(UUID.init(storageKey:)), caseID == loaded.meeting.currentCaseID,
@@ -256,7 +256,7 @@ struct LiveSeanceController: Sendable {
     /// board's secretary, say). They type once the policy lets them read the case: checked
     /// in as present, or in its care team.
     @Sendable func designateRecorder(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
+        let loaded = try await meetingAccess.load(context)
         guard Roles(loaded, user: context.user.id).presents else { throw AppError.forbidden }
         let form = try context.requiredForm
         var recorder: UUID?
@@ -279,7 +279,7 @@ struct LiveSeanceController: Sendable {
         let now = Date()
         let quorum = state.meeting.quorum(given: state.attendance)
         // The agenda's estimated slot: the clock turns red past it.
-        let slot = TimeInterval(60 * MeetingController.slotMinutes(state.meeting, count: state.agenda.count))
+        let slot = TimeInterval(60 * MeetingPresentation.slotMinutes(state.meeting, count: state.agenda.count))
         let currentID = state.current?.caseID
         return ViewFields([
             "quorumMet": quorum.isMet ? true : nil,
@@ -329,9 +329,9 @@ struct LiveSeanceController: Sendable {
         values["patient"] = current.patientName
         values["birthDate"] = current.birthDate.french
         values["caseURL"] = SiteURL.caseItem(record.id).path
-        values.merge(CaseController.contentFields(record.content, pages: pages).values) { _, new in new }
+        values.merge(CasePresentation.contentFields(record.content, pages: pages).values) { _, new in new }
         let attached = try await attachedRows
-        values["attached"] = ImagingController.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
+        values["attached"] = StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
         values["hasAttached"] = attached.isEmpty ? nil : true
         // Documents filed through this community: the access check above covers them.
         let filed = try await documentRows.filter { $0.communityID == record.communityID }
@@ -350,7 +350,7 @@ struct LiveSeanceController: Sendable {
         values["hasPrevious"] = previous.isEmpty ? nil : true
         let typed = record.decision == nil ? try await events.draft(caseID: record.id) : nil
         if let decision = record.decision {
-            values["decision"] = CaseController.decisionFields(decision, pages: pages)
+            values["decision"] = CasePresentation.decisionFields(decision, pages: pages)
             values["validated"] = record.status == .validated ? true : nil
         } else {
             values["draft"] = typed.map { Self.draftFields($0, pages: pages) }

@@ -10,6 +10,7 @@ import Mustache
 /// community see it; a meeting of another community answers 404.
 struct MeetingController: Sendable {
     let meetings: MeetingStore
+    let access: MeetingAccess
     let imagingStudies: ImagingStore
     let completeness: CompletenessStore
     let communities: CommunityStore
@@ -41,27 +42,6 @@ struct MeetingController: Sendable {
     /// The subscription feed: calendar clients have no session, the secret URL is the key.
     func addPublicRoutes(to router: Router<AppRequestContext>) {
         router.get(SiteURL.route(.token) { .calendarFeedICS(token: $0) }, use: feed)
-    }
-
-    // MARK: Loading with membership
-
-    struct Loaded: Sendable {
-        let meeting: MeetingRecord
-        let role: CommunityRole
-        var isCoordinator: Bool { role == .coordinator }
-    }
-
-    /// The meeting if the user is an active member of its community; 404 otherwise.
-    func load(_ context: AuthenticatedContext) async throws -> Loaded {
-        let id = try context.parameters.uuid(.meeting)
-        guard let (meeting, role) = try await meetings.find(id: id, member: context.user.id) else { throw AppError.notFound }
-        return Loaded(meeting: meeting, role: role)
-    }
-
-    func loadCoordinated(_ context: AuthenticatedContext) async throws -> Loaded {
-        let loaded = try await load(context)
-        guard loaded.isCoordinator else { throw AppError.forbidden }
-        return loaded
     }
 
     // MARK: List
@@ -315,33 +295,13 @@ struct MeetingController: Sendable {
 
     // MARK: One meeting
 
-    static func quorumText(_ quorum: QuorumRequirement, pages: PageBuilder) -> String {
-        let required = quorum.requiredDisciplines.map { pages.text("quorum_discipline_\($0.rawValue)") }.joined(separator: ", ")
-        return pages.text("quorum_rule", ["n": String(quorum.minimumSpecialties), "required": required.isEmpty ? "—" : required])
-    }
-
-    func meetingFields(_ meeting: MeetingRecord, pages: PageBuilder) -> ViewFields {
-        ViewFields([
-            "id": meeting.id.storageKey, "title": meeting.title, "community": meeting.communityName,
-            "when": DisplayFormat.dateTime(meeting.startsAt), "until": ParisCalendar.time(of: meeting.endsAt).description,
-            "place": meeting.place, "videoLink": meeting.videoLink, "deadline": DisplayFormat.dateTime(meeting.registrationWindow.deadline),
-            "registered": String(meeting.registeredCases), "maximum": meeting.maximumCases.map(String.init),
-            "quorum": Self.quorumText(meeting.quorum, pages: pages), "chair": meeting.chairName,
-            "cancelled": meeting.status == .cancelled ? true : nil,
-            "url": SiteURL.meeting(meeting.id).path, "agendaURL": SiteURL.meetingAgenda(meeting.id).path,
-            "sessionURL": SiteURL.meetingSession(meeting.id).path, "liveURL": SiteURL.meetingLive(meeting.id).path, "icsURL": SiteURL.meetingICS(meeting.id).path,
-            "minutesPDFURL": SiteURL.meetingMinutesPDF(meeting.id).path, "minutesZIPURL": SiteURL.meetingMinutesZIP(meeting.id).path,
-            "casesURL": SiteURL.cases(meeting: meeting.id),
-        ])
-    }
-
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await load(context)
+        let loaded = try await access.load(context)
         let pages = PageBuilder(request: request, context: context)
         let meeting = loaded.meeting
         let members = loaded.isCoordinator ? try await communities.members(of: meeting.communityID).filter { $0.membership.status == .active } : []
         let content = ViewFields([
-            "meeting": meetingFields(meeting, pages: pages),
+            "meeting": MeetingPresentation.fields(meeting, pages: pages),
             "isCoordinator": loaded.isCoordinator && meeting.status == .scheduled ? true : nil,
             "moveURL": SiteURL.meetingMove(meeting.id).path, "cancelURL": SiteURL.meetingCancel(meeting.id).path,
             "chairURL": SiteURL.meetingChair(meeting.id).path,
@@ -353,7 +313,7 @@ struct MeetingController: Sendable {
     }
 
     @Sendable func move(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await loadCoordinated(context)
+        let loaded = try await access.loadCoordinated(context)
         let form = try context.requiredForm
         guard let date = form.trimmed("date").flatMap(CalendarDate.init(iso:)), let time = form.trimmed("start_time").flatMap(LocalTime.init),
               let duration = Int(form["duration"] ?? ""), (15...600).contains(duration) else {
@@ -369,7 +329,7 @@ struct MeetingController: Sendable {
     }
 
     @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await loadCoordinated(context)
+        let loaded = try await access.loadCoordinated(context)
         let flagged = try await meetings.cancel(id: loaded.meeting.id, audit: context.auditDraft(
             .meetingCancel, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey, outcome: .success))
         context.sessions.flash(flagged == nil ? .error : .success, flagged == nil ? "meeting_error_cancel" : "flash_meeting_cancelled")
@@ -377,7 +337,7 @@ struct MeetingController: Sendable {
     }
 
     @Sendable func setChair(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await loadCoordinated(context)
+        let loaded = try await access.loadCoordinated(context)
         let form = try context.requiredForm
         let chosen = form["chair"].flatMap(UUID.init(storageKey:))
         if let chosen {
@@ -390,11 +350,6 @@ struct MeetingController: Sendable {
     }
 
     // MARK: Agenda
-
-    /// Estimated slots (`AgendaSlot`, shared with the séance's clock).
-    static func slotMinutes(_ meeting: MeetingRecord, count: Int) -> Int {
-        AgendaSlot.minutes(startsAt: meeting.startsAt, endsAt: meeting.endsAt, caseCount: count)
-    }
 
     /// The agenda of a 40-case board is a benchmarked page (docs/benchmarks.md): Mustache
     /// pays dynamic casts for every value it looks up, which made the rows most of the
@@ -420,7 +375,7 @@ struct MeetingController: Sendable {
     }
 
     @Sendable func agenda(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await load(context)
+        let loaded = try await access.load(context)
         let pages = PageBuilder(request: request, context: context)
         let meeting = loaded.meeting
         let items = try await meetings.agenda(of: meeting.id)
@@ -432,7 +387,7 @@ struct MeetingController: Sendable {
         // The list names patients: one audited read for the page.
         try await audit.record(context.auditDraft(.patientList, resourceType: "meeting_agenda", resourceID: meeting.id.storageKey, outcome: .allowed,
                                                   reason: AccessReason.communityMember.rawValue))
-        let slot = Self.slotMinutes(meeting, count: items.count)
+        let slot = MeetingPresentation.slotMinutes(meeting, count: items.count)
         let mayReorder = loaded.isCoordinator && meeting.status == .scheduled && Date() < meeting.endsAt
         let visibility = try await guardian.listVisibility(of: items.map { ($0.patientID, meeting.communityID) },
                                                            roles: [meeting.communityID: loaded.role], user: context.user.id)
@@ -445,13 +400,13 @@ struct MeetingController: Sendable {
             reorder: mayReorder ? .init(meetingID: meeting.id, csrfToken: pages.sessions.csrfToken(language: pages.language),
                                         up: pages.text("agenda_up"), down: pages.text("agenda_down")) : nil
         )
-        let content = AgendaContent(meeting: meetingFields(meeting, pages: pages), rowsHTML: rows.html(items), hasItems: !items.isEmpty,
+        let content = AgendaContent(meeting: MeetingPresentation.fields(meeting, pages: pages), rowsHTML: rows.html(items), hasItems: !items.isEmpty,
                                     slotMinutes: String(slot), mayReorder: mayReorder)
         return try renderer.html("meeting_agenda", pages.page(content))
     }
 
     @Sendable func moveAgendaItem(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await loadCoordinated(context)
+        let loaded = try await access.loadCoordinated(context)
         let caseID = try context.parameters.uuid(.case)
         let form = try context.requiredForm
         let offset = form["direction"] == "up" ? -1 : 1
@@ -481,7 +436,7 @@ struct MeetingController: Sendable {
     }
 
     @Sendable func meetingCalendar(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await load(context)
+        let loaded = try await access.load(context)
         return Self.calendarResponse(ICalendar(name: loaded.meeting.title, events: [event(loaded.meeting, base: linkBase, language: context.language)]),
                                      filename: "rcp-\(DisplayFormat.dateInput(loaded.meeting.startsAt)).ics")
     }

@@ -8,7 +8,8 @@ import Hummingbird
 /// chair run it. The case's clinical content shows only where the access policy allows it:
 /// checking in as present puts a member in the care scope of the agenda.
 struct MeetingSessionController: Sendable {
-    let meetingPages: MeetingController
+    let meetingAccess: MeetingAccess
+    let completeness: CompletenessStore
     let meetings: MeetingStore
     let events: MeetingEventStore
     let cases: CaseStore
@@ -25,13 +26,13 @@ struct MeetingSessionController: Sendable {
     }
 
     /// The same rule as presenting in the live séance.
-    static func runsSession(_ loaded: MeetingController.Loaded, user: UUID) -> Bool {
+    static func runsSession(_ loaded: MeetingAccess.Loaded, user: UUID) -> Bool {
         LiveRoles.presents(isCoordinator: loaded.isCoordinator, isChair: loaded.meeting.chairID == user)
     }
 
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
+        let loaded = try await meetingAccess.load(context)
         let pages = PageBuilder(request: request, context: context)
         let meeting = loaded.meeting
         let runs = Self.runsSession(loaded, user: context.user.id) && meeting.status == .scheduled
@@ -68,12 +69,12 @@ struct MeetingSessionController: Sendable {
             currentFields = try await caseFields(record, item: current, meeting: meeting, quorum: quorum, runs: runs, context: context, pages: pages)
         }
         let content = ViewFields([
-            "meeting": meetingPages.meetingFields(meeting, pages: pages),
+            "meeting": MeetingPresentation.fields(meeting, pages: pages),
             "runs": runs ? true : nil,
             "quorumMet": quorum.isMet ? true : nil,
             "quorumCount": String(quorum.distinctSpecialties), "quorumMinimum": String(quorum.minimum),
             "quorumMissing": quorum.missingDisciplines.map { pages.text("quorum_discipline_\($0.rawValue)") }.joined(separator: ", "),
-            "quorumRule": MeetingController.quorumText(meeting.quorum, pages: pages),
+            "quorumRule": MeetingPresentation.quorumText(meeting.quorum, pages: pages),
             "members": memberFields, "guests": guests,
             "guestSpecialties": runs ? specialtyOptions(nil) : nil,
             "attendanceURL": SiteURL.meetingAttendance(meeting.id).path,
@@ -104,12 +105,12 @@ struct MeetingSessionController: Sendable {
         guard outcome.decision.allowed else { return ViewFields(values) }
         try await guardian.audit.record(guardian.allowedEvent(outcome.decision, auditAction: .caseRead, resourceType: "case", resourceID: record.id.storageKey,
                                                               patientID: record.patientID, context: context), at: now)
-        values.merge(CaseController.contentFields(record.content, pages: pages).values) { _, new in new }
+        values.merge(CasePresentation.contentFields(record.content, pages: pages).values) { _, new in new }
         let attached = try await imagingStudies.studies(ofCase: record.id)
-        values["attached"] = ImagingController.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
+        values["attached"] = StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
         values["hasAttached"] = attached.isEmpty ? nil : true
-        if let decision = record.decision { values["decision"] = CaseController.decisionFields(decision, pages: pages) }
-        if !meeting.completeness.items.isEmpty, let evidence = try await meetingPages.completeness.evidence(forCase: record.id) {
+        if let decision = record.decision { values["decision"] = CasePresentation.decisionFields(decision, pages: pages) }
+        if !meeting.completeness.items.isEmpty, let evidence = try await completeness.evidence(forCase: record.id) {
             values["completeness"] = CompletenessPresentation.fields(meeting.completenessReport(evidence), override: evidence.override,
                                                                      caseID: record.id, pages: pages)
         }
@@ -128,7 +129,7 @@ struct MeetingSessionController: Sendable {
     }
 
     @Sendable func recordAttendance(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
+        let loaded = try await meetingAccess.load(context)
         guard Self.runsSession(loaded, user: context.user.id), loaded.meeting.status == .scheduled else { throw AppError.forbidden }
         let form = try context.requiredForm
         guard let status = form["status"].flatMap(AttendanceStatus.init(rawValue:)) else { throw AppError.badRequest }
@@ -158,7 +159,7 @@ struct MeetingSessionController: Sendable {
     }
 
     @Sendable func setCurrentCase(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await meetingPages.load(context)
+        let loaded = try await meetingAccess.load(context)
         guard Self.runsSession(loaded, user: context.user.id) else { throw AppError.forbidden }
         let form = try context.requiredForm
         guard let caseID = form["case"].flatMap(UUID.init(storageKey:)),

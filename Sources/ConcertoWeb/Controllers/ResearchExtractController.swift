@@ -65,7 +65,7 @@ struct ResearchExtractController: Sendable {
         let last = ParisCalendar.adding(days: -1, to: period.to)
         _ = try await audit.record(context.auditDraft(.researchExtract, resourceType: "community", resourceID: community.id.storageKey, outcome: .success,
                                                       reason: "rows:\(rows.count) \(period.from.iso)_\(last.iso)"))
-        return DocumentController.download(Self.render(rows), type: "text/csv; charset=utf-8",
+        return Responses.download(Self.render(rows), type: "text/csv; charset=utf-8",
                                            name: "extraction-recherche-\(community.name.filter { $0.isLetter || $0.isNumber })-\(period.from.iso)_\(last.iso).csv")
     }
 
