@@ -11,16 +11,19 @@ import Testing
         ParisCalendar.instant(CalendarDate(iso: day)!, LocalTime(hour: hour, minute: 0)!)
     }
 
+    /// A 14:00–16:00 board of the fixture's community on `day`.
+    static func meeting(on day: String, _ fixture: WorkflowFixture) async throws -> UUID {
+        let id = UUID()
+        try await fixture.meetings.create(id: id, communityID: fixture.community.id, title: "RCP", startsAt: at(day), endsAt: at(day, 16),
+                                          at: at("2025-11-01"))
+        return id
+    }
+
     @Test func eachIndicatorOnAHandCheckedBoard() async throws {
         try await TestDatabase.withMigrated { database in
             let fixture = try await WorkflowFixture.make(database)
             let store = IndicatorStore(database: database), followUps = FollowUpStore(database: database)
-            func meeting(_ day: String) async throws -> UUID {
-                let id = UUID()
-                try await fixture.meetings.create(id: id, communityID: fixture.community.id, title: "RCP", startsAt: Self.at(day), endsAt: Self.at(day, 16),
-                                                  at: Self.at("2025-11-01"))
-                return id
-            }
+            func meeting(_ day: String) async throws -> UUID { try await Self.meeting(on: day, fixture) }
             /// A fiche registered on `registered`, discussed at `meeting`, validated on `validated` when given.
             func fiche(_ patient: UUID, site: String, meeting: UUID, registered: String, quorum: Bool = true, trial: Bool = false,
                        complete: Bool? = nil, validated: String? = nil) async throws -> UUID {
@@ -87,12 +90,7 @@ import Testing
         try await TestDatabase.withMigrated { database in
             let fixture = try await WorkflowFixture.make(database)
             let store = IndicatorStore(database: database), followUps = FollowUpStore(database: database)
-            func meeting(_ day: String) async throws -> UUID {
-                let id = UUID()
-                try await fixture.meetings.create(id: id, communityID: fixture.community.id, title: "RCP", startsAt: Self.at(day), endsAt: Self.at(day, 16),
-                                                  at: Self.at("2025-11-01"))
-                return id
-            }
+            func meeting(_ day: String) async throws -> UUID { try await Self.meeting(on: day, fixture) }
             func discuss(_ caseID: UUID, at meeting: UUID, from statuses: [CaseStatus] = [.draft], registered: String, quorum: Bool = true) async throws {
                 try await fixture.cases.register(id: caseID, meetingID: meeting, from: statuses, by: fixture.physician.id, audit: fixture.draft(.caseRegister),
                                                  at: Self.at(registered, 9))
