@@ -83,7 +83,7 @@ import Testing
         "AgendaContent": "meeting_agenda", "CommunityContent": "community", "CommunitiesContent": "admin_communities", "AuditContent": "audit",
         "NewPatientContent": "patient_new", "PatientContent": "patient", "EmergencyContent": "emergency_access",
         "AccessReportContent": "access_report", "OrganisationsContent": "admin_organisations", "MergeContent": "admin_merge",
-        "ProfessionalsContent": "admin_professionals",
+        "ProfessionalsContent": "admin_professionals", "ImportPage": "document_import", "RefusedPage": "imaging_refused", "MeetingPage": "meeting",
     ]
 
     /// A name a page's template reads at its top level (outside any section) is a field of
@@ -200,6 +200,12 @@ import Testing
             AdminController.OrganisationsContent(organisations: [], values: ViewFields([:]), error: "e"),
             AdminController.MergeContent(pairs: [], error: "e"),
             ProfessionalsController.ProfessionalsContent(professionals: [], values: ViewFields([:]), specialties: [], organisationOptions: [], roles: [], errors: []),
+            DocumentController.ImportPage(caseURL: "/c", results: [], askConfirmation: true),
+            ImagingController.RefusedPage(message: "m", backURL: "/b", caseURL: "/c"),
+            MeetingController.MeetingPage(meeting: ViewFields([:]), isCoordinator: true, moveURL: "/m", cancelURL: "/c", chairURL: "/h", date: "2026-01-01",
+                                          time: "14:00", duration: "120", members: []),
+            MeetingController.MeetingPage.Member(id: "i", name: "n", selected: true),
+            DocumentController.ImportPage.Line(file: "f", status: "imported", label: "l", url: "/d", messages: ["m"]),
         ]
         return values.map(SampleModel.init)
     }

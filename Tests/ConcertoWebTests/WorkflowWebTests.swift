@@ -254,7 +254,13 @@ import Testing
             #expect(try await browser.post(SiteURL.meetingCancel(meetingID).path, form: []).status == .forbidden)
             let coordinator = browser.fresh()
             try await coordinator.logIn(email: "coord@t.fr")
-            try await coordinator.get(SiteURL.meeting(meetingID).path)
+            let physicianView = try await browser.get(SiteURL.meeting(meetingID).path).text
+            #expect(!physicianView.contains(SiteURL.meetingCancel(meetingID).path))
+            // The coordinator sees the forms, the community's members to chair, none chosen yet.
+            let coordinatorView = try await coordinator.get(SiteURL.meeting(meetingID).path).text
+            #expect(coordinatorView.contains("action=\"\(SiteURL.meetingCancel(meetingID).path)\""))
+            #expect(coordinatorView.contains("<option value=\"\(world.southColleague.id.storageKey)\">"))
+            #expect(!coordinatorView.contains("\(world.southColleague.id.storageKey)\" selected"))
             #expect(try await coordinator.post(SiteURL.meetingCancel(meetingID).path, form: []).status == .seeOther)
             #expect(try await d.cases.find(id: caseID)?.status == .toRepresent)
             let cancelled = try await anonymous.get(String(feedPath))

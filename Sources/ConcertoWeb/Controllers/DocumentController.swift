@@ -4,6 +4,7 @@ import ConcertoStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Mustache
 
 /// CDA documents: upload on a fiche RCP, the document page rendered from the safe
 /// narrative, downloads of the original XML and the PDF. Every read goes through
@@ -33,6 +34,41 @@ struct DocumentController: Sendable {
         let status: String
         let messages: [String]
         let url: String?
+    }
+
+    /// The upload's page: a line per file, what became of it.
+    struct ImportPage: Sendable, MustacheParent {
+        struct Line: Sendable, MustacheParent {
+            let file: String
+            let status: String
+            let label: String
+            let url: String?
+            let messages: [String]
+
+            func child(named name: String) -> Any? {
+                switch name {
+                case "file": file
+                case "status": status
+                case "label": label
+                case "url": url
+                case "messages": messages
+                default: nil
+                }
+            }
+        }
+
+        let caseURL: String
+        let results: [Line]
+        let askConfirmation: Bool
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "caseURL": caseURL
+            case "results": results
+            case "askConfirmation": askConfirmation
+            default: nil
+            }
+        }
     }
 
     static func result(file: String, _ outcome: DocumentImporter.Outcome, language: AppLanguage) -> FileResult {
@@ -76,16 +112,11 @@ struct DocumentController: Sendable {
             return try Responses.json(["results": results], status: status)
         }
         let pages = PageBuilder(request: request, context: context)
-        let content = ViewFields([
-            "caseURL": SiteURL.caseItem(record.id).path, "uploadURL": SiteURL.caseDocuments(record.id).path,
-            "results": results.map { result in
-                ViewFields(["file": result.file, "status": result.status, "label": pages.text("document_status_\(result.status)"),
-                            "messages": result.messages, "url": result.url,
-                            "refused": result.status == "refused" ? true : nil, "confirm": result.status == "needs_confirmation" ? true : nil])
-            },
-            "askConfirmation": results.contains { $0.status == "needs_confirmation" } ? true : nil,
-        ])
-        return try renderer.html("document_import", pages.page(content), status: status)
+        let page = ImportPage(
+            caseURL: SiteURL.caseItem(record.id).path,
+            results: results.map { .init(file: $0.file, status: $0.status, label: pages.text("document_status_\($0.status)"), url: $0.url, messages: $0.messages) },
+            askConfirmation: results.contains { $0.status == "needs_confirmation" })
+        return try renderer.html("document_import", pages.page(page), status: status)
     }
 
     // MARK: Reading

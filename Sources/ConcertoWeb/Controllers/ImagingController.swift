@@ -4,6 +4,7 @@ import DICOMweb
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Mustache
 
 /// A case's Imagerie tab: searching the exchange for the patient's studies, attaching and
 /// detaching them by reference, thumbnails and viewer links through Concerto. Every route
@@ -240,10 +241,25 @@ struct ImagingController: Sendable {
         return candidate
     }
 
+    /// Why a study could not be attached or detached, with the ways back.
+    struct RefusedPage: Sendable, MustacheParent {
+        let message: String
+        let backURL: String
+        let caseURL: String
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "message": message
+            case "backURL": backURL
+            case "caseURL": caseURL
+            default: nil
+            }
+        }
+    }
+
     func refusal(_ message: String, record: CaseRecord, pages: PageBuilder, status: HTTPResponse.Status) throws -> Response {
-        try renderer.html("imaging_refused", pages.page(ViewFields([
-            "message": message, "backURL": SiteURL.caseImaging(record.id).path, "caseURL": SiteURL.caseItem(record.id).path,
-        ])), status: status)
+        let page = RefusedPage(message: message, backURL: SiteURL.caseImaging(record.id).path, caseURL: SiteURL.caseItem(record.id).path)
+        return try renderer.html("imaging_refused", pages.page(page), status: status)
     }
 
     // MARK: Pictures and viewer

@@ -295,21 +295,62 @@ struct MeetingController: Sendable {
 
     // MARK: One meeting
 
+    /// One meeting: its details, and for its coordinators the forms to move, cancel it and
+    /// choose its chair.
+    struct MeetingPage: Sendable, MustacheParent {
+        struct Member: Sendable, MustacheParent {
+            let id: String
+            let name: String
+            let selected: Bool
+
+            func child(named name: String) -> Any? {
+                switch name {
+                case "id": id
+                case "name": self.name
+                case "selected": selected
+                default: nil
+                }
+            }
+        }
+
+        let meeting: ViewFields
+        let isCoordinator: Bool
+        let moveURL: String
+        let cancelURL: String
+        let chairURL: String
+        let date: String
+        let time: String
+        let duration: String
+        let members: [Member]
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "meeting": meeting
+            case "isCoordinator": isCoordinator
+            case "moveURL": moveURL
+            case "cancelURL": cancelURL
+            case "chairURL": chairURL
+            case "date": date
+            case "time": time
+            case "duration": duration
+            case "members": members
+            default: nil
+            }
+        }
+    }
+
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await access.load(context)
         let pages = PageBuilder(request: request, context: context)
         let meeting = loaded.meeting
         let members = loaded.isCoordinator ? try await communities.members(of: meeting.communityID).filter { $0.membership.status == .active } : []
-        let content = ViewFields([
-            "meeting": MeetingPresentation.fields(meeting, pages: pages),
-            "isCoordinator": loaded.isCoordinator && meeting.status == .scheduled ? true : nil,
-            "moveURL": SiteURL.meetingMove(meeting.id).path, "cancelURL": SiteURL.meetingCancel(meeting.id).path,
-            "chairURL": SiteURL.meetingChair(meeting.id).path,
-            "date": DisplayFormat.dateInput(meeting.startsAt), "time": ParisCalendar.time(of: meeting.startsAt).description,
-            "duration": String(Int(meeting.endsAt.timeIntervalSince(meeting.startsAt) / 60)),
-            "members": members.map { ViewFields(["id": $0.user.id.storageKey, "name": $0.user.displayName, "selected": $0.user.id == meeting.chairID ? true : nil]) },
-        ])
-        return try renderer.html("meeting", pages.page(content))
+        let page = MeetingPage(
+            meeting: MeetingPresentation.fields(meeting, pages: pages), isCoordinator: loaded.isCoordinator && meeting.status == .scheduled,
+            moveURL: SiteURL.meetingMove(meeting.id).path, cancelURL: SiteURL.meetingCancel(meeting.id).path, chairURL: SiteURL.meetingChair(meeting.id).path,
+            date: DisplayFormat.dateInput(meeting.startsAt), time: ParisCalendar.time(of: meeting.startsAt).description,
+            duration: String(Int(meeting.endsAt.timeIntervalSince(meeting.startsAt) / 60)),
+            members: members.map { .init(id: $0.user.id.storageKey, name: $0.user.displayName, selected: $0.user.id == meeting.chairID) })
+        return try renderer.html("meeting", pages.page(page))
     }
 
     @Sendable func move(_ request: Request, context: AuthenticatedContext) async throws -> Response {
