@@ -122,22 +122,13 @@ BEGIN
     WHERE NEW.discussed_on IS NOT NULL AND NEW.status IN ('discussed', 'validated');
 END;
 
--- The previous discussion of each of the patient's discussed fiches in the community, again
--- whenever one of them enters, leaves or moves (a patient has a handful of fiches).
-CREATE TRIGGER cases_previous_discussion_insert AFTER INSERT ON cases
-WHEN NEW.discussed_on IS NOT NULL AND NEW.status IN ('discussed', 'validated')
-BEGIN
-    UPDATE cases SET previous_discussed_on = (
-        SELECT MAX(e.discussed_on) FROM cases e
-        WHERE e.patient_id = cases.patient_id AND e.community_id = cases.community_id
-          AND e.discussed_on IS NOT NULL AND e.status IN ('discussed', 'validated')
-          AND (e.discussed_on < cases.discussed_on OR (e.discussed_on = cases.discussed_on AND e.id < cases.id)))
-    WHERE patient_id = NEW.patient_id AND community_id = NEW.community_id AND discussed_on IS NOT NULL AND status IN ('discussed', 'validated');
-END;
+-- The previous discussion of each of a patient's discussed fiches in a community, again
+-- whenever one of them enters, leaves or moves (a patient has a handful of fiches). The
+-- triggers below insert (patient, community) into this view; its INSTEAD OF trigger holds
+-- the recomputation once, as the PostgreSQL migration's previous_discussions_refresh does.
+CREATE VIEW previous_discussion_refreshes AS SELECT patient_id, community_id FROM cases WHERE 0;
 
-CREATE TRIGGER cases_previous_discussion_update AFTER UPDATE OF community_id, patient_id, discussed_on, status ON cases
-WHEN (OLD.discussed_on IS NOT NULL AND OLD.status IN ('discussed', 'validated'))
-  OR (NEW.discussed_on IS NOT NULL AND NEW.status IN ('discussed', 'validated'))
+CREATE TRIGGER previous_discussion_refresh INSTEAD OF INSERT ON previous_discussion_refreshes
 BEGIN
     UPDATE cases SET previous_discussed_on = CASE WHEN discussed_on IS NULL OR status NOT IN ('discussed', 'validated') THEN NULL ELSE (
         SELECT MAX(e.discussed_on) FROM cases e
@@ -146,24 +137,27 @@ BEGIN
           AND (e.discussed_on < cases.discussed_on OR (e.discussed_on = cases.discussed_on AND e.id < cases.id))) END
     WHERE patient_id = NEW.patient_id AND community_id = NEW.community_id
       AND (previous_discussed_on IS NOT NULL OR (discussed_on IS NOT NULL AND status IN ('discussed', 'validated')));
-    UPDATE cases SET previous_discussed_on = CASE WHEN discussed_on IS NULL OR status NOT IN ('discussed', 'validated') THEN NULL ELSE (
-        SELECT MAX(e.discussed_on) FROM cases e
-        WHERE e.patient_id = cases.patient_id AND e.community_id = cases.community_id
-          AND e.discussed_on IS NOT NULL AND e.status IN ('discussed', 'validated')
-          AND (e.discussed_on < cases.discussed_on OR (e.discussed_on = cases.discussed_on AND e.id < cases.id))) END
-    WHERE patient_id = OLD.patient_id AND community_id = OLD.community_id AND (OLD.patient_id <> NEW.patient_id OR OLD.community_id <> NEW.community_id)
-      AND (previous_discussed_on IS NOT NULL OR (discussed_on IS NOT NULL AND status IN ('discussed', 'validated')));
+END;
+
+CREATE TRIGGER cases_previous_discussion_insert AFTER INSERT ON cases
+WHEN NEW.discussed_on IS NOT NULL AND NEW.status IN ('discussed', 'validated')
+BEGIN
+    INSERT INTO previous_discussion_refreshes VALUES (NEW.patient_id, NEW.community_id);
+END;
+
+CREATE TRIGGER cases_previous_discussion_update AFTER UPDATE OF community_id, patient_id, discussed_on, status ON cases
+WHEN (OLD.discussed_on IS NOT NULL AND OLD.status IN ('discussed', 'validated'))
+  OR (NEW.discussed_on IS NOT NULL AND NEW.status IN ('discussed', 'validated'))
+BEGIN
+    INSERT INTO previous_discussion_refreshes VALUES (OLD.patient_id, OLD.community_id);
+    INSERT INTO previous_discussion_refreshes SELECT NEW.patient_id, NEW.community_id
+    WHERE NEW.patient_id <> OLD.patient_id OR NEW.community_id <> OLD.community_id;
 END;
 
 CREATE TRIGGER cases_previous_discussion_delete AFTER DELETE ON cases
 WHEN OLD.discussed_on IS NOT NULL AND OLD.status IN ('discussed', 'validated')
 BEGIN
-    UPDATE cases SET previous_discussed_on = (
-        SELECT MAX(e.discussed_on) FROM cases e
-        WHERE e.patient_id = cases.patient_id AND e.community_id = cases.community_id
-          AND e.discussed_on IS NOT NULL AND e.status IN ('discussed', 'validated')
-          AND (e.discussed_on < cases.discussed_on OR (e.discussed_on = cases.discussed_on AND e.id < cases.id)))
-    WHERE patient_id = OLD.patient_id AND community_id = OLD.community_id AND discussed_on IS NOT NULL AND status IN ('discussed', 'validated');
+    INSERT INTO previous_discussion_refreshes VALUES (OLD.patient_id, OLD.community_id);
 END;
 
 -- The totals replace the covering index of 0028; what is still read from the fiches is the
