@@ -219,6 +219,13 @@ func denials(_ d: AppDependencies, patient: UUID, actor: UUID) async throws -> [
                     #expect(confirmed.status == .seeOther)
                     let after = try await browser.follow(confirmed)
                     #expect(after.text.contains("malgré l&#39;opposition"))
+                    // The trail keeps a marker; the access report words it in the reader's language.
+                    let coordinator = browser.fresh()
+                    try await coordinator.logIn(email: "coord@t.fr")
+                    let report = try await coordinator.get(SiteURL.patientAccessReport(world.southPatient).path)
+                    #expect(report.status == .ok)
+                    #expect(report.text.contains("urgence_vitale (opposition levée): Urgence vitale"))
+                    #expect(!report.text.contains("opposition_override"))
                 } else {
                     #expect(first.status == .badRequest)
                     #expect(first.text.contains("ne peut pas lever"))
