@@ -84,19 +84,43 @@ let package = Package(
             dependencies: ["CDA"],
             swiftSettings: swiftSettings
         ),
+        // Our SQLite driver: connections, statement cache, reader pool, checkpointer.
+        .target(
+            name: "ConcertoSQLite",
+            dependencies: [
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Storage: the one `Database` entry point, migrations, and a store per aggregate.
         .target(
             name: "ConcertoStore",
             dependencies: [
                 "ConcertoCore",
+                "ConcertoSQLite",
                 .product(name: "SQLKit", package: "sql-kit"),
-                .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "PostgresKit", package: "postgres-kit"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Application services shared by the web server and the command line: document
+        // import, fiche export, imaging look-ups, export periods, demo data.
+        .target(
+            name: "ConcertoServices",
+            dependencies: [
+                "ConcertoCore",
+                "CDA",
+                "DICOMweb",
+                "Documents",
+                "ConcertoStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -107,7 +131,9 @@ let package = Package(
                 "CDA",
                 "DICOMweb",
                 "Documents",
+                "ConcertoSQLite",
                 "ConcertoStore",
+                "ConcertoServices",
                 "ProSanteConnect",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
@@ -127,6 +153,7 @@ let package = Package(
             dependencies: [
                 "CDA",
                 "ConcertoWeb",
+                "ConcertoServices",
                 "ConcertoStore",
                 "ConcertoCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -135,12 +162,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConcertoBench",
-            dependencies: ["CDA", "DICOMweb", "Documents", "ConcertoStore", "ConcertoCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: ["CDA", "DICOMweb", "Documents", "ConcertoSQLite", "ConcertoStore", "ConcertoCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "ConcertoTestSupport",
-            dependencies: ["ConcertoStore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+            dependencies: ["ConcertoSQLite", "ConcertoStore", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             path: "Tests/ConcertoTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -165,6 +192,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ConcertoSQLiteTests",
+            dependencies: ["ConcertoSQLite", "ConcertoTestSupport", .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ConcertoStoreTests",
             dependencies: ["ConcertoStore", "ConcertoCore", "ConcertoTestSupport"],
             swiftSettings: swiftSettings
@@ -178,6 +210,7 @@ let package = Package(
             name: "ConcertoWebTests",
             dependencies: [
                 "ConcertoWeb",
+                "ConcertoServices",
                 "ConcertoStore",
                 "ConcertoCore",
                 "ConcertoTestSupport",

@@ -256,7 +256,7 @@ public struct UserStore: Sendable {
 
     /// Ends every session of the account but `keeping` (the persist key of the session
     /// that asked, when it stays): their rows go now, and one being written back by a
-    /// request in flight is not stored again (`SQLPersistDriver.set`).
+    /// request in flight is not stored again (`SessionStore.set`).
     public func endSessions(id: UUID, keeping sessionKey: String? = nil, at now: Date = Date()) async throws {
         try await database.write { sql in
             try await Self.endSessions(id: id, keeping: sessionKey, at: now, on: sql)
@@ -265,7 +265,7 @@ public struct UserStore: Sendable {
 
     static func endSessions(id: UUID, keeping sessionKey: String?, at now: Date, on sql: any SQLDatabase) async throws {
         try await sql.raw("UPDATE users SET sessions_ended_at = \(bind: Timestamp.epochSeconds(now)) WHERE id = \(bind: id.storageKey)").run()
-        let kept = sessionKey.map(SQLPersistDriver.storedKey) ?? ""
+        let kept = sessionKey.map(SessionStore.storedKey) ?? ""
         try await sql.raw("DELETE FROM sessions WHERE user_id = \(bind: id.storageKey) AND session_key <> \(bind: kept)").run()
     }
 

@@ -1,5 +1,7 @@
 import CDA
 import ConcertoCore
+import ConcertoServices
+import ConcertoSQLite
 import ConcertoStore
 import DICOMweb
 import Foundation
@@ -154,7 +156,11 @@ public struct AppConfiguration: Sendable {
                                                  "this build has no client for the INSi teleservice (see docs/security.md, identity desk)")
         }
         if let path = insFixturesFile ?? (seedDemoData ? "Fixtures/ins-test-identities.json" : nil) {
-            return try FixtureINSVerifier(path: path)
+            do {
+                return try FixtureINSVerifier(path: path)
+            } catch let unreadable as FixtureINSVerifier.Unreadable {
+                throw ConfigurationError.invalid("CONCERTO_INS_FIXTURES", unreadable.detail)
+            }
         }
         return nil
     }

@@ -1,5 +1,6 @@
 import CDA
 import ConcertoCore
+import ConcertoServices
 import ConcertoStore
 import Foundation
 import Hummingbird
@@ -156,8 +157,15 @@ public func buildRouter(_ dependencies: AppDependencies) -> Router<AppRequestCon
     PatientController(
         patients: dependencies.patients, care: dependencies.care, communities: dependencies.communities,
         organisations: dependencies.organisations, documents: dependencies.documents, audit: dependencies.audit, guardian: guardian,
-        emergencyRules: EmergencyAccessRules(duration: config.emergencyAccessDuration), renderer: dependencies.renderer
+        renderer: dependencies.renderer
     ).addRoutes(to: authenticated)
+    CareTeamController(care: dependencies.care, organisations: dependencies.organisations, audit: dependencies.audit, guardian: guardian)
+        .addRoutes(to: authenticated)
+    EmergencyAccessController(patients: dependencies.patients, care: dependencies.care, audit: dependencies.audit, guardian: guardian,
+                              emergencyRules: EmergencyAccessRules(duration: config.emergencyAccessDuration), renderer: dependencies.renderer)
+        .addRoutes(to: authenticated)
+    AccessReportController(patients: dependencies.patients, audit: dependencies.audit, guardian: guardian, renderer: dependencies.renderer)
+        .addRoutes(to: authenticated)
     IdentityDeskController(patients: dependencies.patients, guardian: guardian, verifier: dependencies.insVerifier).addRoutes(to: authenticated)
     meetingController.addRoutes(to: authenticated)
     MeetingSessionController(
@@ -312,5 +320,16 @@ struct DatabaseCloser: Service {
 extension RouterPath {
     init(_ pattern: String) {
         self.init(stringLiteral: pattern)
+    }
+}
+
+extension DemoData {
+    /// Seeds the server's stores (see `seedIfEmpty(_: Stores)`), hashing with its hasher.
+    public static func seedIfEmpty(_ dependencies: AppDependencies, now: Date = Date()) async throws -> [Account] {
+        let passwords = dependencies.passwords
+        return try await seedIfEmpty(Stores(
+            users: dependencies.users, organisations: dependencies.organisations, communities: dependencies.communities,
+            patients: dependencies.patients, care: dependencies.care, meetings: dependencies.meetings, cases: dependencies.cases,
+            followUps: dependencies.followUps, hashPassword: { try await passwords.hash($0) }), now: now)
     }
 }

@@ -186,4 +186,10 @@ extension SessionContext<WebSession> {
             data?.flash = Flash(kind: kind, messageKey: messageKey)
         }
     }
+
+    /// Post/redirect/get after a form: the message the next page shows, and the redirect there.
+    func redirect(to url: SiteURL, flash kind: Flash.Kind, _ messageKey: String) -> Response {
+        flash(kind, messageKey)
+        return .redirect(to: url.path, type: .normal)
+    }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConcertoCore
+import ConcertoServices
 import ConcertoStore
 import ConcertoWeb
 import CDA
@@ -108,16 +109,16 @@ extension CDACommand {
                     switch try await dependencies.importer.target(for: document, community: communityID, caseParameter: self.case, cases: dependencies.cases) {
                     case .success(let found): target = found
                     case .failure(let problem):
-                        refused.append((file, problem.message))
+                        refused.append((file, ImportPresentation.text(problem, in: .fr)))
                         continue
                     }
                     let audit = AuditDraft(actorID: nil, organisationID: nil, action: .documentImport, resourceType: "document", resourceID: nil,
                                            patientID: target.patient.id, mode: .normal, outcome: .success, reason: "cli", clientAddress: nil, requestID: nil)
-                    switch try await dependencies.importer.file(document, bytes: data, warnings: report.warnings, into: target,
+                    switch try await dependencies.importer.file(document, bytes: data, warnings: report.warnings.map(DocumentImporter.Message.reader), into: target,
                                                                 confirmedTraits: false, source: .cli, audit: audit, at: Date()) {
                     case .imported: imported += 1
                     case .alreadyImported: already += 1
-                    case .refused(let messages): refused.append((file, messages.joined(separator: " ")))
+                    case .refused(let messages): refused.append((file, messages.map { ImportPresentation.text($0, in: .fr) }.joined(separator: " ")))
                     case .needsConfirmation: refused.append((file, "rapprochement par traits : à confirmer depuis la fiche RCP"))
                     }
                 }

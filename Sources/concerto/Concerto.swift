@@ -1,5 +1,6 @@
 import ArgumentParser
 import ConcertoCore
+import ConcertoServices
 import ConcertoStore
 import ConcertoWeb
 import Foundation

@@ -1,4 +1,5 @@
 import ConcertoCore
+import ConcertoSQLite
 import ConcertoStore
 import Foundation
 import Logging

@@ -1,5 +1,6 @@
 import CDA
 import ConcertoCore
+import ConcertoServices
 import ConcertoStore
 import ConcertoTestSupport
 @testable import ConcertoWeb

@@ -1,4 +1,5 @@
 import ConcertoCore
+import ConcertoServices
 @testable import ConcertoWeb
 import ConcertoTestSupport
 import Foundation
@@ -7,6 +8,25 @@ import Testing
 /// Interface texts that cannot drift: one definition per key, both languages for each, every
 /// key the Swift code asks for present, and no interface text written in Swift.
 @Suite struct LocalizationTests {
+    /// The importer returns what happened as values; each is worded in both languages
+    /// (it once answered in French to an English page and to the API's English callers).
+    @Test func everyImportMessageIsWordedInBothLanguages() throws {
+        let patient = PatientIdentity(birthName: "MARTIN", firstNames: "Paul", birthDate: try #require(CalendarDate(iso: "1960-02-03")), sex: .male,
+                                      status: .provisional)
+        let messages: [DocumentImporter.Message] = [
+            .noPatient, .otherPatientINS(documentINS: "160022A000000"), .otherPatientTraits(document: nil, patient: patient),
+            .incompleteHeader, .idConflict("1.2.250.1^42"), .studiesNotSearched, .studiesAttached(2), .studiesMissing(1, unavailable: nil),
+        ]
+        for message in messages {
+            let french = ImportPresentation.text(message, in: .fr), english = ImportPresentation.text(message, in: .en)
+            #expect(french != english && !english.hasPrefix("document_") && !english.contains("{"), "\(message): \(english)")
+        }
+        for problem in DocumentImporter.TargetProblem.allCases {
+            #expect(ImportPresentation.text(problem, in: .fr) != ImportPresentation.text(problem, in: .en))
+        }
+        #expect(ImportPresentation.text(.otherPatientTraits(document: nil, patient: patient), in: .en).contains("MARTIN Paul, born 03/02/1960"))
+    }
+
     @Test func everyKeyIsDefinedOnceWithBothLanguages() {
         var seen: [String: String] = [:]
         for section in Localization.sections {
@@ -54,13 +74,14 @@ import Testing
             "emergency_reason_": EmergencyAccessRules.ReasonCode.allCases.map(\.rawValue),
             "ordinal_": ["1", "2", "3", "4", "-1"],
             "document_status_": ["imported", "already_imported", "refused", "needs_confirmation"],
+            "document_target_": DocumentImporter.TargetProblem.allCases.map(\.rawValue),
         ]
         // Keys built from data or from error types that list no cases: the pages that show
         // them are tested; listed here so that a new family is a decision, not an accident.
         let builtFromData: Set<String> = ["completeness_", "document_source_", "emergency_problem_", "error_", "identity_verifier_", "imaging_error_",
                                           "modality_", "patient_error_"]
         let sources = try Self.swiftFiles(under: Repository.root.appendingPathComponent("Sources/ConcertoWeb"))
-        let literal = try Regex(#"(?:(?:pages|Localization)\.text|flash)\((?:\.[a-z]+, )?"([a-z0-9_]+)"(?:[,)])"#)
+        let literal = try Regex(#"(?:(?:pages|Localization)\.text\(|flash\(|flash: )(?:\.[a-z]+, )?"([a-z0-9_]+)"(?:[,)])"#)
         let built = try Regex(#"(?:pages|Localization)\.text\("([a-z0-9_]+)\\\("#)
         var unknownFamilies: Set<String> = []
         for (file, text) in sources {
@@ -84,12 +105,13 @@ import Testing
 
     /// Interface texts live in the tables. What stays in Swift is data: the demo's French
     /// people and places, the minutes' own French (a French medical record, as the fiche RCP
-    /// in CDA), product names. The document importer's messages are still French in both
-    /// languages: they move with the importer out of ConcertoWeb (issue 21, item 5).
+    /// in CDA), product names. The application services (ConcertoServices) return typed
+    /// messages that the web words, so they are read too.
     @Test func noInterfaceTextIsWrittenInSwift() throws {
-        let data: Set<String> = ["DemoData.swift", "DemoHistory.swift", "FicheExporter.swift", "DocumentImporter.swift"]
+        let data: Set<String> = ["DemoData.swift", "DemoHistory.swift", "FicheExporter.swift"]
         let names = ["Pro Santé Connect"]
-        let sources = try Self.swiftFiles(under: Repository.root.appendingPathComponent("Sources/ConcertoWeb"))
+        let sources = try (Self.swiftFiles(under: Repository.root.appendingPathComponent("Sources/ConcertoWeb"))
+            + Self.swiftFiles(under: Repository.root.appendingPathComponent("Sources/ConcertoServices")))
             .filter { !$0.file.hasPrefix("Localization") && !data.contains($0.file) }
         let stringLiteral = try Regex(#""(?:[^"\\\n]|\\.)*""#)
         let french = try Regex(#"[éèêàçùôîÉ]"#)

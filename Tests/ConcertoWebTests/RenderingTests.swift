@@ -193,10 +193,10 @@ import Testing
                 patientID: "p", name: "n", identity: ViewFields([:]), identityProofs: [], identityDesk: ViewFields([:]), localIDs: [], heldCases: [], importedRCP: [], accessAllowed: true, accessMessage: "m",
                 breakTheGlass: true, emergencyURL: "/", careLinks: [], oppositions: [], mayDeclareCare: true, mayWriteAdministrative: true,
                 mayReadAuditTrail: true, oppositionTargets: [], openCaseCommunities: [], links: ViewFields([:])),
-            PatientController.EmergencyContent(
+            EmergencyAccessController.EmergencyContent(
                 patientID: "p", name: "n", refusal: "r", reasonCodes: [], justification: "j", error: "e", needsConfirmation: true,
                 overridePossible: true, hours: "4", actionURL: "/", patientURL: "/"),
-            PatientController.AccessReportContent(name: "n", events: [], patientURL: "/", csvURL: "/"),
+            AccessReportController.AccessReportContent(name: "n", events: [], patientURL: "/", csvURL: "/"),
             AdminController.OrganisationsContent(organisations: [], values: ViewFields([:]), error: "e"),
             AdminController.MergeContent(pairs: [], error: "e"),
             ProfessionalsController.ProfessionalsContent(professionals: [], values: ViewFields([:]), specialties: [], organisationOptions: [], roles: [], errors: []),

@@ -121,11 +121,9 @@ struct AccessRequestsController: Sendable {
         } catch StoreError.duplicateEmail {
             return try await render(request: request, context: context, error: pages.text("professional_error_duplicate"), status: .conflict)
         } catch StoreError.statusChanged {
-            context.sessions.flash(.info, "flash_account_request_already_decided")
-            return .redirect(to: SiteURL.accessRequests.path, type: .normal)
+            return context.sessions.redirect(to: SiteURL.accessRequests, flash: .info, "flash_account_request_already_decided")
         }
-        context.sessions.flash(.success, "flash_account_request_approved")
-        return .redirect(to: SiteURL.accessRequests.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.accessRequests, flash: .success, "flash_account_request_approved")
     }
 
     @Sendable func refuse(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -140,10 +138,8 @@ struct AccessRequestsController: Sendable {
                                       audit: context.auditDraft(.accountRequestRefuse, resourceType: "account_request",
                                                                 resourceID: filed.id.storageKey, outcome: .success, reason: reason.rawValue))
         } catch StoreError.statusChanged {
-            context.sessions.flash(.info, "flash_account_request_already_decided")
-            return .redirect(to: SiteURL.accessRequests.path, type: .normal)
+            return context.sessions.redirect(to: SiteURL.accessRequests, flash: .info, "flash_account_request_already_decided")
         }
-        context.sessions.flash(.success, "flash_account_request_refused")
-        return .redirect(to: SiteURL.accessRequests.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.accessRequests, flash: .success, "flash_account_request_refused")
     }
 }

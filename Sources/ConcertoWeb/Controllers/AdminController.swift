@@ -88,8 +88,7 @@ struct AdminController: Sendable {
         } catch StoreError.duplicateFINESS {
             return try await renderOrganisations(request: request, context: context, form: form, error: pages.text("organisation_error_duplicate"), status: .conflict)
         }
-        context.sessions.flash(.success, "flash_organisation_created")
-        return .redirect(to: SiteURL.adminOrganisations.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.adminOrganisations, flash: .success, "flash_organisation_created")
     }
 
     /// The postal address the fiche's header gives when the organisation manages a board.
@@ -109,8 +108,7 @@ struct AdminController: Sendable {
         } catch StoreError.notFound {
             throw AppError.notFound
         }
-        context.sessions.flash(.success, "flash_organisation_address_saved")
-        return .redirect(to: SiteURL.adminOrganisations.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.adminOrganisations, flash: .success, "flash_organisation_address_saved")
     }
 
     /// Trusting an organisation for identities lets the documents its system posts qualify
@@ -188,8 +186,7 @@ struct AdminController: Sendable {
         } catch StoreError.duplicateCommunityName {
             return try await renderCommunities(request: request, context: context, form: form, error: pages.text("community_error_duplicate"), status: .conflict)
         }
-        context.sessions.flash(.success, "flash_community_created")
-        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.community(community.id), flash: .success, "flash_community_created")
     }
 
     @Sendable func auditPage(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -256,7 +253,6 @@ struct AdminController: Sendable {
         } catch is PatientStore.MergeError {
             return try await renderMerge(request: request, context: context, error: pages.text("merge_error_state"), status: .conflict)
         }
-        context.sessions.flash(.success, "flash_patients_merged")
-        return .redirect(to: SiteURL.patient(survivor).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.patient(survivor), flash: .success, "flash_patients_merged")
     }
 }

@@ -173,8 +173,7 @@ struct AuthController: Sendable {
             }, pages: pages)
         }
         guard let userID = pendingUserID(context) else {
-            context.sessions.flash(.error, "totp_error_expired")
-            return .redirect(to: SiteURL.login.path, type: .normal)
+            return context.sessions.redirect(to: SiteURL.login, flash: .error, "totp_error_expired")
         }
         guard let user = try await users.find(id: userID), !user.isDisabled, let credentials = try await users.credentials(id: userID),
               let secret = credentials.totpSecret

@@ -1,5 +1,6 @@
 import CDA
 import ConcertoCore
+import ConcertoServices
 import ConcertoStore
 import DICOMweb
 import Foundation
@@ -278,8 +279,7 @@ struct CaseController: Sendable {
         let id = try await cases.create(patientID: patientID, communityID: communityID, by: context.user.id, content: content, previousCaseID: previous,
                                         audit: context.auditDraft(.caseCreate, resourceType: "case", patientID: patientID, mode: outcome.decision.mode,
                                                                   outcome: .success, reason: previous.map { "re_presentation:\($0.storageKey)" }))
-        context.sessions.flash(.success, "flash_case_created")
-        return .redirect(to: SiteURL.caseItem(id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.caseItem(id), flash: .success, "flash_case_created")
     }
 
     func mayEdit(_ loaded: Loaded) -> Result<CaseWorkflow.Outcome, CaseWorkflow.Refusal> {
@@ -349,57 +349,84 @@ struct CaseController: Sendable {
         return .redirect(to: target, type: .normal)
     }
 
-    func refuse(_ refusal: CaseWorkflow.Refusal, _ loaded: Loaded, form: FormData, context: AuthenticatedContext) -> Response {
-        context.sessions.flash(.error, Self.refusalMessage(refusal))
-        return back(loaded, form: form)
+    /// What a workflow route does once `CaseWorkflow` has allowed its event: a page instead
+    /// (a check the user must see first), a refusal, or the write with its success message.
+    enum Next {
+        case respond(Response)
+        case refuse(CaseWorkflow.Refusal)
+        case write(success: String, (AuditDraft) async throws -> Void)
     }
 
-    /// Runs a store transition; a concurrent status change becomes a message, not an error page.
-    func perform(_ loaded: Loaded, form: FormData, context: AuthenticatedContext, success: String, _ body: () async throws -> Void) async throws -> Response {
-        do {
-            try await body()
-            context.sessions.flash(.success, success)
-        } catch StoreError.statusChanged {
-            context.sessions.flash(.error, "workflow_status_changed")
+    /// The shape every workflow route shares: the case loaded once under the policy, its form
+    /// read, the event asked of `CaseWorkflow`; then `next`. A refusal, or a status changed
+    /// by someone else meanwhile (the store's guarded update), goes back to the page the form
+    /// came from with its message, never an error page.
+    func transition(
+        _ context: AuthenticatedContext, access: AccessAction = .readClinical, audit auditAction: AuditAction,
+        event: (Loaded, FormData) async throws -> Result<CaseWorkflow.Event, CaseWorkflow.Refusal>,
+        then next: (Loaded, FormData) async throws -> Next
+    ) async throws -> Response {
+        let loaded = try await load(context, action: access, auditAction: auditAction)
+        let form = try context.requiredForm
+        let allowed = try await event(loaded, form).flatMap {
+            CaseWorkflow.apply($0, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date())
+        }
+        var step: Next
+        if case .failure(let refusal) = allowed { step = .refuse(refusal) } else { step = try await next(loaded, form) }
+        switch step {
+        case .respond(let response):
+            return response
+        case .refuse(let refusal):
+            context.sessions.flash(.error, Self.refusalMessage(refusal))
+        case .write(let success, let write):
+            do {
+                try await write(draft(auditAction, loaded, context: context))
+                context.sessions.flash(.success, success)
+            } catch StoreError.statusChanged {
+                context.sessions.flash(.error, "workflow_status_changed")
+            }
         }
         return back(loaded, form: form)
     }
 
     @Sendable func register(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await load(context, action: .readAdministrative, auditAction: .caseRegister)
-        let form = try context.requiredForm
-        guard let meetingID = form["meeting"].flatMap(UUID.init(storageKey:)), let meeting = try await meetings.find(id: meetingID),
-              meeting.communityID == loaded.record.communityID else { throw AppError.badRequest }
-        let event = CaseWorkflow.Event.register(meeting.registrationWindow, status: meeting.status, alreadyRegistered: meeting.registeredCases)
-        if case .failure(let refusal) = CaseWorkflow.apply(event, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
-            return refuse(refusal, loaded, form: form, context: context)
-        }
-        // The board's list: what is missing is shown before the file goes on the agenda.
-        let rules = meeting.completeness
-        var attested: [String] = []
-        var override: String?
-        if !rules.items.isEmpty {
-            let labels = rules.items.compactMap { item -> String? in if case .attested(let label) = item.check { label } else { nil } }
-            attested = labels.enumerated().filter { form["attest_\($0.offset)"] != nil }.map(\.element)
-            var evidence = try await completeness.evidence(forCase: loaded.record.id)
-                ?? CompletenessEvidence(tumourSiteCode: loaded.record.content.tumourSiteCode, contentFacts: ContentFact.of(loaded.record.content))
-            evidence.attested = Set(attested)
-            let report = meeting.completenessReport(evidence)
-            let reason = form.trimmed("override_reason").map { String($0.prefix(500)) }
-            let mayOverride = loaded.actor.isCoordinator
-            let blocked = !report.missingRequired.isEmpty && !(mayOverride && reason != nil)
-            let unconfirmed = !report.missingRecommended.isEmpty && form["confirm_incomplete"] == nil
-            if blocked || (report.missingRequired.isEmpty && unconfirmed) {
-                return try renderRegistrationCheck(request: request, context: context, loaded: loaded, meeting: meeting, report: report,
-                                                   attestations: labels.enumerated().map { ($0.offset, $0.element, attested.contains($0.element)) },
-                                                   mayOverride: mayOverride, returnTo: form["return_to"], status: blocked ? .conflict : .ok)
+        var meeting: MeetingRecord?
+        return try await transition(context, access: .readAdministrative, audit: .caseRegister) { loaded, form in
+            guard let meetingID = form["meeting"].flatMap(UUID.init(storageKey:)), let found = try await meetings.find(id: meetingID),
+                  found.communityID == loaded.record.communityID else { throw AppError.badRequest }
+            meeting = found
+            return .success(.register(found.registrationWindow, status: found.status, alreadyRegistered: found.registeredCases))
+        } then: { loaded, form in
+            guard let meeting else { throw AppError.badRequest }
+            // The board's list: what is missing is shown before the file goes on the agenda.
+            let rules = meeting.completeness
+            var attested: [String] = []
+            var override: String?
+            if !rules.items.isEmpty {
+                let labels = rules.items.compactMap { item -> String? in if case .attested(let label) = item.check { label } else { nil } }
+                attested = labels.enumerated().filter { form["attest_\($0.offset)"] != nil }.map(\.element)
+                var evidence = try await completeness.evidence(forCase: loaded.record.id)
+                    ?? CompletenessEvidence(tumourSiteCode: loaded.record.content.tumourSiteCode, contentFacts: ContentFact.of(loaded.record.content))
+                evidence.attested = Set(attested)
+                let report = meeting.completenessReport(evidence)
+                let reason = form.trimmed("override_reason").map { String($0.prefix(500)) }
+                let mayOverride = loaded.actor.isCoordinator
+                let blocked = !report.missingRequired.isEmpty && !(mayOverride && reason != nil)
+                let unconfirmed = !report.missingRecommended.isEmpty && form["confirm_incomplete"] == nil
+                if blocked || (report.missingRequired.isEmpty && unconfirmed) {
+                    return .respond(try renderRegistrationCheck(
+                        request: request, context: context, loaded: loaded, meeting: meeting, report: report,
+                        attestations: labels.enumerated().map { ($0.offset, $0.element, attested.contains($0.element)) },
+                        mayOverride: mayOverride, returnTo: form["return_to"], status: blocked ? .conflict : .ok))
+                }
+                if !report.missingRequired.isEmpty { override = reason }
             }
-            if !report.missingRequired.isEmpty { override = reason }
-        }
-        return try await perform(loaded, form: form, context: context, success: "flash_case_registered") {
-            try await cases.register(id: loaded.record.id, meetingID: meetingID, from: [loaded.record.status], by: context.user.id, attested: attested,
-                                     override: override,
-                                     audit: draft(.caseRegister, loaded, context: context, reason: meetingID.storageKey + (override == nil ? "" : " completeness_override")))
+            return .write(success: "flash_case_registered") { audit in
+                var audit = audit
+                audit.reason = meeting.id.storageKey + (override == nil ? "" : " completeness_override")
+                try await cases.register(id: loaded.record.id, meetingID: meeting.id, from: [loaded.record.status], by: context.user.id, attested: attested,
+                                         override: override, audit: audit)
+            }
         }
     }
 
@@ -459,70 +486,66 @@ struct CaseController: Sendable {
     }
 
     @Sendable func withdraw(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await load(context, action: .readAdministrative, auditAction: .caseWithdraw)
-        let form = try context.requiredForm
-        if case .failure(let refusal) = CaseWorkflow.apply(.withdraw, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
-            return refuse(refusal, loaded, form: form, context: context)
-        }
-        guard let meetingID = loaded.record.meetingID else { throw AppError.badRequest }
-        return try await perform(loaded, form: form, context: context, success: "flash_case_withdrawn") {
-            try await cases.withdraw(id: loaded.record.id, meetingID: meetingID, by: context.user.id, audit: draft(.caseWithdraw, loaded, context: context))
+        try await transition(context, access: .readAdministrative, audit: .caseWithdraw) { _, _ in .success(.withdraw) } then: { loaded, _ in
+            guard let meetingID = loaded.record.meetingID else { throw AppError.badRequest }
+            return .write(success: "flash_case_withdrawn") { audit in
+                try await cases.withdraw(id: loaded.record.id, meetingID: meetingID, by: context.user.id, audit: audit)
+            }
         }
     }
 
     @Sendable func recordDecision(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await load(context, auditAction: .caseDecision)
-        let form = try context.requiredForm
-        guard let meeting = loaded.meeting else { return refuse(.wrongStatus(loaded.record.status), loaded, form: form, context: context) }
-        // The quorum is read from the attendance at this moment, never typed.
-        let quorum = meeting.quorum(given: try await meetings.attendance(of: meeting.id))
-        let decision = CaseDecision(
-            proposalTypes: ProposalType.allCases.filter { form["type_\($0.rawValue)"] != nil }, proposal: form.trimmed("proposal") ?? "",
-            followsGuidelines: form["guidelines"] != "no", guidelinesDeviationReason: form.trimmed("deviation"),
-            trialProposed: form["trial"] == "yes", trialReference: form.trimmed("trial_reference"), fileComplete: form["file_complete"] != "no",
-            quorumMet: quorum.isMet, recordedWithoutQuorum: !quorum.isMet && form["without_quorum"] != nil
-        )
-        if case .failure(let refusal) = CaseWorkflow.apply(.recordDecision(decision), to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
-            return refuse(refusal, loaded, form: form, context: context)
-        }
-        // Whether the file held all its board asks for when it was discussed (the 3C's
-        // indicator); unknown for a board without a list.
-        var completeAtDiscussion: Bool?
-        if !meeting.completeness.items.isEmpty, let evidence = try await completeness.evidence(forCase: loaded.record.id) {
-            completeAtDiscussion = meeting.completenessReport(evidence).isComplete
-        }
-        return try await perform(loaded, form: form, context: context, success: "flash_decision_recorded") {
-            try await cases.recordDecision(id: loaded.record.id, decision: decision, completeAtDiscussion: completeAtDiscussion, by: context.user.id,
-                                           audit: draft(.caseDecision, loaded, context: context, reason: decision.quorumStatusCode))
+        var decision: CaseDecision?
+        return try await transition(context, audit: .caseDecision) { loaded, form in
+            guard let meeting = loaded.meeting else { return .failure(.wrongStatus(loaded.record.status)) }
+            // The quorum is read from the attendance at this moment, never typed.
+            let quorum = meeting.quorum(given: try await meetings.attendance(of: meeting.id))
+            let recorded = CaseDecision(
+                proposalTypes: ProposalType.allCases.filter { form["type_\($0.rawValue)"] != nil }, proposal: form.trimmed("proposal") ?? "",
+                followsGuidelines: form["guidelines"] != "no", guidelinesDeviationReason: form.trimmed("deviation"),
+                trialProposed: form["trial"] == "yes", trialReference: form.trimmed("trial_reference"), fileComplete: form["file_complete"] != "no",
+                quorumMet: quorum.isMet, recordedWithoutQuorum: !quorum.isMet && form["without_quorum"] != nil
+            )
+            decision = recorded
+            return .success(.recordDecision(recorded))
+        } then: { loaded, _ in
+            guard let decision, let meeting = loaded.meeting else { throw AppError.badRequest }
+            // Whether the file held all its board asks for when it was discussed (the 3C's
+            // indicator); unknown for a board without a list.
+            var completeAtDiscussion: Bool?
+            if !meeting.completeness.items.isEmpty, let evidence = try await completeness.evidence(forCase: loaded.record.id) {
+                completeAtDiscussion = meeting.completenessReport(evidence).isComplete
+            }
+            return .write(success: "flash_decision_recorded") { audit in
+                var audit = audit
+                audit.reason = decision.quorumStatusCode
+                try await cases.recordDecision(id: loaded.record.id, decision: decision, completeAtDiscussion: completeAtDiscussion, by: context.user.id,
+                                               audit: audit)
+            }
         }
     }
 
     @Sendable func validate(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await load(context, auditAction: .caseValidate)
-        let form = try context.requiredForm
-        guard let decision = loaded.record.decision else { return refuse(.wrongStatus(loaded.record.status), loaded, form: form, context: context) }
-        if case .failure(let refusal) = CaseWorkflow.apply(.validate(decision), to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
-            return refuse(refusal, loaded, form: form, context: context)
-        }
-        // A validated fiche is exported to hospitals: its header must be complete (CI-SIS FRCP).
-        guard try await communities.missingRegistration(communityID: loaded.record.communityID, seriesID: loaded.meeting?.seriesID).isEmpty else {
-            context.sessions.flash(.error, "workflow_registration_incomplete")
-            return back(loaded, form: form)
-        }
-        return try await perform(loaded, form: form, context: context, success: "flash_decision_validated") {
-            try await cases.validate(id: loaded.record.id, by: context.user.id, followUpDays: loaded.meeting?.followUpDays ?? FollowUpDelay.defaultDays,
-                                     audit: draft(.caseValidate, loaded, context: context))
+        try await transition(context, audit: .caseValidate) { loaded, _ in
+            loaded.record.decision.map { .success(.validate($0)) } ?? .failure(.wrongStatus(loaded.record.status))
+        } then: { loaded, _ in
+            // A validated fiche is exported to hospitals: its header must be complete (CI-SIS FRCP).
+            guard try await communities.missingRegistration(communityID: loaded.record.communityID, seriesID: loaded.meeting?.seriesID).isEmpty else {
+                context.sessions.flash(.error, "workflow_registration_incomplete")
+                return .respond(back(loaded, form: try context.requiredForm))
+            }
+            return .write(success: "flash_decision_validated") { audit in
+                try await cases.validate(id: loaded.record.id, by: context.user.id, followUpDays: loaded.meeting?.followUpDays ?? FollowUpDelay.defaultDays,
+                                         audit: audit)
+            }
         }
     }
 
     @Sendable func sendBack(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let loaded = try await load(context, auditAction: .caseSendBack)
-        let form = try context.requiredForm
-        if case .failure(let refusal) = CaseWorkflow.apply(.sendBack, to: loaded.record.status, content: loaded.record.content, by: loaded.actor, at: Date()) {
-            return refuse(refusal, loaded, form: form, context: context)
-        }
-        return try await perform(loaded, form: form, context: context, success: "flash_case_sent_back") {
-            try await cases.sendBack(id: loaded.record.id, by: context.user.id, audit: draft(.caseSendBack, loaded, context: context))
+        try await transition(context, audit: .caseSendBack) { _, _ in .success(.sendBack) } then: { loaded, _ in
+            .write(success: "flash_case_sent_back") { audit in
+                try await cases.sendBack(id: loaded.record.id, by: context.user.id, audit: audit)
+            }
         }
     }
 
@@ -576,12 +599,5 @@ struct CaseController: Sendable {
         ]
         let content = ViewFields(fields)
         return try renderer.html("cases", pages.page(content))
-    }
-}
-
-extension Optional where Wrapped: Sendable {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let value = self else { return nil }
-        return try await transform(value)
     }
 }

@@ -194,8 +194,7 @@ struct CommunityController: Sendable {
             BoardRegistration(networkName: networkName, networkID: identifiers[0], boardID: identifiers[1], managerID: managerID),
             communityID: community.id,
             audit: context.auditDraft(.communityRegistration, resourceType: "community", resourceID: community.id.storageKey, outcome: .success))
-        context.sessions.flash(.success, "flash_registration_saved")
-        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.community(community.id), flash: .success, "flash_registration_saved")
     }
 
     @Sendable func invite(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -216,8 +215,7 @@ struct CommunityController: Sendable {
         } catch StoreError.physicianRoleNeedsRPPS {
             return try await render(request: request, context: context, error: pages.text("community_error_physician_rpps"), status: .unprocessableContent)
         }
-        context.sessions.flash(.success, "flash_member_invited")
-        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.community(community.id), flash: .success, "flash_member_invited")
     }
 
     private func changeStatus(_ context: AuthenticatedContext, from: [MembershipStatus], to: MembershipStatus, action: AuditAction, flash: String) async throws -> Response {
@@ -256,8 +254,7 @@ struct CommunityController: Sendable {
         guard try await communities.changeStatus(userID: context.user.id, in: id, from: [.invited], to: .active, audit: context.auditDraft(
             .memberAccept, resourceType: "community", resourceID: id.storageKey, outcome: .success))
         else { throw AppError.notFound }
-        context.sessions.flash(.success, "flash_invitation_accepted")
-        return .redirect(to: SiteURL.community(id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.community(id), flash: .success, "flash_invitation_accepted")
     }
 
     @Sendable func auditPage(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -1,5 +1,6 @@
 import CDA
 import ConcertoCore
+import ConcertoServices
 import ConcertoStore
 import Foundation
 import HTTPTypes
@@ -85,19 +86,21 @@ struct DocumentAPIController: Sendable {
             (status, Answer(file: name, status: code, documentId: nil, url: nil, errors: errors, warnings: []))
         }
         let report = importer.read(bytes)
-        guard let document = report.document, report.ok else { return refused(.unprocessableContent, "refused", report.errors) }
+        guard let document = report.document, report.ok else { return refused(.unprocessableContent, "refused", report.errors) } // the reader's words
         let target: DocumentImporter.Target
         switch try await importer.target(for: document, community: community, caseParameter: caseParameter, cases: cases) {
         case .success(let found): target = found
-        case .failure(let problem): return refused(problem.code == "unknown_case" ? .notFound : .unprocessableContent, problem.code, [problem.message])
+        case .failure(let problem):
+            return refused(problem == .unknownCase ? .notFound : .unprocessableContent, problem.rawValue, [ImportPresentation.text(problem, in: language)])
         }
         let audit = AuditDraft(request: context, .documentImport, actor: nil, resourceType: "document", resourceID: nil, patientID: target.patient.id,
                                mode: .normal, outcome: .success, reason: "api_token:\(tokenID.storageKey)", clientAddress: context.clientAddress)
-        let outcome = try await importer.file(document, bytes: bytes, warnings: report.warnings, into: target, confirmedTraits: false,
+        let outcome = try await importer.file(document, bytes: bytes, warnings: report.warnings.map(DocumentImporter.Message.reader), into: target, confirmedTraits: false,
                                               source: .api, audit: audit, at: Date())
         switch outcome {
         case .imported(let id, _, let warnings):
-            var answer = Answer(file: name, status: "imported", documentId: id.storageKey, url: SiteURL.document(id).path, errors: [], warnings: warnings)
+            var answer = Answer(file: name, status: "imported", documentId: id.storageKey, url: SiteURL.document(id).path, errors: [],
+                                warnings: warnings.map { ImportPresentation.text($0, in: language) })
             if token.trustedForIdentities, target.patient.identity.status != .qualified {
                 answer.identity = try await qualify(target.patient, from: document, documentID: id, token: token, context: context)
             }
@@ -105,7 +108,7 @@ struct DocumentAPIController: Sendable {
         case .alreadyImported(let id):
             return (.ok, Answer(file: name, status: "already_imported", documentId: id.storageKey, url: SiteURL.document(id).path, errors: [], warnings: []))
         case .refused(let errors):
-            return refused(.unprocessableContent, "refused", errors)
+            return refused(.unprocessableContent, "refused", errors.map { ImportPresentation.text($0, in: language) })
         case .needsConfirmation:
             return refused(.unprocessableContent, "needs_confirmation", [
                 Localization.text("document_api_needs_confirmation", in: language),

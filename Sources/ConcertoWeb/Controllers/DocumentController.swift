@@ -1,5 +1,6 @@
 import CDA
 import ConcertoCore
+import ConcertoServices
 import ConcertoStore
 import Foundation
 import HTTPTypes
@@ -75,15 +76,16 @@ struct DocumentController: Sendable {
         switch outcome {
         case .imported(let id, let superseded, let warnings):
             let note = superseded > 0 ? [Localization.text("document_result_superseded", in: language, ["n": String(superseded)])] : []
-            return FileResult(file: file, status: "imported", messages: note + warnings, url: SiteURL.document(id).path)
+            return FileResult(file: file, status: "imported", messages: note + warnings.map { ImportPresentation.text($0, in: language) },
+                              url: SiteURL.document(id).path)
         case .alreadyImported(let id):
             return FileResult(file: file, status: "already_imported", messages: [Localization.text("document_result_already", in: language)],
                               url: SiteURL.document(id).path)
         case .refused(let messages):
-            return FileResult(file: file, status: "refused", messages: messages, url: nil)
+            return FileResult(file: file, status: "refused", messages: messages.map { ImportPresentation.text($0, in: language) }, url: nil)
         case .needsConfirmation(let traits):
             return FileResult(file: file, status: "needs_confirmation", messages: [
-                Localization.text("document_result_traits", in: language, ["traits": traits]),
+                Localization.text("document_result_traits", in: language, ["traits": ImportPresentation.traits(traits, in: language)]),
             ], url: nil)
         }
     }
@@ -219,7 +221,6 @@ struct DocumentController: Sendable {
         try await documents.linkCarePlan(documentID: record.id, caseID: caseID, treatmentsStarted: items.treatmentsStarted, by: context.user.id, audit: context.auditDraft(
             .documentCarePlanLink, resourceType: "document", resourceID: record.id.storageKey, patientID: record.patientID,
             mode: outcome.decision.mode, outcome: .success, reason: caseID.storageKey))
-        context.sessions.flash(.success, "flash_care_plan_linked")
-        return .redirect(to: SiteURL.document(record.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.document(record.id), flash: .success, "flash_care_plan_linked")
     }
 }

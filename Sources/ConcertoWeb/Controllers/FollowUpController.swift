@@ -206,7 +206,6 @@ struct FollowUpController: Sendable {
             return try render(request, context, loaded, current: current, values: form.fields, revision: current?.revision ?? 0,
                               errors: [pages.text("follow_up_conflict")], status: .conflict)
         }
-        context.sessions.flash(.success, "flash_follow_up_recorded")
-        return .redirect(to: SiteURL.caseItem(loaded.record.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.caseItem(loaded.record.id), flash: .success, "flash_follow_up_recorded")
     }
 }

@@ -1,5 +1,6 @@
 import CDA
 import ConcertoCore
+import ConcertoServices
 import ConcertoStore
 import Foundation
 import HTTPTypes
@@ -269,8 +270,7 @@ struct LiveSeanceController: Sendable {
         try await events.setRecorder(meetingID: loaded.meeting.id, userID: recorder, by: context.user.id,
                                      audit: context.auditDraft(.meetingRecorder, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey,
                                                                outcome: .success, reason: recorder?.storageKey))
-        context.sessions.flash(.success, "live_recorder_set")
-        return .redirect(to: SiteURL.meetingLive(loaded.meeting.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.meetingLive(loaded.meeting.id), flash: .success, "live_recorder_set")
     }
 
     // MARK: View models

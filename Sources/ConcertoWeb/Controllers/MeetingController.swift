@@ -256,8 +256,7 @@ struct MeetingController: Sendable {
                 let now = Date()
                 _ = try await meetings.createSeries(series, by: context.user.id, through: ParisCalendar.date(months: horizonMonths, after: now), audit: context.auditDraft(
                     .seriesCreate, resourceType: "meeting_series", resourceID: series.id.storageKey, outcome: .success, reason: communityID.storageKey), at: now)
-                context.sessions.flash(.success, "flash_series_created")
-                return .redirect(to: SiteURL.meetings.path, type: .normal)
+                return context.sessions.redirect(to: SiteURL.meetings, flash: .success, "flash_series_created")
             }
         }
         return try await renderForm(request: request, context: context, series: true, form: form, errors: problems.map { pages.text($0) }, status: .badRequest)
@@ -286,8 +285,7 @@ struct MeetingController: Sendable {
                                           endsAt: startsAt.addingTimeInterval(Double(base.duration) * 60), place: base.place, videoLink: base.videoLink,
                                           deadlineHours: base.deadlineHours, maximumCases: base.maximumCases, quorum: base.quorum,
                                           followUpDays: base.followUpDays, completeness: base.completeness, audit: context.auditDraft(.meetingCreate, resourceType: "meeting", resourceID: id.storageKey, outcome: .success))
-                context.sessions.flash(.success, "flash_meeting_created")
-                return .redirect(to: SiteURL.meeting(id).path, type: .normal)
+                return context.sessions.redirect(to: SiteURL.meeting(id), flash: .success, "flash_meeting_created")
             }
         }
         return try await renderForm(request: request, context: context, series: false, form: form, errors: problems.map { pages.text($0) }, status: .badRequest)
@@ -358,8 +356,7 @@ struct MeetingController: Sendable {
         let form = try context.requiredForm
         guard let date = form.trimmed("date").flatMap(CalendarDate.init(iso:)), let time = form.trimmed("start_time").flatMap(LocalTime.init),
               let duration = Int(form["duration"] ?? ""), (15...600).contains(duration) else {
-            context.sessions.flash(.error, "meeting_error_move")
-            return .redirect(to: SiteURL.meeting(loaded.meeting.id).path, type: .normal)
+            return context.sessions.redirect(to: SiteURL.meeting(loaded.meeting.id), flash: .error, "meeting_error_move")
         }
         let startsAt = ParisCalendar.instant(date, time)
         let moved = try await meetings.move(id: loaded.meeting.id, startsAt: startsAt, endsAt: startsAt.addingTimeInterval(Double(duration) * 60),
@@ -386,8 +383,7 @@ struct MeetingController: Sendable {
         }
         try await meetings.setChair(meetingID: loaded.meeting.id, userID: chosen, audit: context.auditDraft(
             .meetingChair, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey, outcome: .success, reason: chosen?.storageKey))
-        context.sessions.flash(.success, "flash_meeting_chair")
-        return .redirect(to: SiteURL.meeting(loaded.meeting.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.meeting(loaded.meeting.id), flash: .success, "flash_meeting_chair")
     }
 
     // MARK: Agenda
@@ -491,8 +487,7 @@ struct MeetingController: Sendable {
 
     @Sendable func revokeFeed(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         try await meetings.revokeCalendarFeeds(userID: context.user.id)
-        context.sessions.flash(.success, "flash_calendar_revoked")
-        return .redirect(to: SiteURL.meetings.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.meetings, flash: .success, "flash_calendar_revoked")
     }
 
     /// Meetings of the owner's active communities from 30 days back to the horizon; an

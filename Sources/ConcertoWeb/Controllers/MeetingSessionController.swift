@@ -1,4 +1,5 @@
 import ConcertoCore
+import ConcertoServices
 import ConcertoStore
 import Foundation
 import Hummingbird

@@ -201,7 +201,6 @@ struct PSCController: Sendable {
             return try await renderRequest(request: request, context: context, error: pages.text("account_request_error_email"), status: .badRequest)
         }
         try await requests.setContactEmail(EmailAddress.normalize(email), requestID: id)
-        context.sessions.flash(.success, "flash_account_request_contact")
-        return .redirect(to: SiteURL.loginPSCRequest.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.loginPSCRequest, flash: .success, "flash_account_request_contact")
     }
 }

@@ -78,8 +78,7 @@ struct PasswordResetController: Sendable {
             return try render(request, context: context, email: nil, error: pages.text("reset_invalid"), status: .gone)
         }
         try await audit.record(context.auditDraft(.passwordReset, actor: user, resourceType: "user", resourceID: id.storageKey, outcome: .success))
-        context.sessions.flash(.success, "flash_password_reset")
-        return .redirect(to: SiteURL.login.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.login, flash: .success, "flash_password_reset")
     }
 }
 

@@ -7,9 +7,9 @@ import Hummingbird
 import Mustache
 
 /// Patients: creation with duplicate detection, the patient page (identity, then the
-/// clinical part when the policy allows it), care team, oppositions, local ids,
-/// break-the-glass and the access report. Every route with a patient id goes through
-/// `AccessGuard` first.
+/// clinical part when the policy allows it), opening a case, local ids. The care team,
+/// emergency access and the access report have their own controllers. Every route with a
+/// patient id goes through `AccessGuard` first.
 struct PatientController: Sendable {
     let patients: PatientStore
     let care: CareStore
@@ -18,7 +18,6 @@ struct PatientController: Sendable {
     let documents: DocumentStore
     let audit: AuditLog
     let guardian: AccessGuard
-    let emergencyRules: EmergencyAccessRules
     let renderer: Renderer
 
     func addRoutes(to group: some RouterMethods<AuthenticatedContext>) {
@@ -26,15 +25,7 @@ struct PatientController: Sendable {
         group.post(SiteURL.route(.patients), use: createPatient)
         group.get(SiteURL.route { id, _ in .patient(id) }, use: show)
         group.post(SiteURL.route { id, _ in .patientCases(id) }, use: openCase)
-        group.post(SiteURL.route { id, _ in .patientCareTeam(id) }, use: addCareLink)
-        group.post(SiteURL.route { .patientCareLinkEnd($0, link: $1) }, use: endCareLink)
-        group.post(SiteURL.route { id, _ in .patientOppositions(id) }, use: recordOpposition)
-        group.post(SiteURL.route { .patientOppositionWithdraw($0, opposition: $1) }, use: withdrawOpposition)
         group.post(SiteURL.route { id, _ in .patientLocalIDs(id) }, use: addLocalID)
-        group.get(SiteURL.route { id, _ in .patientEmergencyAccess(id) }, use: emergencyForm)
-        group.post(SiteURL.route { id, _ in .patientEmergencyAccess(id) }, use: requestEmergencyAccess)
-        group.get(SiteURL.route { id, _ in .patientAccessReport(id) }, use: accessReport)
-        group.get(SiteURL.route { id, _ in .patientAccessReportCSV(id) }, use: accessReportCSV)
     }
 
     // MARK: New patient
@@ -200,8 +191,7 @@ struct PatientController: Sendable {
                 identity, in: communityID, by: context.user.id, careReason: careReason, localID: localID, proofs: proofs,
                 audit: context.auditDraft(.patientCreate, resourceType: "patient", outcome: .success, reason: communityID.storageKey)
             )
-            context.sessions.flash(.success, "flash_patient_created")
-            return .redirect(to: SiteURL.patient(id).path, type: .normal)
+            return context.sessions.redirect(to: SiteURL.patient(id), flash: .success, "flash_patient_created")
         } catch StoreError.duplicateLocalID {
             return try await renderNewPatient(request: request, context: context, form: form, errors: [pages.text("patient_error_ipp_taken")], matches: [], status: .conflict)
         } catch StoreError.duplicateINS {
@@ -221,8 +211,7 @@ struct PatientController: Sendable {
         }
         try await patients.openCase(patientID: patientID, in: communityID, by: context.user.id, audit: context.auditDraft(
             .patientUpdate, resourceType: "case", resourceID: communityID.storageKey, patientID: patientID, outcome: .success, reason: "case_opened"))
-        context.sessions.flash(.success, "flash_case_opened")
-        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.patient(patientID), flash: .success, "flash_case_opened")
     }
 
     // MARK: Patient page
@@ -408,91 +397,14 @@ struct PatientController: Sendable {
         return try renderer.html("patient", pages.page(content))
     }
 
-    // MARK: Care team, oppositions, local ids
-
-    @Sendable func addCareLink(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid(.patient)
-        let form = try context.requiredForm
-        let outcome = try await guardian.require(.declareCare, patient: patientID, auditAction: .careLinkAdd, auditAllowed: false, context: context)
-        guard let reason = form.trimmed("reason"), reason.count <= 200 else {
-            context.sessions.flash(.error, "flash_care_reason_missing")
-            return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
-        }
-        let party: CareLink.Party
-        if form["party"] == "organisation" {
-            guard let organisation = context.user.organisationID else { throw AppError.badRequest }
-            party = .organisation(organisation)
-        } else {
-            party = .professional(context.user.id)
-        }
-        let end = DisplayFormat.startOfDay(form.trimmed("end"))
-        try await care.addCareLink(
-            patientID: patientID, party: party, reason: reason, start: Date(), end: end, declaredBy: context.user.id,
-            audit: guardian.allowedEvent(outcome.decision, auditAction: .careLinkAdd, resourceType: "care_relationship", patientID: patientID, context: context)
-        )
-        context.sessions.flash(.success, "flash_care_added")
-        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
-    }
-
-    @Sendable func endCareLink(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid(.patient)
-        let linkID = try context.parameters.uuid(.link)
-        let outcome = try await guardian.require(.declareCare, patient: patientID, auditAction: .careLinkEnd, auditAllowed: false, context: context)
-        guard try await care.endCareLink(id: linkID, patientID: patientID, audit: guardian.allowedEvent(
-            outcome.decision, auditAction: .careLinkEnd, resourceType: "care_relationship", resourceID: linkID.storageKey, patientID: patientID, context: context))
-        else { throw AppError.notFound }
-        context.sessions.flash(.success, "flash_care_ended")
-        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
-    }
-
-    @Sendable func recordOpposition(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid(.patient)
-        let form = try context.requiredForm
-        let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .oppositionRecord, auditAllowed: false, context: context)
-        let parts = (form["target"] ?? "").split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, let id = UUID(storageKey: parts[1]) else { throw AppError.badRequest }
-        let target: OppositionScope.Target
-        switch parts[0] {
-        case "community" where outcome.facts.caseCommunities.contains(id): target = .community(id)
-        case "organisation" where try await organisations.find(id: id) != nil: target = .organisation(id)
-        default: throw AppError.badRequest
-        }
-        try await care.recordOpposition(patientID: patientID, target: target, by: context.user.id, audit: guardian.allowedEvent(
-            outcome.decision, auditAction: .oppositionRecord, resourceType: "opposition", resourceID: id.storageKey, patientID: patientID, context: context))
-        context.sessions.flash(.success, "flash_opposition_recorded")
-        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
-    }
-
-    @Sendable func withdrawOpposition(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid(.patient)
-        let oppositionID = try context.parameters.uuid(.opposition)
-        let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .oppositionWithdraw, auditAllowed: false, context: context)
-        guard let opposition = try await care.oppositions(of: patientID).first(where: { $0.id == oppositionID && $0.scope.withdrawnAt == nil }) else {
-            throw AppError.notFound
-        }
-        guard OppositionRules.mayLift(opposition.scope, outcome.facts, policy: guardian.policy, at: Date()) else {
-            try await audit.record(context.auditDraft(.oppositionWithdraw, resourceType: "opposition", resourceID: oppositionID.storageKey, patientID: patientID,
-                                                      outcome: .denied, reason: "not_care_team_or_coordinator"))
-            throw AppError.forbidden
-        }
-        guard let reason = context.form?.trimmed("reason"), (5...500).contains(reason.count) else {
-            context.sessions.flash(.error, "flash_opposition_reason_required")
-            return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
-        }
-        guard try await care.withdrawOpposition(id: oppositionID, patientID: patientID, by: context.user.id, reason: reason, audit: guardian.allowedEvent(
-            outcome.decision, auditAction: .oppositionWithdraw, resourceType: "opposition", resourceID: oppositionID.storageKey, patientID: patientID, context: context))
-        else { throw AppError.notFound }
-        context.sessions.flash(.success, "flash_opposition_withdrawn")
-        return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
-    }
+    // MARK: Local ids
 
     @Sendable func addLocalID(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let patientID = try context.parameters.uuid(.patient)
         let form = try context.requiredForm
         let outcome = try await guardian.require(.writeAdministrative, patient: patientID, auditAction: .patientLocalID, auditAllowed: false, context: context)
         guard let ipp = form.trimmed("ipp"), LocalPatientID.isValid(ipp), let organisation = context.user.organisationID else {
-            context.sessions.flash(.error, "flash_ipp_invalid")
-            return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
+            return context.sessions.redirect(to: SiteURL.patient(patientID), flash: .error, "flash_ipp_invalid")
         }
         do {
             try await patients.addLocalID(patientID: patientID, organisationID: organisation, ipp: ipp, audit: guardian.allowedEvent(
@@ -502,160 +414,5 @@ struct PatientController: Sendable {
             context.sessions.flash(.error, "flash_ipp_taken")
         }
         return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
-    }
-
-    // MARK: Break-the-glass
-
-    struct EmergencyContent: Sendable, MustacheParent {
-        let patientID: String
-        let name: String
-        let refusal: String
-        let reasonCodes: [ViewFields]
-        let justification: String
-        let error: String?
-        let needsConfirmation: Bool
-        let overridePossible: Bool
-        let hours: String
-        let actionURL: String
-        let patientURL: String
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "patientID": patientID
-            case "name": self.name
-            case "refusal": refusal
-            case "reasonCodes": reasonCodes
-            case "justification": justification
-            case "error": error
-            case "needsConfirmation": needsConfirmation
-            case "overridePossible": overridePossible
-            case "hours": hours
-            case "actionURL": actionURL
-            case "patientURL": patientURL
-            default: nil
-            }
-        }
-    }
-
-    @Sendable func emergencyForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid(.patient)
-        return try await renderEmergency(request: request, context: context, patientID: patientID, form: FormData(fields: [:]), problem: nil)
-    }
-
-    private func renderEmergency(
-        request: Request, context: AuthenticatedContext, patientID: UUID, form: FormData, problem: EmergencyAccessRules.Problem?,
-        status: HTTPResponse.Status = .ok
-    ) async throws -> Response {
-        let pages = PageBuilder(request: request, context: context)
-        let outcome = try await guardian.require(.readAdministrative, patient: patientID, auditAction: .emergencyAccessGrant, auditAllowed: false, context: context)
-        let clinical = guardian.policy.decide(.readClinical, outcome.facts, at: Date())
-        if clinical.allowed, problem == nil { return .redirect(to: SiteURL.patient(patientID).path, type: .normal) }
-        guard let record = try await patients.find(id: patientID) else { throw AppError.notFound }
-        var problem = problem, status = status
-        if problem == nil, !outcome.facts.isPhysician { (problem, status) = (.physicianOnly, .forbidden) }
-        let content = EmergencyContent(
-            patientID: patientID.storageKey, name: record.identity.displayName,
-            refusal: pages.text("access_reason_\(clinical.reason.rawValue)"),
-            reasonCodes: EmergencyAccessRules.ReasonCode.allCases.map {
-                ViewFields(["value": $0.rawValue, "label": pages.text("emergency_reason_\($0.rawValue)"), "selected": form["reason_code"] == $0.rawValue ? true : nil])
-            },
-            justification: form["justification"] ?? "",
-            error: problem.map { pages.text("emergency_problem_\($0)") },
-            needsConfirmation: problem == .confirmationRequired,
-            overridePossible: clinical.reason == .opposition && guardian.policy.breakTheGlassMayOverrideOpposition,
-            hours: String(format: "%g", emergencyRules.duration.seconds / 3600),
-            actionURL: SiteURL.patientEmergencyAccess(patientID).path, patientURL: SiteURL.patient(patientID).path
-        )
-        return try renderer.html("emergency_access", pages.page(content), status: status)
-    }
-
-    @Sendable func requestEmergencyAccess(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid(.patient)
-        let form = try context.requiredForm
-        let now = Date()
-        let outcome = try await guardian.require(.readAdministrative, patient: patientID, auditAction: .emergencyAccessGrant, auditAllowed: false, context: context, at: now)
-        let clinical = guardian.policy.decide(.readClinical, outcome.facts, at: now)
-        let justification = form.trimmed("justification") ?? ""
-        switch emergencyRules.grant(
-            justification: justification, reasonCode: form["reason_code"], confirmedOverride: form["confirm_override"] == "1",
-            current: clinical, requesterIsPhysician: outcome.facts.isPhysician, policy: guardian.policy, at: now
-        ) {
-        case .failure(.notNeeded) where clinical.allowed:
-            return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
-        case .failure(let problem):
-            try await audit.record(context.auditDraft(.emergencyAccessGrant, resourceType: "patient", resourceID: patientID.storageKey, patientID: patientID,
-                                                      mode: .breakTheGlass, outcome: .denied, reason: "\(problem)"), at: now)
-            return try await renderEmergency(request: request, context: context, patientID: patientID, form: form, problem: problem,
-                                             status: problem == .confirmationRequired ? .ok : problem == .physicianOnly ? .forbidden : .badRequest)
-        case .success(let grant):
-            let community = outcome.facts.caseCommunities.filter { outcome.facts.memberships[$0]?.status == .active }.sorted { $0.storageKey < $1.storageKey }.first
-            let reasonCode = form["reason_code"] ?? ""
-            // The justification is evidence: it goes into the trail with the grant.
-            try await care.recordEmergencyGrant(
-                grant, patientID: patientID, userID: context.user.id, communityID: community, reasonCode: reasonCode, justification: justification,
-                audit: context.auditDraft(.emergencyAccessGrant, resourceType: "patient", resourceID: patientID.storageKey, patientID: patientID,
-                                          mode: .breakTheGlass, outcome: .success,
-                                          reason: "\(reasonCode)\(grant.overridesOpposition ? AuditPresentation.oppositionOverride : ""): \(justification)")
-            )
-            context.sessions.flash(.info, "flash_emergency_granted")
-            return .redirect(to: SiteURL.patient(patientID).path, type: .normal)
-        }
-    }
-
-    // MARK: Access report
-
-    struct AccessReportContent: Sendable, MustacheParent {
-        let name: String
-        let events: [ViewFields]
-        let patientURL: String
-        let csvURL: String
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "name": self.name
-            case "events": events
-            case "patientURL": patientURL
-            case "csvURL": csvURL
-            default: nil
-            }
-        }
-    }
-
-    private func reportRows(patientID: UUID, context: AuthenticatedContext) async throws -> (PatientRecord, [AuditLog.ReportRow]) {
-        try await guardian.require(.readAuditTrail, patient: patientID, auditAction: .accessReport, context: context)
-        guard let record = try await patients.find(id: patientID) else { throw AppError.notFound }
-        let ids = [patientID] + (try await patients.mergedRecords(into: patientID))
-        return (record, try await audit.report(patientIDs: ids))
-    }
-
-    @Sendable func accessReport(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid(.patient)
-        let pages = PageBuilder(request: request, context: context)
-        let (record, rows) = try await reportRows(patientID: patientID, context: context)
-        let content = AccessReportContent(
-            name: record.identity.displayName,
-            events: rows.map { AuditPresentation.fields($0, pages: pages) },
-            patientURL: SiteURL.patient(patientID).path, csvURL: SiteURL.patientAccessReportCSV(patientID).path
-        )
-        return try renderer.html("access_report", pages.page(content))
-    }
-
-    @Sendable func accessReportCSV(_ request: Request, context: AuthenticatedContext) async throws -> Response {
-        let patientID = try context.parameters.uuid(.patient)
-        let pages = PageBuilder(request: request, context: context)
-        let (_, rows) = try await reportRows(patientID: patientID, context: context)
-        let csv = AuditPresentation.csv(rows, pages: pages)
-        var headers = HTTPFields()
-        headers[.contentType] = "text/csv; charset=utf-8"
-        headers[.contentDisposition] = "attachment; filename=\"acces-dossier-\(patientID.storageKey).csv\""
-        headers[.cacheControl] = "no-store"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: csv)))
-    }
-}
-
-extension CareLink.Party {
-    var isOrganisation: Bool {
-        if case .organisation = self { return true }
-        return false
     }
 }

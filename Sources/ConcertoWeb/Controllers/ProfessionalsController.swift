@@ -122,8 +122,7 @@ struct ProfessionalsController: Sendable {
             return try await render(request: request, context: context, form: form, errors: [pages.text("professional_error_duplicate")], status: .conflict)
         }
         try await audit.record(context.auditDraft(.professionalCreate, resourceType: "user", resourceID: user.id.storageKey, outcome: .success, reason: role.rawValue))
-        context.sessions.flash(.success, "flash_professional_created")
-        return .redirect(to: SiteURL.adminProfessionals.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.adminProfessionals, flash: .success, "flash_professional_created")
     }
 
     /// Disabling ends the account's sessions at once; its history (audit, decisions) stays.
@@ -138,8 +137,7 @@ struct ProfessionalsController: Sendable {
         if !target.isDisabled { try await users.setDisabled(id: target.id, at: Date()) }
         try await audit.record(context.auditDraft(.accountDisable, resourceType: "user", resourceID: target.id.storageKey, outcome: .success))
         context.logger.notice("account disabled", metadata: ["user_id": .string(target.id.storageKey)])
-        context.sessions.flash(.success, "flash_professional_disabled")
-        return .redirect(to: SiteURL.adminProfessionals.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.adminProfessionals, flash: .success, "flash_professional_disabled")
     }
 
     @Sendable func enable(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -147,8 +145,7 @@ struct ProfessionalsController: Sendable {
         let target = try await account(context)
         if target.isDisabled { try await users.setDisabled(id: target.id, at: nil) }
         try await audit.record(context.auditDraft(.accountEnable, resourceType: "user", resourceID: target.id.storageKey, outcome: .success))
-        context.sessions.flash(.success, "flash_professional_enabled")
-        return .redirect(to: SiteURL.adminProfessionals.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.adminProfessionals, flash: .success, "flash_professional_enabled")
     }
 
     private func account(_ context: AuthenticatedContext) async throws -> User {

@@ -16,7 +16,6 @@ struct SecondFactorMiddleware: RouterMiddleware {
         guard !strong, requirement.mustEnrol(context.user), request.uri.path != SiteURL.accountTOTP.path else {
             return try await next(request, context)
         }
-        context.sessions.flash(.info, "second_factor_required")
-        return .redirect(to: SiteURL.accountTOTP.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.accountTOTP, flash: .info, "second_factor_required")
     }
 }

@@ -1,15 +1,17 @@
-import ConcertoStore
+import ConcertoSQLite
 import ConcertoTestSupport
 import Foundation
+import Logging
 import SQLKit
 import Synchronization
 import Testing
 
-/// Our SQLite driver (SQLiteDriver.swift); SQLite only, the PostgreSQL path is SQLKit's own.
+/// Our SQLite driver, used directly: connections, statement cache, reader pool, checkpointer.
+/// Run with the SQLite pass of the suite only (the PostgreSQL pass would repeat them as is).
 @Suite(.enabled(if: TestDatabase.engineUnderTest == .sqlite))
 struct SQLiteDriverTests {
     @Test func valuesDecodeAsSQLiteKitDecodedThem() async throws {
-        try await TestDatabase.withFresh { database in
+        try await Self.withOpen { database in
             let row = try await database.read { sql in
                 try await sql.raw("""
                     SELECT 42 AS n, 'text' AS t, NULL AS z, 1.5 AS f, X'00FF' AS b, \(bind: "bound é") AS u, \(bind: Int64(-7)) AS i
@@ -37,7 +39,7 @@ struct SQLiteDriverTests {
     }
 
     @Test func aCachedStatementRunsAgainWithOtherValuesAndAfterTheSchemaChanges() async throws {
-        try await TestDatabase.withFresh { database in
+        try await Self.withOpen { database in
             try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY, name TEXT)").run() }
             for index in 1...3 {
                 try await database.write { try await $0.raw("INSERT INTO scratch (id, name) VALUES (\(bind: index), \(bind: "n\(index)"))").run() }
@@ -53,7 +55,7 @@ struct SQLiteDriverTests {
     }
 
     @Test func aFailedStatementLeavesNothingOpenAndTheTransactionRollsBack() async throws {
-        try await TestDatabase.withFresh { database in
+        try await Self.withOpen { database in
             try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY)").run() }
             await #expect(throws: SQLiteFailure.self) {
                 try await database.write { sql in
@@ -75,7 +77,7 @@ struct SQLiteDriverTests {
 
     /// A read body sees one snapshot, whatever commits meanwhile.
     @Test func aReadBodyIsOneSnapshot() async throws {
-        try await TestDatabase.withFresh { database in
+        try await Self.withOpen { database in
             try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY)").run() }
             let (before, after) = try await database.read { sql in
                 let before = try await sql.raw("SELECT COUNT(*) AS n FROM scratch").first()?.decode(column: "n", as: Int64.self)
@@ -95,9 +97,8 @@ struct SQLiteDriverTests {
     /// with the whole test suite running: a read that yielded inside its transaction then
     /// kept its snapshot for seconds, and the log grew past 20 MB).
     @Test func theWriteAheadLogStaysBoundedUnderSteadyWritesAndReads() async throws {
-        try await TestDatabase.withFreshURL { url in
-            guard case .sqliteFile(let path) = url else { return }
-            let database = try await Database.open(url, logger: TestDatabase.quietLogger)
+        try await Self.withFile { path in
+            let database = try SQLiteBackend.open(storage: .file(path), readers: 4, synchronous: .full, logger: Self.logger)
             try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY, body TEXT)").run() }
             let writing = WritingFlag()
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -131,7 +132,7 @@ struct SQLiteDriverTests {
             #expect(walBytes < 15_000_000, "write-ahead log of \(walBytes) bytes")
             let count = try await database.read { try await $0.raw("SELECT COUNT(*) AS n FROM scratch").first()?.decode(column: "n", as: Int64.self) }
             #expect(count == 5000)
-            await database.shutdown()
+            await database.close()
         }
     }
 
@@ -139,9 +140,8 @@ struct SQLiteDriverTests {
     /// checkpoints that cannot succeed (they waited up to 50 ms per commit: 2,000 writes
     /// took over 5 s), and the log rewinds once the read is over.
     @Test func aLongReadDoesNotHoldWritesUp() async throws {
-        try await TestDatabase.withFreshURL { url in
-            guard case .sqliteFile(let path) = url else { return }
-            let database = try await Database.open(url, sqliteSynchronous: .normal, logger: TestDatabase.quietLogger) // the checkpointer alone, no sync per commit on top
+        try await Self.withFile { path in
+            let database = try SQLiteBackend.open(storage: .file(path), readers: 4, synchronous: .normal, logger: Self.logger) // the checkpointer alone, no sync per commit on top
             try await database.write { try await $0.raw("CREATE TABLE scratch (id INTEGER PRIMARY KEY, body TEXT)").run() }
             let writing = WritingFlag()
             let reading = AsyncStream<Void>.makeStream()
@@ -169,12 +169,36 @@ struct SQLiteDriverTests {
             try await Self.writePages(2000..<6000, to: database)
             let after = try Self.logBytes(path)
             #expect(after < grown + grown / 2, "log of \(grown) bytes, then \(after)")
-            await database.shutdown()
+            await database.close()
+        }
+    }
+
+    private static let logger = Logger(label: "concerto.sqlite.test") { _ in SwiftLogNoOpLogHandler() }
+
+    /// A fresh database file in a directory of its own, removed afterwards.
+    private static func withFile(_ body: (String) async throws -> Void) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-sqlite-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await body(directory.appendingPathComponent("test.sqlite").path)
+    }
+
+    /// A fresh file opened as the tests' databases are (synchronous = normal), closed afterwards.
+    private static func withOpen(_ body: (SQLiteBackend) async throws -> Void) async throws {
+        try await withFile { path in
+            let database = try SQLiteBackend.open(storage: .file(path), readers: 4, synchronous: .normal, logger: logger)
+            do {
+                try await body(database)
+            } catch {
+                await database.close()
+                throw error
+            }
+            await database.close()
         }
     }
 
     /// One commit per row of `ids`, each about a page (3,000 bytes) of the `scratch` table.
-    private static func writePages(_ ids: Range<Int>, to database: Database) async throws {
+    private static func writePages(_ ids: Range<Int>, to database: SQLiteBackend) async throws {
         let body = String(repeating: "x", count: 3000)
         for index in ids {
             try await database.write { try await $0.raw("INSERT INTO scratch (id, body) VALUES (\(bind: index), \(bind: body))").run() }
@@ -187,8 +211,8 @@ struct SQLiteDriverTests {
     }
 
     @Test func aClosedDatabaseRefusesWorkInsteadOfWaiting() async throws {
-        try await TestDatabase.withFresh { database in
-            await database.shutdown()
+        try await Self.withOpen { database in
+            await database.close()
             await #expect(throws: SQLiteFailure.self) { try await database.read { try await $0.raw("SELECT 1").run() } }
             await #expect(throws: SQLiteFailure.self) { try await database.write { try await $0.raw("SELECT 1").run() } }
         }

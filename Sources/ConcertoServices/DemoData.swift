@@ -64,6 +64,32 @@ public struct DemoData: Sendable {
 
     public static var accounts: [Account] { people.map(\.account) }
 
+    /// What seeding writes to, and how it hashes the demo passwords (the server's hasher).
+    public struct Stores: Sendable {
+        public let users: UserStore
+        public let organisations: OrganisationStore
+        public let communities: CommunityStore
+        public let patients: PatientStore
+        public let care: CareStore
+        public let meetings: MeetingStore
+        public let cases: CaseStore
+        public let followUps: FollowUpStore
+        public let hashPassword: @Sendable (String) async throws -> String
+
+        public init(users: UserStore, organisations: OrganisationStore, communities: CommunityStore, patients: PatientStore, care: CareStore,
+                    meetings: MeetingStore, cases: CaseStore, followUps: FollowUpStore, hashPassword: @escaping @Sendable (String) async throws -> String) {
+            self.users = users
+            self.organisations = organisations
+            self.communities = communities
+            self.patients = patients
+            self.care = care
+            self.meetings = meetings
+            self.cases = cases
+            self.followUps = followUps
+            self.hashPassword = hashPassword
+        }
+    }
+
     static let communities = [
         Community(name: south, region: "Nouvelle-Aquitaine", kind: .transversal),
         Community(name: north, region: "Nouvelle-Aquitaine", kind: .organBased),
@@ -71,7 +97,7 @@ public struct DemoData: Sendable {
 
     /// Seeds when the database has no account, so a restart never duplicates or resets
     /// anything. Returns the demo accounts present afterwards (seeded now or earlier).
-    public static func seedIfEmpty(_ dependencies: AppDependencies, now: Date = Date()) async throws -> [Account] {
+    public static func seedIfEmpty(_ dependencies: Stores, now: Date = Date()) async throws -> [Account] {
         let users = dependencies.users
         guard try await users.count() == 0 else {
             var present: [Account] = []
@@ -116,7 +142,7 @@ public struct DemoData: Sendable {
                 specialtyCode: person.specialtyCode, organisationID: person.organisation.flatMap { organisationIDs[$0] },
                 role: person.account.role, isAdmin: person.account.role == .admin
             )
-            try await users.create(user, passwordHash: try await dependencies.passwords.hash(person.account.password))
+            try await users.create(user, passwordHash: try await dependencies.hashPassword(person.account.password))
             userIDs[person.account.email] = user.id
             for membership in person.memberships {
                 if let id = communityIDs[membership.community] {
@@ -128,7 +154,7 @@ public struct DemoData: Sendable {
         return accounts
     }
 
-    static func seedPatients(_ dependencies: AppDependencies, communities: [String: UUID], organisations: [String: UUID], users: [String: UUID], now: Date) async throws {
+    static func seedPatients(_ dependencies: Stores, communities: [String: UUID], organisations: [String: UUID], users: [String: UUID], now: Date) async throws {
         guard let southID = communities[south], let northID = communities[north],
               let oncologist = users["oncologue@concerto.test"], let surgeon = users["chirurgienne@concerto.test"],
               let radiotherapist = users["radiotherapeute@concerto.test"], let coordinator = users["coordination@concerto.test"],
@@ -214,7 +240,7 @@ public struct DemoData: Sendable {
     /// Fiches for the seeded patients: Marie's on today's board, a past board whose two cases
     /// were decided and validated, and weekly and monthly series scheduling the coming months.
     static func seedWorkflow(
-        _ dependencies: AppDependencies, south: UUID, north: UUID, meeting: UUID, marie: UUID, jean: UUID, louise: UUID, henri: UUID?,
+        _ dependencies: Stores, south: UUID, north: UUID, meeting: UUID, marie: UUID, jean: UUID, louise: UUID, henri: UUID?,
         users: [String: UUID], now: Date
     ) async throws {
         guard let oncologist = users["oncologue@concerto.test"], let radiotherapist = users["radiotherapeute@concerto.test"],

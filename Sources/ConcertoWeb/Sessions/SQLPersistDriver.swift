@@ -1,7 +1,7 @@
+import ConcertoStore
 import Foundation
 import Hummingbird
 import Logging
-import SQLKit
 import ServiceLifecycle
 import Synchronization
 
@@ -13,10 +13,10 @@ public protocol SessionOwned {
     var ownerAuthenticatedAt: Date? { get }
 }
 
-/// Hummingbird `PersistDriver` over our database, so sessions survive restarts and are
-/// shared by every server instance using the same database.
+/// Hummingbird `PersistDriver` over the `sessions` table (`SessionStore`), so sessions
+/// survive restarts and are shared by every server instance using the same database.
 public struct SQLPersistDriver: PersistDriver {
-    let database: Database
+    let sessions: SessionStore
     let sweepInterval: Duration
     let logger: Logger
     /// The database stays the source of truth (every read queries it); this only skips
@@ -24,7 +24,7 @@ public struct SQLPersistDriver: PersistDriver {
     private let decoded = DecodedValueCache(capacity: 10_000)
 
     public init(database: Database, sweepInterval: Duration = .seconds(300), logger: Logger = Logger(label: "concerto.sessions")) {
-        self.database = database
+        self.sessions = SessionStore(database: database)
         self.sweepInterval = sweepInterval
         self.logger = logger
     }
@@ -34,55 +34,23 @@ public struct SQLPersistDriver: PersistDriver {
         expires.map { Int64((Date().timeIntervalSince1970 + TimeInterval($0.components.seconds)).rounded(.up)) }
     }
 
-    /// Session ids are bearer secrets: the table keeps only their SHA-256, so a copy of the
-    /// database (a backup, a replica) opens no session.
-    static func storedKey(_ key: String) -> String { SecretToken.hash(key) }
-
     private static func encode(_ value: some Encodable) throws -> String {
         String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
     }
 
     public func create<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
-        let stored = Self.storedKey(key)
-        let text = try Self.encode(value)
-        let owner = (value as? any SessionOwned)?.ownerID?.storageKey
-        try await database.write { sql in
-            let now = Timestamp.epochSeconds(Date())
-            let live = try await sql.raw("""
-                SELECT session_key FROM sessions
-                WHERE session_key = \(bind: stored) AND (expires_at IS NULL OR expires_at > \(bind: now))
-                """).first()
-            guard live == nil else { throw PersistError.duplicate }
-            try await sql.raw("DELETE FROM sessions WHERE session_key = \(bind: stored)").run()
-            try await sql.raw("""
-                INSERT INTO sessions (session_key, value, expires_at, user_id)
-                VALUES (\(bind: stored), \(bind: text), \(bind: Self.expiry(expires)), \(bind: owner))
-                """).run()
+        do {
+            try await sessions.create(key: key, value: try Self.encode(value), expiresAt: Self.expiry(expires),
+                                      owner: (value as? any SessionOwned)?.ownerID)
+        } catch is SessionStore.KeyInUse {
+            throw PersistError.duplicate
         }
     }
 
     public func set<Object: Codable & Sendable>(key: String, value: Object, expires: Duration?) async throws {
-        let stored = Self.storedKey(key)
-        let text = try Self.encode(value)
-        let expiresAt = Self.expiry(expires)
         let owned = value as? any SessionOwned
-        let owner = owned?.ownerID?.storageKey
-        let since = Timestamp.epochSeconds(owned?.ownerAuthenticatedAt ?? .distantPast)
-        try await database.write { sql in
-            // A nil expiry keeps the one already stored (PersistDriver contract). A session
-            // of an account that was disabled, or whose sessions were ended after it logged
-            // in, is not written back: a request in flight when they were ended would
-            // otherwise store it again.
-            try await sql.raw("""
-                INSERT INTO sessions (session_key, value, expires_at, user_id)
-                SELECT \(bind: stored), \(bind: text), \(bind: expiresAt), \(bind: owner)
-                WHERE NOT EXISTS (
-                    SELECT 1 FROM users
-                    WHERE id = \(bind: owner) AND (disabled_at IS NOT NULL OR sessions_ended_at > \(bind: since)))
-                ON CONFLICT (session_key) DO UPDATE
-                SET value = excluded.value, expires_at = COALESCE(excluded.expires_at, sessions.expires_at), user_id = excluded.user_id
-                """).run()
-        }
+        try await sessions.set(key: key, value: try Self.encode(value), expiresAt: Self.expiry(expires),
+                               owner: owned?.ownerID, authenticatedAt: owned?.ownerAuthenticatedAt)
     }
 
     public func get<Object: Codable & Sendable>(key: String, as type: Object.Type) async throws -> Object? {
@@ -90,18 +58,7 @@ public struct SQLPersistDriver: PersistDriver {
     }
 
     public func getWithTTL<Object: Codable & Sendable>(key: String, as type: Object.Type) async throws -> (object: Object, ttl: Duration?)? {
-        let stored = Self.storedKey(key)
-        let now = Timestamp.epochSeconds(Date())
-        // Columns read directly: this runs on every request, and SQLKit's Decodable rows cost more.
-        let row = try await database.read { sql -> (value: String, expiresAt: Int64?)? in
-            guard let row = try await sql.raw("""
-                SELECT value, expires_at FROM sessions
-                WHERE session_key = \(bind: stored) AND (expires_at IS NULL OR expires_at > \(bind: now))
-                """).first()
-            else { return nil }
-            return (try row.decode(column: "value", as: String.self), try row.decode(column: "expires_at", as: Int64?.self))
-        }
-        guard let row else { return nil }
+        guard let row = try await sessions.find(key: key) else { return nil }
         let ttl: Duration? = row.expiresAt.map { .seconds(Double($0) - Date().timeIntervalSince1970) }
         if let cached = decoded.lookup(key: key, text: row.value) as? Object {
             return (cached, ttl)
@@ -116,20 +73,13 @@ public struct SQLPersistDriver: PersistDriver {
     }
 
     public func remove(key: String) async throws {
-        let stored = Self.storedKey(key)
-        try await database.write { sql in
-            try await sql.raw("DELETE FROM sessions WHERE session_key = \(bind: stored)").run()
-        }
+        try await sessions.remove(key: key)
     }
 
     /// Deletes expired sessions; returns how many.
     @discardableResult
     public func sweepExpired(now: Date = Date()) async throws -> Int {
-        try await database.write { sql in
-            try await sql.raw("""
-                DELETE FROM sessions WHERE expires_at IS NOT NULL AND expires_at <= \(bind: Timestamp.epochSeconds(now)) RETURNING session_key
-                """).all().count
-        }
+        try await sessions.sweepExpired(now: now)
     }
 
     /// Runs as a service beside the server: sweeps expired sessions until shutdown.

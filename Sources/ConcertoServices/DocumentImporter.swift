@@ -36,13 +36,33 @@ public struct DocumentImporter: Sendable {
         }
     }
 
+    /// What an import says to the person or system that asked; each front end words it in
+    /// its language (`Localization+Documents` for the web, the API and the command line).
+    public enum Message: Sendable, Equatable {
+        /// The CDA reader's own words (it reports in French, with line numbers).
+        case reader(String)
+        case noPatient
+        /// The document's INS is not the patient's.
+        case otherPatientINS(documentINS: String)
+        /// No INS to compare and the document's traits are another person's.
+        case otherPatientTraits(document: CDAPatient?, patient: PatientIdentity)
+        case incompleteHeader
+        /// Another document already has this id with other content.
+        case idConflict(String)
+        /// Referenced studies were not looked for: the identity has no INS and no local id.
+        case studiesNotSearched
+        case studiesAttached(Int)
+        /// Referenced studies the exchange does not hold (or, with `unavailable`, could not answer for).
+        case studiesMissing(Int, unavailable: String?)
+    }
+
     public enum Outcome: Sendable, Equatable {
-        case imported(UUID, superseded: Int, warnings: [String])
+        case imported(UUID, superseded: Int, warnings: [Message])
         case alreadyImported(UUID)
-        /// Nothing stored; the messages say why, in French.
-        case refused([String])
+        /// Nothing stored; the messages say why.
+        case refused([Message])
         /// No INS to compare; the traits match: a person must confirm (nothing stored yet).
-        case needsConfirmation(String)
+        case needsConfirmation(CDAPatient?)
 
         public var documentID: UUID? {
             switch self {
@@ -54,9 +74,15 @@ public struct DocumentImporter: Sendable {
 
     public func read(_ bytes: Data) -> CDAReport { CDAReader.read(bytes, options: options) }
 
-    public struct TargetProblem: Error, Sendable {
-        public let code: String
-        public let message: String
+    /// Why no target was found; `rawValue` is the code the API answers with.
+    public enum TargetProblem: String, Error, Sendable, CaseIterable {
+        /// No such case in this community (one of another community answers the same).
+        case unknownCase = "unknown_case"
+        /// No case named and the document has no valid INS: no matching on traits without a person.
+        case patientNotIdentified = "patient_not_identified"
+        case unknownPatient = "unknown_patient"
+        /// Several records of the community have the INS: an administrator merges them first.
+        case severalPatients = "several_patients"
     }
 
     /// For systems without a person to confirm (API, batch import): the named case of the
@@ -66,19 +92,16 @@ public struct DocumentImporter: Sendable {
             // A case of another community answers like one that does not exist.
             guard let caseID = UUID(storageKey: caseParameter), let record = try await cases.find(id: caseID), record.communityID == community,
                   let patient = try await patients.find(id: record.patientID) else {
-                return .failure(TargetProblem(code: "unknown_case", message: "Fiche RCP inconnue dans cette communauté."))
+                return .failure(.unknownCase)
             }
             return .success(Target(patient: patient, communityID: community, caseID: record.id))
         }
         guard let ins = document.patient?.ins, ins.isValid else {
-            return .failure(TargetProblem(code: "patient_not_identified", message:
-                "Sans fiche RCP désignée, le patient est trouvé par son INS : le document n'en porte pas de valide. Aucun rapprochement sur les traits n'est fait sans confirmation humaine : déposez-le depuis la fiche RCP."))
+            return .failure(.patientNotIdentified)
         }
         let found = try await documents.patients(withINS: ins.value.uppercased(), inCommunity: community)
         guard found.count == 1, let patient = try await patients.find(id: found[0]) else {
-            return .failure(TargetProblem(code: "unknown_patient", message: found.isEmpty
-                ? "Aucun patient de la communauté ne porte cet INS."
-                : "Plusieurs dossiers portent cet INS : un administrateur doit d'abord les fusionner."))
+            return .failure(found.isEmpty ? .unknownPatient : .severalPatients)
         }
         return .success(Target(patient: patient, communityID: community, caseID: nil))
     }
@@ -88,25 +111,30 @@ public struct DocumentImporter: Sendable {
     public func importDocument(_ bytes: Data, into target: Target, confirmedTraits: Bool, source: DocumentImport.Source,
                                audit: AuditDraft, at now: Date = Date()) async throws -> Outcome {
         let report = read(bytes)
-        guard let document = report.document, report.ok else { return .refused(report.errors) }
-        return try await file(document, bytes: bytes, warnings: report.warnings, into: target, confirmedTraits: confirmedTraits,
+        guard let document = report.document, report.ok else { return .refused(report.errors.map(Message.reader)) }
+        return try await file(document, bytes: bytes, warnings: report.warnings.map(Message.reader), into: target, confirmedTraits: confirmedTraits,
                               source: source, audit: audit, at: now)
     }
 
-    public func file(_ document: CDADocument, bytes: Data, warnings: [String], into target: Target, confirmedTraits: Bool,
+    public func file(_ document: CDADocument, bytes: Data, warnings: [Message], into target: Target, confirmedTraits: Bool,
               source: DocumentImport.Source, audit: AuditDraft, at now: Date) async throws -> Outcome {
         switch DocumentPatientCheck.check(document.patient, against: target.patient.identity) {
         case .sameINS:
             break
         case .traitsNeedConfirmation:
             if !confirmedTraits {
-                return .needsConfirmation(Self.describe(document.patient))
+                return .needsConfirmation(document.patient)
             }
         case .otherPatient(let mismatch):
-            return .refused([Self.explain(mismatch, document: document.patient, patient: target.patient.identity)])
+            let refusal: Message = switch mismatch {
+            case .noPatient: .noPatient
+            case .differentINS: .otherPatientINS(documentINS: document.patient?.ins?.value ?? "?")
+            case .differentTraits: .otherPatientTraits(document: document.patient, patient: target.patient.identity)
+            }
+            return .refused([refusal])
         }
         guard let id = document.id, let type = document.type, let time = document.effectiveTime else {
-            return .refused(["En-tête incomplet : identifiant, type ou date du document manquant."])
+            return .refused([.incompleteHeader])
         }
         let setID = document.setID ?? id
         var tnm: [String: String] = [:]
@@ -138,18 +166,18 @@ public struct DocumentImporter: Sendable {
             return .imported(id, superseded: superseded.count, warnings: warnings + notes)
         case .alreadyImported(let id): return .alreadyImported(id)
         case .conflict:
-            return .refused(["Un autre document porte déjà l'identifiant \(id.key) avec un contenu différent : refusé, rien n'a été modifié. Une nouvelle version doit avoir son propre identifiant et le même setId."])
+            return .refused([.idConflict(id.key)])
         }
     }
 
     /// An imaging report filed on a fiche attaches the studies it references that the
-    /// exchange holds for this patient. Returns what happened, in French, for the person
-    /// or system that imported it; a missing or unavailable exchange never refuses the report.
-    func attachReferencedStudies(_ studyUIDs: [String], document: UUID, into target: Target, audit: AuditDraft, at now: Date) async throws -> [String] {
+    /// exchange holds for this patient. Returns what happened, for the person or system that
+    /// imported it; a missing or unavailable exchange never refuses the report.
+    func attachReferencedStudies(_ studyUIDs: [String], document: UUID, into target: Target, audit: AuditDraft, at now: Date) async throws -> [Message] {
         guard let caseID = target.caseID, !studyUIDs.isEmpty, let imaging, let imagingStudies, imaging.isConfigured else { return [] }
         let identifiers = try await ImagingService.identifiers(of: target.patient, patients: patients)
         guard !identifiers.isEmpty else {
-            return ["Examens référencés non recherchés sur l'échange d'imagerie : identité non qualifiée et sans IPP."]
+            return [.studiesNotSearched]
         }
         var attached = 0, missing = 0, unavailable: String?
         for uid in studyUIDs where DICOMUIDSyntax.isValid(uid) {
@@ -172,33 +200,14 @@ public struct DocumentImporter: Sendable {
             draft.action = .imagingAttach
             draft.patientID = target.patient.id
             draft.reason = "document:\(document.storageKey)"
-            if case .attached = try await imagingStudies.attach(reference, toCase: caseID, note: "Référencé par le compte rendu", documentID: document,
+            if case .attached = try await imagingStudies.attach(reference, toCase: caseID, note: nil, documentID: document,
                                                                 by: audit.actorID, audit: draft, at: now) {
                 attached += 1
             }
         }
-        var notes: [String] = []
-        if attached > 0 { notes.append("\(attached) examen(s) d'imagerie référencé(s) attaché(s) à la fiche.") }
-        if missing > 0 {
-            notes.append("\(missing) examen(s) référencé(s) introuvable(s) sur l'échange d'imagerie\(unavailable.map { " (\($0))" } ?? "") : identifiants conservés sur le document.")
-        }
+        var notes: [Message] = []
+        if attached > 0 { notes.append(.studiesAttached(attached)) }
+        if missing > 0 { notes.append(.studiesMissing(missing, unavailable: unavailable)) }
         return notes
-    }
-
-    static func describe(_ patient: CDAPatient?) -> String {
-        guard let patient else { return "" }
-        let names = [patient.birthName, patient.usedName.flatMap { $0 == patient.birthName ? nil : "(usage \($0))" }, patient.firstName]
-        return (names.compactMap { $0 } + [patient.birthDate.map { "né(e) le \($0.french)" }, patient.sex].compactMap { $0 }).joined(separator: " ")
-    }
-
-    static func explain(_ mismatch: DocumentPatientCheck.Mismatch, document: CDAPatient?, patient: PatientIdentity) -> String {
-        switch mismatch {
-        case .noPatient:
-            return "Le document ne désigne aucun patient : refusé."
-        case .differentINS:
-            return "Le document concerne un autre patient (INS \(document?.ins?.value ?? "?") ≠ INS du patient de la fiche) : refusé, rien n'a été enregistré."
-        case .differentTraits:
-            return "Le document concerne un autre patient (\(describe(document))) que celui de la fiche (\(patient.displayName), né(e) le \(patient.birthDate.french)) : refusé, rien n'a été enregistré."
-        }
     }
 }

@@ -12,7 +12,7 @@ import Synchronization
 public final class ImagingService: Sendable {
     public let directory: ExchangeDirectory
     private let clients: [String: DICOMwebClient]
-    let thumbnails: ThumbnailCache
+    public let thumbnails: ThumbnailCache
 
     public init(directory: ExchangeDirectory, logger: Logger, thumbnailLifetime: TimeInterval = 300) {
         self.directory = directory
@@ -33,7 +33,7 @@ public final class ImagingService: Sendable {
     /// is qualified (the identity rules allow the INS as an identifier only then, and
     /// exchanges index shared images by it); otherwise the local IPPs, each issued by its
     /// organisation's FINESS (read only in that case). Empty: the patient cannot be looked up.
-    static func identifiers(of patient: PatientRecord, patients: PatientStore) async throws -> [PatientIdentifier] {
+    public static func identifiers(of patient: PatientRecord, patients: PatientStore) async throws -> [PatientIdentifier] {
         if patient.identity.status == .qualified, let ins = patient.identity.ins {
             return [PatientIdentifier(id: ins.matricule, issuer: ins.oid)]
         }
@@ -42,7 +42,7 @@ public final class ImagingService: Sendable {
 
     /// The patient's studies on one exchange, under each of their identifiers, newest
     /// first; only those whose identifier and traits are the patient's (see `ownershipMismatch`).
-    func search(_ query: StudyQuery, identifiers: [PatientIdentifier], identity: PatientIdentity, on client: DICOMwebClient) async throws(DICOMwebError) -> [StudySummary] {
+    public func search(_ query: StudyQuery, identifiers: [PatientIdentifier], identity: PatientIdentity, on client: DICOMwebClient) async throws(DICOMwebError) -> [StudySummary] {
         var found: [String: StudySummary] = [:]
         for identifier in identifiers {
             var query = query
@@ -55,7 +55,7 @@ public final class ImagingService: Sendable {
         return found.values.sorted(by: StudySummary.newestFirst)
     }
 
-    enum LookUp: Sendable {
+    public enum LookUp: Sendable {
         case found(StudyReference)
         case notFound
         /// The exchange returned it, but it is not this patient's.
@@ -64,7 +64,7 @@ public final class ImagingService: Sendable {
 
     /// The study if it is this patient's on that exchange, with the series thumbnails show.
     /// A UID of another patient's study finds nothing, or is refused with the reason.
-    func lookUp(studyUID: String, identifiers: [PatientIdentifier], identity: PatientIdentity, on client: DICOMwebClient) async throws(DICOMwebError) -> LookUp {
+    public func lookUp(studyUID: String, identifiers: [PatientIdentifier], identity: PatientIdentity, on client: DICOMwebClient) async throws(DICOMwebError) -> LookUp {
         var match: StudySummary?
         for identifier in identifiers where match == nil {
             match = try await client.study(studyUID, patient: identifier)
@@ -82,7 +82,7 @@ public final class ImagingService: Sendable {
     }
 
     /// The thumbnail of a study's key series, from the cache when fresh.
-    func thumbnail(of reference: StudyReference, keySeries: String, on client: DICOMwebClient) async throws(DICOMwebError) -> ThumbnailCache.Entry {
+    public func thumbnail(of reference: StudyReference, keySeries: String, on client: DICOMwebClient) async throws(DICOMwebError) -> ThumbnailCache.Entry {
         let key = ThumbnailCache.Key(exchangeID: client.exchange.id, studyUID: reference.studyUID, seriesUID: keySeries)
         if let cached = thumbnails.get(key) { return cached }
         let image = try await client.thumbnail(study: reference.studyUID, series: keySeries)
@@ -91,29 +91,29 @@ public final class ImagingService: Sendable {
 }
 
 /// Thumbnails kept in memory for a few minutes (never on disk), with their ETag.
-final class ThumbnailCache: Sendable {
-    struct Key: Hashable, Sendable {
+public final class ThumbnailCache: Sendable {
+    public struct Key: Hashable, Sendable {
         let exchangeID: String
         let studyUID: String
         let seriesUID: String
     }
 
-    struct Entry: Sendable {
-        let image: RenderedImage
-        let etag: String
-        let expires: Date
+    public struct Entry: Sendable {
+        public let image: RenderedImage
+        public let etag: String
+        public let expires: Date
     }
 
     private let lifetime: TimeInterval
     private let capacity: Int
     private let entries = Mutex([Key: Entry]())
 
-    init(lifetime: TimeInterval, capacity: Int) {
+    public init(lifetime: TimeInterval, capacity: Int) {
         self.lifetime = lifetime
         self.capacity = capacity
     }
 
-    func get(_ key: Key, at now: Date = Date()) -> Entry? {
+    public func get(_ key: Key, at now: Date = Date()) -> Entry? {
         entries.withLock { entries in
             guard let entry = entries[key] else { return nil }
             if entry.expires <= now {
@@ -125,7 +125,7 @@ final class ThumbnailCache: Sendable {
     }
 
     @discardableResult
-    func put(_ key: Key, _ image: RenderedImage, at now: Date = Date()) -> Entry {
+    public func put(_ key: Key, _ image: RenderedImage, at now: Date = Date()) -> Entry {
         let digest = SHA256.hash(data: image.bytes).prefix(12).map { String(format: "%02x", $0) }.joined()
         let entry = Entry(image: image, etag: "\"\(digest)\"", expires: now.addingTimeInterval(lifetime))
         entries.withLock { entries in
@@ -141,5 +141,5 @@ final class ThumbnailCache: Sendable {
         return entry
     }
 
-    var count: Int { entries.withLock { $0.count } }
+    public var count: Int { entries.withLock { $0.count } }
 }

@@ -24,7 +24,7 @@ extension DemoData {
         ("MORIN", "Philippe", .male), ("NICOLAS", "Brigitte", .female), ("HENRY", "René", .male), ("ROUSSEL", "Josiane", .female),
     ]
 
-    static func seedHistory(_ dependencies: AppDependencies, south: UUID, north: UUID, users: [String: UUID], now: Date) async throws {
+    static func seedHistory(_ dependencies: DemoData.Stores, south: UUID, north: UUID, users: [String: UUID], now: Date) async throws {
         guard let oncologist = users["oncologue@concerto.test"], let radiotherapist = users["radiotherapeute@concerto.test"],
               let thoracicSurgeon = users["chirurgien@concerto.test"], let digestiveSurgeon = users["chirurgienne@concerto.test"],
               let coordinator = users["coordination@concerto.test"] else { return }
