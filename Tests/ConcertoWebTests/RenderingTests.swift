@@ -84,6 +84,17 @@ import Testing
         "NewPatientContent": "patient_new", "PatientContent": "patient", "EmergencyContent": "emergency_access",
         "AccessReportContent": "access_report", "OrganisationsContent": "admin_organisations", "MergeContent": "admin_merge",
         "ProfessionalsContent": "admin_professionals", "ImportPage": "document_import", "RefusedPage": "imaging_refused", "MeetingPage": "meeting",
+        "DraftFragment": "meeting_live_draft",
+        "CaseFragment": "meeting_live_case",
+        "StatusFragment": "meeting_live_status",
+        "LivePage": "meeting_live",
+        "ImagingPage": "case_imaging",
+        "SessionPage": "meeting_session",
+        "MeetingFormPage": "meeting_form",
+        "MeetingsPage": "meetings",
+        "DocumentPage": "document",
+        "CaseFormPage": "case_form",
+        "CasePage": "case",
     ]
 
     /// A name a page's template reads at its top level (outside any section) is a field of
@@ -206,6 +217,17 @@ import Testing
                                           time: "14:00", duration: "120", members: []),
             MeetingController.MeetingPage.Member(id: "i", name: "n", selected: true),
             DocumentController.ImportPage.Line(file: "f", status: "imported", label: "l", url: "/d", messages: ["m"]),
+            LiveSeanceController.DraftFragment(draft: ViewFields([:])),
+            LiveSeanceController.CaseFragment(case: ViewFields([:]), draftURL: "s"),
+            LiveSeanceController.StatusFragment(status: ViewFields([:]), presentURL: "s"),
+            LiveSeanceController.LivePage(meeting: ViewFields([:]), status: ViewFields([:]), case: ViewFields([:]), presents: true, members: [], recorderURL: "s", recorderName: "s", eventsURL: "s", statusURL: "s", caseFragmentURL: "s", draftURL: "s", presentURL: "s", sessionURL: "s", lastSeq: "s", recorderMode: true),
+            ImagingController.ImagingPage(patientName: "s", caseURL: "s", community: "s", actionURL: "s", accessMessage: "s", breakTheGlass: true, notConfigured: true, noIdentifier: true, validated: true, problems: ["s"], failure: "s", severalExchanges: true, exchanges: [], exchangeID: "s", exchangeName: "s", from: "s", to: "s", accession: "s", modalities: [], searched: true, results: [], hasResults: true, nextURL: "s", previousURL: "s", attached: [], hasAttached: true, returnPath: "s", mayWrite: true),
+            MeetingSessionController.SessionPage(meeting: ViewFields([:]), runs: true, quorumMet: true, quorumCount: "s", quorumMinimum: "s", quorumMissing: "s", quorumRule: "s", members: [], guests: [], guestSpecialties: [], attendanceURL: "s", currentURL: "s", agenda: [], currentCase: ViewFields([:])),
+            MeetingController.MeetingFormPage(isSeries: true, action: "s", errors: ["s"], values: ViewFields([:]), communities: [], kinds: [], organs: [], weekdays: [], ordinals: [], monthly: true, disciplines: [], completenessChecks: []),
+            MeetingController.MeetingsPage(upcoming: [], past: [], series: [], mayPlan: true, hasFeed: true, newFeedURL: "s"),
+            DocumentController.DocumentPage(carePlan: ViewFields([:]), title: "s", type: "s", typeCode: "s", date: "s", version: "s", documentID: "s", patientName: "s", patientURL: "s", caseURL: "s", authors: "s", custodian: "s", legalAuthenticator: "s", studies: ["s"], hasStudies: true, tnm: "s", sections: [], nonXML: "s", sha256: "s", bytes: "s", importedBy: "s", importedAt: "s", source: "s", superseded: "s", originalURL: "s", pdfURL: "s", hasVersions: true, versions: [], warnings: ["s"], hasWarnings: true, accessMessage: "s"),
+            CaseController.CaseFormPage(action: "s", errors: ["s"], values: ViewFields([:]), communities: [], hidden: [], conflict: ViewFields([:]), newEdition: true, tnmSource: ViewFields([:]), reasons: [], discoveries: [], lateralities: [], performances: [], phases: [], sites: []),
+            CaseController.CasePage(patientName: "s", patientURL: "s", birthDate: "s", community: "s", status: "s", statusCode: "s", validated: true, edition: "s", createdBy: "s", createdAt: "s", updatedAt: "s", updatedBy: "s", validatedAt: "s", validatedBy: "s", meeting: ViewFields([:]), content: ViewFields([:]), decision: ViewFields([:]), editURL: "s", registerURL: "s", meetingOptions: [], withdrawURL: "s", duplicateURL: "s", validateURL: "s", completeness: ViewFields([:]), followUp: ViewFields([:]), editions: [], accessMessage: "s", breakTheGlass: true, documents: [], hasDocuments: true, uploadURL: "s", imagingURL: "s", caseURL: "s", ficheXMLURL: "s", fichePDFURL: "s", attached: [], hasAttached: true, returnPath: "s", imagingUnavailable: true),
         ]
         return values.map(SampleModel.init)
     }

@@ -18,21 +18,10 @@ struct AccessReportController: Sendable {
         group.get(SiteURL.route { id, _ in .patientAccessReportCSV(id) }, use: accessReportCSV)
     }
 
-    struct AccessReportContent: Sendable, MustacheParent {
+    struct AccessReportContent: Sendable, PageModel {
         let name: String
         let events: [ViewFields]
-        let patientURL: String
-        let csvURL: String
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "name": self.name
-            case "events": events
-            case "patientURL": patientURL
-            case "csvURL": csvURL
-            default: nil
-            }
-        }
+        let patientURL, csvURL: String
     }
 
     private func reportRows(patientID: UUID, context: AuthenticatedContext) async throws -> (PatientRecord, [AuditLog.ReportRow]) {

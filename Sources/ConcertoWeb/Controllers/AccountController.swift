@@ -23,44 +23,18 @@ struct AccountController: Sendable {
         group.post(SiteURL.route(.accountPassword), use: changePassword)
     }
 
-    struct AccountContent: Sendable, MustacheParent {
-        let displayName: String
-        let email: String
-        let rppsNumber: String?
-        let specialty: String?
+    struct AccountContent: Sendable, PageModel {
+        let displayName, email: String
+        let rppsNumber, specialty: String?
         let roleLabel: String
         let totpEnabled: Bool
         let error: String?
         var passwordError: String? = nil
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "passwordError": passwordError
-            case "displayName": displayName
-            case "email": email
-            case "rppsNumber": rppsNumber
-            case "specialty": specialty
-            case "roleLabel": roleLabel
-            case "totpEnabled": totpEnabled
-            case "error": error
-            default: nil
-            }
-        }
     }
 
-    struct EnrolmentContent: Sendable, MustacheParent {
-        let displayKey: String
-        let authenticatorURL: String
+    struct EnrolmentContent: Sendable, PageModel {
+        let displayKey, authenticatorURL: String
         let error: String?
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "displayKey": displayKey
-            case "authenticatorURL": authenticatorURL
-            case "error": error
-            default: nil
-            }
-        }
     }
 
     /// Read afresh: this page shows what was just changed (second factor).

@@ -31,19 +31,10 @@ struct AdminController: Sendable {
         guard context.user.isAdmin else { throw AppError.forbidden }
     }
 
-    struct OrganisationsContent: Sendable, MustacheParent {
+    struct OrganisationsContent: Sendable, PageModel {
         let organisations: [ViewFields]
         let values: ViewFields
         let error: String?
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "organisations": organisations
-            case "values": values
-            case "error": error
-            default: nil
-            }
-        }
     }
 
     @Sendable func listOrganisations(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -127,21 +118,10 @@ struct AdminController: Sendable {
         return .redirect(to: SiteURL.adminOrganisations.path, type: .normal)
     }
 
-    struct CommunitiesContent: Sendable, MustacheParent {
-        let communities: [ViewFields]
-        let kinds: [ViewFields]
+    struct CommunitiesContent: Sendable, PageModel {
+        let communities, kinds: [ViewFields]
         let values: ViewFields
         let error: String?
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "communities": communities
-            case "kinds": kinds
-            case "values": values
-            case "error": error
-            default: nil
-            }
-        }
     }
 
     @Sendable func listCommunities(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -197,17 +177,9 @@ struct AdminController: Sendable {
         )
     }
 
-    struct MergeContent: Sendable, MustacheParent {
+    struct MergeContent: Sendable, PageModel {
         let pairs: [ViewFields]
         let error: String?
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "pairs": pairs
-            case "error": error
-            default: nil
-            }
-        }
     }
 
     @Sendable func mergeForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {

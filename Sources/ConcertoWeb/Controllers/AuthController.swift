@@ -31,37 +31,16 @@ struct AuthController: Sendable {
         router.post(SiteURL.route(.logout), use: logout)
     }
 
-    struct LoginContent: Sendable, MustacheParent {
-        let email: String
-        let next: String
-        let error: String?
-        let info: String?
+    struct LoginContent: Sendable, PageModel {
+        let email, next: String
+        let error, info: String?
         /// The Pro Santé Connect button's address (nil: not configured here).
         let pscURL: String?
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "email": email
-            case "next": next
-            case "error": error
-            case "info": info
-            case "pscURL": pscURL
-            default: nil
-            }
-        }
     }
 
-    struct TOTPContent: Sendable, MustacheParent {
+    struct TOTPContent: Sendable, PageModel {
         let next: String
         let error: String?
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "next": next
-            case "error": error
-            default: nil
-            }
-        }
     }
 
     @Sendable func showLogin(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -233,7 +212,6 @@ struct AuthController: Sendable {
         else { return nil }
         return userID
     }
-
 }
 
 /// Opening a session once someone has proven who they are (password, TOTP, Pro Santé

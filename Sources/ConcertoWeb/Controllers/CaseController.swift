@@ -98,6 +98,38 @@ struct CaseController: Sendable {
 
     // MARK: Case page
 
+    /// The fiche RCP page: the case, its meeting, decision, editions, documents and studies, and what the user may do.
+    struct CasePage: Sendable, PageModel {
+        let patientName: String?
+        let patientURL: String
+        let birthDate: String?
+        let community, status, statusCode: String
+        let validated: Bool
+        let edition: String
+        let createdBy: String?
+        let createdAt: String
+        let updatedAt, updatedBy, validatedAt, validatedBy: String?
+        let meeting: ViewFields?
+        let content: ViewFields
+        let decision: ViewFields?
+        let editURL, registerURL: String?
+        let meetingOptions: [ViewFields]?
+        let withdrawURL, duplicateURL, validateURL: String?
+        let completeness, followUp: ViewFields?
+        let editions: [ViewFields]
+        let accessMessage: String
+        let breakTheGlass: Bool
+        let documents: [ViewFields]
+        let hasDocuments: Bool
+        let uploadURL: String?
+        let imagingURL, caseURL: String
+        let ficheXMLURL, fichePDFURL: String?
+        let attached: [ViewFields]
+        let hasAttached: Bool
+        let returnPath: String
+        let imagingUnavailable: Bool
+    }
+
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await load(context, auditAllowed: true)
         let pages = PageBuilder(request: request, context: context)
@@ -117,61 +149,60 @@ struct CaseController: Sendable {
         let mayRegister = (record.status == .draft || record.status == .toRepresent) && (actor.isPhysician || actor.isCoordinator)
         // The same check as the edit form itself, so no button leads to a refusal.
         let mayEdit = self.mayEdit(loaded).isSuccess
-        let content = ViewFields([
-            "patientName": patient?.identity.displayName, "patientURL": SiteURL.patient(record.patientID).path,
-            "birthDate": patient?.identity.birthDate.french, "community": record.communityName,
-            "status": pages.text("case_status_\(record.status.rawValue)"), "statusCode": record.status.rawValue,
-            "validated": record.status == .validated ? true : nil,
-            "edition": String(record.edition), "createdBy": record.createdByName, "createdAt": DisplayFormat.dateTime(record.createdAt),
-            "updatedAt": record.updatedAt.map(DisplayFormat.dateTime), "updatedBy": record.updatedByName,
-            "validatedAt": record.validatedAt.map(DisplayFormat.dateTime), "validatedBy": record.validatedByName,
-            "meeting": loaded.meeting.map { meeting in
+        let content = CasePage(
+            patientName: patient?.identity.displayName, patientURL: SiteURL.patient(record.patientID).path,
+            birthDate: patient?.identity.birthDate.french, community: record.communityName,
+            status: pages.text("case_status_\(record.status.rawValue)"), statusCode: record.status.rawValue,
+            validated: record.status == .validated,
+            edition: String(record.edition), createdBy: record.createdByName, createdAt: DisplayFormat.dateTime(record.createdAt),
+            updatedAt: record.updatedAt.map(DisplayFormat.dateTime), updatedBy: record.updatedByName,
+            validatedAt: record.validatedAt.map(DisplayFormat.dateTime), validatedBy: record.validatedByName,
+            meeting: loaded.meeting.map { meeting in
                 ViewFields(["title": meeting.title, "when": DisplayFormat.dateTime(meeting.startsAt), "url": SiteURL.meeting(meeting.id).path,
                             "sessionURL": SiteURL.meetingSession(meeting.id).path, "cancelled": meeting.status == .cancelled ? true : nil])
             },
-            "content": CasePresentation.contentFields(record.content, pages: pages),
-            "decision": record.decision.map { CasePresentation.decisionFields($0, pages: pages) },
-            "editURL": mayEdit ? SiteURL.caseEdit(record.id).path : nil,
-            "registerURL": mayRegister ? SiteURL.caseRegister(record.id).path : nil,
-            "meetingOptions": mayRegister ? try await upcoming.filter { $0.status == .scheduled }.map { meeting in
+            content: CasePresentation.contentFields(record.content, pages: pages),
+            decision: record.decision.map { CasePresentation.decisionFields($0, pages: pages) },
+            editURL: mayEdit ? SiteURL.caseEdit(record.id).path : nil,
+            registerURL: mayRegister ? SiteURL.caseRegister(record.id).path : nil,
+            meetingOptions: mayRegister ? try await upcoming.filter { $0.status == .scheduled }.map { meeting in
                 ViewFields(["id": meeting.id.storageKey, "label": "\(DisplayFormat.dateTime(meeting.startsAt)) · \(meeting.title)",
                             "late": now >= meeting.registrationWindow.deadline ? true : nil, "deadline": DisplayFormat.dateTime(meeting.registrationWindow.deadline)])
             } : nil,
-            "withdrawURL": record.status == .registered && (actor.isPhysician || actor.isCoordinator) ? SiteURL.caseWithdraw(record.id).path : nil,
-            "duplicateURL": loaded.mayWrite ? SiteURL.caseNew(patient: record.patientID, from: record.id) : nil,
-            "validateURL": record.status == .discussed && (actor.isCoordinator || actor.isChair) ? SiteURL.caseValidate(record.id).path : nil,
-            "completeness": try await evidence.flatMap { evidence in
+            withdrawURL: record.status == .registered && (actor.isPhysician || actor.isCoordinator) ? SiteURL.caseWithdraw(record.id).path : nil,
+            duplicateURL: loaded.mayWrite ? SiteURL.caseNew(patient: record.patientID, from: record.id) : nil,
+            validateURL: record.status == .discussed && (actor.isCoordinator || actor.isChair) ? SiteURL.caseValidate(record.id).path : nil,
+            completeness: try await evidence.flatMap { evidence in
                 loaded.meeting.map { CompletenessPresentation.fields($0.completenessReport(evidence), override: evidence.override, caseID: record.id, pages: pages) }
             },
-            "followUp": record.status == .validated ? Self.followUpFields(try await followUp, record: record, meeting: loaded.meeting,
+            followUp: record.status == .validated ? Self.followUpFields(try await followUp, record: record, meeting: loaded.meeting,
                                                                                    mayRecord: loaded.mayWrite, pages: pages, now: now) : nil,
-            "editions": try await editions.map { edition in
+            editions: try await editions.map { edition in
                 ViewFields(["edition": String(edition.edition), "supersededAt": DisplayFormat.dateTime(edition.supersededAt),
                             "supersededBy": edition.supersededByName, "validatedAt": edition.validatedAt.map(DisplayFormat.dateTime),
                             "content": CasePresentation.contentFields(edition.content, pages: pages),
                             // false, not absent: an absent key would find the page's current decision.
                             "decision": edition.decision.map { CasePresentation.decisionFields($0, pages: pages) } ?? false])
             },
-            "accessMessage": pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"),
-            "breakTheGlass": loaded.outcome.decision.mode == .breakTheGlass ? true : nil,
-            "documents": try await communityDocuments.map { document in
+            accessMessage: pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"),
+            breakTheGlass: loaded.outcome.decision.mode == .breakTheGlass,
+            documents: try await communityDocuments.map { document in
                 ViewFields(["title": document.title ?? document.typeLabel ?? document.typeCode, "type": document.typeLabel ?? document.typeCode,
                             "date": HL7Time.french(iso: document.effectiveTime), "url": SiteURL.document(document.id).path,
                             "version": document.version > 1 ? String(document.version) : nil,
                             "studies": document.studyUIDs.isEmpty ? nil : String(document.studyUIDs.count)])
             },
-            "hasDocuments": try await communityDocuments.isEmpty ? nil : true,
-            "uploadURL": loaded.mayWrite ? SiteURL.caseDocuments(record.id).path : nil,
-            "imagingURL": SiteURL.caseImaging(record.id).path, "caseURL": SiteURL.caseItem(record.id).path,
-            "ficheXMLURL": record.status == .validated ? SiteURL.caseFicheXML(record.id).path : nil,
-            "fichePDFURL": record.status == .validated ? SiteURL.caseFichePDF(record.id).path : nil,
+            hasDocuments: !(try await communityDocuments.isEmpty),
+            uploadURL: loaded.mayWrite ? SiteURL.caseDocuments(record.id).path : nil,
+            imagingURL: SiteURL.caseImaging(record.id).path, caseURL: SiteURL.caseItem(record.id).path,
+            ficheXMLURL: record.status == .validated ? SiteURL.caseFicheXML(record.id).path : nil,
+            fichePDFURL: record.status == .validated ? SiteURL.caseFichePDF(record.id).path : nil,
             // Read from the database only: a slow or absent exchange never delays this page.
-            "attached": StudyPresentation.attachedFields(try await attachedStudies, caseID: record.id,
+            attached: StudyPresentation.attachedFields(try await attachedStudies, caseID: record.id,
                                                          mayDetach: loaded.mayWrite && record.status != .validated, imaging: imaging, pages: pages),
-            "hasAttached": try await attachedStudies.isEmpty ? nil : true,
-            "returnPath": SiteURL.caseItem(record.id).path,
-            "imagingUnavailable": imaging.failingExchanges.isEmpty ? nil : true,
-        ])
+            hasAttached: !(try await attachedStudies.isEmpty),
+            returnPath: SiteURL.caseItem(record.id).path,
+            imagingUnavailable: !(imaging.failingExchanges.isEmpty))
         return try renderer.html("case", pages.page(content))
     }
 
@@ -205,6 +236,18 @@ struct CaseController: Sendable {
         return values.compactMapValues { $0 }
     }
 
+    /// The fiche form (new, edit, or back with errors or a conflict): values, options of each coded field.
+    struct CaseFormPage: Sendable, PageModel {
+        let action: String
+        let errors: [String]
+        let values: ViewFields
+        let communities, hidden: [ViewFields]
+        let conflict: ViewFields?
+        let newEdition: Bool
+        let tnmSource: ViewFields?
+        let reasons, discoveries, lateralities, performances, phases, sites: [ViewFields]
+    }
+
     func renderForm(
         request: Request, context: AuthenticatedContext, values: [String: String], errors: [String], action: String,
         communities communityOptions: [ViewFields], hidden: [String: String], conflict: ViewFields? = nil, newEdition: Bool = false,
@@ -217,16 +260,15 @@ struct CaseController: Sendable {
         func coded(_ terminology: Terminology, field: String) -> [ViewFields] {
             terminology.concepts.map { ViewFields(["value": $0.code, "label": $0.label, "selected": values[field] == $0.code ? true : nil]) }
         }
-        let content = ViewFields([
-            "action": action, "errors": errors, "values": ViewFields(values), "communities": communityOptions,
-            "hidden": hidden.map { ViewFields(["name": $0.key, "value": $0.value]) }, "conflict": conflict, "newEdition": newEdition ? true : nil,
-            "tnmSource": tnmSource,
-            "reasons": options(PresentationReason.allCases, field: "presentation_reason", prefix: "presentation"),
-            "discoveries": options(DiscoveryMode.allCases, field: "discovery_mode", prefix: "discovery"),
-            "lateralities": coded(.lateralities, field: "laterality"), "performances": coded(.performanceStatuses, field: "performance_status"),
-            "phases": coded(.cancerPhases, field: "phase"),
-            "sites": Terminology.tumourSites.concepts.map { ViewFields(["value": $0.code, "label": $0.label]) },
-        ])
+        let content = CaseFormPage(
+            action: action, errors: errors, values: ViewFields(values), communities: communityOptions,
+            hidden: hidden.map { ViewFields(["name": $0.key, "value": $0.value]) }, conflict: conflict, newEdition: newEdition,
+            tnmSource: tnmSource,
+            reasons: options(PresentationReason.allCases, field: "presentation_reason", prefix: "presentation"),
+            discoveries: options(DiscoveryMode.allCases, field: "discovery_mode", prefix: "discovery"),
+            lateralities: coded(.lateralities, field: "laterality"), performances: coded(.performanceStatuses, field: "performance_status"),
+            phases: coded(.cancerPhases, field: "phase"),
+            sites: Terminology.tumourSites.concepts.map { ViewFields(["value": $0.code, "label": $0.label]) })
         return try renderer.html("case_form", pages.page(content), status: status)
     }
 
@@ -430,20 +472,10 @@ struct CaseController: Sendable {
         }
     }
 
-    struct RegistrationCheckPage: Sendable, MustacheParent {
-        struct Attestation: Sendable, MustacheParent {
-            let name: String
-            let label: String
+    struct RegistrationCheckPage: Sendable, PageModel {
+        struct Attestation: Sendable, PageModel {
+            let name, label: String
             let checked: Bool
-
-            func child(named key: String) -> Any? {
-                switch key {
-                case "name": name
-                case "label": label
-                case "checked": checked
-                default: nil
-                }
-            }
         }
         let caseURL: String
         let action: String
@@ -455,21 +487,6 @@ struct CaseController: Sendable {
         let blocked: Bool
         let mayOverride: Bool
         let returnTo: String
-
-        func child(named key: String) -> Any? {
-            switch key {
-            case "caseURL": caseURL
-            case "action": action
-            case "meetingID": meetingID
-            case "meetingLabel": meetingLabel
-            case "lines": lines
-            case "attestations": attestations
-            case "blocked": blocked
-            case "mayOverride": mayOverride
-            case "returnTo": returnTo
-            default: nil
-            }
-        }
     }
 
     func renderRegistrationCheck(request: Request, context: AuthenticatedContext, loaded: Loaded, meeting: MeetingRecord, report: CompletenessReport,

@@ -40,43 +40,16 @@ struct CommunityController: Sendable {
         return (community, membership)
     }
 
-    struct CommunityContent: Sendable, MustacheParent {
+    struct CommunityContent: Sendable, PageModel {
         let community: ViewFields
-        let isAdministrator: Bool
-        let invitation: Bool
-        let isActiveMember: Bool
-        let members: [ViewFields]
-        let organisations: [ViewFields]
-        let patients: [ViewFields]
-        let emergencyGrants: [ViewFields]
-        let roleOptions: [ViewFields]
-        let organisationOptions: [ViewFields]
+        let isAdministrator, invitation, isActiveMember: Bool
+        let members, organisations, patients, emergencyGrants, roleOptions, organisationOptions: [ViewFields]
         let links: ViewFields
         let error: String?
         /// The fiche header's identifiers: shown to members, a form for administrators.
         var registration: ViewFields? = nil
         /// Whether physicians must log in with Pro Santé Connect, and the switch for administrators.
         var psc: ViewFields? = nil
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "registration": registration
-            case "psc": psc
-            case "community": community
-            case "isAdministrator": isAdministrator
-            case "invitation": invitation
-            case "isActiveMember": isActiveMember
-            case "members": members
-            case "organisations": organisations
-            case "patients": patients
-            case "emergencyGrants": emergencyGrants
-            case "roleOptions": roleOptions
-            case "organisationOptions": organisationOptions
-            case "links": links
-            case "error": error
-            default: nil
-            }
-        }
     }
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -271,23 +244,10 @@ struct AuditPage: Sendable {
     let users: UserStore
     let renderer: Renderer
 
-    struct AuditContent: Sendable, MustacheParent {
-        let scopeName: String
-        let formAction: String
+    struct AuditContent: Sendable, PageModel {
+        let scopeName, formAction: String
         let filters: ViewFields
-        let events: [ViewFields]
-        let actions: [ViewFields]
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "scopeName": scopeName
-            case "formAction": formAction
-            case "filters": filters
-            case "events": events
-            case "actions": actions
-            default: nil
-            }
-        }
+        let events, actions: [ViewFields]
     }
 
     func render(request: Request, context: AuthenticatedContext, scope: UUID?, title: String, path: String) async throws -> Response {

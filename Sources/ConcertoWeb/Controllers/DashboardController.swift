@@ -23,27 +23,10 @@ struct DashboardController: Sendable {
     /// Typed rows and plain flags, no Mustache transforms: this is the page every user
     /// opens first, and the one `make bench` loads (docs/benchmarks.md).
     struct DashboardContent: Sendable, MustacheParent {
-        struct CommunityItem: Sendable, MustacheParent {
-            let name: String
-            let region: String
-            let url: String
-            let kind: String
-            let role: String
+        struct CommunityItem: Sendable, PageModel {
+            let name, region, url, kind, role: String
             let suspended: Bool
             let acceptURL: String
-
-            func child(named key: String) -> Any? {
-                switch key {
-                case "name": name
-                case "region": region
-                case "url": url
-                case "kind": kind
-                case "role": role
-                case "suspended": suspended
-                case "acceptURL": acceptURL
-                default: nil
-                }
-            }
         }
         let displayName: String
         let communities: [CommunityItem]

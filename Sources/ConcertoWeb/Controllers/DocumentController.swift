@@ -38,38 +38,16 @@ struct DocumentController: Sendable {
     }
 
     /// The upload's page: a line per file, what became of it.
-    struct ImportPage: Sendable, MustacheParent {
-        struct Line: Sendable, MustacheParent {
-            let file: String
-            let status: String
-            let label: String
+    struct ImportPage: Sendable, PageModel {
+        struct Line: Sendable, PageModel {
+            let file, status, label: String
             let url: String?
             let messages: [String]
-
-            func child(named name: String) -> Any? {
-                switch name {
-                case "file": file
-                case "status": status
-                case "label": label
-                case "url": url
-                case "messages": messages
-                default: nil
-                }
-            }
         }
 
         let caseURL: String
         let results: [Line]
         let askConfirmation: Bool
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "caseURL": caseURL
-            case "results": results
-            case "askConfirmation": askConfirmation
-            default: nil
-            }
-        }
     }
 
     static func result(file: String, _ outcome: DocumentImporter.Outcome, language: AppLanguage) -> FileResult {
@@ -148,6 +126,33 @@ struct DocumentController: Sendable {
         }
     }
 
+    /// A filed CDA document: header, narrative sections, versions, the care plan it carries, its checks.
+    struct DocumentPage: Sendable, PageModel {
+        let carePlan: ViewFields?
+        let title: String
+        let type: String?
+        let typeCode, date, version, documentID: String
+        let patientName: String?
+        let patientURL: String
+        let caseURL, authors, custodian, legalAuthenticator: String?
+        let studies: [String]
+        let hasStudies: Bool
+        let tnm: String?
+        let sections: [ViewFields]
+        let nonXML: String?
+        let sha256, bytes: String
+        let importedBy: String?
+        let importedAt, source: String
+        let superseded: String?
+        let originalURL: String
+        let pdfURL: String?
+        let hasVersions: Bool
+        let versions: [ViewFields]
+        let warnings: [String]
+        let hasWarnings: Bool
+        let accessMessage: String
+    }
+
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await load(context, auditAction: .documentRead)
         let record = loaded.record
@@ -160,37 +165,36 @@ struct DocumentController: Sendable {
         let isCarePlan = record.carePlanJSON != "[]"
         let candidates = isCarePlan && record.carriesOutCaseID == nil
             ? try await documents.carePlanCandidates(patientID: record.patientID, communityID: record.communityID, notAfter: record.effectiveTime) : []
-        let content = ViewFields([
-            "carePlan": isCarePlan ? ViewFields([
+        let content = DocumentPage(
+            carePlan: isCarePlan ? ViewFields([
                 "items": CarePlanPresentation.items(record, pages: pages),
                 "caseURL": record.carriesOutCaseID.map { SiteURL.caseItem($0).path },
                 "action": candidates.isEmpty ? nil : SiteURL.documentCarePlan(record.id).path,
                 "candidates": candidates.map { ViewFields(["value": $0.caseID.storageKey,
                                                            "label": pages.text("care_plan_validated_on", ["date": HL7Time.french(iso: $0.validatedOn)])]) },
             ]) : nil,
-            "title": record.title ?? record.typeLabel ?? record.typeCode, "type": record.typeLabel, "typeCode": record.typeCode,
-            "date": HL7Time.french(iso: record.effectiveTime), "version": String(record.version), "documentID": record.documentKey,
-            "patientName": try await patient?.identity.displayName, "patientURL": SiteURL.patient(record.patientID).path,
-            "caseURL": record.caseID.map { SiteURL.caseItem($0).path },
-            "authors": document?.authors.map(\.displayName).filter { !$0.isEmpty }.joined(separator: ", "),
-            "custodian": document?.custodian?.name,
-            "legalAuthenticator": document?.legalAuthenticator?.displayName,
-            "studies": record.studyUIDs, "hasStudies": record.studyUIDs.isEmpty ? nil : true,
-            "tnm": record.tnm.isEmpty ? nil : ["cT", "cN", "cM", "pT", "pN", "pM"].compactMap { key in record.tnm[key].map { "\(key) \($0)" } }.joined(separator: " · "),
-            "sections": Self.sectionFields(document?.sections ?? []),
-            "nonXML": record.mediaType, "sha256": record.sha256, "bytes": String(record.byteCount),
-            "importedBy": record.importedByName, "importedAt": (try? Date(record.importedAt, strategy: .iso8601)).map(DisplayFormat.dateTime) ?? record.importedAt,
-            "source": pages.text("document_source_\(record.source)"),
-            "superseded": record.supersededBy.map { SiteURL.document($0).path },
-            "originalURL": SiteURL.documentOriginal(record.id).path, "pdfURL": record.hasPDF ? SiteURL.documentPDF(record.id).path : nil,
-            "hasVersions": try await versions.count > 1 ? true : nil,
-            "versions": try await versions.map { version in
+            title: record.title ?? record.typeLabel ?? record.typeCode, type: record.typeLabel, typeCode: record.typeCode,
+            date: HL7Time.french(iso: record.effectiveTime), version: String(record.version), documentID: record.documentKey,
+            patientName: try await patient?.identity.displayName, patientURL: SiteURL.patient(record.patientID).path,
+            caseURL: record.caseID.map { SiteURL.caseItem($0).path },
+            authors: document?.authors.map(\.displayName).filter { !$0.isEmpty }.joined(separator: ", "),
+            custodian: document?.custodian?.name,
+            legalAuthenticator: document?.legalAuthenticator?.displayName,
+            studies: record.studyUIDs, hasStudies: !(record.studyUIDs.isEmpty),
+            tnm: record.tnm.isEmpty ? nil : ["cT", "cN", "cM", "pT", "pN", "pM"].compactMap { key in record.tnm[key].map { "\(key) \($0)" } }.joined(separator: " · "),
+            sections: Self.sectionFields(document?.sections ?? []),
+            nonXML: record.mediaType, sha256: record.sha256, bytes: String(record.byteCount),
+            importedBy: record.importedByName, importedAt: (try? Date(record.importedAt, strategy: .iso8601)).map(DisplayFormat.dateTime) ?? record.importedAt,
+            source: pages.text("document_source_\(record.source)"),
+            superseded: record.supersededBy.map { SiteURL.document($0).path },
+            originalURL: SiteURL.documentOriginal(record.id).path, pdfURL: record.hasPDF ? SiteURL.documentPDF(record.id).path : nil,
+            hasVersions: try await versions.count > 1,
+            versions: try await versions.map { version in
                 ViewFields(["version": String(version.version), "date": HL7Time.french(iso: version.effectiveTime), "url": SiteURL.document(version.id).path,
                             "current": version.id == record.id ? true : nil, "superseded": version.supersededBy != nil ? true : nil])
             },
-            "warnings": report.warnings, "hasWarnings": report.warnings.isEmpty ? nil : true,
-            "accessMessage": pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"),
-        ])
+            warnings: report.warnings, hasWarnings: !(report.warnings.isEmpty),
+            accessMessage: pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"))
         return try renderer.html("document", pages.page(content))
     }
 

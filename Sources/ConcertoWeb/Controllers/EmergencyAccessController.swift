@@ -20,35 +20,13 @@ struct EmergencyAccessController: Sendable {
         group.post(SiteURL.route { id, _ in .patientEmergencyAccess(id) }, use: requestEmergencyAccess)
     }
 
-    struct EmergencyContent: Sendable, MustacheParent {
-        let patientID: String
-        let name: String
-        let refusal: String
+    struct EmergencyContent: Sendable, PageModel {
+        let patientID, name, refusal: String
         let reasonCodes: [ViewFields]
         let justification: String
         let error: String?
-        let needsConfirmation: Bool
-        let overridePossible: Bool
-        let hours: String
-        let actionURL: String
-        let patientURL: String
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "patientID": patientID
-            case "name": self.name
-            case "refusal": refusal
-            case "reasonCodes": reasonCodes
-            case "justification": justification
-            case "error": error
-            case "needsConfirmation": needsConfirmation
-            case "overridePossible": overridePossible
-            case "hours": hours
-            case "actionURL": actionURL
-            case "patientURL": patientURL
-            default: nil
-            }
-        }
+        let needsConfirmation, overridePossible: Bool
+        let hours, actionURL, patientURL: String
     }
 
     @Sendable func emergencyForm(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -103,6 +103,28 @@ struct ImagingController: Sendable {
         return SearchForm(exchange: exchange, from: from, to: to, modalities: modalities, accession: accession, offset: offset, problems: problems)
     }
 
+    /// The fiche's imaging tab: search of the exchange (criteria, results, paging) and the studies attached.
+    struct ImagingPage: Sendable, PageModel {
+        let patientName: String?
+        let caseURL, community, actionURL, accessMessage: String
+        let breakTheGlass, notConfigured, noIdentifier, validated: Bool
+        let problems: [String]
+        let failure: String?
+        let severalExchanges: Bool
+        let exchanges: [ViewFields]
+        let exchangeID, exchangeName: String?
+        let from, to, accession: String
+        let modalities: [ViewFields]
+        let searched: Bool
+        let results: [ViewFields]
+        let hasResults: Bool
+        let nextURL, previousURL: String?
+        let attached: [ViewFields]
+        let hasAttached: Bool
+        let returnPath: String
+        let mayWrite: Bool
+    }
+
     @Sendable func page(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let pages = PageBuilder(request: request, context: context)
         let form = searchForm(request, pages: pages)
@@ -141,35 +163,34 @@ struct ImagingController: Sendable {
             components.queryItems = pageQuery + [URLQueryItem(name: "offset", value: String(offset))]
             return components.string ?? components.path
         }
-        let content = ViewFields([
-            "patientName": patient?.identity.displayName, "caseURL": SiteURL.caseItem(record.id).path, "community": record.communityName,
-            "actionURL": SiteURL.caseImaging(record.id).path,
-            "accessMessage": pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"),
-            "breakTheGlass": loaded.outcome.decision.mode == .breakTheGlass ? true : nil,
-            "notConfigured": imaging.isConfigured ? nil : true,
-            "noIdentifier": imaging.isConfigured && identifiers.isEmpty ? true : nil,
-            "validated": record.status == .validated ? true : nil,
-            "problems": form.problems,
-            "failure": failure.map(\.frenchMessage),
-            "severalExchanges": imaging.directory.exchanges.count > 1 ? true : nil,
-            "exchanges": imaging.directory.exchanges.map { exchange in
+        let content = ImagingPage(
+            patientName: patient?.identity.displayName, caseURL: SiteURL.caseItem(record.id).path, community: record.communityName,
+            actionURL: SiteURL.caseImaging(record.id).path,
+            accessMessage: pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"),
+            breakTheGlass: loaded.outcome.decision.mode == .breakTheGlass,
+            notConfigured: !(imaging.isConfigured),
+            noIdentifier: imaging.isConfigured && identifiers.isEmpty,
+            validated: record.status == .validated,
+            problems: form.problems,
+            failure: failure.map(\.frenchMessage),
+            severalExchanges: imaging.directory.exchanges.count > 1,
+            exchanges: imaging.directory.exchanges.map { exchange in
                 ViewFields(["id": exchange.id, "name": exchange.name, "selected": exchange.id == form.exchange?.id ? true : nil])
             },
-            "exchangeID": form.exchange?.id, "exchangeName": form.exchange?.name,
-            "from": form.from?.iso ?? "", "to": form.to?.iso ?? "", "accession": form.accession ?? "",
-            "modalities": ImagingModality.common.map { code in
+            exchangeID: form.exchange?.id, exchangeName: form.exchange?.name,
+            from: form.from?.iso ?? "", to: form.to?.iso ?? "", accession: form.accession ?? "",
+            modalities: ImagingModality.common.map { code in
                 ViewFields(["code": code, "label": pages.text("modality_\(code)"), "checked": form.modalities.contains(code) ? true : nil])
             },
-            "searched": searched && failure == nil ? true : nil,
-            "results": resultFields(results, exchangeID: form.exchange?.id ?? "", from: form.from, attached: attachedUIDs, mayWrite: mayWrite),
-            "hasResults": results.isEmpty ? nil : true,
-            "nextURL": hasMore ? pageURL(form.offset + Self.pageSize) : nil,
-            "previousURL": form.offset > 0 ? pageURL(max(0, form.offset - Self.pageSize)) : nil,
-            "attached": StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: mayWrite, imaging: imaging, pages: pages),
-            "hasAttached": attached.isEmpty ? nil : true,
-            "returnPath": SiteURL.caseImaging(record.id).path,
-            "mayWrite": mayWrite ? true : nil,
-        ])
+            searched: searched && failure == nil,
+            results: resultFields(results, exchangeID: form.exchange?.id ?? "", from: form.from, attached: attachedUIDs, mayWrite: mayWrite),
+            hasResults: !(results.isEmpty),
+            nextURL: hasMore ? pageURL(form.offset + Self.pageSize) : nil,
+            previousURL: form.offset > 0 ? pageURL(max(0, form.offset - Self.pageSize)) : nil,
+            attached: StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: mayWrite, imaging: imaging, pages: pages),
+            hasAttached: !(attached.isEmpty),
+            returnPath: SiteURL.caseImaging(record.id).path,
+            mayWrite: mayWrite)
         // 200 even when the exchange failed: the page itself worked and says what did not.
         return try renderer.html("case_imaging", pages.page(content))
     }
@@ -243,19 +264,8 @@ struct ImagingController: Sendable {
     }
 
     /// Why a study could not be attached or detached, with the ways back.
-    struct RefusedPage: Sendable, MustacheParent {
-        let message: String
-        let backURL: String
-        let caseURL: String
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "message": message
-            case "backURL": backURL
-            case "caseURL": caseURL
-            default: nil
-            }
-        }
+    struct RefusedPage: Sendable, PageModel {
+        let message, backURL, caseURL: String
     }
 
     func refusal(_ message: String, record: CaseRecord, pages: PageBuilder, status: HTTPResponse.Status) throws -> Response {

@@ -21,18 +21,9 @@ struct IndicatorsController: Sendable {
         group.get(SiteURL.route { id, _ in .communityIndicatorsPDF(id) }, use: pdf)
     }
 
-    struct IndicatorsPage: Sendable, MustacheParent {
-        struct Figure: Sendable, MustacheParent {
-            let label: String
-            let value: String
-
-            func child(named name: String) -> Any? {
-                switch name {
-                case "label": label
-                case "value": value
-                default: nil
-                }
-            }
+    struct IndicatorsPage: Sendable, PageModel {
+        struct Figure: Sendable, PageModel {
+            let label, value: String
         }
         struct Table: Sendable, MustacheParent {
             let title: String
@@ -66,25 +57,6 @@ struct IndicatorsController: Sendable {
         let csvURL: String
         let pdfURL: String
         let empty: Bool
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "communityName": communityName
-            case "communityURL": communityURL
-            case "action": action
-            case "from": from
-            case "to": to
-            case "periodLabel": periodLabel
-            case "figures": figures
-            case "monthChartHTML": monthChartHTML
-            case "siteChartHTML": siteChartHTML
-            case "tables": tables
-            case "csvURL": csvURL
-            case "pdfURL": pdfURL
-            case "empty": empty
-            default: nil
-            }
-        }
     }
 
     struct Loaded {

@@ -5,6 +5,7 @@ import ConcertoStore
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Mustache
 import NIOCore
 import ServiceLifecycle
 
@@ -71,6 +72,18 @@ struct LiveSeanceController: Sendable {
 
     // MARK: Pages
 
+    /// The live séance: the agenda and attendance, the case on screen, the recorder's draft; kept current by the event stream.
+    struct LivePage: Sendable, PageModel {
+        let meeting, status: ViewFields
+        let `case`: ViewFields?
+        let presents: Bool
+        let members: [ViewFields]?
+        let recorderURL: String
+        let recorderName: String?
+        let eventsURL, statusURL, caseFragmentURL, draftURL, presentURL, sessionURL, lastSeq: String
+        let recorderMode: Bool
+    }
+
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await meetingAccess.load(context)
         let pages = PageBuilder(request: request, context: context)
@@ -86,39 +99,53 @@ struct LiveSeanceController: Sendable {
                             "selected": member.user.id == meeting.recorderID ? true : nil])
             }
         }
-        let content = ViewFields([
-            "meeting": MeetingPresentation.fields(meeting, pages: pages),
-            "status": statusFields(state, roles: roles, pages: pages),
-            "case": try await caseFields(state, roles: roles, context: context, pages: pages),
-            "presents": roles.presents ? true : nil,
-            "members": roles.presents ? members : nil,
-            "recorderURL": SiteURL.meetingLiveRecorder(meeting.id).path,
-            "recorderName": meeting.recorderID.flatMap { id in state.attendance.first { $0.userID == id }?.name },
-            "eventsURL": SiteURL.meetingLiveEvents(meeting.id).path, "statusURL": SiteURL.meetingLiveStatus(meeting.id).path,
-            "caseFragmentURL": SiteURL.meetingLiveCase(meeting.id).path, "draftURL": SiteURL.meetingLiveDraft(meeting.id).path,
-            "presentURL": SiteURL.meetingLivePresent(meeting.id).path, "sessionURL": SiteURL.meetingSession(meeting.id).path,
-            "lastSeq": String(lastSeq), "recorderMode": roles.types ? true : nil,
-        ])
+        let content = LivePage(
+            meeting: MeetingPresentation.fields(meeting, pages: pages),
+            status: statusFields(state, roles: roles, pages: pages),
+            case: try await caseFields(state, roles: roles, context: context, pages: pages),
+            presents: roles.presents,
+            members: roles.presents ? members : nil,
+            recorderURL: SiteURL.meetingLiveRecorder(meeting.id).path,
+            recorderName: meeting.recorderID.flatMap { id in state.attendance.first { $0.userID == id }?.name },
+            eventsURL: SiteURL.meetingLiveEvents(meeting.id).path, statusURL: SiteURL.meetingLiveStatus(meeting.id).path,
+            caseFragmentURL: SiteURL.meetingLiveCase(meeting.id).path, draftURL: SiteURL.meetingLiveDraft(meeting.id).path,
+            presentURL: SiteURL.meetingLivePresent(meeting.id).path, sessionURL: SiteURL.meetingSession(meeting.id).path,
+            lastSeq: String(lastSeq), recorderMode: roles.types)
         return try renderer.html("meeting_live", pages.page(content))
+    }
+
+    /// The attendance banner and the agenda with its clock.
+    struct StatusFragment: Sendable, PageModel {
+        let status: ViewFields
+        let presentURL: String
+    }
+
+    /// The case on screen.
+    struct CaseFragment: Sendable, PageModel {
+        let `case`: ViewFields?
+        let draftURL: String
+    }
+
+    /// The decision as the recorder types it.
+    struct DraftFragment: Sendable, PageModel {
+        let draft: ViewFields?
     }
 
     /// The attendance banner and the agenda with its clock: refetched on attendance,
     /// presentation and decision events.
     @Sendable func statusFragment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let seance = try await open(request, context)
-        return try renderer.html("meeting_live_status", seance.pages.page(ViewFields([
-            "status": statusFields(seance.state, roles: seance.roles, pages: seance.pages),
-            "presentURL": SiteURL.meetingLivePresent(seance.state.meeting.id).path,
-        ])))
+        return try renderer.html("meeting_live_status", seance.pages.page(StatusFragment(
+            status: statusFields(seance.state, roles: seance.roles, pages: seance.pages),
+            presentURL: SiteURL.meetingLivePresent(seance.state.meeting.id).path)))
     }
 
     /// The case on screen, as this follower may see it.
     @Sendable func caseFragment(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let seance = try await open(request, context, forCasePanel: true)
-        return try renderer.html("meeting_live_case", seance.pages.page(ViewFields([
-            "case": try await caseFields(seance.state, roles: seance.roles, context: context, pages: seance.pages),
-            "draftURL": SiteURL.meetingLiveDraft(seance.state.meeting.id).path,
-        ])))
+        return try renderer.html("meeting_live_case", seance.pages.page(CaseFragment(
+            case: try await caseFields(seance.state, roles: seance.roles, context: context, pages: seance.pages),
+            draftURL: SiteURL.meetingLiveDraft(seance.state.meeting.id).path)))
     }
 
     /// The decision as the recorder is typing it, for followers who may read the case.
@@ -132,7 +159,7 @@ struct LiveSeanceController: Sendable {
            try await mayRead(record, meeting: loaded.meeting, context: context) {
             draft = try await events.draft(caseID: record.id).map { Self.draftFields($0, pages: pages) }
         }
-        return try renderer.html("meeting_live_draft", pages.page(ViewFields(["draft": draft])))
+        return try renderer.html("meeting_live_draft", pages.page(DraftFragment(draft: draft)))
     }
 
     // MARK: The event stream
@@ -329,7 +356,7 @@ struct LiveSeanceController: Sendable {
         values["patient"] = current.patientName
         values["birthDate"] = current.birthDate.french
         values["caseURL"] = SiteURL.caseItem(record.id).path
-        values.merge(CasePresentation.contentFields(record.content, pages: pages).values) { _, new in new }
+        values.merge(CasePresentation.contentValues(record.content, pages: pages)) { _, new in new }
         let attached = try await attachedRows
         values["attached"] = StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
         values["hasAttached"] = attached.isEmpty ? nil : true

@@ -62,6 +62,13 @@ struct MeetingController: Sendable {
         try await renderList(request: request, context: context, newFeedURL: nil)
     }
 
+    /// The meetings list: upcoming and recent boards of the user's communities, their series, the calendar feed.
+    struct MeetingsPage: Sendable, PageModel {
+        let upcoming, past, series: [ViewFields]
+        let mayPlan, hasFeed: Bool
+        let newFeedURL: String?
+    }
+
     func renderList(request: Request, context: AuthenticatedContext, newFeedURL: String?) async throws -> Response {
         let pages = PageBuilder(request: request, context: context)
         let mine = try await UserCommunities.load(communities, user: context.user.id)
@@ -71,17 +78,16 @@ struct MeetingController: Sendable {
         async let series = meetings.series(inCommunities: mine.activeIDs)
         async let hasFeed = meetings.hasCalendarFeed(userID: context.user.id)
         let names = Dictionary(mine.active.map { ($0.community.id, $0.community.name) }, uniquingKeysWith: { a, _ in a })
-        let content = ViewFields([
-            "upcoming": try await upcoming.map { row($0, pages: pages, now: now) },
-            "past": try await past.reversed().map { row($0, pages: pages, now: now) },
-            "series": try await series.map { s in
+        let content = MeetingsPage(
+            upcoming: try await upcoming.map { row($0, pages: pages, now: now) },
+            past: try await past.reversed().map { row($0, pages: pages, now: now) },
+            series: try await series.map { s in
                 ViewFields(["title": s.title, "community": names[s.communityID], "rule": Self.describe(s.recurrence, pages: pages),
                             "time": s.startTime.description, "kind": pages.text("series_kind_\(s.kind.rawValue)")])
             },
-            "mayPlan": mine.coordinated.isEmpty ? nil : true,
-            "hasFeed": try await hasFeed ? true : nil,
-            "newFeedURL": newFeedURL,
-        ])
+            mayPlan: !(mine.coordinated.isEmpty),
+            hasFeed: try await hasFeed,
+            newFeedURL: newFeedURL)
         return try renderer.html("meetings", pages.page(content))
     }
 
@@ -97,6 +103,17 @@ struct MeetingController: Sendable {
 
     // MARK: Series and ad hoc meetings
 
+    /// The form of a series or an ad hoc meeting, with the quorum and the board's list.
+    struct MeetingFormPage: Sendable, PageModel {
+        let isSeries: Bool
+        let action: String
+        let errors: [String]
+        let values: ViewFields
+        let communities, kinds, organs, weekdays, ordinals: [ViewFields]
+        let monthly: Bool
+        let disciplines, completenessChecks: [ViewFields]
+    }
+
     func renderForm(request: Request, context: AuthenticatedContext, series: Bool, form: FormData, errors: [String], status: HTTPResponse.Status = .ok) async throws -> Response {
         let pages = PageBuilder(request: request, context: context)
         let mine = try await UserCommunities.load(communities, user: context.user.id)
@@ -107,22 +124,21 @@ struct MeetingController: Sendable {
                       "ordinal": "1", "recurrence": "weekly", "first_date": DisplayFormat.dateInput(Date()), "date": DisplayFormat.dateInput(Date().addingTimeInterval(7 * 86_400)),
                       "discipline_medicalOncology": "1", "discipline_surgery": "1", "discipline_radiotherapy": "1", "kind": "organ"]
         }
-        let content = ViewFields([
-            "isSeries": series ? true : nil,
-            "action": series ? SiteURL.meetingSeries.path : SiteURL.meetings.path,
-            "errors": errors,
-            "values": ViewFields(values),
-            "communities": mine.coordinated.map { ViewFields(["id": $0.id.storageKey, "name": $0.name, "selected": values["community"] == $0.id.storageKey ? true : nil]) },
-            "kinds": MeetingSeriesKind.allCases.map { ViewFields(["value": $0.rawValue, "label": pages.text("series_kind_\($0.rawValue)"), "selected": values["kind"] == $0.rawValue ? true : nil]) },
-            "organs": Terminology.boardOrgans.concepts.map { ViewFields(["code": $0.code, "label": $0.label, "checked": values["organ_\($0.code)"] != nil ? true : nil]) },
-            "weekdays": (1...7).map { ViewFields(["value": String($0), "label": pages.text("weekday_\($0)"), "selected": values["weekday"] == String($0) ? true : nil]) },
-            "ordinals": [1, 2, 3, 4, -1].map { ViewFields(["value": String($0), "label": pages.text("ordinal_\($0)"), "selected": values["ordinal"] == String($0) ? true : nil]) },
-            "monthly": values["recurrence"] == "monthly" ? true : nil,
-            "disciplines": Specialty.Discipline.allCases.filter { $0 != .coordination && $0 != .nursing }.map {
+        let content = MeetingFormPage(
+            isSeries: series,
+            action: series ? SiteURL.meetingSeries.path : SiteURL.meetings.path,
+            errors: errors,
+            values: ViewFields(values),
+            communities: mine.coordinated.map { ViewFields(["id": $0.id.storageKey, "name": $0.name, "selected": values["community"] == $0.id.storageKey ? true : nil]) },
+            kinds: MeetingSeriesKind.allCases.map { ViewFields(["value": $0.rawValue, "label": pages.text("series_kind_\($0.rawValue)"), "selected": values["kind"] == $0.rawValue ? true : nil]) },
+            organs: Terminology.boardOrgans.concepts.map { ViewFields(["code": $0.code, "label": $0.label, "checked": values["organ_\($0.code)"] != nil ? true : nil]) },
+            weekdays: (1...7).map { ViewFields(["value": String($0), "label": pages.text("weekday_\($0)"), "selected": values["weekday"] == String($0) ? true : nil]) },
+            ordinals: [1, 2, 3, 4, -1].map { ViewFields(["value": String($0), "label": pages.text("ordinal_\($0)"), "selected": values["ordinal"] == String($0) ? true : nil]) },
+            monthly: values["recurrence"] == "monthly",
+            disciplines: Specialty.Discipline.allCases.filter { $0 != .coordination && $0 != .nursing }.map {
                 ViewFields(["value": $0.rawValue, "label": pages.text("discipline_\($0.rawValue)"), "checked": values["discipline_\($0.rawValue)"] != nil ? true : nil])
             },
-            "completenessChecks": Self.completenessFields(values, pages: pages),
-        ])
+            completenessChecks: Self.completenessFields(values, pages: pages))
         return try renderer.html("meeting_form", pages.page(content), status: status)
     }
 
@@ -295,20 +311,10 @@ struct MeetingController: Sendable {
 
     /// One meeting: its details, and for its coordinators the forms to move, cancel it and
     /// choose its chair.
-    struct MeetingPage: Sendable, MustacheParent {
-        struct Member: Sendable, MustacheParent {
-            let id: String
-            let name: String
+    struct MeetingPage: Sendable, PageModel {
+        struct Member: Sendable, PageModel {
+            let id, name: String
             let selected: Bool
-
-            func child(named name: String) -> Any? {
-                switch name {
-                case "id": id
-                case "name": self.name
-                case "selected": selected
-                default: nil
-                }
-            }
         }
 
         let meeting: ViewFields
@@ -320,21 +326,6 @@ struct MeetingController: Sendable {
         let time: String
         let duration: String
         let members: [Member]
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "meeting": meeting
-            case "isCoordinator": isCoordinator
-            case "moveURL": moveURL
-            case "cancelURL": cancelURL
-            case "chairURL": chairURL
-            case "date": date
-            case "time": time
-            case "duration": duration
-            case "members": members
-            default: nil
-            }
-        }
     }
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -392,23 +383,12 @@ struct MeetingController: Sendable {
     /// pays dynamic casts for every value it looks up, which made the rows most of the
     /// page's cost, so the rows are written here as one escaped fragment
     /// (`AgendaRows.html`, tested like a template) and the template places it.
-    struct AgendaContent: Sendable, MustacheParent {
+    struct AgendaContent: Sendable, PageModel {
         let meeting: ViewFields
         let rowsHTML: String
         let hasItems: Bool
         let slotMinutes: String
         let mayReorder: Bool
-
-        func child(named key: String) -> Any? {
-            switch key {
-            case "meeting": meeting
-            case "rowsHTML": rowsHTML
-            case "hasItems": hasItems
-            case "slotMinutes": slotMinutes
-            case "mayReorder": mayReorder
-            default: nil
-            }
-        }
     }
 
     @Sendable func agenda(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -462,7 +442,6 @@ struct MeetingController: Sendable {
             cancelled: meeting.status == .cancelled, sequence: meeting.sequence, lastModified: meeting.updatedAt
         )
     }
-
 
     static func calendarResponse(_ calendar: ICalendar, filename: String) -> Response {
         var headers = HTTPFields()

@@ -3,6 +3,7 @@ import ConcertoServices
 import ConcertoStore
 import Foundation
 import Hummingbird
+import Mustache
 
 /// The séance: attendance check-in, the live quorum, the case under discussion and the
 /// decision form. Members of the meeting's community see it; the coordinators and the
@@ -31,6 +32,17 @@ struct MeetingSessionController: Sendable {
         LiveRoles.presents(isCoordinator: loaded.isCoordinator, isChair: loaded.meeting.chairID == user)
     }
 
+    /// The séance: attendance and quorum, the agenda, the case under discussion.
+    struct SessionPage: Sendable, PageModel {
+        let meeting: ViewFields
+        let runs, quorumMet: Bool
+        let quorumCount, quorumMinimum, quorumMissing, quorumRule: String
+        let members, guests: [ViewFields]
+        let guestSpecialties: [ViewFields]?
+        let attendanceURL, currentURL: String
+        let agenda: [ViewFields]
+        let currentCase: ViewFields?
+    }
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await meetingAccess.load(context)
@@ -69,24 +81,23 @@ struct MeetingSessionController: Sendable {
         if let current, let record = try await cases.find(id: current.caseID) {
             currentFields = try await caseFields(record, item: current, meeting: meeting, quorum: quorum, runs: runs, context: context, pages: pages)
         }
-        let content = ViewFields([
-            "meeting": MeetingPresentation.fields(meeting, pages: pages),
-            "runs": runs ? true : nil,
-            "quorumMet": quorum.isMet ? true : nil,
-            "quorumCount": String(quorum.distinctSpecialties), "quorumMinimum": String(quorum.minimum),
-            "quorumMissing": quorum.missingDisciplines.map { pages.text("quorum_discipline_\($0.rawValue)") }.joined(separator: ", "),
-            "quorumRule": MeetingPresentation.quorumText(meeting.quorum, pages: pages),
-            "members": memberFields, "guests": guests,
-            "guestSpecialties": runs ? specialtyOptions(nil) : nil,
-            "attendanceURL": SiteURL.meetingAttendance(meeting.id).path,
-            "currentURL": SiteURL.meetingCurrentCase(meeting.id).path,
-            "agenda": agenda.enumerated().map { index, item in
+        let content = SessionPage(
+            meeting: MeetingPresentation.fields(meeting, pages: pages),
+            runs: runs,
+            quorumMet: quorum.isMet,
+            quorumCount: String(quorum.distinctSpecialties), quorumMinimum: String(quorum.minimum),
+            quorumMissing: quorum.missingDisciplines.map { pages.text("quorum_discipline_\($0.rawValue)") }.joined(separator: ", "),
+            quorumRule: MeetingPresentation.quorumText(meeting.quorum, pages: pages),
+            members: memberFields, guests: guests,
+            guestSpecialties: runs ? specialtyOptions(nil) : nil,
+            attendanceURL: SiteURL.meetingAttendance(meeting.id).path,
+            currentURL: SiteURL.meetingCurrentCase(meeting.id).path,
+            agenda: agenda.enumerated().map { index, item in
                 ViewFields(["position": String(index + 1), "caseID": item.caseID.storageKey, "patient": item.patientName,
                             "status": pages.text("case_status_\(item.status.rawValue)"), "statusCode": item.status.rawValue,
                             "isCurrent": item.caseID == current?.caseID, "caseURL": SiteURL.caseItem(item.caseID).path])
             },
-            "currentCase": currentFields,
-        ])
+            currentCase: currentFields)
         return try renderer.html("meeting_session", pages.page(content))
     }
 
@@ -106,7 +117,7 @@ struct MeetingSessionController: Sendable {
         guard outcome.decision.allowed else { return ViewFields(values) }
         try await guardian.audit.record(guardian.allowedEvent(outcome.decision, auditAction: .caseRead, resourceType: "case", resourceID: record.id.storageKey,
                                                               patientID: record.patientID, context: context), at: now)
-        values.merge(CasePresentation.contentFields(record.content, pages: pages).values) { _, new in new }
+        values.merge(CasePresentation.contentValues(record.content, pages: pages)) { _, new in new }
         let attached = try await imagingStudies.studies(ofCase: record.id)
         values["attached"] = StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
         values["hasAttached"] = attached.isEmpty ? nil : true

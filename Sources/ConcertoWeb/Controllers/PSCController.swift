@@ -24,17 +24,8 @@ struct PSCController: Sendable {
     }
 
     /// A page that says what went wrong and what to do (never the provider's own words).
-    struct ProblemContent: Sendable, MustacheParent {
-        let message: String
-        let retryURL: String
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "message": message
-            case "retryURL": retryURL
-            default: nil
-            }
-        }
+    struct ProblemContent: Sendable, PageModel {
+        let message, retryURL: String
     }
 
     private func problem(_ key: String, status: HTTPResponse.Status, request: Request, context: AppRequestContext) throws -> Response {
@@ -140,37 +131,14 @@ struct PSCController: Sendable {
         return .redirect(to: SiteURL.loginPSCRequest.path, type: .normal)
     }
 
-    struct RequestContent: Sendable, MustacheParent {
-        let displayName: String
-        let rpps: String
+    struct RequestContent: Sendable, PageModel {
+        let displayName, rpps: String
         let sites: [String]
-        let isPending: Bool
-        let isApproved: Bool
-        let isRefused: Bool
+        let isPending, isApproved, isRefused: Bool
         let refusal: String?
-        let createdAt: String
-        let contactEmail: String
+        let createdAt, contactEmail: String
         let error: String?
-        let action: String
-        let loginURL: String
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "displayName": displayName
-            case "rpps": rpps
-            case "sites": sites
-            case "isPending": isPending
-            case "isApproved": isApproved
-            case "isRefused": isRefused
-            case "refusal": refusal
-            case "createdAt": createdAt
-            case "contactEmail": contactEmail
-            case "error": error
-            case "action": action
-            case "loginURL": loginURL
-            default: nil
-            }
-        }
+        let action, loginURL: String
     }
 
     /// The waiting page: only for the browser that filed the request.

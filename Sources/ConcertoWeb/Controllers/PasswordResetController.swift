@@ -16,25 +16,14 @@ struct PasswordResetController: Sendable {
     let passwords: PasswordHasher
     let renderer: Renderer
 
-
     func addRoutes(to router: some RouterMethods<AppRequestContext>) {
         router.get(SiteURL.route(.token) { .passwordReset(token: $0) }, use: show)
         router.post(SiteURL.route(.token) { .passwordReset(token: $0) }, use: submit)
     }
 
-    struct ResetContent: Sendable, MustacheParent {
+    struct ResetContent: Sendable, PageModel {
         let action: String
-        let email: String?
-        let error: String?
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "action": action
-            case "email": email
-            case "error": error
-            default: nil
-            }
-        }
+        let email, error: String?
     }
 
     private func token(_ context: AppRequestContext) -> String {

@@ -30,32 +30,13 @@ struct PatientController: Sendable {
 
     // MARK: New patient
 
-    struct NewPatientContent: Sendable, MustacheParent {
+    struct NewPatientContent: Sendable, PageModel {
         let communities: [ViewFields]
         let values: ViewFields
         let errors: [String]
         /// Where a possible duplicate is reported (an INS already carried by another record).
         let identityDeskURL: String?
-        let matches: [ViewFields]
-        let sexOptions: [ViewFields]
-        let statusOptions: [ViewFields]
-        let documentOptions: [ViewFields]
-        let insKindOptions: [ViewFields]
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "communities": communities
-            case "values": values
-            case "errors": errors
-            case "identityDeskURL": identityDeskURL
-            case "matches": matches
-            case "sexOptions": sexOptions
-            case "statusOptions": statusOptions
-            case "documentOptions": documentOptions
-            case "insKindOptions": insKindOptions
-            default: nil
-            }
-        }
+        let matches, sexOptions, statusOptions, documentOptions, insKindOptions: [ViewFields]
     }
 
     /// Communities where the user may open a patient's file: active, not as observer.
@@ -216,16 +197,14 @@ struct PatientController: Sendable {
 
     // MARK: Patient page
 
-    struct PatientContent: Sendable, MustacheParent {
-        let patientID: String
-        let name: String
+    struct PatientContent: Sendable, PageModel {
+        let patientID, name: String
         let identity: ViewFields
         /// How the identity's status was established (documents checked, INS verifications).
         let identityProofs: [ViewFields]
         /// The identity desk's forms, for platform administrators.
         let identityDesk: ViewFields?
-        let localIDs: [ViewFields]
-        let heldCases: [ViewFields]
+        let localIDs, heldCases: [ViewFields]
         /// Fiches RCP received as CDA documents (earlier boards, other platforms).
         let importedRCP: [ViewFields]
         var carePlans: [ViewFields] = []
@@ -233,41 +212,10 @@ struct PatientController: Sendable {
         let accessMessage: String
         let breakTheGlass: Bool
         let emergencyURL: String?
-        let careLinks: [ViewFields]
-        let oppositions: [ViewFields]
-        let mayDeclareCare: Bool
-        let mayWriteAdministrative: Bool
-        let mayReadAuditTrail: Bool
-        let oppositionTargets: [ViewFields]
-        let openCaseCommunities: [ViewFields]
+        let careLinks, oppositions: [ViewFields]
+        let mayDeclareCare, mayWriteAdministrative, mayReadAuditTrail: Bool
+        let oppositionTargets, openCaseCommunities: [ViewFields]
         let links: ViewFields
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "patientID": patientID
-            case "name": self.name
-            case "identity": identity
-            case "identityProofs": identityProofs
-            case "identityDesk": identityDesk
-            case "localIDs": localIDs
-            case "heldCases": heldCases
-            case "importedRCP": importedRCP
-            case "carePlans": carePlans
-            case "accessAllowed": accessAllowed
-            case "accessMessage": accessMessage
-            case "breakTheGlass": breakTheGlass
-            case "emergencyURL": emergencyURL
-            case "careLinks": careLinks
-            case "oppositions": oppositions
-            case "mayDeclareCare": mayDeclareCare
-            case "mayWriteAdministrative": mayWriteAdministrative
-            case "mayReadAuditTrail": mayReadAuditTrail
-            case "oppositionTargets": oppositionTargets
-            case "openCaseCommunities": openCaseCommunities
-            case "links": links
-            default: nil
-            }
-        }
     }
 
     @Sendable func show(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -21,25 +21,11 @@ struct ProfessionalsController: Sendable {
         group.post(SiteURL.route { _, user in .adminProfessionalEnable(user: user) }, use: enable)
     }
 
-    struct ProfessionalsContent: Sendable, MustacheParent {
+    struct ProfessionalsContent: Sendable, PageModel {
         let professionals: [ViewFields]
         let values: ViewFields
-        let specialties: [ViewFields]
-        let organisationOptions: [ViewFields]
-        let roles: [ViewFields]
+        let specialties, organisationOptions, roles: [ViewFields]
         let errors: [String]
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "professionals": professionals
-            case "values": values
-            case "specialties": specialties
-            case "organisationOptions": organisationOptions
-            case "roles": roles
-            case "errors": errors
-            default: nil
-            }
-        }
     }
 
     @Sendable func list(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -19,23 +19,8 @@ struct ResearchExtractController: Sendable {
         group.get(SiteURL.route { id, _ in .communityResearchCSV(id) }, use: csv)
     }
 
-    struct ResearchPage: Sendable, MustacheParent {
-        let communityName: String
-        let communityURL: String
-        let action: String
-        let from: String
-        let to: String
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "communityName": communityName
-            case "communityURL": communityURL
-            case "action": action
-            case "from": from
-            case "to": to
-            default: nil
-            }
-        }
+    struct ResearchPage: Sendable, PageModel {
+        let communityName, communityURL, action, from, to: String
     }
 
     /// The community, for its active coordinators only (a refusal is audited).

@@ -12,24 +12,11 @@ struct ErrorMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let renderer: Renderer
 
-    struct ErrorContent: Sendable, MustacheParent {
+    struct ErrorContent: Sendable, PageModel {
         let status: Int
-        let title: String
-        let message: String
-        let requestID: String
+        let title, message, requestID: String
         /// Offered when a refusal of patient data could be lifted by break-the-glass.
         var emergencyURL: String? = nil
-
-        func child(named name: String) -> Any? {
-            switch name {
-            case "status": status
-            case "title": title
-            case "message": message
-            case "requestID": requestID
-            case "emergencyURL": emergencyURL
-            default: nil
-            }
-        }
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

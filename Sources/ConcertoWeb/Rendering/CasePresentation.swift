@@ -9,7 +9,12 @@ enum CasePresentation {
     }
 
     static func contentFields(_ content: CaseContent, pages: PageBuilder) -> ViewFields {
-        ViewFields([
+        ViewFields(contentValues(content, pages: pages))
+    }
+
+    /// The same, to merge into a larger block (the séance's case panel).
+    static func contentValues(_ content: CaseContent, pages: PageBuilder) -> [String: (any Sendable)?] {
+        [
             "presentationReason": content.presentationReason.map { pages.text("presentation_\($0.rawValue)") },
             "discoveryMode": content.discoveryMode.map { pages.text("discovery_\($0.rawValue)") },
             "site": content.tumourSiteCode.map { "\($0) · \(Terminology.tumourSites.concept($0)?.label ?? "")" },
@@ -18,7 +23,7 @@ enum CasePresentation {
             "performanceStatus": label(.performanceStatuses, content.performanceStatusCode),
             "history": content.history, "comorbidities": content.comorbidities, "phase": label(.cancerPhases, content.phaseCode),
             "previousTreatments": content.previousTreatments, "summary": content.summary, "question": content.question,
-        ])
+        ]
     }
 
     static func decisionFields(_ decision: CaseDecision, pages: PageBuilder) -> ViewFields {

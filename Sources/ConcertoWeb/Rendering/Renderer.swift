@@ -193,7 +193,15 @@ struct PageBuilder: Sendable {
 
     /// The page's title, current navigation entry and language form are blocks of its
     /// template (`{{$title}}`, `{{$navHome}}`...): they depend on the page, not the request.
+    func page(_ content: some PageModel) -> Page {
+        page(fields: ViewFields(model: content))
+    }
+
     func page(_ content: some MustacheParent & Sendable) -> Page {
+        page(fields: content)
+    }
+
+    private func page(fields content: any MustacheParent & Sendable) -> Page {
         // Reading the flash consumes it: it shows once.
         let flash = sessions.takeFlash()
         let csrf = sessions.csrfToken(language: language)
