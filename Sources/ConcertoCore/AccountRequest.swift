@@ -80,3 +80,14 @@ public enum AuthenticationMethod: String, Codable, Sendable {
     /// second factor the password login asks of admins and coordinators.
     public var isStrong: Bool { self != .password }
 }
+
+extension User {
+    /// Who decides the account requests of unknown professionals: platform administrators
+    /// and coordinators.
+    public var mayDecideAccountRequests: Bool { isPlatformAdmin || role == .coordinator }
+
+    /// Platform roles a decider may give: a coordinator cannot make coordinators.
+    public var grantableRoles: [ProfessionalRole] {
+        isPlatformAdmin ? [.physician, .secretary, .coordinator] : [.physician, .secretary]
+    }
+}

@@ -83,14 +83,17 @@ import Testing
         let sources = try Self.swiftFiles(under: Repository.root.appendingPathComponent("Sources/ConcertoWeb"))
         let literal = try Regex(#"(?:(?:pages|Localization)\.text\(|flash\(|flash: )(?:\.[a-z]+, )?"([a-z0-9_]+)"(?:[,)])"#)
         let built = try Regex(#"(?:pages|Localization)\.text\("([a-z0-9_]+)\\\("#)
+        // `SelectOption.list(…, labelledBy: "sex", …)` builds `sex_<value>`.
+        let labelledBy = try Regex(#"labelledBy: "([a-z0-9_]+)""#)
         var unknownFamilies: Set<String> = []
         for (file, text) in sources {
             for match in text.matches(of: literal) {
                 let key = String(match.output[1].substring ?? "")
                 #expect(Localization.table(.fr)[key] != nil, "\(file): \(key) is not defined")
             }
-            for match in text.matches(of: built) {
-                let prefix = String(match.output[1].substring ?? "")
+            let prefixes = text.matches(of: built).map { String($0.output[1].substring ?? "") }
+                + text.matches(of: labelledBy).map { String($0.output[1].substring ?? "") + "_" }
+            for prefix in prefixes {
                 guard let values = families[prefix] else {
                     if !builtFromData.contains(prefix) { unknownFamilies.insert("\(prefix) (\(file))") }
                     continue

@@ -19,14 +19,7 @@ struct AccessRequestsController: Sendable {
         group.post(SiteURL.route { id, _ in .accessRequestRefuse(id) }, use: refuse)
     }
 
-    static func mayDecide(_ user: User) -> Bool {
-        user.isPlatformAdmin || user.role == .coordinator
-    }
 
-    /// Platform roles a decider may give: a coordinator cannot make coordinators.
-    static func grantableRoles(by user: User) -> [ProfessionalRole] {
-        user.isPlatformAdmin ? [.physician, .secretary, .coordinator] : [.physician, .secretary]
-    }
 
     struct ListContent: Sendable, MustacheParent {
         let requests: [ViewFields]
@@ -47,7 +40,7 @@ struct AccessRequestsController: Sendable {
     }
 
     private func render(request: Request, context: AuthenticatedContext, error: String?, status: HTTPResponse.Status = .ok) async throws -> Response {
-        guard Self.mayDecide(context.user) else { throw AppError.forbidden }
+        guard context.user.mayDecideAccountRequests else { throw AppError.forbidden }
         let pages = PageBuilder(request: request, context: context)
         var rows: [ViewFields] = []
         for filed in try await requests.pending(decidableBy: context.user) {
@@ -62,7 +55,7 @@ struct AccessRequestsController: Sendable {
                 "contactEmail": filed.contactEmail ?? "",
                 "approveURL": SiteURL.accessRequestApprove(filed.id).path,
                 "refuseURL": SiteURL.accessRequestRefuse(filed.id).path,
-                "roles": Self.grantableRoles(by: context.user).map { ViewFields(["value": $0.rawValue, "label": pages.text("role_\($0.rawValue)")]) },
+                "roles": context.user.grantableRoles.map { ViewFields(["value": $0.rawValue, "label": pages.text("role_\($0.rawValue)")]) },
                 "communities": communities.map { ViewFields(["value": $0.id.storageKey, "label": $0.name]) },
                 "mayChooseNoCommunity": context.user.isPlatformAdmin ? true : nil,
                 "refusals": AccountRequest.Refusal.allCases.map {
@@ -75,7 +68,7 @@ struct AccessRequestsController: Sendable {
 
     /// The request if this user may decide it; a forged or foreign id is a 404.
     private func decidable(_ context: AuthenticatedContext) async throws -> AccountRequest {
-        guard Self.mayDecide(context.user) else { throw AppError.forbidden }
+        guard context.user.mayDecideAccountRequests else { throw AppError.forbidden }
         let id = try context.parameters.uuid(.request)
         guard let filed = try await requests.pending(decidableBy: context.user).first(where: { $0.id == id }) else { throw AppError.notFound }
         return filed
@@ -89,7 +82,7 @@ struct AccessRequestsController: Sendable {
         guard EmailAddress.isPlausible(email) else {
             return try await render(request: request, context: context, error: pages.text("account_request_error_email"), status: .badRequest)
         }
-        guard let role = form["role"].flatMap(ProfessionalRole.init(rawValue:)), Self.grantableRoles(by: context.user).contains(role) else {
+        guard let role = form["role"].flatMap(ProfessionalRole.init(rawValue:)), context.user.grantableRoles.contains(role) else {
             return try await render(request: request, context: context, error: pages.text("account_request_error_role"), status: .badRequest)
         }
         let allowed = try await requests.communities(for: filed, decidedBy: context.user)

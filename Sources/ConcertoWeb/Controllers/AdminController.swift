@@ -119,7 +119,8 @@ struct AdminController: Sendable {
     }
 
     struct CommunitiesContent: Sendable, PageModel {
-        let communities, kinds: [ViewFields]
+        let communities: [ViewFields]
+        let kinds: [SelectOption]
         let values: ViewFields
         let error: String?
     }
@@ -137,7 +138,7 @@ struct AdminController: Sendable {
                             "kind": pages.text("community_kind_\(entry.community.kind.rawValue)"), "members": String(entry.activeMembers)])
             },
             kinds: CommunityKind.allCases.map {
-                ViewFields(["value": $0.rawValue, "label": pages.text("community_kind_\($0.rawValue)"), "selected": form["kind"] == $0.rawValue ? true : nil])
+                SelectOption(value: $0.rawValue, label: pages.text("community_kind_\($0.rawValue)"), selected: form["kind"] == $0.rawValue)
             },
             values: ViewFields(form.fields), error: error
         )

@@ -41,17 +41,6 @@ struct CaseController: Sendable {
 
     // MARK: Presentation
 
-    /// The case page's follow-up card: the record, whether it is overdue, the way to it.
-    static func followUpFields(_ followUp: FollowUpRecord?, record: CaseRecord, meeting: MeetingRecord?, mayRecord: Bool, pages: PageBuilder,
-                               now: Date) -> ViewFields {
-        let days = meeting?.followUpDays ?? FollowUpDelay.defaultDays
-        let overdue = followUp?.followUp.outcome == nil && record.validatedAt.map { FollowUpDelay.due(validatedAt: $0, days: days) <= now } == true
-        return ViewFields([
-            "recorded": followUp.map { FollowUpController.FollowUpSummary($0, pages: pages) },
-            "overdue": overdue ? true : nil, "mayRecord": mayRecord ? true : nil, "url": SiteURL.caseFollowUp(record.id).path,
-        ])
-    }
-
     static func refusalMessage(_ refusal: CaseWorkflow.Refusal) -> String {
         switch refusal {
         case .notAllowed: "workflow_not_allowed"
@@ -175,7 +164,7 @@ struct CaseController: Sendable {
             completeness: try await evidence.flatMap { evidence in
                 loaded.meeting.map { CompletenessPresentation.fields($0.completenessReport(evidence), override: evidence.override, caseID: record.id, pages: pages) }
             },
-            followUp: record.status == .validated ? Self.followUpFields(try await followUp, record: record, meeting: loaded.meeting,
+            followUp: record.status == .validated ? FollowUpPresentation.caseCard(try await followUp, record: record, meeting: loaded.meeting,
                                                                                    mayRecord: loaded.mayWrite, pages: pages, now: now) : nil,
             editions: try await editions.map { edition in
                 ViewFields(["edition": String(edition.edition), "supersededAt": DisplayFormat.dateTime(edition.supersededAt),
@@ -245,7 +234,8 @@ struct CaseController: Sendable {
         let conflict: ViewFields?
         let newEdition: Bool
         let tnmSource: ViewFields?
-        let reasons, discoveries, lateralities, performances, phases, sites: [ViewFields]
+        let reasons, discoveries, lateralities, performances, phases: [SelectOption]
+        let sites: [ViewFields]
     }
 
     func renderForm(
@@ -254,20 +244,14 @@ struct CaseController: Sendable {
         tnmSource: ViewFields? = nil, status: HTTPResponse.Status = .ok
     ) throws -> Response {
         let pages = PageBuilder(request: request, context: context)
-        func options<T: RawRepresentable<String>>(_ all: [T], field: String, prefix: String) -> [ViewFields] {
-            all.map { ViewFields(["value": $0.rawValue, "label": pages.text("\(prefix)_\($0.rawValue)"), "selected": values[field] == $0.rawValue ? true : nil]) }
-        }
-        func coded(_ terminology: Terminology, field: String) -> [ViewFields] {
-            terminology.concepts.map { ViewFields(["value": $0.code, "label": $0.label, "selected": values[field] == $0.code ? true : nil]) }
-        }
         let content = CaseFormPage(
             action: action, errors: errors, values: ViewFields(values), communities: communityOptions,
             hidden: hidden.map { ViewFields(["name": $0.key, "value": $0.value]) }, conflict: conflict, newEdition: newEdition,
             tnmSource: tnmSource,
-            reasons: options(PresentationReason.allCases, field: "presentation_reason", prefix: "presentation"),
-            discoveries: options(DiscoveryMode.allCases, field: "discovery_mode", prefix: "discovery"),
-            lateralities: coded(.lateralities, field: "laterality"), performances: coded(.performanceStatuses, field: "performance_status"),
-            phases: coded(.cancerPhases, field: "phase"),
+            reasons: SelectOption.list(PresentationReason.allCases, labelledBy: "presentation", chosen: values["presentation_reason"], pages: pages),
+            discoveries: SelectOption.list(DiscoveryMode.allCases, labelledBy: "discovery", chosen: values["discovery_mode"], pages: pages),
+            lateralities: SelectOption.list(.lateralities, chosen: values["laterality"]), performances: SelectOption.list(.performanceStatuses, chosen: values["performance_status"]),
+            phases: SelectOption.list(.cancerPhases, chosen: values["phase"]),
             sites: Terminology.tumourSites.concepts.map { ViewFields(["value": $0.code, "label": $0.label]) })
         return try renderer.html("case_form", pages.page(content), status: status)
     }
@@ -596,8 +580,8 @@ struct CaseController: Sendable {
                 + [URLQueryItem(name: "page", value: String(page))]
             return components.string ?? SiteURL.cases.path
         }
-        let statuses: [ViewFields] = CaseStatus.allCases.map {
-            ViewFields(["value": $0.rawValue, "label": pages.text("case_status_\($0.rawValue)"), "selected": $0 == status ? true : nil])
+        let statuses: [SelectOption] = CaseStatus.allCases.map {
+            SelectOption(value: $0.rawValue, label: pages.text("case_status_\($0.rawValue)"), selected: $0 == status)
         }
         let results: [ViewFields] = result.items.map { item in
             let fields: [String: (any Sendable)?] = [

@@ -118,7 +118,7 @@ struct CommunityController: Sendable {
             "missing": missing.map { pages.text("registration_missing_\($0.rawValue)") },
             "action": isAdministrator ? SiteURL.communityRegistration(community.id).path : nil,
             "managerOptions": memberOrganisations.map {
-                ViewFields(["value": $0.id.storageKey, "label": "\($0.name) (\($0.city))", "selected": $0.id == recorded.managerID ? true : nil])
+                SelectOption(value: $0.id.storageKey, label: "\($0.name) (\($0.city))", selected: $0.id == recorded.managerID)
             },
         ])
         let requiresPSC = try await communities.requiresPSC(community.id)
@@ -247,7 +247,8 @@ struct AuditPage: Sendable {
     struct AuditContent: Sendable, PageModel {
         let scopeName, formAction: String
         let filters: ViewFields
-        let events, actions: [ViewFields]
+        let events: [ViewFields]
+        let actions: [SelectOption]
     }
 
     func render(request: Request, context: AuthenticatedContext, scope: UUID?, title: String, path: String) async throws -> Response {
@@ -275,7 +276,7 @@ struct AuditPage: Sendable {
             filters: ViewFields(["patient": value("patient"), "user": value("user"), "from": value("from"), "to": value("to")]),
             events: rows.map { AuditPresentation.fields($0, pages: pages) },
             actions: AuditAction.allCases.map {
-                ViewFields(["value": $0.rawValue, "label": AuditPresentation.actionLabel($0.rawValue, pages: pages), "selected": action == $0.rawValue ? true : nil])
+                SelectOption(value: $0.rawValue, label: AuditPresentation.actionLabel($0.rawValue, pages: pages), selected: action == $0.rawValue)
             }
         )
         return try renderer.html("audit", pages.page(content))

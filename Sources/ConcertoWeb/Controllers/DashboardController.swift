@@ -116,7 +116,7 @@ struct DashboardController: Sendable {
             communityFollowUpsHTML: coordinatorIn.isEmpty ? nil : lists.followUps(communityFollowUps, validatedLabel: pages.text("follow_up_validated_on"),
                                                                                    actionLabel: pages.text("follow_up_view"), showingCommunity: true)
         )
-        if AccessRequestsController.mayDecide(context.user) {
+        if context.user.mayDecideAccountRequests {
             let pending = try await accountRequests.pendingCount(decidableBy: context.user)
             if pending > 0 { content.accessRequestsNotice = pages.text("access_requests_pending", ["count": String(pending)]) }
         }

@@ -137,7 +137,7 @@ struct DocumentAPIController: Sendable {
                 return "not_qualified:status_changed"
             }
         case .failure(let refusal):
-            let reason = IdentityDeskController.explain(refusal).reason
+            let reason = refusal.auditReason
             try await audit.record(event(.failure, reason))
             return "not_qualified:" + reason
         }

@@ -22,7 +22,7 @@ struct EmergencyAccessController: Sendable {
 
     struct EmergencyContent: Sendable, PageModel {
         let patientID, name, refusal: String
-        let reasonCodes: [ViewFields]
+        let reasonCodes: [SelectOption]
         let justification: String
         let error: String?
         let needsConfirmation, overridePossible: Bool
@@ -49,7 +49,7 @@ struct EmergencyAccessController: Sendable {
             patientID: patientID.storageKey, name: record.identity.displayName,
             refusal: pages.text("access_reason_\(clinical.reason.rawValue)"),
             reasonCodes: EmergencyAccessRules.ReasonCode.allCases.map {
-                ViewFields(["value": $0.rawValue, "label": pages.text("emergency_reason_\($0.rawValue)"), "selected": form["reason_code"] == $0.rawValue ? true : nil])
+                SelectOption(value: $0.rawValue, label: pages.text("emergency_reason_\($0.rawValue)"), selected: form["reason_code"] == $0.rawValue)
             },
             justification: form["justification"] ?? "",
             error: problem.map { pages.text("emergency_problem_\($0)") },

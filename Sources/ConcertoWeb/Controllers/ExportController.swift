@@ -58,7 +58,7 @@ struct ExportController: Sendable {
     }
 
     func refusal(_ message: String, back: String, pages: PageBuilder, status: HTTPResponse.Status) throws -> Response {
-        try renderer.html("imaging_refused", pages.page(ImagingController.RefusedPage(message: message, backURL: back, caseURL: back)), status: status)
+        try renderer.html("imaging_refused", pages.page(ImagingRefusalPage(message: message, backURL: back, caseURL: back)), status: status)
     }
 
     /// `?pdf=1` embeds the PDF copy (section FR-Document-PDF-copie).

@@ -70,45 +70,6 @@ struct FollowUpController: Sendable {
         }
     }
 
-    /// What the case page and this page show of a record.
-    struct FollowUpSummary: Sendable, MustacheParent {
-        let outcome: String?
-        let outcomeCode: String?
-        let reason: String?
-        let firstTreatmentOn: String?
-        let carePlanGivenOn: String?
-        let recordedBy: String?
-        let recordedAt: String
-        let carePlanURL: String?
-
-        init(_ record: FollowUpRecord, pages: PageBuilder) {
-            outcome = record.followUp.outcome.map { pages.text("follow_up_outcome_\($0.rawValue)") }
-            outcomeCode = record.followUp.outcome?.rawValue
-            reason = record.followUp.reason
-            firstTreatmentOn = record.followUp.firstTreatmentOn?.french
-            carePlanGivenOn = record.followUp.carePlanGivenOn?.french
-            recordedBy = record.recordedByName
-            recordedAt = DisplayFormat.dateTime(record.recordedAt)
-            carePlanURL = record.carePlanDocumentID.map { SiteURL.document($0).path }
-        }
-
-        /// false, not nil, for what the record lacks: Mustache would look a missing value up
-        /// in the enclosing page.
-        func child(named name: String) -> Any? {
-            switch name {
-            case "outcome": outcome ?? false
-            case "outcomeCode": outcomeCode ?? false
-            case "reason": reason ?? false
-            case "firstTreatmentOn": firstTreatmentOn ?? false
-            case "carePlanGivenOn": carePlanGivenOn ?? false
-            case "recordedBy": recordedBy ?? false
-            case "recordedAt": recordedAt
-            case "carePlanURL": carePlanURL ?? false
-            default: nil
-            }
-        }
-    }
-
     struct Loaded {
         let record: CaseRecord
         let outcome: AccessGuard.Outcome

@@ -83,7 +83,7 @@ struct IdentityDeskController: Sendable {
                 context.sessions.flash(.error, "flash_identity_changed")
             }
         case .failure(let refusal):
-            let (reason, message) = Self.explain(refusal)
+            let (reason, message) = (refusal.auditReason, refusal.messageKey)
             try await guardian.audit.record(context.auditDraft(.identityQualify, resourceType: "patient_identity", resourceID: record.id.storageKey,
                                                                patientID: record.id, outcome: .failure, reason: reason))
             context.sessions.flash(.error, message)
@@ -92,13 +92,4 @@ struct IdentityDeskController: Sendable {
     }
 
     /// An audit reason code and the message key for a refused qualification.
-    static func explain(_ refusal: IdentityStatusRules.Refusal) -> (reason: String, messageKey: String) {
-        switch refusal {
-        case .notValidated, .notDeclarable, .documentMissing: ("not_validated", "flash_identity_not_validated")
-        case .insMissing: ("ins_missing", "flash_identity_ins_missing")
-        case .verificationFailed(.unknown): ("ins_unknown", "flash_identity_ins_unknown")
-        case .verificationFailed(.traitsDiffer(let traits)): ("traits_differ:" + traits.joined(separator: ","), "flash_identity_traits_differ")
-        case .verificationFailed(.confirmed): ("verification_failed", "flash_identity_ins_unknown")
-        }
-    }
 }

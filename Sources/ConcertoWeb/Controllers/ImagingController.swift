@@ -263,13 +263,8 @@ struct ImagingController: Sendable {
         return candidate
     }
 
-    /// Why a study could not be attached or detached, with the ways back.
-    struct RefusedPage: Sendable, PageModel {
-        let message, backURL, caseURL: String
-    }
-
     func refusal(_ message: String, record: CaseRecord, pages: PageBuilder, status: HTTPResponse.Status) throws -> Response {
-        let page = RefusedPage(message: message, backURL: SiteURL.caseImaging(record.id).path, caseURL: SiteURL.caseItem(record.id).path)
+        let page = ImagingRefusalPage(message: message, backURL: SiteURL.caseImaging(record.id).path, caseURL: SiteURL.caseItem(record.id).path)
         return try renderer.html("imaging_refused", pages.page(page), status: status)
     }
 

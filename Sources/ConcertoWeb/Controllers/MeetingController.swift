@@ -109,7 +109,10 @@ struct MeetingController: Sendable {
         let action: String
         let errors: [String]
         let values: ViewFields
-        let communities, kinds, organs, weekdays, ordinals: [ViewFields]
+        let communities: [ViewFields]
+        let kinds: [SelectOption]
+        let organs: [ViewFields]
+        let weekdays, ordinals: [SelectOption]
         let monthly: Bool
         let disciplines, completenessChecks: [ViewFields]
     }
@@ -130,10 +133,10 @@ struct MeetingController: Sendable {
             errors: errors,
             values: ViewFields(values),
             communities: mine.coordinated.map { ViewFields(["id": $0.id.storageKey, "name": $0.name, "selected": values["community"] == $0.id.storageKey ? true : nil]) },
-            kinds: MeetingSeriesKind.allCases.map { ViewFields(["value": $0.rawValue, "label": pages.text("series_kind_\($0.rawValue)"), "selected": values["kind"] == $0.rawValue ? true : nil]) },
+            kinds: MeetingSeriesKind.allCases.map { SelectOption(value: $0.rawValue, label: pages.text("series_kind_\($0.rawValue)"), selected: values["kind"] == $0.rawValue) },
             organs: Terminology.boardOrgans.concepts.map { ViewFields(["code": $0.code, "label": $0.label, "checked": values["organ_\($0.code)"] != nil ? true : nil]) },
-            weekdays: (1...7).map { ViewFields(["value": String($0), "label": pages.text("weekday_\($0)"), "selected": values["weekday"] == String($0) ? true : nil]) },
-            ordinals: [1, 2, 3, 4, -1].map { ViewFields(["value": String($0), "label": pages.text("ordinal_\($0)"), "selected": values["ordinal"] == String($0) ? true : nil]) },
+            weekdays: (1...7).map { SelectOption(value: String($0), label: pages.text("weekday_\($0)"), selected: values["weekday"] == String($0)) },
+            ordinals: [1, 2, 3, 4, -1].map { SelectOption(value: String($0), label: pages.text("ordinal_\($0)"), selected: values["ordinal"] == String($0)) },
             monthly: values["recurrence"] == "monthly",
             disciplines: Specialty.Discipline.allCases.filter { $0 != .coordination && $0 != .nursing }.map {
                 ViewFields(["value": $0.rawValue, "label": pages.text("discipline_\($0.rawValue)"), "checked": values["discipline_\($0.rawValue)"] != nil ? true : nil])
@@ -176,7 +179,7 @@ struct MeetingController: Sendable {
             let chosen = values[item.name] ?? ""
             let choices: [(String, String)] = [("", pages.text("completeness_not_asked"))]
                 + CompletenessLevel.allCases.map { ($0.rawValue, pages.text("completeness_level_\($0.rawValue)")) }
-            let levels: [ViewFields] = choices.map { ViewFields(["value": $0.0, "label": $0.1, "selected": chosen == $0.0 ? true : nil]) }
+            let levels: [SelectOption] = choices.map { SelectOption(value: $0.0, label: $0.1, selected: chosen == $0.0) }
             return ViewFields([
                 "name": item.name, "label": label,
                 "levels": levels,

@@ -38,7 +38,7 @@ struct MeetingSessionController: Sendable {
         let runs, quorumMet: Bool
         let quorumCount, quorumMinimum, quorumMissing, quorumRule: String
         let members, guests: [ViewFields]
-        let guestSpecialties: [ViewFields]?
+        let guestSpecialties: [SelectOption]?
         let attendanceURL, currentURL: String
         let agenda: [ViewFields]
         let currentCase: ViewFields?
@@ -59,8 +59,8 @@ struct MeetingSessionController: Sendable {
                                                            reason: AccessReason.communityMember.rawValue))
         let quorum = meeting.quorum(given: attendance)
         let byUser = Dictionary(attendance.compactMap { row in row.userID.map { ($0, row) } }, uniquingKeysWith: { a, _ in a })
-        func specialtyOptions(_ selected: String?) -> [ViewFields] {
-            Specialty.all.map { ViewFields(["value": $0.code, "label": $0.label, "selected": $0.code == selected ? true : nil]) }
+        func specialtyOptions(_ selected: String?) -> [SelectOption] {
+            Specialty.all.map { SelectOption(value: $0.code, label: $0.label, selected: $0.code == selected) }
         }
         let memberFields = members.map { member -> ViewFields in
             let row = byUser[member.user.id]
@@ -69,8 +69,7 @@ struct MeetingSessionController: Sendable {
                 "userID": member.user.id.storageKey, "name": member.user.displayName,
                 "specialty": specialty.flatMap(Specialty.find(code:))?.label, "status": row.map { pages.text("attendance_\($0.status.rawValue)") },
                 "statusCode": row?.status.rawValue, "editable": runs ? true : nil, "specialties": runs ? specialtyOptions(specialty) : nil,
-                "statuses": runs ? AttendanceStatus.allCases.map { ViewFields(["value": $0.rawValue, "label": pages.text("attendance_\($0.rawValue)"),
-                                                                              "selected": row?.status == $0 ? true : nil]) } : nil,
+                "statuses": runs ? SelectOption.list(AttendanceStatus.allCases, labelledBy: "attendance", chosen: row?.status.rawValue, pages: pages) : nil,
             ])
         }
         let guests = attendance.filter(\.isGuest).map {

@@ -36,7 +36,8 @@ struct PatientController: Sendable {
         let errors: [String]
         /// Where a possible duplicate is reported (an INS already carried by another record).
         let identityDeskURL: String?
-        let matches, sexOptions, statusOptions, documentOptions, insKindOptions: [ViewFields]
+        let matches: [ViewFields]
+        let sexOptions, statusOptions, documentOptions, insKindOptions: [SelectOption]
     }
 
     /// Communities where the user may open a patient's file: active, not as observer.
@@ -56,20 +57,17 @@ struct PatientController: Sendable {
         let pages = PageBuilder(request: request, context: context)
         let writable = try await writableCommunities(context)
         guard !writable.isEmpty else { throw AppError.forbidden }
-        func options<T: RawRepresentable<String>>(_ all: [T], field: String, label: (T) -> String) -> [ViewFields] {
-            all.map { ViewFields(["value": $0.rawValue, "label": label($0), "selected": form[field] == $0.rawValue ? true : nil]) }
-        }
         let content = NewPatientContent(
             communities: writable.map { ViewFields(["id": $0.0.id.storageKey, "name": $0.0.name, "selected": form["community"] == $0.0.id.storageKey ? true : nil]) },
             values: ViewFields(form.fields),
             errors: errors,
             identityDeskURL: insTaken ? SiteURL.adminPatientMerge.path : nil,
             matches: matches,
-            sexOptions: options(AdministrativeSex.allCases, field: "sex") { pages.text("sex_\($0.rawValue)") },
+            sexOptions: SelectOption.list(AdministrativeSex.allCases, labelledBy: "sex", chosen: form["sex"], pages: pages),
             // A form records PROV, or VALI with the document checked; QUAL comes from the identity desk.
-            statusOptions: options([IdentityStatus.provisional, .validated], field: "identity_status") { pages.text("identity_status_\($0.rawValue)") },
-            documentOptions: options(IdentityDocumentType.allCases, field: "identity_document") { pages.text("identity_document_\($0.rawValue)") },
-            insKindOptions: options(INSKind.allCases, field: "ins_kind") { pages.text("ins_kind_\($0.rawValue)") }
+            statusOptions: SelectOption.list([IdentityStatus.provisional, .validated], labelledBy: "identity_status", chosen: form["identity_status"], pages: pages),
+            documentOptions: SelectOption.list(IdentityDocumentType.allCases, labelledBy: "identity_document", chosen: form["identity_document"], pages: pages),
+            insKindOptions: SelectOption.list(INSKind.allCases, labelledBy: "ins_kind", chosen: form["ins_kind"], pages: pages)
         )
         return try renderer.html("patient_new", pages.page(content), status: status)
     }

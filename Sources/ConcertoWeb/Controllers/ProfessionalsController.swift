@@ -24,7 +24,8 @@ struct ProfessionalsController: Sendable {
     struct ProfessionalsContent: Sendable, PageModel {
         let professionals: [ViewFields]
         let values: ViewFields
-        let specialties, organisationOptions, roles: [ViewFields]
+        let specialties: [ViewFields]
+        let organisationOptions, roles: [SelectOption]
         let errors: [String]
     }
 
@@ -52,15 +53,15 @@ struct ProfessionalsController: Sendable {
                 ViewFields([
                     "label": pages.text("discipline_\(discipline.rawValue)"),
                     "options": Specialty.all.filter { $0.discipline == discipline }.map {
-                        ViewFields(["value": $0.code, "label": $0.label, "selected": form["specialty"] == $0.code ? true : nil])
+                        SelectOption(value: $0.code, label: $0.label, selected: form["specialty"] == $0.code)
                     },
                 ])
             },
             organisationOptions: try await organisations.all().map {
-                ViewFields(["value": $0.id.storageKey, "label": "\($0.name) (\($0.city))", "selected": form["organisation"] == $0.id.storageKey ? true : nil])
+                SelectOption(value: $0.id.storageKey, label: "\($0.name) (\($0.city))", selected: form["organisation"] == $0.id.storageKey)
             },
             roles: ProfessionalRole.allCases.map {
-                ViewFields(["value": $0.rawValue, "label": pages.text("role_\($0.rawValue)"), "selected": (form["role"] ?? "physician") == $0.rawValue ? true : nil])
+                SelectOption(value: $0.rawValue, label: pages.text("role_\($0.rawValue)"), selected: (form["role"] ?? "physician") == $0.rawValue)
             },
             errors: errors
         )

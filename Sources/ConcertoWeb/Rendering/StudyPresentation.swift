@@ -24,3 +24,9 @@ enum StudyPresentation {
         }
     }
 }
+
+/// Why a study could not be attached or detached, or a fiche not exported, with the ways
+/// back (`imaging_refused`, for the imaging and export controllers).
+struct ImagingRefusalPage: Sendable, PageModel {
+    let message, backURL, caseURL: String
+}
