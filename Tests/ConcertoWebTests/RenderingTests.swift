@@ -56,6 +56,18 @@ import Testing
         #expect(model.value.child(named: "noSuchField") == nil)
     }
 
+    /// A `PageModel` is read once per render by `PageBuilder.page`; one held by a model that
+    /// answers Mustache itself would be reflected at every lookup (the dashboard's rows were).
+    @Test(arguments: RenderingTests.sampleModels())
+    func modelsThatAnswerByHandHoldNoPageModels(model: SampleModel) {
+        guard !(model.value is any PageModel) else { return }
+        for child in Mirror(reflecting: model.value).children {
+            var type: Any.Type = Swift.type(of: child.value)
+            while let wrapper = type as? any WrappingType.Type { type = wrapper.wrappedType }
+            #expect(!(type is any PageModel.Type), "\(Swift.type(of: model.value)).\(child.label ?? "?") holds a PageModel")
+        }
+    }
+
     @Test func aPageAnswersWithTheFieldsOfItsLayoutAndContent() {
         let page = Page(language: .en, layout: Self.sampleLayout, content: ErrorMiddleware.ErrorContent(status: 404, title: "T", message: "M", requestID: "r"))
         #expect(page.child(named: "csrfToken") as? String == "c")
@@ -264,3 +276,8 @@ import Testing
         #expect(reorder.contains("name=\"_csrf\" value=\"tok\""))
     }
 }
+
+/// Arrays and optionals, to find the type of what they hold.
+private protocol WrappingType { static var wrappedType: Any.Type { get } }
+extension Array: WrappingType { static var wrappedType: Any.Type { Element.self } }
+extension Optional: WrappingType { static var wrappedType: Any.Type { Wrapped.self } }

@@ -23,10 +23,25 @@ struct DashboardController: Sendable {
     /// Typed rows and plain flags, no Mustache transforms: this is the page every user
     /// opens first, and the one `make bench` loads (docs/benchmarks.md).
     struct DashboardContent: Sendable, MustacheParent {
-        struct CommunityItem: Sendable, PageModel {
+        /// Explicit names, not `PageModel`: the dashboard is the most requested page and
+        /// reads its rows directly (a `PageModel` read outside `PageBuilder.page` reflects).
+        struct CommunityItem: Sendable, MustacheParent {
             let name, region, url, kind, role: String
             let suspended: Bool
             let acceptURL: String
+
+            func child(named name: String) -> Any? {
+                switch name {
+                case "name": self.name
+                case "region": region
+                case "url": url
+                case "kind": kind
+                case "role": role
+                case "suspended": suspended
+                case "acceptURL": acceptURL
+                default: nil
+                }
+            }
         }
         let displayName: String
         let communities: [CommunityItem]

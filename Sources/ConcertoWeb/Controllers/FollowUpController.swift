@@ -23,9 +23,18 @@ struct FollowUpController: Sendable {
     }
 
     struct FollowUpPage: Sendable, MustacheParent {
-        struct Option: Sendable, PageModel {
+        struct Option: Sendable, MustacheParent {
             let value, label: String
             let checked: Bool
+
+            func child(named name: String) -> Any? {
+                switch name {
+                case "value": value
+                case "label": label
+                case "checked": checked
+                default: nil
+                }
+            }
         }
         let caseURL: String
         let patientName: String
