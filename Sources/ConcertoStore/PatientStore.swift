@@ -302,6 +302,13 @@ public struct PatientStore: Sendable {
             for table in ["cases", "care_relationships", "oppositions", "emergency_access", "patient_local_ids"] {
                 try await sql.raw("UPDATE \(unsafeRaw: table) SET patient_id = \(bind: survivor) WHERE patient_id = \(bind: merged)").run()
             }
+            // Each record had its own first discussion in a community; one person has one. The
+            // triggers have just recomputed each fiche's previous discussion for the survivor
+            // (migration 0029): the first is the fiche without one, the others re-presentations.
+            try await sql.raw("""
+                UPDATE cases SET first_presentation = CASE WHEN previous_discussed_on IS NULL THEN 1 ELSE 0 END
+                WHERE patient_id = \(bind: survivor) AND discussed_on IS NOT NULL AND status IN ('discussed', 'validated')
+                """).run()
             try await sql.raw("""
                 UPDATE patients SET merged_into = \(bind: survivor), updated_at = \(bind: Timestamp.iso8601(now)) WHERE id = \(bind: merged)
                 """).run()

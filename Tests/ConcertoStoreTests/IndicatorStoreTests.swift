@@ -160,6 +160,36 @@ import Testing
         }
     }
 
+    /// Two records of one person, each with its first discussion in the community: merged,
+    /// they are one patient, new once (the later fiche is a re-presentation).
+    @Test func aMergedPatientIsNewOnce() async throws {
+        try await TestDatabase.withMigrated { database in
+            let fixture = try await WorkflowFixture.make(database)
+            let store = IndicatorStore(database: database)
+            let january = try await Self.meeting(on: "2026-01-15", fixture), february = try await Self.meeting(on: "2026-02-12", fixture)
+            let first = try await fixture.patient("MARTIN"), duplicate = try await fixture.patient("MARTINN")
+            for (patient, meeting, registered) in [(first, january, "2026-01-05"), (duplicate, february, "2026-02-02")] {
+                let caseID = try await fixture.newCase(patient: patient, summary: "S", site: "C34.1")
+                try await fixture.cases.register(id: caseID, meetingID: meeting, from: [.draft], by: fixture.physician.id,
+                                                 audit: fixture.draft(.caseRegister), at: Self.at(registered, 9))
+                let day = try #require(try await fixture.meetings.find(id: meeting)).startsAt
+                try await fixture.cases.recordDecision(
+                    id: caseID, decision: CaseDecision(proposalTypes: [.surgery], proposal: "P.", followsGuidelines: true, trialProposed: false,
+                                                       fileComplete: true, quorumMet: true, recordedWithoutQuorum: false),
+                    by: fixture.coordinator.id, audit: fixture.draft(.caseDecision), at: day.addingTimeInterval(3600))
+            }
+            let from = try #require(CalendarDate(iso: "2026-01-01")), to = try #require(CalendarDate(iso: "2026-03-01"))
+            let before = try await store.indicators(community: fixture.community.id, from: from, to: to)
+            #expect(before.patients == 2 && before.newPatients == 2)
+            try await fixture.patients.merge(survivorID: first, mergedID: duplicate, by: fixture.coordinator.id, reason: "doublon",
+                                             audit: fixture.draft(.patientMerge))
+            let after = try await store.indicators(community: fixture.community.id, from: from, to: to)
+            #expect(after.patients == 1 && after.newPatients == 1 && after.representedPatients == 0, "\(after.patients) patients, \(after.newPatients) new")
+            let february2026 = try await store.indicators(community: fixture.community.id, from: try #require(CalendarDate(iso: "2026-02-01")), to: to)
+            #expect(february2026.patients == 1 && february2026.newPatients == 0 && february2026.representedPatients == 1)
+        }
+    }
+
     /// The same figures, counted from the fiches one by one (the statements the daily totals
     /// replaced).
     static func fromTheFiches(_ database: Database, community: UUID, from: String, to: String) async throws -> IndicatorSummary {
