@@ -356,10 +356,6 @@ struct LiveSeanceController: Sendable {
         values["patient"] = current.patientName
         values["birthDate"] = current.birthDate.french
         values["caseURL"] = SiteURL.caseItem(record.id).path
-        values.merge(CasePresentation.contentValues(record.content, pages: pages)) { _, new in new }
-        let attached = try await attachedRows
-        values["attached"] = StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
-        values["hasAttached"] = attached.isEmpty ? nil : true
         // Documents filed through this community: the access check above covers them.
         let filed = try await documentRows.filter { $0.communityID == record.communityID }
         values["documents"] = filed.map { document in
@@ -376,8 +372,9 @@ struct LiveSeanceController: Sendable {
         }
         values["hasPrevious"] = previous.isEmpty ? nil : true
         let typed = record.decision == nil ? try await events.draft(caseID: record.id) : nil
-        if let decision = record.decision {
-            values["decision"] = CasePresentation.decisionFields(decision, pages: pages)
+        values.merge(CasePresentation.panelValues(record, attached: try await attachedRows,
+                                                  checked: record.decision?.proposalTypes ?? typed?.proposalTypes ?? [], imaging: imaging, pages: pages)) { _, new in new }
+        if record.decision != nil {
             values["validated"] = record.status == .validated ? true : nil
         } else {
             values["draft"] = typed.map { Self.draftFields($0, pages: pages) }
@@ -386,16 +383,11 @@ struct LiveSeanceController: Sendable {
         values["mayType"] = roles.types && open ? true : nil
         values["mayValidate"] = roles.presents && record.status == .discussed ? true : nil
         values["maySendBack"] = roles.presents && open ? true : nil
-        values["decisionURL"] = SiteURL.caseDecision(record.id).path
         values["validateURL"] = SiteURL.caseValidate(record.id).path
         values["sendBackURL"] = SiteURL.caseSendBack(record.id).path
         values["returnTo"] = SiteURL.meetingLive(state.meeting.id).path
         values["draftPostURL"] = SiteURL.meetingLiveDraft(state.meeting.id).path
         values["quorumNotMet"] = state.meeting.quorum(given: state.attendance).isMet ? nil : true
-        values["proposalTypes"] = ProposalType.allCases.map { type in
-            ViewFields(["value": type.rawValue, "label": pages.text("proposal_\(type.rawValue)"),
-                        "checked": (record.decision?.proposalTypes ?? typed?.proposalTypes ?? []).contains(type) ? true : nil])
-        }
         values["formProposal"] = record.decision?.proposal ?? typed?.proposal
         values["formTrialYes"] = (record.decision?.trialProposed ?? typed?.trialProposed) == true ? true : nil
         values["formTrialReference"] = record.decision?.trialReference ?? typed?.trialReference

@@ -116,25 +116,17 @@ struct MeetingSessionController: Sendable {
         guard outcome.decision.allowed else { return ViewFields(values) }
         try await guardian.audit.record(guardian.allowedEvent(outcome.decision, auditAction: .caseRead, resourceType: "case", resourceID: record.id.storageKey,
                                                               patientID: record.patientID, context: context), at: now)
-        values.merge(CasePresentation.contentValues(record.content, pages: pages)) { _, new in new }
-        let attached = try await imagingStudies.studies(ofCase: record.id)
-        values["attached"] = StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
-        values["hasAttached"] = attached.isEmpty ? nil : true
-        if let decision = record.decision { values["decision"] = CasePresentation.decisionFields(decision, pages: pages) }
+        values.merge(CasePresentation.panelValues(record, attached: try await imagingStudies.studies(ofCase: record.id),
+                                                  checked: record.decision?.proposalTypes ?? [], imaging: imaging, pages: pages)) { _, new in new }
         if !meeting.completeness.items.isEmpty, let evidence = try await completeness.evidence(forCase: record.id) {
             values["completeness"] = CompletenessPresentation.fields(meeting.completenessReport(evidence), override: evidence.override,
                                                                      caseID: record.id, pages: pages)
         }
         let decides = runs && (record.status == .registered || record.status == .discussed)
         values["mayDecide"] = decides ? true : nil
-        values["decisionURL"] = SiteURL.caseDecision(record.id).path
         values["validateURL"] = runs && record.status == .discussed ? SiteURL.caseValidate(record.id).path : nil
         values["sendBackURL"] = decides ? SiteURL.caseSendBack(record.id).path : nil
         values["quorumNotMet"] = quorum.isMet ? nil : true
-        values["proposalTypes"] = ProposalType.allCases.map { type in
-            ViewFields(["value": type.rawValue, "label": pages.text("proposal_\(type.rawValue)"),
-                        "checked": record.decision?.proposalTypes.contains(type) == true ? true : nil])
-        }
         values["returnTo"] = SiteURL.meetingSession(meeting.id).path
         return ViewFields(values)
     }

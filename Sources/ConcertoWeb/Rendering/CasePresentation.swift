@@ -1,4 +1,6 @@
 import ConcertoCore
+import ConcertoServices
+import ConcertoStore
 import Foundation
 
 /// A fiche's content and decision as the case page, the agenda, the séance and the live
@@ -37,5 +39,21 @@ enum CasePresentation {
             "quorum": pages.text(decision.quorumMet ? "quorum_met" : "quorum_not_met"), "quorumMet": decision.quorumMet,
             "withoutQuorum": decision.recordedWithoutQuorum,
         ])
+    }
+
+    /// What the séance and the live séance show of the case under discussion once the
+    /// policy allows it: its content, its studies (read from the database only), its
+    /// decision, and the proposal types to tick (`checked`: those already chosen).
+    static func panelValues(_ record: CaseRecord, attached: [AttachedStudy], checked: [ProposalType], imaging: ImagingService,
+                            pages: PageBuilder) -> [String: (any Sendable)?] {
+        var values = contentValues(record.content, pages: pages)
+        values["attached"] = StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: false, imaging: imaging, pages: pages)
+        values["hasAttached"] = attached.isEmpty ? nil : true
+        values["decision"] = record.decision.map { decisionFields($0, pages: pages) }
+        values["decisionURL"] = SiteURL.caseDecision(record.id).path
+        values["proposalTypes"] = ProposalType.allCases.map { type in
+            ViewFields(["value": type.rawValue, "label": pages.text("proposal_\(type.rawValue)"), "checked": checked.contains(type) ? true : nil])
+        }
+        return values
     }
 }
