@@ -167,17 +167,7 @@ public final class SQLiteBackend: Sendable {
     /// Runs `body` in one write transaction, taken at once (`BEGIN IMMEDIATE`, so it never
     /// fails halfway for want of the lock); rolled back if `body` throws.
     public func write<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withWriter { sql in
-            try await sql.raw("BEGIN IMMEDIATE").run()
-            do {
-                let result = try await body(sql)
-                try await sql.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await sql.raw("ROLLBACK").run()
-                throw error
-            }
-        }
+        try await withWriter { try await $0.inTransaction(begin: "BEGIN IMMEDIATE", body) }
     }
 
     private func database(_ handle: SQLiteHandle) -> any SQLDatabase {

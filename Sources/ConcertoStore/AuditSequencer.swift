@@ -1,4 +1,5 @@
 import ConcertoCore
+import ConcertoSQLite
 import Crypto
 import Foundation
 #if canImport(Glibc)
@@ -240,7 +241,7 @@ public final class AuditSequencer: Sendable {
             while !Task.isCancelled {
                 let sealed = try await connection.exchange(within: database.postgresDeadline ?? bound) { sql -> Int in
                     guard let batch = try await Self.prepareBatch(on: sql, database: database, limit: limit, at: Date()),
-                          try await Database.transaction(on: sql, begin: database.beginStatement, { try await Self.apply(batch, on: $0, database: database) })
+                          try await sql.inTransaction(begin: database.beginStatement, { try await Self.apply(batch, on: $0, database: database) })
                     else { return 0 }
                     return batch.events.count
                 }

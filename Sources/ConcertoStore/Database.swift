@@ -113,7 +113,7 @@ public final class Database: Sendable {
             return try await sqlite.write(body)
         case .postgres(let postgres):
             return try await postgres.withDeadline {
-                try await postgres.withConnection { try await Self.transaction(on: $0, begin: begin, body) }
+                try await postgres.withConnection { try await $0.inTransaction(begin: begin, body) }
             }
         }
     }
@@ -190,21 +190,6 @@ public final class Database: Sendable {
 
     /// Arbitrary but fixed: "concerto" in ASCII.
     static let migrationLockKey: Int64 = 0x636F_6E63_6572_746F
-
-    /// Runs `body` in a transaction on a connection that nobody else uses meanwhile.
-    public static func transaction<T: Sendable>(
-        on connection: any SQLDatabase, begin: String, _ body: (any SQLDatabase) async throws -> T
-    ) async throws -> T {
-        try await connection.raw(SQLQueryString(begin)).run()
-        do {
-            let result = try await body(connection)
-            try await connection.raw("COMMIT").run()
-            return result
-        } catch {
-            try? await connection.raw("ROLLBACK").run()
-            throw error
-        }
-    }
 
     func requireAuditKey() throws -> AuditKey {
         guard let auditKey else { throw AuditError.noKey }

@@ -1,3 +1,4 @@
+import ConcertoSQLite
 import Crypto
 import Foundation
 import Logging
@@ -116,7 +117,7 @@ public struct Migrator: Sendable {
             }
             var applied: [String] = []
             for migration in migrations {
-                let didApply = try await Database.transaction(on: connection, begin: database.beginStatement) { tx in
+                let didApply = try await connection.inTransaction(begin: database.beginStatement) { tx in
                     // Checked again inside the write transaction: another process may have just applied it.
                     let already = try await tx.raw("SELECT name FROM schema_migrations WHERE name = \(bind: migration.name)")
                         .first() != nil
