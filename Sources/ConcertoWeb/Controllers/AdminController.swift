@@ -114,8 +114,7 @@ struct AdminController: Sendable {
         } catch StoreError.notFound {
             throw AppError.notFound
         }
-        context.sessions.flash(.success, trusted ? "flash_organisation_trusted" : "flash_organisation_untrusted")
-        return .redirect(to: SiteURL.adminOrganisations.path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.adminOrganisations, flash: .success, trusted ? "flash_organisation_trusted" : "flash_organisation_untrusted")
     }
 
     struct CommunitiesContent: Sendable, PageModel {

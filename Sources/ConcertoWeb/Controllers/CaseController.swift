@@ -191,7 +191,7 @@ struct CaseController: Sendable {
                                                          mayDetach: loaded.mayWrite && record.status != .validated, imaging: imaging, pages: pages),
             hasAttached: !(try await attachedStudies.isEmpty),
             returnPath: SiteURL.caseItem(record.id).path,
-            imagingUnavailable: !(imaging.failingExchanges.isEmpty))
+            imagingUnavailable: !imaging.failingExchanges.isEmpty)
         return try renderer.html("case", pages.page(content))
     }
 

@@ -139,8 +139,7 @@ struct CommunityController: Sendable {
         try await communities.setRequiresPSC(required, communityID: community.id,
                                              audit: context.auditDraft(.communityPSCRequirement, resourceType: "community", resourceID: community.id.storageKey,
                                                                        outcome: .success, reason: required ? "required" : "lifted"))
-        context.sessions.flash(.success, required ? "flash_psc_required" : "flash_psc_lifted")
-        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.community(community.id), flash: .success, required ? "flash_psc_required" : "flash_psc_lifted")
     }
 
     /// The fiche header's national identifiers (coordinators and platform admins): the
@@ -197,8 +196,7 @@ struct CommunityController: Sendable {
         guard try await communities.changeStatus(userID: userID, in: community.id, from: from, to: to, audit: context.auditDraft(
             action, resourceType: "community", resourceID: community.id.storageKey, outcome: .success, reason: userID.storageKey))
         else { throw AppError.notFound }
-        context.sessions.flash(.success, flash)
-        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.community(community.id), flash: .success, flash)
     }
 
     @Sendable func approve(_ request: Request, context: AuthenticatedContext) async throws -> Response {
@@ -218,8 +216,7 @@ struct CommunityController: Sendable {
         }
         let added = try await communities.addOrganisation(organisationID, to: community.id, audit: context.auditDraft(
             .communityOrganisationAdd, resourceType: "community", resourceID: community.id.storageKey, outcome: .success, reason: organisationID.storageKey))
-        context.sessions.flash(added ? .success : .info, added ? "flash_organisation_added" : "flash_organisation_already_member")
-        return .redirect(to: SiteURL.community(community.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.community(community.id), flash: added ? .success : .info, added ? "flash_organisation_added" : "flash_organisation_already_member")
     }
 
     @Sendable func accept(_ request: Request, context: AuthenticatedContext) async throws -> Response {

@@ -29,7 +29,7 @@ struct DocumentController: Sendable {
     // MARK: Upload
 
     /// One line per file of an upload: what happened, in the reader's language (the
-    /// importer's own refusals are French), and where to look.
+    /// CDA reader's own diagnostics stay French), and where to look.
     struct FileResult: Sendable, Encodable {
         let file: String
         let status: String
@@ -180,7 +180,7 @@ struct DocumentController: Sendable {
             authors: document?.authors.map(\.displayName).filter { !$0.isEmpty }.joined(separator: ", "),
             custodian: document?.custodian?.name,
             legalAuthenticator: document?.legalAuthenticator?.displayName,
-            studies: record.studyUIDs, hasStudies: !(record.studyUIDs.isEmpty),
+            studies: record.studyUIDs, hasStudies: !record.studyUIDs.isEmpty,
             tnm: record.tnm.isEmpty ? nil : ["cT", "cN", "cM", "pT", "pN", "pM"].compactMap { key in record.tnm[key].map { "\(key) \($0)" } }.joined(separator: " · "),
             sections: Self.sectionFields(document?.sections ?? []),
             nonXML: record.mediaType, sha256: record.sha256, bytes: String(record.byteCount),
@@ -193,7 +193,7 @@ struct DocumentController: Sendable {
                 ViewFields(["version": String(version.version), "date": HL7Time.french(iso: version.effectiveTime), "url": SiteURL.document(version.id).path,
                             "current": version.id == record.id ? true : nil, "superseded": version.supersededBy != nil ? true : nil])
             },
-            warnings: report.warnings, hasWarnings: !(report.warnings.isEmpty),
+            warnings: report.warnings, hasWarnings: !report.warnings.isEmpty,
             accessMessage: pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"))
         return try renderer.html("document", pages.page(content))
     }

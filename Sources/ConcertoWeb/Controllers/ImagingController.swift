@@ -168,7 +168,7 @@ struct ImagingController: Sendable {
             actionURL: SiteURL.caseImaging(record.id).path,
             accessMessage: pages.text("access_reason_\(loaded.outcome.decision.reason.rawValue)"),
             breakTheGlass: loaded.outcome.decision.mode == .breakTheGlass,
-            notConfigured: !(imaging.isConfigured),
+            notConfigured: !imaging.isConfigured,
             noIdentifier: imaging.isConfigured && identifiers.isEmpty,
             validated: record.status == .validated,
             problems: form.problems,
@@ -184,11 +184,11 @@ struct ImagingController: Sendable {
             },
             searched: searched && failure == nil,
             results: resultFields(results, exchangeID: form.exchange?.id ?? "", from: form.from, attached: attachedUIDs, mayWrite: mayWrite),
-            hasResults: !(results.isEmpty),
+            hasResults: !results.isEmpty,
             nextURL: hasMore ? pageURL(form.offset + Self.pageSize) : nil,
             previousURL: form.offset > 0 ? pageURL(max(0, form.offset - Self.pageSize)) : nil,
             attached: StudyPresentation.attachedFields(attached, caseID: record.id, mayDetach: mayWrite, imaging: imaging, pages: pages),
-            hasAttached: !(attached.isEmpty),
+            hasAttached: !attached.isEmpty,
             returnPath: SiteURL.caseImaging(record.id).path,
             mayWrite: mayWrite)
         // 200 even when the exchange failed: the page itself worked and says what did not.

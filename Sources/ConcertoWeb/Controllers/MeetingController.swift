@@ -85,7 +85,7 @@ struct MeetingController: Sendable {
                 ViewFields(["title": s.title, "community": names[s.communityID], "rule": Self.describe(s.recurrence, pages: pages),
                             "time": s.startTime.description, "kind": pages.text("series_kind_\(s.kind.rawValue)")])
             },
-            mayPlan: !(mine.coordinated.isEmpty),
+            mayPlan: !mine.coordinated.isEmpty,
             hasFeed: try await hasFeed,
             newFeedURL: newFeedURL)
         return try renderer.html("meetings", pages.page(content))
@@ -356,16 +356,14 @@ struct MeetingController: Sendable {
         let moved = try await meetings.move(id: loaded.meeting.id, startsAt: startsAt, endsAt: startsAt.addingTimeInterval(Double(duration) * 60),
                                             place: form.trimmed("place"), videoLink: form.trimmed("video_link"),
                                             audit: context.auditDraft(.meetingMove, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey, outcome: .success))
-        context.sessions.flash(moved ? .success : .error, moved ? "flash_meeting_moved" : "meeting_error_move")
-        return .redirect(to: SiteURL.meeting(loaded.meeting.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.meeting(loaded.meeting.id), flash: moved ? .success : .error, moved ? "flash_meeting_moved" : "meeting_error_move")
     }
 
     @Sendable func cancel(_ request: Request, context: AuthenticatedContext) async throws -> Response {
         let loaded = try await access.loadCoordinated(context)
         let flagged = try await meetings.cancel(id: loaded.meeting.id, audit: context.auditDraft(
             .meetingCancel, resourceType: "meeting", resourceID: loaded.meeting.id.storageKey, outcome: .success))
-        context.sessions.flash(flagged == nil ? .error : .success, flagged == nil ? "meeting_error_cancel" : "flash_meeting_cancelled")
-        return .redirect(to: SiteURL.meeting(loaded.meeting.id).path, type: .normal)
+        return context.sessions.redirect(to: SiteURL.meeting(loaded.meeting.id), flash: flagged == nil ? .error : .success, flagged == nil ? "meeting_error_cancel" : "flash_meeting_cancelled")
     }
 
     @Sendable func setChair(_ request: Request, context: AuthenticatedContext) async throws -> Response {
