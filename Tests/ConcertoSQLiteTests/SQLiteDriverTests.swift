@@ -161,14 +161,24 @@ struct SQLiteDriverTests {
             writing.value.store(false, ordering: .releasing)
             #expect(try await longRead == 0)  // its snapshot, all along
             #expect(elapsed < .seconds(5), "2,000 writes beside a long read took \(elapsed)")
-            // The read is over: the next checkpoint copies everything (writes go on meanwhile,
-            // so the file still grows a little) and the log starts again from its beginning:
-            // twice as many writes again, which would add twice its size, barely change it.
+            // The read is over: the next checkpoint copies everything while writes go on (so
+            // the file still grows, by as much as they outrun the copy: a race, waited for
+            // here, not timed) and the next commit starts the log again from its beginning.
             let grown = try Self.logBytes(path)
             #expect(grown > 6_000_000)
-            try await Self.writePages(2000..<6000, to: database)
+            let cycle = try Self.logCycle(path)
+            var next = 2000
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try Self.logCycle(path) == cycle, ContinuousClock.now < deadline {
+                try await Self.writePages(next..<next + 1, to: database)
+                next += 1
+            }
+            #expect(try Self.logCycle(path) != cycle, "the log never rewound after the read (\(next - 2000) writes)")
+            // Rewound: twice as many writes again, which would add twice its size, barely change it.
+            let rewound = try Self.logBytes(path)
+            try await Self.writePages(next..<next + 4000, to: database)
             let after = try Self.logBytes(path)
-            #expect(after < grown + grown / 2, "log of \(grown) bytes, then \(after)")
+            #expect(after < rewound + grown / 2, "log of \(grown) bytes, \(rewound) once rewound, then \(after)")
             await database.close()
         }
     }
@@ -208,6 +218,16 @@ struct SQLiteDriverTests {
     /// The size of the write-ahead log file next to the database at `path` (which must exist).
     private static func logBytes(_ path: String) throws -> Int {
         try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int ?? 0
+    }
+
+    /// The write-ahead log's checkpoint sequence number (its header, bytes 12–15, big-endian):
+    /// SQLite adds one each time the log starts again from its beginning.
+    private static func logCycle(_ path: String) throws -> UInt32 {
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: path + "-wal"))
+        defer { try? file.close() }
+        let header = try file.read(upToCount: 16) ?? Data()
+        guard header.count == 16 else { return 0 }
+        return header[12..<16].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
     @Test func aClosedDatabaseRefusesWorkInsteadOfWaiting() async throws {
