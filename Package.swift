@@ -162,7 +162,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ConcertoBench",
-            dependencies: ["CDA", "DICOMweb", "Documents", "ConcertoSQLite", "ConcertoStore", "ConcertoCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit")],
+            dependencies: ["CDA", "DICOMweb", "Documents", "ConcertoSQLite", "ConcertoStore", "ConcertoCore", .product(name: "Logging", package: "swift-log"), .product(name: "SQLKit", package: "sql-kit"), .product(name: "PostgresNIO", package: "postgres-nio")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -19,7 +19,9 @@ import SQLKit
 //   fiche             writing a fiche RCP as CDA R2 (FicheBench.swift; issue 7: < 20 ms)
 //   dicom-json        decoding a QIDO-RS answer (DICOMJSONBench.swift; part of issue 6's
 //                     added latency)
-// Usage: concerto-bench [trust|search|seed-agenda|cda] [--database URL] [--migrations DIR]
+//   roundtrip         what a statement costs this process on each engine, apart from the
+//                     database's own work (RoundTripBench.swift; issue 19's page budget)
+// Usage: concerto-bench [trust|search|seed-agenda|cda|roundtrip] [--database URL] [--migrations DIR]
 //                       [--iterations N] [--events N] [--cases N] [--corpus DIR] [--seconds N]
 //                       [--sqlite-sync full|normal] [--postgres-prepare on|off] [--coordinator EMAIL]
 
@@ -138,6 +140,7 @@ struct Bench {
         case "indicators": try await IndicatorsBench.run(options)
         case "seed-agenda": try await AgendaSeed.run(options)
         case "list-facts": try await ListFactsBench.run(options)
+        case "roundtrip": try await RoundTripBench.run(options)
         case "cda": if try !CDABench.run(options) { exit(1) }
         case "dicom-json": try DICOMJSONBench.run(options)
         case "fiche", "exports": if try !FicheBench.run(options) { exit(1) }

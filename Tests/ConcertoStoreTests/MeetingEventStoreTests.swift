@@ -127,9 +127,13 @@ import Testing
             #expect(seen.sorted() == [2, 3])
             for _ in 0..<250 where !feed.isListening { try await Task.sleep(for: .milliseconds(20)) }
             #expect(feed.isListening)
-            // And afterwards, notifications flow again.
+            // And afterwards, notifications flow again. Events 2 and 3 may come twice (an
+            // event committed after the new LISTEN but before the catch-up's read is both
+            // notified and read back): followers skip what they have, as the live page does.
             try await presenter.present(meetingID: meetingID, caseID: nil, by: fixture.coordinator.id)
-            #expect(try await nextEvent(&signals)?.seq == 4)
+            var next = try await nextEvent(&signals)
+            while let event = next, event.seq <= 3 { next = try await nextEvent(&signals) }
+            #expect(next?.seq == 4)
         }
     }
 }
