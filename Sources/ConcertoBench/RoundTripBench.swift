@@ -11,38 +11,34 @@ import SQLKit
 /// PostgreSQL) postgres-nio's own client without our layer. Prints statements/s and this
 /// process's CPU per statement (getrusage), so our layer's share can be told apart.
 ///
-///     concerto-bench roundtrip [--database URL] [--iterations N]   (default: a throw-away SQLite file)
+///     concerto-bench roundtrip [--database URL] [--iterations N]   (default: a throw-away SQLite file; the database is migrated)
 enum RoundTripBench {
     static func run(_ options: Options) async throws {
         let operations = options.iterations
-        var logger = Logger(label: "bench")
-        logger.logLevel = .error
-        let workdir = FileManager.default.temporaryDirectory.appendingPathComponent("concerto-roundtrip-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: workdir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: workdir) }
-        let url = options.database ?? .sqliteFile(path: workdir.appendingPathComponent("roundtrip.sqlite").path)
-        let database = try await Database.open(url, postgresPreparedStatements: options.postgresPreparedStatements, logger: logger)
-        print("== \(database.engine == .sqlite ? "SQLite" : "PostgreSQL"): SELECT 1, 16 at once")
-        for statements in [1, 5] {
-            _ = try await measure(operations: operations / 4, concurrency: 16) {
-                try await database.read { sql in for _ in 0..<statements { try await sql.raw("SELECT 1").run() } }
+        try await withBenchDatabase(options) { database, engineName in
+            print("== \(engineName): SELECT 1, 16 at once")
+            for statements in [1, 5] {
+                let read: @Sendable () async throws -> Void = {
+                    try await database.read { sql in for _ in 0..<statements { try await sql.raw("SELECT 1").run() } }
+                }
+                _ = try await measure(operations: operations / 4, concurrency: 16, read)
+                let (rate, cpu) = try await measure(operations: operations / statements, concurrency: 16, read)
+                report("Database.read, \(statements) statement(s) per read", statementsPerSecond: rate * Double(statements), cpuPerStatement: cpu / Double(statements))
             }
-            let (rate, cpu) = try await measure(operations: operations / statements, concurrency: 16) {
-                try await database.read { sql in for _ in 0..<statements { try await sql.raw("SELECT 1").run() } }
+            guard case .postgres(let host, let port, let username, let password, let name, _) = database.url else { return true }
+            var logger = Logger(label: "bench")
+            logger.logLevel = .error
+            let client = PostgresClient(configuration: .init(host: host, port: port, username: username, password: password, database: name, tls: .disable),
+                                        backgroundLogger: logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await client.run() }
+                let query: @Sendable () async throws -> Void = { _ = try await client.query("SELECT 1").collect() }
+                _ = try await measure(operations: operations / 4, concurrency: 16, query)
+                let (rate, cpu) = try await measure(operations: operations, concurrency: 16, query)
+                report("postgres-nio PostgresClient.query", statementsPerSecond: rate, cpuPerStatement: cpu)
+                group.cancelAll()
             }
-            report("Database.read, \(statements) statement(s) per read", statementsPerSecond: rate * Double(statements), cpuPerStatement: cpu / Double(statements))
-        }
-        await database.shutdown()
-        guard case .postgres(let host, let port, let username, let password, let name, _) = url else { return }
-
-        let client = PostgresClient(configuration: .init(host: host, port: port, username: username, password: password, database: name, tls: .disable),
-                                    backgroundLogger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            _ = try await measure(operations: operations / 4, concurrency: 16) { _ = try await client.query("SELECT 1").collect() }
-            let (rate, cpu) = try await measure(operations: operations, concurrency: 16) { _ = try await client.query("SELECT 1").collect() }
-            report("postgres-nio PostgresClient.query", statementsPerSecond: rate, cpuPerStatement: cpu)
-            group.cancelAll()
+            return true
         }
     }
 
