@@ -52,6 +52,8 @@ import Testing
             let today = ParisCalendar.date(of: Date())
             let refused = try await browser.post(SiteURL.caseFollowUp(caseID).path, form: [("revision", "0"), ("outcome", "not_carried_out")])
             #expect(refused.status == .badRequest && refused.text.contains("Indiquez le motif"))
+            // The answer given stays ticked, and only it.
+            #expect(refused.text.contains("value=\"not_carried_out\" checked") && refused.text.components(separatedBy: "\" checked required").count == 2)
             let early = ParisCalendar.date(of: Date().addingTimeInterval(-60 * Self.day)).iso
             let tooEarly = try await browser.post(SiteURL.caseFollowUp(caseID).path, form: [("revision", "0"), ("outcome", "carried_out"), ("first_treatment_on", early)])
             #expect(tooEarly.status == .badRequest && tooEarly.text.contains("précède la RCP"))

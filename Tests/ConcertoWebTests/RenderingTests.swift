@@ -192,7 +192,7 @@ import Testing
                 caseURL: "/c", patientName: "P", decidedOn: "01/01/2026", proposal: "p", proposalTypes: "t", recorded: nil, formAction: "/f", outcomes: [],
                 reasonValue: "r", firstTreatmentValue: "2026-01-02", carePlanValue: "2026-01-03", revision: "1", earliest: "2026-01-01", latest: "2026-02-01",
                 errors: ["e"]),
-            FollowUpController.FollowUpPage.Option(value: "v", label: "l", checked: true),
+            SelectOption(value: "v", label: "l", selected: true),
             CaseController.RegistrationCheckPage(caseURL: "/c", action: "/a", meetingID: "m", meetingLabel: "l", lines: [], attestations: [], blocked: true,
                                                  mayOverride: true, returnTo: "/c"),
             CaseController.RegistrationCheckPage.Attestation(name: "attest_0", label: "l", checked: false),

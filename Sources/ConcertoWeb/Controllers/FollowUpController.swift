@@ -23,19 +23,6 @@ struct FollowUpController: Sendable {
     }
 
     struct FollowUpPage: Sendable, MustacheParent {
-        struct Option: Sendable, MustacheParent {
-            let value, label: String
-            let checked: Bool
-
-            func child(named name: String) -> Any? {
-                switch name {
-                case "value": value
-                case "label": label
-                case "checked": checked
-                default: nil
-                }
-            }
-        }
         let caseURL: String
         let patientName: String
         let decidedOn: String
@@ -45,7 +32,7 @@ struct FollowUpController: Sendable {
         let recorded: FollowUpSummary?
         /// The form, for those who may record; nil for the others.
         let formAction: String?
-        let outcomes: [Option]
+        let outcomes: [SelectOption]
         /// The form's values (named apart from the record's, which Mustache would otherwise
         /// find from inside the record's section).
         let reasonValue: String
@@ -123,9 +110,7 @@ struct FollowUpController: Sendable {
             proposalTypes: loaded.decision.proposalTypes.map { pages.text("proposal_\($0.rawValue)") }.joined(separator: ", "),
             recorded: current.map { FollowUpSummary($0, pages: pages) },
             formAction: loaded.mayRecord ? SiteURL.caseFollowUp(loaded.record.id).path : nil,
-            outcomes: FollowUpOutcome.allCases.map {
-                FollowUpPage.Option(value: $0.rawValue, label: pages.text("follow_up_outcome_\($0.rawValue)"), checked: values["outcome"] == $0.rawValue)
-            },
+            outcomes: SelectOption.list(FollowUpOutcome.allCases, labelledBy: "follow_up_outcome", chosen: values["outcome"], pages: pages),
             reasonValue: values["reason"] ?? "", firstTreatmentValue: values["first_treatment_on"] ?? "", carePlanValue: values["care_plan_given_on"] ?? "",
             revision: String(revision), earliest: loaded.decidedOn.iso, latest: ParisCalendar.date(of: Date()).iso, errors: errors)
         return try renderer.html("case_follow_up", pages.page(page), status: status)
