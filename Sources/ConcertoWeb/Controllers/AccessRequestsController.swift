@@ -19,8 +19,6 @@ struct AccessRequestsController: Sendable {
         group.post(SiteURL.route { id, _ in .accessRequestRefuse(id) }, use: refuse)
     }
 
-
-
     struct ListContent: Sendable, MustacheParent {
         let requests: [ViewFields]
         let error: String?

@@ -136,9 +136,7 @@ struct AdminController: Sendable {
                 ViewFields(["name": entry.community.name, "url": SiteURL.community(entry.community.id).path, "region": entry.community.region,
                             "kind": pages.text("community_kind_\(entry.community.kind.rawValue)"), "members": String(entry.activeMembers)])
             },
-            kinds: CommunityKind.allCases.map {
-                SelectOption(value: $0.rawValue, label: pages.text("community_kind_\($0.rawValue)"), selected: form["kind"] == $0.rawValue)
-            },
+            kinds: SelectOption.list(CommunityKind.allCases, labelledBy: "community_kind", chosen: form["kind"], pages: pages),
             values: ViewFields(form.fields), error: error
         )
         return try renderer.html("admin_communities", pages.page(content), status: status)

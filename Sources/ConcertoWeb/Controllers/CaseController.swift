@@ -580,9 +580,7 @@ struct CaseController: Sendable {
                 + [URLQueryItem(name: "page", value: String(page))]
             return components.string ?? SiteURL.cases.path
         }
-        let statuses: [SelectOption] = CaseStatus.allCases.map {
-            SelectOption(value: $0.rawValue, label: pages.text("case_status_\($0.rawValue)"), selected: $0 == status)
-        }
+        let statuses = SelectOption.list(CaseStatus.allCases, labelledBy: "case_status", chosen: status?.rawValue, pages: pages)
         let results: [ViewFields] = result.items.map { item in
             let fields: [String: (any Sendable)?] = [
                 "url": SiteURL.caseItem(item.id).path, "patient": item.patientName, "birthDate": CalendarDate(iso: item.birthDate)?.french,

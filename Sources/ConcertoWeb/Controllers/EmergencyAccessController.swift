@@ -48,9 +48,7 @@ struct EmergencyAccessController: Sendable {
         let content = EmergencyContent(
             patientID: patientID.storageKey, name: record.identity.displayName,
             refusal: pages.text("access_reason_\(clinical.reason.rawValue)"),
-            reasonCodes: EmergencyAccessRules.ReasonCode.allCases.map {
-                SelectOption(value: $0.rawValue, label: pages.text("emergency_reason_\($0.rawValue)"), selected: form["reason_code"] == $0.rawValue)
-            },
+            reasonCodes: SelectOption.list(EmergencyAccessRules.ReasonCode.allCases, labelledBy: "emergency_reason", chosen: form["reason_code"], pages: pages),
             justification: form["justification"] ?? "",
             error: problem.map { pages.text("emergency_problem_\($0)") },
             needsConfirmation: problem == .confirmationRequired,

@@ -133,7 +133,7 @@ struct MeetingController: Sendable {
             errors: errors,
             values: ViewFields(values),
             communities: mine.coordinated.map { ViewFields(["id": $0.id.storageKey, "name": $0.name, "selected": values["community"] == $0.id.storageKey ? true : nil]) },
-            kinds: MeetingSeriesKind.allCases.map { SelectOption(value: $0.rawValue, label: pages.text("series_kind_\($0.rawValue)"), selected: values["kind"] == $0.rawValue) },
+            kinds: SelectOption.list(MeetingSeriesKind.allCases, labelledBy: "series_kind", chosen: values["kind"], pages: pages),
             organs: Terminology.boardOrgans.concepts.map { ViewFields(["code": $0.code, "label": $0.label, "checked": values["organ_\($0.code)"] != nil ? true : nil]) },
             weekdays: (1...7).map { SelectOption(value: String($0), label: pages.text("weekday_\($0)"), selected: values["weekday"] == String($0)) },
             ordinals: [1, 2, 3, 4, -1].map { SelectOption(value: String($0), label: pages.text("ordinal_\($0)"), selected: values["ordinal"] == String($0)) },

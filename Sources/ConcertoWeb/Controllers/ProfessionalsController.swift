@@ -60,9 +60,7 @@ struct ProfessionalsController: Sendable {
             organisationOptions: try await organisations.all().map {
                 SelectOption(value: $0.id.storageKey, label: "\($0.name) (\($0.city))", selected: form["organisation"] == $0.id.storageKey)
             },
-            roles: ProfessionalRole.allCases.map {
-                SelectOption(value: $0.rawValue, label: pages.text("role_\($0.rawValue)"), selected: (form["role"] ?? "physician") == $0.rawValue)
-            },
+            roles: SelectOption.list(ProfessionalRole.allCases, labelledBy: "role", chosen: form["role"] ?? ProfessionalRole.physician.rawValue, pages: pages),
             errors: errors
         )
         return try renderer.html("admin_professionals", pages.page(content), status: status)
