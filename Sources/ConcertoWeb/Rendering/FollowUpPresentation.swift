@@ -3,7 +3,7 @@ import ConcertoStore
 import Foundation
 import Mustache
 
-/// What the case page and this page show of a record.
+/// What the case page and the follow-up page show of a recorded follow-up.
 struct FollowUpSummary: Sendable, MustacheParent {
     let outcome: String?
     let outcomeCode: String?
@@ -46,7 +46,7 @@ struct FollowUpSummary: Sendable, MustacheParent {
 enum FollowUpPresentation {
     /// The case page's follow-up card: the record, whether it is overdue, the way to it.
     static func caseCard(_ followUp: FollowUpRecord?, record: CaseRecord, meeting: MeetingRecord?, mayRecord: Bool, pages: PageBuilder,
-                               now: Date) -> ViewFields {
+                         now: Date) -> ViewFields {
         let days = meeting?.followUpDays ?? FollowUpDelay.defaultDays
         let overdue = followUp?.followUp.outcome == nil && record.validatedAt.map { FollowUpDelay.due(validatedAt: $0, days: days) <= now } == true
         return ViewFields([
