@@ -82,6 +82,7 @@ struct Serve: AsyncParsableCommand {
     var dicomwebURL: String?
 
     func run() async throws {
+        HeapTuning.keepFreedMemory()
         var config = try common.configuration()
         if let dicomwebURL { config.dicomwebURL = dicomwebURL.isEmpty ? nil : dicomwebURL }
         if let host { config.host = host }
