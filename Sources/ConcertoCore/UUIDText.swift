@@ -36,13 +36,6 @@ extension UUID {
         self.init(uuid: bytes)
     }
 
-    /// The same from UTF-8 bytes already in memory (a field of a row being read).
-    public init?(storageKeyBytes bytes: UnsafeBufferPointer<UInt8>) {
-        var value: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        guard withUnsafeMutableBytes(of: &value, { Self.parse(bytes, into: $0) }) else { return nil }
-        self.init(uuid: value)
-    }
-
     private static func parse(_ input: UnsafeBufferPointer<UInt8>, into output: UnsafeMutableRawBufferPointer) -> Bool {
         guard input.count == 36 else { return false }
         var position = 0
