@@ -87,6 +87,24 @@ import Testing
         #expect(CalendarDate(iso: "1961-05-12")?.french == "12/05/1961")
     }
 
+    /// The month lengths are computed, not asked of a Calendar: the same days as Foundation's
+    /// Gregorian calendar, century years and the range's ends included.
+    @Test func calendarDatesAgreeWithFoundationsCalendar() {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        for year in [1850, 1851, 1896, 1900, 1904, 1999, 2000, 2023, 2024, 2100, 2104, 2199, 2200] {
+            for month in 1...12 {
+                for day in -1...32 {
+                    let real = day >= 1 && calendar.date(from: DateComponents(year: year, month: month, day: day))
+                        .map { calendar.component(.day, from: $0) == day } == true
+                    #expect((CalendarDate(year: year, month: month, day: day) != nil) == real, "\(year)-\(month)-\(day)")
+                }
+            }
+        }
+        #expect(CalendarDate(year: 1849, month: 12, day: 31) == nil)
+        #expect(CalendarDate(year: 2201, month: 1, day: 1) == nil)
+    }
+
     @Test func matchingFindsTheSamePersonByINSOrTraits() {
         let qualified = Self.identity(status: .qualified)
         var provisional = Self.identity(status: .provisional, ins: nil)

@@ -26,6 +26,14 @@ import Testing
         #expect(Localization.text("error_503_title", in: .fr) == "Service momentanément indisponible")
     }
 
+    @Test func placeholdersAreFilledInOnePass() {
+        let arguments = ["name": "Dr {title} Œuvray", "title": "Hélène"]
+        #expect(Localization.fill("{name} — {title}, {unknown} {", with: arguments) == "Dr {title} Œuvray — Hélène, {unknown} {")
+        #expect(Localization.fill("{title}{title}", with: arguments) == "HélèneHélène")
+        #expect(Localization.fill("no placeholder", with: arguments) == "no placeholder")
+        #expect(Localization.fill("{{title}}", with: arguments) == "{Hélène}")
+    }
+
     @Test func everyTemplateUsesTheEscapingContentType() throws {
         for file in try FileManager.default.contentsOfDirectory(atPath: Repository.templates.path) where file.hasSuffix(".mustache") {
             let text = try String(contentsOf: Repository.templates.appendingPathComponent(file), encoding: .utf8)
