@@ -22,7 +22,7 @@ public struct CalendarDate: Sendable, Hashable, Codable, Comparable, CustomStrin
 
     /// The Gregorian calendar's rule, which is Foundation's for these years: asking a
     /// `Calendar` instead cost 2 % of the agenda page's CPU (a list reads a date per row).
-    static func days(inMonth month: Int, of year: Int) -> Int {
+    public static func days(inMonth month: Int, of year: Int) -> Int {
         switch month {
         case 2: year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
         case 4, 6, 9, 11: 30
@@ -178,7 +178,7 @@ public enum Digits {
         return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
-    static func value(_ bytes: ArraySlice<UInt8>) -> Int? {
+    public static func value(_ bytes: ArraySlice<UInt8>) -> Int? {
         var result = 0
         for byte in bytes {
             guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }

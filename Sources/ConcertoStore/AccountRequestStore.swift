@@ -193,8 +193,8 @@ public struct AccountRequestStore: Sendable {
             requests.append(AccountRequest(
                 id: id, rpps: rpps, displayName: row.display_name, specialtyCode: row.specialty_code, contactEmail: row.contact_email,
                 status: status, sites: sites,
-                createdAt: (try? Date(row.created_at, strategy: .iso8601)) ?? Date(timeIntervalSince1970: 0),
-                lastAttemptAt: (try? Date(row.last_attempt_at, strategy: .iso8601)) ?? Date(timeIntervalSince1970: 0),
+                createdAt: Timestamp.date(iso8601: row.created_at) ?? Date(timeIntervalSince1970: 0),
+                lastAttemptAt: Timestamp.date(iso8601: row.last_attempt_at) ?? Date(timeIntervalSince1970: 0),
                 refusal: row.refusal_reason.flatMap(AccountRequest.Refusal.init(rawValue:)),
                 userID: row.user_id.flatMap(UUID.init(storageKey:))))
         }

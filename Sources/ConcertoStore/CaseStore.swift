@@ -138,7 +138,7 @@ public struct CaseStore: Sendable {
         LEFT JOIN users vu ON vu.id = c.validated_by LEFT JOIN users uu ON uu.id = c.updated_by
         """
 
-    static func date(_ text: String?) -> Date? { text.flatMap { try? Date($0, strategy: .iso8601) } }
+    static func date(_ text: String?) -> Date? { text.flatMap { Timestamp.date(iso8601: $0) } }
 
     static func record(from row: any SQLRow) throws -> CaseRecord? {
         guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),

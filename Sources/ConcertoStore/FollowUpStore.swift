@@ -50,7 +50,7 @@ public struct FollowUpStore: Sendable {
                 carePlanGivenOn: try row.decode(column: "care_plan_given_on", as: String?.self).flatMap(CalendarDate.init(iso:))),
             carePlanDocumentID: try row.decode(column: "care_plan_document_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             recordedByName: try row.decode(column: "recorded_by_name", as: String?.self),
-            recordedAt: (try? Date(try row.decode(column: "recorded_at", as: String.self), strategy: .iso8601)) ?? Date(timeIntervalSince1970: 0),
+            recordedAt: Timestamp.date(iso8601: try row.decode(column: "recorded_at", as: String.self)) ?? Date(timeIntervalSince1970: 0),
             revision: Int(try row.decode(column: "revision", as: Int64.self)))
     }
 
@@ -113,7 +113,7 @@ public struct FollowUpStore: Sendable {
         guard let row = try await sql.raw("""
             SELECT validated_at FROM cases WHERE id = \(bind: caseID.storageKey) AND status = 'validated'
             """).first(),
-              let validatedAt = try? Date(try row.decode(column: "validated_at", as: String.self), strategy: .iso8601) else { return }
+              let validatedAt = Timestamp.date(iso8601: try row.decode(column: "validated_at", as: String.self)) else { return }
         let decidedOn = ParisCalendar.date(of: validatedAt)
         let current = try await find(caseID: caseID, on: sql)
         let filled = DecisionFollowUp.fillingIn(current?.followUp, carePlanDated: planDay, treatmentsStarted: treatmentsStarted, decidedOn: decidedOn)
@@ -137,8 +137,8 @@ public struct FollowUpStore: Sendable {
         return try await database.read { sql in
             try await sql.raw(query).all().compactMap { row -> OverdueFollowUp? in
                 guard let item = try CaseStore.listItem(from: row),
-                      let validated = try? Date(try row.decode(column: "validated_at", as: String.self), strategy: .iso8601),
-                      let due = try? Date(try row.decode(column: "follow_up_due_at", as: String.self), strategy: .iso8601) else { return nil }
+                      let validated = Timestamp.date(iso8601: try row.decode(column: "validated_at", as: String.self)),
+                      let due = Timestamp.date(iso8601: try row.decode(column: "follow_up_due_at", as: String.self)) else { return nil }
                 return OverdueFollowUp(item: item, validatedAt: validated, dueAt: due)
             }
         }

@@ -148,6 +148,7 @@ public struct ImagingStore: Sendable {
         guard let id = UUID(storageKey: try row.decode(column: "id", as: String.self)),
               let caseID = UUID(storageKey: try row.decode(column: "case_id", as: String.self)) else { return nil }
         let modalities = try row.decode(column: "modalities", as: String.self)
+        let attachedAt = try row.decode(column: "attached_at", as: String.self)
         return AttachedStudy(
             id: id, caseID: caseID,
             reference: StudyReference(
@@ -161,7 +162,8 @@ public struct ImagingStore: Sendable {
             note: try row.decode(column: "note", as: String?.self),
             documentID: try row.decode(column: "document_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             attachedByName: try row.decode(column: "attached_by_name", as: String?.self),
-            attachedAt: try Date(try row.decode(column: "attached_at", as: String.self), strategy: .iso8601)
+            // Foundation's parser again only for its error.
+            attachedAt: try Timestamp.date(iso8601: attachedAt) ?? Date(attachedAt, strategy: .iso8601)
         )
     }
 }

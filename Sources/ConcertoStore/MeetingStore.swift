@@ -224,7 +224,7 @@ public struct MeetingStore: Sendable {
             recorderID: try row.decode(column: "recorder_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             sequence: Int(try row.decode(column: "sequence", as: Int64.self)),
             registeredCases: Int(try row.decode(column: "registered", as: Int64.self)),
-            updatedAt: (try? Date(try row.decode(column: "updated_at", as: String.self), strategy: .iso8601)) ?? Date(timeIntervalSince1970: 0)
+            updatedAt: Timestamp.date(iso8601: try row.decode(column: "updated_at", as: String.self)) ?? Date(timeIntervalSince1970: 0)
         )
     }
 

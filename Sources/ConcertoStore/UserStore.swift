@@ -92,7 +92,7 @@ public struct UserStore: Sendable {
             return User(
                 id: id, email: email, displayName: displayName, rppsNumber: rppsNumber, specialty: specialty,
                 specialtyCode: specialtyCode, organisationID: organisationID.flatMap(UUID.init(storageKey:)), role: role, locale: locale.flatMap(AppLanguage.init(rawValue:)), isAdmin: isAdmin,
-                totpEnabled: totpSecret != nil, disabledAt: disabledAt.flatMap { try? Date($0, strategy: .iso8601) }
+                totpEnabled: totpSecret != nil, disabledAt: disabledAt.flatMap { Timestamp.date(iso8601: $0) }
             )
         }
 

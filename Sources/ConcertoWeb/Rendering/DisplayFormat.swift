@@ -1,4 +1,5 @@
 import ConcertoCore
+import ConcertoStore
 import Foundation
 
 /// Dates and identity traits as the interface shows them (French conventions, Paris time).
@@ -19,7 +20,7 @@ enum DisplayFormat {
     /// Reads an ISO 8601 timestamp as stored and shows it in Paris time.
     static func dateTime(iso: String) -> String {
         if let date = try? Date(iso, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) { return dateTime(date) }
-        if let date = try? Date(iso, strategy: .iso8601) { return dateTime(date) }
+        if let date = Timestamp.date(iso8601: iso) { return dateTime(date) }
         return iso
     }
 
