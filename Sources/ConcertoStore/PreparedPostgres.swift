@@ -101,14 +101,13 @@ struct PreparedPostgresConnection: SQLDatabase {
 /// coding path (a formatted string) and looks up generic metadata per value: 14 % of an
 /// instance's CPU on the agenda page, whose 40 rows hold some 600 values.
 struct PostgresColumns: SQLRow {
-    /// Each column's position by name, read once per result (every row has the same).
+    /// The columns' names, read once per result (every row has the same). A row has a
+    /// handful of columns: comparing short names beats hashing them (hashing was a quarter
+    /// of this type's time).
     final class Names: Sendable {
-        let positions: [String: Int]
-        init(_ row: PostgresRow) {
-            var positions: [String: Int] = [:]
-            for (index, cell) in row.enumerated() where positions[cell.columnName] == nil { positions[cell.columnName] = index }
-            self.positions = positions
-        }
+        let names: [String]
+        init(_ row: PostgresRow) { names = row.map(\.columnName) }
+        func position(of name: String) -> Int? { names.firstIndex(of: name) }
     }
 
     private let cells: PostgresRandomAccessRow
@@ -123,10 +122,10 @@ struct PostgresColumns: SQLRow {
 
     var allColumns: [String] { cells.map(\.columnName) }
 
-    func contains(column: String) -> Bool { names.positions[column] != nil }
+    func contains(column: String) -> Bool { names.position(of: column) != nil }
 
     func decodeNil(column: String) throws -> Bool {
-        guard let index = names.positions[column] else { return true }
+        guard let index = names.position(of: column) else { return true }
         return cells[index].bytes == nil
     }
 
@@ -134,7 +133,7 @@ struct PostgresColumns: SQLRow {
     /// on a generic are runtime casts, which cost as much as the decoding (the access
     /// facts' 1,400 values per agenda page took 0.24 ms of an instance's CPU).
     func decode<T: Decodable>(column: String, as type: T.Type) throws -> T {
-        guard let index = names.positions[column] else { return try row.sql().decode(column: column, as: T.self) }  // its error
+        guard let index = names.position(of: column) else { return try row.sql().decode(column: column, as: T.self) }  // its error
         let cell = cells[index]
         // Only where PostgresKit would decode the same way: its special cases (user-defined
         // types as text, numeric as Double) and everything else take its path.
