@@ -120,7 +120,7 @@ struct PostgresColumns: SQLRow {
         self.names = names
     }
 
-    var allColumns: [String] { cells.map(\.columnName) }
+    var allColumns: [String] { names.names }
 
     func contains(column: String) -> Bool { names.position(of: column) != nil }
 

@@ -31,6 +31,7 @@ import Testing
             #expect(try columns.decode(column: "no_bool", as: Bool?.self) == nil)
             #expect(try columns.decode(column: "real", as: Double.self) == 2.5)
             #expect(try columns.decode(column: "twice", as: String.self) == "first")
+            #expect(columns.allColumns == ["word", "no_word", "big", "no_big", "small", "yes", "no_bool", "real", "twice", "twice"])
             #expect(columns.contains(column: "word"))
             #expect(!columns.contains(column: "absent"))
             #expect(try columns.decodeNil(column: "absent"))
