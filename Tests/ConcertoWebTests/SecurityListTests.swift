@@ -22,20 +22,37 @@ import Testing
         return meetingID
     }
 
-    /// Loaded together with other patients', each patient's facts are the ones it has alone.
+    /// Loaded together with other patients', each patient's facts are the ones it has alone
+    /// (the two are different statements: a list of ids, or one id compared directly).
     @Test func factsForSeveralPatientsAreEachPatientsOwn() async throws {
         try await withTestApp { _, d in
             let world = try await AccessWorld.make(d)
-            _ = try await setUp(d, world, status: "registered")
+            let meetingID = try await setUp(d, world, status: "registered")
+            try await d.meetings.addParticipant(userID: world.southSecretary.id, to: meetingID)
             try await d.care.recordOpposition(patientID: world.northPatient, target: .organisation(world.organisation.id), by: world.northPhysician.id,
                                               audit: AuditDraft(actorID: nil, action: .oppositionRecord, resourceType: "opposition", outcome: .success))
+            let now = Date()
+            try await d.care.recordEmergencyGrant(EmergencyGrant(grantedAt: now, expiresAt: now.addingTimeInterval(3600), overridesOpposition: true),
+                                                  patientID: world.northPatient, userID: world.southPhysician.id, communityID: world.south.id,
+                                                  reasonCode: "autre", justification: "j",
+                                                  audit: AuditDraft(actorID: world.southPhysician.id, action: .emergencyAccessGrant, resourceType: "patient", outcome: .success))
+            #expect(try await d.care.accessFacts(userID: world.southPhysician.id, patientID: UUID()) == nil)
+            var kindsCompared: Set<String> = []
             for user in [world.southPhysician.id, world.northPhysician.id, world.southSecretary.id, world.admin.id] {
                 let batch = try await d.care.accessFacts(userID: user, patientIDs: [world.southPatient, world.northPatient, UUID()])
                 #expect(batch.count == 2)
                 for patient in [world.southPatient, world.northPatient] {
-                    #expect(batch[patient] == (try await d.care.accessFacts(userID: user, patientID: patient)))
+                    let alone = try await d.care.accessFacts(userID: user, patientID: patient)
+                    #expect(batch[patient] == alone)
+                    if let alone {
+                        kindsCompared.formUnion([alone.caseCommunities.isEmpty ? nil : "case", alone.careLinks.isEmpty ? nil : "care",
+                                                 alone.oppositions.isEmpty ? nil : "opposition", alone.meetings.isEmpty ? nil : "meeting",
+                                                 alone.grants.isEmpty ? nil : "grant", alone.memberships.isEmpty ? nil : "member"].compactMap { $0 })
+                    }
                 }
             }
+            // Every kind of fact was there to compare, in one form and the other.
+            #expect(kindsCompared == ["case", "care", "opposition", "meeting", "grant", "member"])
         }
     }
 
