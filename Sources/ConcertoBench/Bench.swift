@@ -132,8 +132,24 @@ func withServerDatabase(_ options: Options, _ body: (Database) async throws -> V
 
 @main
 struct Bench {
+    static let usage = """
+        usage: concerto-bench MODE --database URL [options]
+          modes: trust, search, indicators, seed-agenda, list-facts, roundtrip, cda, dicom-json, fiche, exports
+          options: --sqlite-sync full|normal, --postgres-prepare on|off, --migrations DIR, --iterations N, --events N,
+                   --cases N, --corpus DIR, --seconds N, --file PATH, --decide, --coordinator EMAIL
+        """
+
     static func main() async throws {
-        let options = try Options(CommandLine.arguments)
+        do {
+            try await run(Options(CommandLine.arguments))
+        } catch BenchError.usage {
+            // A mistyped command deserves the usage, not a crash report.
+            FileHandle.standardError.write(Data((usage + "\n").utf8))
+            exit(2)
+        }
+    }
+
+    static func run(_ options: Options) async throws {
         switch options.mode {
         case "trust": try await TrustBench.run(options)
         case "search": try await SearchBench.run(options)

@@ -27,6 +27,15 @@ import Testing
         #expect(ImportPresentation.text(.otherPatientTraits(document: nil, patient: patient), in: .en).contains("MARTIN Paul, born 03/02/1960"))
     }
 
+    /// Stored instants show in Paris time whichever form they were written in: the plain
+    /// form (read by hand), the audit trail's fractional seconds, an offset; anything else as is.
+    @Test func storedInstantsShowInParisTime() {
+        #expect(DisplayFormat.dateTime(iso: "2026-12-03T04:30:00Z") == "03/12/2026 05:30")
+        #expect(DisplayFormat.dateTime(iso: "2026-07-03T22:15:09.123Z") == "04/07/2026 00:15")
+        #expect(DisplayFormat.dateTime(iso: "2026-07-03T22:15:09+02:00") == "04/07/2026 00:15")
+        #expect(DisplayFormat.dateTime(iso: "not a date") == "not a date")
+    }
+
     @Test func everyKeyIsDefinedOnceWithBothLanguages() {
         var seen: [String: String] = [:]
         for section in Localization.sections {

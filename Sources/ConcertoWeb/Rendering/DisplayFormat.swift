@@ -19,6 +19,9 @@ enum DisplayFormat {
 
     /// Reads an ISO 8601 timestamp as stored and shows it in Paris time.
     static func dateTime(iso: String) -> String {
+        // The stored form (read by hand) before the audit trail's fractional seconds, so that
+        // the common case never pays a failed parse.
+        if iso.utf8.count == 20, let date = Timestamp.date(iso8601: iso) { return dateTime(date) }
         if let date = try? Date(iso, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) { return dateTime(date) }
         if let date = Timestamp.date(iso8601: iso) { return dateTime(date) }
         return iso
