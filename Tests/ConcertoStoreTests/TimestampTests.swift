@@ -17,5 +17,10 @@ import Testing
             #expect(Timestamp.date(iso8601: text) == (try? Date(text, strategy: .iso8601)), "\(text)")
         }
         #expect(Timestamp.date(iso8601: "2026-12-03T04:30:00+01:00") == Timestamp.date(iso8601: "2026-12-03T03:30:00Z"))
+        // The hand parser alone leaves the other forms to its caller.
+        #expect(Timestamp.date(storedForm: "2026-12-03T03:30:00Z") == (try Date("2026-12-03T03:30:00Z", strategy: .iso8601)))
+        for text in ["2026-12-03T04:30:00+01:00", "2026-12-03T04:30:00.123Z", "2023-02-29T00:00:00Z"] {
+            #expect(Timestamp.date(storedForm: text) == nil, "\(text)")
+        }
     }
 }

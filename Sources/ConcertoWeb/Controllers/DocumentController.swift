@@ -184,7 +184,7 @@ struct DocumentController: Sendable {
             tnm: record.tnm.isEmpty ? nil : ["cT", "cN", "cM", "pT", "pN", "pM"].compactMap { key in record.tnm[key].map { "\(key) \($0)" } }.joined(separator: " · "),
             sections: Self.sectionFields(document?.sections ?? []),
             nonXML: record.mediaType, sha256: record.sha256, bytes: String(record.byteCount),
-            importedBy: record.importedByName, importedAt: Timestamp.date(iso8601: record.importedAt).map(DisplayFormat.dateTime) ?? record.importedAt,
+            importedBy: record.importedByName, importedAt: DisplayFormat.dateTime(iso: record.importedAt),
             source: pages.text("document_source_\(record.source)"),
             superseded: record.supersededBy.map { SiteURL.document($0).path },
             originalURL: SiteURL.documentOriginal(record.id).path, pdfURL: record.hasPDF ? SiteURL.documentPDF(record.id).path : nil,

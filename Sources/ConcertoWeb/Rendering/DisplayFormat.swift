@@ -20,11 +20,11 @@ enum DisplayFormat {
     /// Reads an ISO 8601 timestamp as stored and shows it in Paris time.
     static func dateTime(iso: String) -> String {
         // The stored form (read by hand) before the audit trail's fractional seconds, so that
-        // the common case never pays a failed parse.
-        if iso.utf8.count == 20, let date = Timestamp.date(iso8601: iso) { return dateTime(date) }
-        if let date = try? Date(iso, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) { return dateTime(date) }
-        if let date = Timestamp.date(iso8601: iso) { return dateTime(date) }
-        return iso
+        // the common case never pays a failed parse; any other ISO 8601 form last.
+        let date = Timestamp.date(storedForm: iso)
+            ?? (try? Date(iso, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)))
+            ?? (try? Date(iso, strategy: .iso8601))
+        return date.map(dateTime) ?? iso
     }
 
     /// `<input type="date">` value for a day in Paris time.
