@@ -162,8 +162,8 @@ public struct ImagingStore: Sendable {
             note: try row.decode(column: "note", as: String?.self),
             documentID: try row.decode(column: "document_id", as: String?.self).flatMap(UUID.init(storageKey:)),
             attachedByName: try row.decode(column: "attached_by_name", as: String?.self),
-            // Foundation's parser again only for its error.
-            attachedAt: try Timestamp.date(iso8601: attachedAt) ?? Date(attachedAt, strategy: .iso8601)
+            // Any other form through Foundation's parser, which throws the error.
+            attachedAt: try Timestamp.date(storedForm: attachedAt) ?? Date(attachedAt, strategy: .iso8601)
         )
     }
 }
